@@ -1,0 +1,1 @@
+"""Temporal activities: thin, idempotent adapters from workflows to the store, mail and grants."""

@@ -1,0 +1,129 @@
+"""Delivering rendered e-mail: real SMTP when SMTP_URL is set, else an outbox folder of
+RFC 5322 ``.eml`` files. ``deliver_once`` makes a retried activity never send twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine
+
+from models.tables import EmailDelivery, utcnow
+from store.db import write_session
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage, key: str) -> None: ...
+
+
+class OutboxTransport:
+    """Writes one ``.eml`` per message. The file name comes from the business key, so a
+    repeated write replaces the same file instead of adding a second message."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def send(self, message: EmailMessage, key: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml"
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(message.as_bytes())
+        os.replace(tmp, self.directory / name)
+
+
+class SmtpTransport:
+    """smtp://[user[:password]@]host[:port] (STARTTLS when offered), smtps:// for TLS."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(f"SMTP_URL must look like smtp://host:port, not {url!r}")
+        self.tls = parts.scheme == "smtps"
+        self.host = parts.hostname
+        self.port = parts.port or (465 if self.tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage, key: str) -> None:
+        if self.tls:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            client.ehlo()
+            if not self.tls and client.has_extn("starttls"):
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if self.username:
+                client.login(self.username, self.password or "")
+            client.send_message(message)
+
+
+def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
+    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)
+
+
+def build_message(
+    *, key: str, sender: str, to: str, email: RenderedEmail, domain: str = "shop-access.local"
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
+    # Stable per business key: if a send is ever repeated, receivers can tell.
+    message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    message["X-Shop-Access-Key"] = key
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+def deliver_once(engine: Engine, transport: Transport, message: EmailMessage, key: str) -> bool:
+    """Send ``message`` unless the message with this key was already sent. True if sent.
+
+    The row is claimed before sending and marked after. A crash between the two resends
+    on retry (the outbox rewrites the same file; SMTP may deliver a duplicate with the same
+    Message-ID): at least once is the best any mail transport offers.
+    """
+    with write_session(engine) as session:
+        row = session.get(EmailDelivery, key)
+        if row is not None and row.sent_at is not None:
+            return False
+        if row is None:
+            session.add(
+                EmailDelivery(
+                    key=key,
+                    to_addr=str(message["To"]),
+                    subject=str(message["Subject"])[:300],
+                    message_id=str(message["Message-ID"]),
+                )
+            )
+    transport.send(message, key)
+    with write_session(engine) as session:
+        row = session.get(EmailDelivery, key)
+        assert row is not None
+        row.sent_at = utcnow()
+        session.add(row)
+    return True

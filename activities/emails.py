@@ -1,0 +1,79 @@
+"""E-mail builders: one function per e-mail, each returning subject, text and HTML.
+
+jinja2 with autoescape on the HTML templates and StrictUndefined everywhere, so a missing
+value fails loudly in tests instead of mailing a blank.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from activities.delivery import RenderedEmail
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(name: str, subject: str, **context: Any) -> RenderedEmail:
+    env = environment()
+    return RenderedEmail(
+        subject=subject,
+        text=env.get_template(f"{name}.txt").render(**context),
+        html=env.get_template(f"{name}.html").render(**context),
+    )
+
+
+def approval_request(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    requester: str,
+    shop_name: str,
+    shop_code: str,
+    method_label: str,
+    permission_label: str,
+    link: str,
+    resend: bool,
+) -> RenderedEmail:
+    """R7/R8: to each shop team member, with their personal approval link."""
+    prefix = "Reminder: " if resend else ""
+    return render(
+        "approval_request",
+        f"{prefix}{bc_name} asks for access to your TikTok Shop {shop_name}",
+        **{k: v for k, v in locals().items() if k != "prefix"},
+    )
+
+
+def request_approved(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    shop_name: str,
+    shop_code: str,
+    method_label: str,
+    relationship: str,
+    permission_label: str,
+    approved_by: str,
+) -> RenderedEmail:
+    """R14: to the requester, once the shop approved."""
+    return render(
+        "request_approved",
+        f"Approved: {bc_name} now has access to {shop_name}",
+        **locals(),
+    )

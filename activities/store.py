@@ -1,0 +1,98 @@
+"""Activities over the store's request rules (R1-R13). Each is one transaction and
+idempotent on its business key (request id, send number)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from activities.refusals import refusals_as_errors
+from models.messages import (
+    Admission,
+    AdmitRequest,
+    CancelInput,
+    DecideApproval,
+    Decision,
+    RecordResend,
+)
+from models.names import Activity
+from models.tables import AccessRequest, User
+from service.links import LinkSigner
+from store import requests as rules
+from store.db import write_session
+
+
+class RequestStoreActivities:
+    def __init__(self, engine: Engine, links: LinkSigner) -> None:
+        self._engine = engine
+        self._links = links
+
+    @activity.defn(name=Activity.ADMIT_REQUEST)
+    @refusals_as_errors
+    def admit_request(self, input: AdmitRequest) -> Admission:
+        with write_session(self._engine) as session:
+            admitted = rules.admit_request(
+                session,
+                request_id=input.request_id,
+                method=input.method,
+                bc_id=input.bc_id,
+                shop_id=input.shop_id,
+                requested_by=input.requested_by,
+                workflow_id=input.workflow_id,
+            )
+            created_at = admitted.request.created_at
+        return Admission(
+            request_id=input.request_id,
+            created_at=created_at,
+            approval_url=self._links.copy_link(input.request_id),
+        )
+
+    @activity.defn(name=Activity.RECORD_RESEND)
+    @refusals_as_errors
+    def record_resend(self, input: RecordResend) -> None:
+        with write_session(self._engine) as session:
+            rules.record_resend(
+                session,
+                request_id=input.request_id,
+                seq=input.seq,
+                by=input.by,
+                copy_link=input.copy_link,
+            )
+
+    @activity.defn(name=Activity.CANCEL_REQUEST)
+    @refusals_as_errors
+    def cancel_request(self, input: CancelInput) -> None:
+        with write_session(self._engine) as session:
+            rules.cancel_request(session, request_id=input.request_id, by=input.by)
+
+    @activity.defn(name=Activity.DECIDE_APPROVAL)
+    @refusals_as_errors
+    def decide_approval(self, input: DecideApproval) -> Decision:
+        with write_session(self._engine) as session:
+            record = rules.decide_approval(
+                session,
+                request_id=input.request_id,
+                by=input.by,
+                bc_id=input.bc_id,
+                new_bc_name=input.new_bc_name,
+                timezone=input.timezone,
+            )
+            decided_by = None
+            if record.request.decided_by_user_id is not None:
+                user = session.get(User, record.request.decided_by_user_id)
+                decided_by = user.email if user else None
+            return _decision(record.request, record, decided_by)
+
+
+def _decision(request: AccessRequest, record: rules.DecisionRecord, by: str | None) -> Decision:
+    expired = record.expired
+    return Decision(
+        request_id=request.id,
+        status=request.status,
+        scenario=record.scenario,
+        approving_bc_id=request.approving_bc_id,
+        decided_by=by,
+        superseded_by=request.superseded_by,
+        expired_request_id=expired.id if expired else None,
+        expired_workflow_id=expired.workflow_id if expired else None,
+    )

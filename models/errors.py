@@ -1,0 +1,46 @@
+"""Stable refusal codes shared by the store, workflows, CLI and web pages.
+
+A refusal is a business outcome, not a fault: the store raises :class:`Refusal`, activities
+turn it into a non-retryable ``ApplicationError`` whose ``type`` is the code, and every
+entry point maps the code back to the message a person reads. Scripts depend on the codes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    NOT_BC_ADMIN = "not_bc_admin"
+    BC_NOT_ELIGIBLE = "bc_not_eligible"
+    SHOP_LOCATION_NOT_SUPPORTED = "shop_location_not_supported"
+    DAILY_LIMIT_REACHED = "daily_limit_reached"
+    UNKNOWN_SHOP_CODE = "unknown_shop_code"
+    REQUEST_ALREADY_PENDING = "request_already_pending"
+    ALREADY_HAS_ACCESS = "already_has_access"
+    NOT_SHOP_TEAM = "not_shop_team"
+    BC_ADMIN_REQUIRED = "bc_admin_required"
+    REQUEST_NOT_PENDING = "request_not_pending"
+    RESEND_TOO_SOON = "resend_too_soon"
+    INVALID_INPUT = "invalid_input"
+    UNKNOWN_REQUEST = "unknown_request"
+    UNKNOWN_BC = "unknown_bc"
+    UNKNOWN_USER = "unknown_user"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class Refusal(Exception):
+    """A request the rules refuse. Carries a stable code and a sentence for people."""
+
+    def __init__(self, code: ErrorCode | str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = str(code)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}

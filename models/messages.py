@@ -1,0 +1,213 @@
+"""Pydantic messages at every Temporal boundary: workflow input and result, signals,
+updates, and activity inputs and results.
+
+One model per message so fields can be added without breaking recorded histories. Keep this
+module pure (stdlib, pydantic, enums): workflow code imports it inside the sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
+
+
+class Message(BaseModel):
+    model_config = {"frozen": False, "extra": "ignore"}
+
+
+# --- the access-request workflow -------------------------------------------------------
+
+
+class RequestInput(Message):
+    """Starts one access request workflow (either method)."""
+
+    request_id: str
+    method: RequestMethod
+    bc_id: int
+    shop_id: int
+    shop_code: str
+    requested_by: str
+    # Carried across continue-as-new; None on the first run.
+    state: RequestState | None = None
+
+
+class RequestState(Message):
+    """Everything a request workflow knows, carried whole across continue-as-new."""
+
+    status: RequestStatus | None = None  # None until admitted
+    approval_url: str | None = None
+    created_at: datetime | None = None
+    sends: int = 0  # sends recorded, the first e-mail included
+    last_resend_at: datetime | None = None
+    first_email_sent: bool = False
+    decision: Decision | None = None
+    granted: GrantResult | None = None
+    requester_notified: bool = False
+    competitor_signalled: bool = False
+    superseded_by: str | None = None
+    refusal_code: str | None = None
+    refusal_message: str | None = None
+    # Approvals that arrived as plain signals (the Temporal UI), handled by the run loop.
+    queued_approvals: list[ApproveRequest] = Field(default_factory=list)
+
+
+class RequestResult(Message):
+    """What a finished request workflow returns."""
+
+    request_id: str
+    status: str  # a RequestStatus, or "refused" when admission refused it
+    superseded_by: str | None = None
+    refusal_code: str | None = None
+    refusal_message: str | None = None
+
+
+class AdmissionOutcome(Message):
+    """Returned by the admission update: the request is pending, or it was refused."""
+
+    request_id: str
+    status: str
+    approval_url: str | None = None
+    refusal_code: str | None = None
+    refusal_message: str | None = None
+
+
+class WaitAdmission(Message):
+    """Update sent with start: waits until admission decided (no fields yet)."""
+
+
+class ResendRequest(Message):
+    """Update: send the approval e-mail again, or take the link to copy (R8)."""
+
+    by: str
+    copy_link: bool = False
+
+
+class ResendOutcome(Message):
+    request_id: str
+    channel: str
+    approval_url: str
+    seq: int
+
+
+class CancelRequest(Message):
+    """Update: the requesting BC's admin withdraws a pending request (R9 policy)."""
+
+    by: str
+
+
+class ApproveRequest(Message):
+    """Update (or signal): a shop team member approves (R10, R12, R13).
+
+    ``bc_id`` picks one of the seller's BCs (S3); ``new_bc_name`` and ``timezone`` create
+    one (S2); neither applies when the shop already has a linked BC (S1).
+    """
+
+    by: str
+    bc_id: int | None = None
+    new_bc_name: str | None = None
+    timezone: str | None = None
+
+
+class Superseded(Message):
+    """Signal: the other method's request for the same BC and shop was approved (R11)."""
+
+    winner_request_id: str
+
+
+class ApprovalOutcome(Message):
+    request_id: str
+    status: RequestStatus
+    scenario: Scenario | None = None
+    approving_bc_id: int | None = None
+    superseded_by: str | None = None
+    relationship: Relationship | None = None
+    permission: Permission | None = None
+    already_decided: bool = False
+
+
+# --- activities --------------------------------------------------------------------------
+
+
+class AdmitRequest(Message):
+    request_id: str
+    method: RequestMethod
+    bc_id: int
+    shop_id: int
+    requested_by: str
+    workflow_id: str
+
+
+class Admission(Message):
+    request_id: str
+    created_at: datetime
+    approval_url: str
+
+
+class RecordResend(Message):
+    request_id: str
+    seq: int
+    by: str
+    copy_link: bool
+
+
+class SendRequestEmails(Message):
+    """E-mail the shop team about send number ``seq`` of a request (R7, R8)."""
+
+    request_id: str
+    seq: int
+
+
+class EmailsSent(Message):
+    sent: int
+    skipped: int = 0
+
+
+class DecideApproval(Message):
+    request_id: str
+    by: str
+    bc_id: int | None = None
+    new_bc_name: str | None = None
+    timezone: str | None = None
+
+
+class Decision(Message):
+    request_id: str
+    status: RequestStatus
+    scenario: Scenario | None = None
+    approving_bc_id: int | None = None
+    decided_by: str | None = None
+    superseded_by: str | None = None
+    # The other method's request this approval made expire, to be told by signal.
+    expired_request_id: str | None = None
+    expired_workflow_id: str | None = None
+
+
+class GrantAccess(Message):
+    request_id: str
+
+
+class GrantResult(Message):
+    grant_id: int
+    bc_id: int
+    shop_id: int
+    relationship: Relationship
+    permission: Permission
+
+
+class CancelInput(Message):
+    request_id: str
+    by: str
+
+
+class RequesterNotice(Message):
+    """E-mail the requester about the outcome of their request (R14)."""
+
+    request_id: str
+    kind: str  # "approved"
+
+
+RequestInput.model_rebuild()
+RequestState.model_rebuild()

@@ -1,0 +1,57 @@
+"""The one settings object. Entry points build it and pass it down; nothing reads the
+environment at import time.
+
+Temporal's own connection variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_API_KEY, TEMPORAL_TLS_*) are read by ``temporalio.envconfig`` in
+``service.temporal``, so they behave exactly as Temporal's other tools read them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/shop_access.db",
+        description="SQLAlchemy URL of the store; SQLite file by default, postgresql+psycopg://…",
+    )
+    task_queue: str = Field(default="shop-access", description="Temporal task queue")
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:port (smtps:// for TLS); unset: write to the outbox",
+    )
+    mail_outbox_dir: Path = Field(
+        default=Path("var/outbox"), description="Where .eml files go when no SMTP is set"
+    )
+    mail_from: str = Field(default="Shop Access <no-reply@shop-access.local>")
+    link_base_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the seller link handler"
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="Signs approval links and form tokens"
+    )
+    dev_mode: bool = Field(
+        default=False, description="Allows the built-in development secret (quick start only)"
+    )
+    web_host: str = Field(default="127.0.0.1")
+    web_port: int = Field(default=8000)
+    worker_activity_threads: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if not self.dev_mode and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError(
+                "SECRET_KEY is the built-in development secret; set SECRET_KEY to a long "
+                "random value (or DEV_MODE=1 on a development machine)"
+            )
+        if len(self.secret_key.get_secret_value()) < 16:
+            raise ValueError("SECRET_KEY must be at least 16 characters")
+        return self

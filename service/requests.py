@@ -1,0 +1,259 @@
+"""Client-side operations on access requests, shared by the CLI, the web app and the tests.
+
+Each one talks to the request's workflow (the store is changed only by activities) and
+reads the store for ids and views. Refusals come back as :class:`models.errors.Refusal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import select
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.enums import RequestMethod, RequestStatus
+from models.errors import ErrorCode, Refusal
+from models.messages import (
+    AdmissionOutcome,
+    ApprovalOutcome,
+    ApproveRequest,
+    CancelRequest,
+    RequestInput,
+    RequestResult,
+    ResendOutcome,
+    ResendRequest,
+    WaitAdmission,
+)
+from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
+from models.tables import AccessRequest
+from models.views import RequestView
+from store import queries
+from store.db import read_session
+from store.people import find_shop_by_code
+from store.requests import already_pending, not_pending, parse_shop_code, unknown_shop_code
+from workflows.search_attributes import BC_ID, REQUEST_METHOD, REQUEST_STATUS, SHOP_CODE
+
+# With no worker running, an update waits for ever; people and scripts should not.
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:20]
+
+
+def refusal_from(err: BaseException) -> Refusal | None:
+    """The business refusal carried by a Temporal error, if there is one."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type:
+            details: dict[str, Any] = {}
+            if cause.details and isinstance(cause.details[0], dict):
+                details = cause.details[0]
+            return Refusal(cause.type, cause.message, **details)
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return None
+
+
+async def _settle(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Consume the start operation's failure so asyncio does not report it as unretrieved."""
+    with contextlib.suppress(Exception):
+        await start.workflow_handle()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request_id: str
+    status: str
+    approval_url: str
+    workflow_id: str
+
+
+class RequestService:
+    def __init__(
+        self,
+        client: Client,
+        engine: Engine,
+        task_queue: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.task_queue = task_queue
+        self.timeout = timeout
+
+    # --- partner side --------------------------------------------------------------------
+
+    async def submit(
+        self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str
+    ) -> Submitted:
+        """Start a request workflow and wait for the store's admission (R1-R7)."""
+        code = parse_shop_code(shop_code)
+        with read_session(self.engine) as session:
+            shop = find_shop_by_code(session, code)
+        if shop is None or shop.id is None:
+            raise unknown_shop_code()
+        request_id = new_request_id()
+        workflow_id = request_workflow_id(method, bc_id, shop.id)
+        start = WithStartWorkflowOperation(
+            WORKFLOW_TYPE_FOR_METHOD[method],
+            RequestInput(
+                request_id=request_id,
+                method=method,
+                bc_id=bc_id,
+                shop_id=shop.id,
+                shop_code=shop.code,
+                requested_by=by.strip().lower(),
+            ),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            # R6: Temporal itself refuses a second open request for (BC, shop, method).
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=RequestResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(BC_ID, str(bc_id)),
+                    SearchAttributePair(SHOP_CODE, shop.code),
+                    SearchAttributePair(REQUEST_METHOD, method.value),
+                    SearchAttributePair(REQUEST_STATUS, "admitting"),
+                ]
+            ),
+            static_summary=f"{method.label}: BC {bc_id} → shop {shop.code} ({request_id})",
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                outcome: AdmissionOutcome = await self.client.execute_update_with_start_workflow(
+                    Message.ADMISSION,
+                    WaitAdmission(),
+                    start_workflow_operation=start,
+                    result_type=AdmissionOutcome,
+                )
+        except WorkflowAlreadyStartedError:
+            await _settle(start)
+            raise self._already_pending(bc_id, shop.id, method, shop.code) from None
+        except WorkflowUpdateFailedError as err:
+            raise self._refusal(err) from None
+        except RPCError as err:
+            if err.status is RPCStatusCode.ALREADY_EXISTS:
+                raise self._already_pending(bc_id, shop.id, method, shop.code) from None
+            raise
+        except TimeoutError:
+            raise self._unavailable() from None
+        return Submitted(
+            request_id=request_id,
+            status=outcome.status,
+            approval_url=outcome.approval_url or "",
+            workflow_id=workflow_id,
+        )
+
+    async def resend(self, request_id: str, *, by: str, copy_link: bool) -> ResendOutcome:
+        """R8: e-mail the shop team again, or take the link to copy."""
+        return await self._update(
+            request_id, Message.RESEND, ResendRequest(by=by, copy_link=copy_link), ResendOutcome
+        )
+
+    async def cancel(self, request_id: str, *, by: str) -> RequestResult:
+        """R9 policy: withdraw a pending request."""
+        return await self._update(
+            request_id, Message.CANCEL, CancelRequest(by=by), RequestResult
+        )
+
+    # --- seller side ---------------------------------------------------------------------
+
+    async def approve(
+        self, request_id: str, command: ApproveRequest, *, idempotency_key: str | None = None
+    ) -> ApprovalOutcome:
+        """R10-R14: the one decision path of the CLI and the link handler.
+
+        ``idempotency_key`` becomes the update id, so a double submit of one form returns
+        the first outcome instead of deciding twice.
+        """
+        return await self._update(
+            request_id, Message.APPROVE, command, ApprovalOutcome, update_id=idempotency_key
+        )
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def status(self, request_id: str) -> RequestView:
+        with read_session(self.engine) as session:
+            return queries.request_view(session, request_id)
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def _update(
+        self,
+        request_id: str,
+        name: str,
+        arg: Any,
+        result_type: type,
+        *,
+        update_id: str | None = None,
+    ) -> Any:
+        with read_session(self.engine) as session:
+            request = session.get(AccessRequest, request_id)
+        if request is None:
+            raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
+        if request.status is not RequestStatus.PENDING:
+            raise not_pending(request)
+        handle = self.client.get_workflow_handle(request.workflow_id)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await handle.execute_update(
+                    name, arg, id=update_id, result_type=result_type
+                )
+        except WorkflowUpdateFailedError as err:
+            raise self._refusal(err) from None
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                # The workflow has closed since we read the store: report what it decided.
+                with read_session(self.engine) as session:
+                    fresh = session.get(AccessRequest, request_id)
+                assert fresh is not None
+                raise not_pending(fresh) from None
+            raise
+        except TimeoutError:
+            raise self._unavailable() from None
+
+    def _already_pending(
+        self, bc_id: int, shop_id: int, method: RequestMethod, shop_code: str
+    ) -> Refusal:
+        with read_session(self.engine) as session:
+            pending = session.exec(
+                select(AccessRequest).where(
+                    AccessRequest.bc_id == bc_id,
+                    AccessRequest.shop_id == shop_id,
+                    AccessRequest.method == method,
+                    AccessRequest.status == RequestStatus.PENDING,
+                )
+            ).first()
+        return already_pending(pending.id if pending else "being admitted", shop_code)
+
+    @staticmethod
+    def _refusal(err: WorkflowUpdateFailedError) -> Refusal:
+        refusal = refusal_from(err)
+        if refusal is None:
+            return Refusal(ErrorCode.SERVICE_UNAVAILABLE, f"The request failed: {err}")
+        return refusal
+
+    def _unavailable(self) -> Refusal:
+        return Refusal(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"No worker answered within {self.timeout:.0f} seconds; the service may be "
+            "down. Anything already accepted carries on when it is back: check the status "
+            "before trying again.",
+        )

@@ -1,0 +1,1 @@
+"""The system of record: engine set-up, transactions, and the rules that need the database."""

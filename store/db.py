@@ -1,0 +1,61 @@
+"""Engines and transactions for SQLite and PostgreSQL.
+
+Write transactions must serialise where the rules count or compare rows (R4's daily limit,
+R11's race). PostgreSQL does that with row locks (``SELECT … FOR UPDATE``); SQLite has no
+row locks, so a write transaction there starts with ``BEGIN IMMEDIATE`` and takes the
+database's single writer lock up front, instead of failing to upgrade a read lock later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+_BEGIN_OPTION = "shop_access_sqlite_begin"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings this service relies on for ``url``'s dialect."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """A transaction that commits on success and rolls back on any exception."""
+    bound = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+    with Session(bound, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

@@ -1,0 +1,80 @@
+"""Reads for the CLI and the web pages. The store is the record, so these never ask Temporal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from models.errors import ErrorCode, Refusal
+from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User
+from models.views import STATUS_LABELS, RequestView, SendView
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestView]:
+    requester = aliased(User)
+    decider = aliased(User)
+    rows = session.exec(
+        select(AccessRequest, BusinessCenter, Shop, requester.email, decider.email)  # type: ignore[call-overload]
+        .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)
+        .join(Shop, Shop.id == AccessRequest.shop_id)
+        .join(requester, requester.id == AccessRequest.requested_by_user_id)
+        .outerjoin(decider, decider.id == AccessRequest.decided_by_user_id)
+        .where(*where)
+        .order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id))
+    ).all()
+    sends: dict[str, list[SendView]] = {}
+    if with_sends and rows:
+        ids = [r[0].id for r in rows]
+        for send, email in session.exec(
+            select(RequestSend, User.email)
+            .join(User, User.id == RequestSend.by_user_id)  # type: ignore[arg-type]
+            .where(col(RequestSend.request_id).in_(ids))
+            .order_by(col(RequestSend.seq))
+        ).all():
+            sends.setdefault(send.request_id, []).append(
+                SendView(seq=send.seq, channel=send.channel, by=email, at=_utc(send.at))
+            )
+    return [
+        RequestView(
+            request_id=req.id,
+            method=req.method,
+            status=req.status,
+            status_label=STATUS_LABELS[req.status],
+            bc_id=bc.id,
+            bc_name=bc.name,
+            shop_code=shop.code,
+            shop_name=shop.name,
+            requested_by=by,
+            created_at=_utc(req.created_at),
+            decided_at=_utc(req.decided_at),
+            decided_by=decided_by,
+            approving_bc_id=req.approving_bc_id,
+            superseded_by=req.superseded_by,
+            workflow_id=req.workflow_id,
+            sends=sends.get(req.id, []),
+        )
+        for req, bc, shop, by, decided_by in rows
+    ]
+
+
+def request_view(session: Session, request_id: str) -> RequestView:
+    found = _views(session, [AccessRequest.id == request_id], with_sends=True)
+    if not found:
+        raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
+    return found[0]
+
+
+def requests_for_bc(session: Session, bc_id: int) -> list[RequestView]:
+    """R8: the BC's shop list, pending ones labelled "Pending approval"."""
+    return _views(session, [AccessRequest.bc_id == bc_id], with_sends=False)
+
+
+def requests_for_shop(session: Session, shop_id: int) -> list[RequestView]:
+    """R15: every request ever made for the shop."""
+    return _views(session, [AccessRequest.shop_id == shop_id], with_sends=False)

@@ -1,0 +1,125 @@
+"""The Temporal worker: registers every workflow and activity of shop-access.
+
+    python worker.py            # reads configuration from the environment
+
+Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
+other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
+LINK_BASE_URL, SECRET_KEY, DEV_MODE. Stops gracefully on SIGINT/SIGTERM: polling stops,
+running activities get a grace period to finish, and anything left is retried by the
+next worker, because every activity is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.delivery import make_transport
+from activities.grants import GrantActivities
+from activities.mailer import MailActivities
+from activities.store import RequestStoreActivities
+from models.settings import Settings
+from service.links import LinkSigner
+from service.temporal import connect, ensure_search_attributes
+from store.db import make_engine
+from store.migrate import SchemaBehind, require_current
+from workflows.access_request import REQUEST_WORKFLOWS
+
+log = logging.getLogger("shop_access.worker")
+
+WORKFLOWS: list[type] = [*REQUEST_WORKFLOWS]
+
+
+def activities_for(settings: Settings, engine: Engine) -> list[Any]:
+    """Every activity, bound to its injected dependencies."""
+    links = LinkSigner(settings.secret_key.get_secret_value(), settings.link_base_url)
+    transport = make_transport(settings.smtp_url, settings.mail_outbox_dir)
+    store = RequestStoreActivities(engine, links)
+    grants = GrantActivities(engine)
+    mail = MailActivities(engine, transport, links, settings.mail_from)
+    return [
+        store.admit_request,
+        store.record_resend,
+        store.cancel_request,
+        store.decide_approval,
+        grants.grant_access,
+        mail.send_request_emails,
+        mail.notify_requester,
+    ]
+
+
+def build_worker(
+    client: Client, settings: Settings, engine: Engine, executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(settings, engine),
+        activity_executor=executor,
+        max_concurrent_activities=settings.worker_activity_threads,
+        # Workflow code imports these pure modules; passing them through the sandbox
+        # loads them once instead of per workflow run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "pydantic", "pydantic_core", "models"
+            )
+        ),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    require_current(engine)
+    client = await connect()
+    try:
+        added = await ensure_search_attributes(client)
+        if added:
+            log.info("Registered search attributes: %s", ", ".join(added))
+    except Exception as err:  # e.g. Temporal Cloud: created in the console instead
+        log.warning("Could not check search attributes (%s); create them as in docs", err)
+    with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+        worker = build_worker(client, settings, engine, executor)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info(
+            "Worker polling task queue %r on %s (namespace %s)",
+            settings.task_queue,
+            client.service_client.config.target_host,
+            client.namespace,
+        )
+        async with worker:
+            await stop.wait()
+            log.info("Shutting down: finishing running activities")
+    engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+    except ValueError as err:
+        sys.exit(f"worker: invalid configuration: {err}")
+    try:
+        asyncio.run(run(settings))
+    except SchemaBehind as err:
+        sys.exit(f"worker: {err}")
+
+
+if __name__ == "__main__":
+    main()

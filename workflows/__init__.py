@@ -1,0 +1,1 @@
+"""Temporal workflows. Deterministic and free of I/O: they decide, activities act."""

@@ -1,0 +1,385 @@
+"""The life of one access request, from admission to approval, expiry or cancellation.
+
+Two workflow types share this lifecycle so the Temporal UI shows them apart:
+``RequestAccessToShop`` ("Request access to other's TikTok Shop") and ``AddMyShop``
+("Add my TikTok Shop").
+
+Accepts:
+- update ``admission`` (sent with start): returns :class:`AdmissionOutcome` once the store
+  has admitted the request (R1-R6), or fails with the refusal's code.
+- update ``approve`` (:class:`ApproveRequest`): the seller's decision (R10-R14); returns
+  :class:`ApprovalOutcome`. Its validator rejects, without touching history, when the
+  request is no longer pending.
+- signal ``approve_from_ui``: the same decision, fire-and-forget, for the Temporal UI.
+- update ``resend`` (:class:`ResendRequest`): e-mail the shop team again or take the copy
+  link (R8); returns :class:`ResendOutcome`.
+- update ``cancel`` (:class:`CancelRequest`): the requesting BC withdraws it (R9 policy).
+- signal ``superseded`` (:class:`Superseded`): the other method's request won the race (R11).
+- query ``state``: the carried :class:`RequestState`.
+
+Returns :class:`RequestResult`. There is no timeout anywhere: a pending request waits for
+ever (R9) and continues-as-new, state and all, when the server suggests it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.enums import RequestStatus
+    from models.errors import ErrorCode
+    from models.messages import (
+        Admission,
+        AdmissionOutcome,
+        AdmitRequest,
+        ApprovalOutcome,
+        ApproveRequest,
+        CancelInput,
+        CancelRequest,
+        DecideApproval,
+        Decision,
+        EmailsSent,
+        GrantAccess,
+        GrantResult,
+        RecordResend,
+        RequesterNotice,
+        RequestInput,
+        RequestResult,
+        RequestState,
+        ResendOutcome,
+        ResendRequest,
+        SendRequestEmails,
+        Superseded,
+        WaitAdmission,
+    )
+    from models.names import Activity, Message, WorkflowType
+    from workflows import presets
+    from workflows.search_attributes import REQUEST_STATUS
+
+REFUSED = "refused"
+
+
+def _refusal(err: ActivityError) -> ApplicationError:
+    """The business refusal inside an activity failure, re-raised for an update's caller."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return ApplicationError(
+            cause.message, *cause.details, type=cause.type, non_retryable=True
+        )
+    return ApplicationError(str(err), type=ErrorCode.SERVICE_UNAVAILABLE, non_retryable=True)
+
+
+class _AccessRequestLifecycle:
+    @workflow.init
+    def __init__(self, input: RequestInput) -> None:
+        self._input = input
+        self._state: RequestState = input.state or RequestState()
+        # Updates and the run loop both act on the request; one at a time.
+        self._lock = asyncio.Lock()
+
+    # --- the run loop ----------------------------------------------------------------
+
+    async def _run(self, input: RequestInput) -> RequestResult:
+        state = self._state
+        if state.status is None and state.refusal_code is None:
+            await self._admit()
+        if state.refusal_code is not None:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._result()
+
+        if not state.first_email_sent:  # R7
+            await self._send_emails(seq=1)
+            state.first_email_sent = True
+
+        while state.status is RequestStatus.PENDING:
+            await workflow.wait_condition(
+                lambda: state.status is not RequestStatus.PENDING
+                or bool(state.queued_approvals)
+                or workflow.info().is_continue_as_new_suggested()
+            )
+            if state.status is RequestStatus.PENDING and state.queued_approvals:
+                command = state.queued_approvals.pop(0)
+                try:
+                    await self._approve(command)
+                except ApplicationError as refusal:
+                    workflow.logger.warning("Approval from the UI refused: %s", refusal)
+                continue
+            if (
+                state.status is RequestStatus.PENDING
+                and workflow.info().is_continue_as_new_suggested()
+            ):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    RequestInput(**{**input.model_dump(), "state": state})
+                )
+
+        await self._after_decision()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _admit(self) -> None:
+        state, input = self._state, self._input
+        try:
+            admission: Admission = await workflow.execute_activity(
+                Activity.ADMIT_REQUEST,
+                AdmitRequest(
+                    request_id=input.request_id,
+                    method=input.method,
+                    bc_id=input.bc_id,
+                    shop_id=input.shop_id,
+                    requested_by=input.requested_by,
+                    workflow_id=workflow.info().workflow_id,
+                ),
+                result_type=Admission,
+                **presets.STORE,
+            )
+        except ActivityError as err:
+            refusal = _refusal(err)
+            state.refusal_code = refusal.type
+            state.refusal_message = refusal.message
+            self._publish(REFUSED)
+            return
+        state.status = RequestStatus.PENDING
+        state.approval_url = admission.approval_url
+        state.created_at = admission.created_at
+        state.sends = 1
+        self._publish(RequestStatus.PENDING)
+
+    async def _after_decision(self) -> None:
+        state = self._state
+        if state.status is not RequestStatus.APPROVED:
+            return
+        if state.granted is None:
+            state.granted = await self._grant()
+        decision = state.decision
+        if decision and decision.expired_workflow_id and not state.competitor_signalled:
+            # R11: the store already expired the other request; tell its workflow to end.
+            try:
+                await workflow.get_external_workflow_handle(
+                    decision.expired_workflow_id
+                ).signal(Message.SUPERSEDED, Superseded(winner_request_id=self._input.request_id))
+            except Exception as err:  # a closed loser needs no telling
+                workflow.logger.warning("Could not signal the superseded request: %s", err)
+            state.competitor_signalled = True
+        if not state.requester_notified:  # R14: the requester is told by e-mail
+            await workflow.execute_activity(
+                Activity.NOTIFY_REQUESTER,
+                RequesterNotice(request_id=self._input.request_id, kind="approved"),
+                result_type=EmailsSent,
+                **presets.MAIL,
+            )
+            state.requester_notified = True
+
+    # --- messages ----------------------------------------------------------------------
+
+    @workflow.update(name=Message.ADMISSION)
+    async def admission(self, _: WaitAdmission) -> AdmissionOutcome:
+        state = self._state
+        await workflow.wait_condition(
+            lambda: state.status is not None or state.refusal_code is not None
+        )
+        if state.refusal_code is not None:
+            raise ApplicationError(
+                state.refusal_message or "refused", type=state.refusal_code, non_retryable=True
+            )
+        return AdmissionOutcome(
+            request_id=self._input.request_id,
+            status=str(state.status),
+            approval_url=state.approval_url,
+        )
+
+    @workflow.update(name=Message.APPROVE)
+    async def approve(self, command: ApproveRequest) -> ApprovalOutcome:
+        return await self._approve(command)
+
+    @approve.validator
+    def _validate_approve(self, command: ApproveRequest) -> None:
+        self._require_pending()
+
+    @workflow.signal(name=Message.APPROVE_SIGNAL)
+    def approve_from_ui(self, command: ApproveRequest) -> None:
+        if self._state.status is RequestStatus.PENDING:
+            self._state.queued_approvals.append(command)
+
+    @workflow.update(name=Message.RESEND)
+    async def resend(self, command: ResendRequest) -> ResendOutcome:
+        state = self._state
+        async with self._lock:
+            self._require_pending()
+            seq = state.sends + 1
+            try:
+                await workflow.execute_activity(
+                    Activity.RECORD_RESEND,
+                    RecordResend(
+                        request_id=self._input.request_id,
+                        seq=seq,
+                        by=command.by,
+                        copy_link=command.copy_link,
+                    ),
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                raise _refusal(err) from None
+            state.sends = seq
+            if not command.copy_link:
+                state.last_resend_at = workflow.now()
+                await self._send_emails(seq=seq)
+        return ResendOutcome(
+            request_id=self._input.request_id,
+            channel="copy_link" if command.copy_link else "resend_email",
+            approval_url=state.approval_url or "",
+            seq=seq,
+        )
+
+    @resend.validator
+    def _validate_resend(self, command: ResendRequest) -> None:
+        self._require_pending()
+
+    @workflow.update(name=Message.CANCEL)
+    async def cancel(self, command: CancelRequest) -> RequestResult:
+        async with self._lock:
+            self._require_pending()
+            try:
+                await workflow.execute_activity(
+                    Activity.CANCEL_REQUEST,
+                    CancelInput(request_id=self._input.request_id, by=command.by),
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                raise _refusal(err) from None
+            self._state.status = RequestStatus.CANCELLED
+            self._publish(RequestStatus.CANCELLED)
+        return self._result()
+
+    @cancel.validator
+    def _validate_cancel(self, command: CancelRequest) -> None:
+        self._require_pending()
+
+    @workflow.signal(name=Message.SUPERSEDED)
+    def superseded(self, message: Superseded) -> None:
+        # The winner's transaction already expired this request in the store (R11).
+        if self._state.status is RequestStatus.PENDING:
+            self._state.status = RequestStatus.EXPIRED
+            self._state.superseded_by = message.winner_request_id
+            self._publish(RequestStatus.EXPIRED)
+
+    @workflow.query(name=Message.STATE)
+    def state(self) -> RequestState:
+        return self._state
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _require_pending(self) -> None:
+        status = self._state.status
+        if status is not RequestStatus.PENDING:
+            detail = f"Request {self._input.request_id} is {status or 'not admitted'}"
+            if self._state.superseded_by:
+                detail += f" because request {self._state.superseded_by} was approved first"
+            raise ApplicationError(
+                detail + "; only a pending request can change.",
+                type=ErrorCode.REQUEST_NOT_PENDING,
+                non_retryable=True,
+            )
+
+    async def _approve(self, command: ApproveRequest) -> ApprovalOutcome:
+        state = self._state
+        async with self._lock:
+            if state.status is not RequestStatus.PENDING:
+                return self._outcome(already_decided=True)
+            try:
+                decision: Decision = await workflow.execute_activity(
+                    Activity.DECIDE_APPROVAL,
+                    DecideApproval(
+                        request_id=self._input.request_id,
+                        by=command.by,
+                        bc_id=command.bc_id,
+                        new_bc_name=command.new_bc_name,
+                        timezone=command.timezone,
+                    ),
+                    result_type=Decision,
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                raise _refusal(err) from None
+            state.decision = decision
+            if decision.status is RequestStatus.APPROVED:
+                state.granted = await self._grant()
+            state.superseded_by = decision.superseded_by
+            already = state.status is not RequestStatus.PENDING
+            state.status = decision.status
+            self._publish(decision.status)
+            return self._outcome(already_decided=already)
+
+    async def _grant(self) -> GrantResult:
+        return await workflow.execute_activity(
+            Activity.GRANT_ACCESS,
+            GrantAccess(request_id=self._input.request_id),
+            result_type=GrantResult,
+            **presets.STORE,
+        )
+
+    async def _send_emails(self, seq: int) -> None:
+        await workflow.execute_activity(
+            Activity.SEND_REQUEST_EMAILS,
+            SendRequestEmails(request_id=self._input.request_id, seq=seq),
+            result_type=EmailsSent,
+            **presets.MAIL,
+        )
+
+    def _publish(self, status: str) -> None:
+        """Keep the Temporal UI's filters and summary in step with the store (R21)."""
+        input = self._input
+        workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(status))])
+        workflow.set_current_details(
+            f"**{status}** · {input.method.label} · BC {input.bc_id} → shop {input.shop_code}"
+            f" · request {input.request_id}"
+        )
+
+    def _outcome(self, *, already_decided: bool) -> ApprovalOutcome:
+        state = self._state
+        decision = state.decision
+        granted = state.granted
+        return ApprovalOutcome(
+            request_id=self._input.request_id,
+            status=state.status or RequestStatus.PENDING,
+            scenario=decision.scenario if decision else None,
+            approving_bc_id=decision.approving_bc_id if decision else None,
+            superseded_by=state.superseded_by,
+            relationship=granted.relationship if granted else None,
+            permission=granted.permission if granted else None,
+            already_decided=already_decided,
+        )
+
+    def _result(self) -> RequestResult:
+        state = self._state
+        return RequestResult(
+            request_id=self._input.request_id,
+            status=REFUSED if state.refusal_code else str(state.status),
+            superseded_by=state.superseded_by,
+            refusal_code=state.refusal_code,
+            refusal_message=state.refusal_message,
+        )
+
+
+@workflow.defn(name=WorkflowType.REQUEST_ACCESS)
+class RequestAccessWorkflow(_AccessRequestLifecycle):
+    """"Request access to other's TikTok Shop": approval makes the BC a partner (R14)."""
+
+    @workflow.run
+    async def run(self, input: RequestInput) -> RequestResult:
+        return await self._run(input)
+
+
+@workflow.defn(name=WorkflowType.ADD_MY_SHOP)
+class AddMyShopWorkflow(_AccessRequestLifecycle):
+    """"Add my TikTok Shop": approval makes the BC the shop's owner BC (R14)."""
+
+    @workflow.run
+    async def run(self, input: RequestInput) -> RequestResult:
+        return await self._run(input)
+
+
+REQUEST_WORKFLOWS = (RequestAccessWorkflow, AddMyShopWorkflow)
