@@ -1,0 +1,249 @@
+"""Shared fixtures: a real Temporal dev server (and the time-skipping server on demand),
+stores on SQLite and PostgreSQL made from the real migrations, an in-process worker, and
+the client-side RequestService.
+
+PostgreSQL tests skip with a reason when no server is reachable, unless
+REQUIRE_POSTGRES=1 (set by .ci/run), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine, create_engine, text
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from models.reference import ReferenceData
+from models.settings import Settings
+from service.requests import RequestService
+from store.db import make_engine, write_session
+from store.migrate import upgrade
+from store.reference import load_reference
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEST_SERVER = BIN / "temporal-test-server"
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+DEMO = Path(__file__).resolve().parent.parent / "service" / "data" / "demo.json"
+
+# Demo identities used across tests (service/data/demo.json).
+AGENCY = 7100000000000000001
+SUBAGENCY = 7100000000000000002
+LINKED_BC = 7100000000000000003
+RAJ_BC = 7100000000000000004
+KIM_BC = 7100000000000000005
+ANA, SAM, LEE = "ana@agency-one.com", "sam@agency-one.com", "lee@subagency.com"
+OLI, NIA, RAJ, KIM, BO = (
+    "oli@brand-linked.com",
+    "nia@brand-new.com",
+    "raj@brand-admin.com",
+    "kim@brand-member.com",
+    "bo@brand-member.com",
+)
+S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP = "GBLINKED01", "SGNEWBC002", "USADMIN003", "THMEMBER04"
+
+
+def dev_server_args(db_file: Path | None = None) -> list[str]:
+    """The dev server's tuning, shared with the quick start (see docs/performance.md)."""
+    args = [
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
+        "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
+        "--log-level", "error",
+    ]  # fmt: skip
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+    return args
+
+
+# --- Temporal ----------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (SQL visibility, search attributes) for the whole session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=dev_server_args(),
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+# --- stores ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _sqlite_engine(template: Path, directory: Path) -> Engine:
+    path = directory / f"store-{uuid.uuid4().hex[:8]}.db"
+    shutil.copy(template, path)
+    return make_engine(f"sqlite:///{path}")
+
+
+def _postgres_available() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as err:
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(err).__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    reason = _postgres_available()
+    if reason is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason + " (REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def postgres_engine(postgres_admin: Engine) -> Iterator[Engine]:
+    """A fresh database per test, created and dropped here, so runs never share data."""
+    name = f"shop_access_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with postgres_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture()
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    engine = _sqlite_engine(sqlite_template, tmp_path)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_engine(request: pytest.FixtureRequest) -> Engine:
+    """The store on each engine: store tests run once on SQLite, once on PostgreSQL."""
+    name = "sqlite_engine" if request.param == "sqlite" else "postgres_engine"
+    engine: Engine = request.getfixturevalue(name)
+    return engine
+
+
+@pytest.fixture()
+def engine(sqlite_engine: Engine) -> Engine:
+    """The default store for workflow tests: SQLite, like the quick start."""
+    return sqlite_engine
+
+
+def load_demo(engine: Engine) -> None:
+    with write_session(engine) as session:
+        load_reference(session, ReferenceData.model_validate_json(DEMO.read_text()))
+
+
+def load_data(engine: Engine, data: dict[str, Any]) -> None:
+    with write_session(engine) as session:
+        load_reference(session, ReferenceData.model_validate(data))
+
+
+@pytest.fixture()
+def demo(engine: Engine) -> Engine:
+    load_demo(engine)
+    return engine
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def settings(engine: Engine, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=engine.url.render_as_string(hide_password=False),
+        task_queue=f"test-{uuid.uuid4().hex[:10]}",
+        mail_outbox_dir=tmp_path / "outbox",
+        dev_mode=True,
+        link_base_url="http://127.0.0.1:8000",
+    )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIterator[Any]:
+    """The real worker (every workflow and activity) in this process, on its own queue."""
+    from worker import build_worker
+
+    with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+        async with build_worker(client, settings, engine, executor) as running:
+            yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def service(
+    client: Client, settings: Settings, engine: Engine, worker: Any
+) -> RequestService:
+    return RequestService(client, engine, settings.task_queue, timeout=20)
+
+
+def outbox_messages(settings: Settings) -> list[Any]:
+    """The e-mails written to the outbox, parsed."""
+    import email
+    from email import policy
+
+    directory = settings.mail_outbox_dir
+    if not directory.exists():
+        return []
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(directory.glob("*.eml"))
+    ]
