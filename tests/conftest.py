@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,15 +25,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.reference import ReferenceData
 from models.settings import Settings
+from service.devserver import temporal_cli, test_server, tuning_args
 from service.requests import RequestService
 from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
-BIN = Path(sys.executable).parent
-TEMPORAL_CLI = BIN / "temporal"
-TEST_SERVER = BIN / "temporal-test-server"
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -58,19 +55,6 @@ OLI, NIA, RAJ, KIM, BO = (
 S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP = "GBLINKED01", "SGNEWBC002", "USADMIN003", "THMEMBER04"
 
 
-def dev_server_args(db_file: Path | None = None) -> list[str]:
-    """The dev server's tuning, shared with the quick start (see docs/performance.md)."""
-    args = [
-        "--sqlite-pragma", "journal_mode=wal",
-        "--sqlite-pragma", "synchronous=normal",
-        "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-        "--log-level", "error",
-    ]  # fmt: skip
-    if db_file is not None:
-        args += ["--db-filename", str(db_file)]
-    return args
-
-
 # --- Temporal ----------------------------------------------------------------------------
 
 
@@ -78,10 +62,11 @@ def dev_server_args(db_file: Path | None = None) -> list[str]:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server (SQL visibility, search attributes) for the whole session."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL_CLI),
+        dev_server_existing_path=str(temporal_cli()),
         data_converter=pydantic_data_converter,
         search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=dev_server_args(),
+        dev_server_extra_args=tuning_args(),
+        dev_server_log_level="error",
         ui=False,
     )
     try:
@@ -98,7 +83,7 @@ async def client(temporal_env: WorkflowEnvironment) -> Client:
 @pytest_asyncio.fixture(loop_scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER),
+        test_server_existing_path=str(test_server()),
         data_converter=pydantic_data_converter,
     )
     try:
