@@ -257,7 +257,9 @@ cli.command("add-my-shop")(_request_command(RequestMethod.ADD_MY_SHOP))
 @cli.command()
 @click.argument("request_id")
 @click.option("--as", "as_email", required=True, help="E-mail of an admin of the requesting BC.")
-@click.option("--copy", "copy_link", is_flag=True, help="Take the link to copy instead of e-mailing.")
+@click.option(
+    "--copy", "copy_link", is_flag=True, help="Take the link to copy instead of e-mailing."
+)
 @command
 def resend(ctx: Context, request_id: str, as_email: str, copy_link: bool) -> None:
     """Resend a pending request by e-mail, or take its link to copy (R8)."""

@@ -55,7 +55,19 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         grants.grant_access,
         mail.send_request_emails,
         mail.notify_requester,
+        mail.send_personal_link,
     ]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker here runs workflows in (bench/bare_worker.py reuses it)."""
+    # Workflow code imports these pure modules; passing them through the sandbox
+    # loads them once instead of per workflow run.
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "pydantic", "pydantic_core", "models"
+        )
+    )
 
 
 def build_worker(
@@ -68,13 +80,7 @@ def build_worker(
         activities=activities_for(settings, engine),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_activity_threads,
-        # Workflow code imports these pure modules; passing them through the sandbox
-        # loads them once instead of per workflow run.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "pydantic", "pydantic_core", "models"
-            )
-        ),
+        workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

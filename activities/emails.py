@@ -59,6 +59,26 @@ def approval_request(
     )
 
 
+def personal_link(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    requester: str,
+    shop_name: str,
+    shop_code: str,
+    method_label: str,
+    permission_label: str,
+    link: str,
+) -> RenderedEmail:
+    """R7/R13: the personal link a shop team member asked for from a copied link."""
+    return render(
+        "personal_link",
+        f"Your link to review {bc_name}'s request for {shop_name}",
+        **locals(),
+    )
+
+
 def request_approved(
     *,
     recipient_name: str,

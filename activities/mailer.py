@@ -9,12 +9,12 @@ from temporalio import activity
 from activities import emails
 from activities.delivery import Transport, build_message, deliver_once
 from models.enums import Permission, RequestMethod
-from models.messages import EmailsSent, RequesterNotice, SendRequestEmails
+from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
 from models.tables import AccessRequest, BusinessCenter, Shop, ShopGrant, User
 from service.links import LinkSigner
 from store.db import read_session
-from store.people import team_members
+from store.people import normalise_email, team_members
 from store.requests import GRANT_FOR_METHOD
 
 PERMISSION_LABELS = {
@@ -71,6 +71,41 @@ class MailActivities:
             else:
                 skipped += 1
         return EmailsSent(sent=sent, skipped=skipped)
+
+    @activity.defn(name=Activity.SEND_PERSONAL_LINK)
+    def send_personal_link(self, input: SendPersonalLink) -> EmailsSent:
+        """R7/R13: a personal link for whoever asked through the copied link, if they are
+        on the shop's team; anyone else gets nothing, and the asker is never told which."""
+        email = normalise_email(input.email)
+        with read_session(self._engine) as session:
+            request = session.get(AccessRequest, input.request_id)
+            if request is None:
+                raise ValueError(f"unknown request {input.request_id}")
+            bc = session.get(BusinessCenter, request.bc_id)
+            shop = session.get(Shop, request.shop_id)
+            requester = session.get(User, request.requested_by_user_id)
+            member = next(
+                (u for u, _m in team_members(session, request.shop_id) if u.email == email),
+                None,
+            )
+        assert bc and shop and requester
+        if member is None:
+            return EmailsSent(sent=0, skipped=1)
+        key = f"access_request:{request.id}:personal_link:{input.window}:to:{member.id}"
+        rendered = emails.personal_link(
+            recipient_name=member.name,
+            bc_name=bc.name,
+            bc_id=bc.id,
+            requester=requester.email,
+            shop_name=shop.name,
+            shop_code=shop.code,
+            method_label=request.method.label,
+            permission_label=permission_label(request.method),
+            link=self._links.personal_link(request.id, member.email),
+        )
+        message = build_message(key=key, sender=self._sender, to=member.email, email=rendered)
+        sent = deliver_once(self._engine, self._transport, message, key)
+        return EmailsSent(sent=int(sent), skipped=int(not sent))
 
     @activity.defn(name=Activity.NOTIFY_REQUESTER)
     def notify_requester(self, input: RequesterNotice) -> EmailsSent:

@@ -28,6 +28,16 @@ class ErrorCode(StrEnum):
     UNKNOWN_BC = "unknown_bc"
     UNKNOWN_USER = "unknown_user"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # Partner side (R16-R19), documented in docs/partners.md.
+    NOT_A_MEMBER = "not_a_member"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_A_PARTNER = "not_a_partner"
+    INVITATION_NOT_PENDING = "invitation_not_pending"
+    INVITATION_ALREADY_PENDING = "invitation_already_pending"
+    SHOP_NOT_HELD = "shop_not_held"
+    ALREADY_A_MEMBER = "already_a_member"
+    UNKNOWN_INVITATION = "unknown_invitation"
+    UNKNOWN_AD_ACCOUNT = "unknown_ad_account"
 
 
 class Refusal(Exception):

@@ -52,6 +52,8 @@ class RequestState(Message):
     refusal_message: str | None = None
     # Approvals that arrived as plain signals (the Temporal UI), handled by the run loop.
     queued_approvals: list[ApproveRequest] = Field(default_factory=list)
+    # Personal links asked for through the copied link, sent by the run loop (R7, R13).
+    personal_links: list[SendPersonalLink] = Field(default_factory=list)
 
 
 class RequestResult(Message):
@@ -128,6 +130,20 @@ class ApprovalOutcome(Message):
     already_decided: bool = False
 
 
+class PersonalLinkRequest(Message):
+    """Update: whoever holds the copied link asks for a personal link for ``email``.
+
+    Accepted for any address: only the mail activity learns whether it is on the shop's
+    team, so the answer never reveals who is (no enumeration).
+    """
+
+    email: str
+
+
+class PersonalLinkAccepted(Message):
+    request_id: str
+
+
 # --- activities --------------------------------------------------------------------------
 
 
@@ -200,6 +216,19 @@ class GrantResult(Message):
 class CancelInput(Message):
     request_id: str
     by: str
+
+
+class SendPersonalLink(Message):
+    """E-mail a personal approval link to ``email`` if it is on the shop's team.
+
+    ``window`` numbers the minute-long window the ask fell in: with the request and the
+    recipient it is the business key, so a retry or a double submit never sends twice
+    and a recipient gets at most one such mail a minute per request.
+    """
+
+    request_id: str
+    email: str
+    window: int
 
 
 class RequesterNotice(Message):

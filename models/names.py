@@ -28,6 +28,7 @@ class Activity:
     GRANT_ACCESS = "grants.grant_access"
     SEND_REQUEST_EMAILS = "mail.send_request_emails"
     NOTIFY_REQUESTER = "mail.notify_requester"
+    SEND_PERSONAL_LINK = "mail.send_personal_link"
 
 
 class Message:
@@ -37,9 +38,57 @@ class Message:
     RESEND = "resend"  # update
     CANCEL = "cancel"  # update
     SUPERSEDED = "superseded"  # signal, from the request that won the race
+    SEND_PERSONAL_LINK = "send_personal_link"  # update, from the copied link
     STATE = "state"  # query
 
 
 def request_workflow_id(method: RequestMethod, bc_id: int, shop_id: int) -> str:
     """R6: one open workflow per (BC, shop, method); internal ids only, no names or e-mails."""
     return f"access-request:{method.value}:bc-{bc_id}:shop-{shop_id}"
+
+
+# --- partner side (R16-R19) ------------------------------------------------------------
+
+
+class PartnerWorkflowType:
+    MEMBER_INVITATION = "MemberInvitation"
+    PARTNER_INVITATION = "PartnerInvitation"
+    REMOVE_ACCESS = "RemovePartnerAccess"
+
+
+class PartnerActivity:
+    CREATE_MEMBER_INVITATION = "partners.create_member_invitation"
+    OFFER_PARTNER_SHOP = "partners.offer_partner_shop"
+    ACCEPT_INVITATION = "partners.accept_invitation"
+    DECLINE_INVITATION = "partners.decline_invitation"
+    CANCEL_INVITATION = "partners.cancel_invitation"
+    SEND_INVITATION_EMAILS = "mail.send_invitation_emails"
+    END_GRANTS = "partners.end_grants"
+    STOP_CAMPAIGN_PAGE = "campaigns.stop_page"
+    FINISH_REMOVAL = "partners.finish_removal"
+    NOTIFY_REMOVAL = "mail.notify_access_removed"
+
+
+class PartnerMessage:
+    ADMISSION = "admission"  # update, sent with start (member invitation)
+    OFFER_SHOP = "offer_shop"  # update, sent with start (partner invitation): add a shop
+    ACCEPT = "accept"  # update
+    DECLINE = "decline"  # update
+    CANCEL = "cancel"  # update
+    STATE = "state"  # query
+    END_GRANTS = "end_grants"  # update, sent with start (removal): the grants are ended
+    PROGRESS = "progress"  # query (removal)
+
+
+def member_invitation_workflow_id(bc_id: int, invitation_id: str) -> str:
+    return f"member-invitation:bc-{bc_id}:{invitation_id}"
+
+
+def partner_invitation_workflow_id(bc_id: int, partner_bc_id: int) -> str:
+    """One open add-partner invitation per (BC, partner BC); later shares join it (R17)."""
+    return f"partner-invitation:bc-{bc_id}:partner-{partner_bc_id}"
+
+
+def removal_workflow_id(shop_id: int, partner_bc_id: int, grant_id: int) -> str:
+    """R19: one removal per partner grant; a second click joins the first."""
+    return f"remove-access:shop-{shop_id}:bc-{partner_bc_id}:{grant_id}"

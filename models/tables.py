@@ -24,6 +24,14 @@ from models.enums import (
     SendChannel,
     TeamRole,
 )
+from models.partner_enums import (
+    PRODUCT_SALES,
+    AdAccountPermission,
+    CampaignStatus,
+    InvitationKind,
+    InvitationStatus,
+    RemovalStatus,
+)
 
 
 def utcnow() -> datetime:
@@ -203,3 +211,219 @@ class EmailDelivery(SQLModel, table=True):
     message_id: str = Field(max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+# --- partner side (R16-R19) --------------------------------------------------------------
+# Members' permissions on shops, ad account permissions, invitations (member and partner),
+# partnerships between BCs, campaigns, and removals of access. A share is a ShopGrant with
+# relationship "partner", granted_by_bc_id = the sharing BC and a source_share_key.
+
+_ACTIVE = text("ended_at IS NULL")
+
+
+class MemberAssignment(SQLModel, table=True):
+    """A BC member's permission on a shop the BC holds (R16); ended rows stay as history."""
+
+    __tablename__ = "member_assignment"
+    __table_args__ = (
+        Index(
+            "uq_member_assignment_active",
+            "bc_id",
+            "shop_id",
+            "user_id",
+            unique=True,
+            sqlite_where=_ACTIVE,
+            postgresql_where=_ACTIVE,
+        ),
+        Index("ix_member_assignment_bc_shop", "bc_id", "shop_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    bc_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("business_center.id"), nullable=False)
+    )
+    shop_id: int = Field(foreign_key="shop.id")
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    permission: Permission = Field(sa_type=_by_value(Permission))
+    assigned_by_user_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    # The removal (R19) that ended it, if any.
+    ended_by_removal_id: str | None = Field(default=None, max_length=40)
+
+
+class AdAccountMember(SQLModel, table=True):
+    """A member's permission in one ad account, given by an accepted invitation (R16)."""
+
+    __tablename__ = "ad_account_member"
+
+    ad_account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("ad_account.id"), primary_key=True, autoincrement=False
+        )
+    )
+    user_id: int = Field(primary_key=True, foreign_key="app_user.id", index=True)
+    permission: AdAccountPermission = Field(sa_type=_by_value(AdAccountPermission))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BCPartner(SQLModel, table=True):
+    """``partner_bc_id`` accepted ``bc_id``'s add-partner invitation (R17)."""
+
+    __tablename__ = "bc_partner"
+
+    bc_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("business_center.id"), primary_key=True, autoincrement=False
+        )
+    )
+    partner_bc_id: int = Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("business_center.id"),
+            primary_key=True,
+            autoincrement=False,
+            index=True,
+        )
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    invitation_id: str | None = Field(default=None, max_length=40)
+
+
+_PENDING_MEMBER = text("status = 'pending' AND kind = 'member'")
+_PENDING_PARTNER = text("status = 'pending' AND kind = 'partner'")
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation to join a BC as a member, or to become a BC's partner (R16, R17)."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        # One pending member invitation per (BC, e-mail), one pending partner invitation per
+        # (BC, partner BC): enforced by the engine as well as by the workflow id.
+        Index(
+            "uq_invitation_member_pending",
+            "bc_id",
+            "email",
+            unique=True,
+            sqlite_where=_PENDING_MEMBER,
+            postgresql_where=_PENDING_MEMBER,
+        ),
+        Index(
+            "uq_invitation_partner_pending",
+            "bc_id",
+            "partner_bc_id",
+            unique=True,
+            sqlite_where=_PENDING_PARTNER,
+            postgresql_where=_PENDING_PARTNER,
+        ),
+        Index("ix_invitation_bc_created", "bc_id", "created_at"),
+        Index("ix_invitation_partner_bc", "partner_bc_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: InvitationKind = Field(sa_type=_by_value(InvitationKind))
+    bc_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("business_center.id"), nullable=False)
+    )
+    invited_by_user_id: int = Field(foreign_key="app_user.id")
+    # Member invitations: who, and as what.
+    email: str | None = Field(default=None, max_length=320)
+    role: MemberRole | None = Field(default=None, sa_type=_by_value(MemberRole))
+    # Partner invitations: which BC.
+    partner_bc_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    status: InvitationStatus = Field(
+        default=InvitationStatus.PENDING, sa_type=_by_value(InvitationStatus)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+    decided_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    workflow_id: str = Field(max_length=200)
+
+
+class InvitationAdAccount(SQLModel, table=True):
+    """An ad account a member invitation gives, with its permission (R16)."""
+
+    __tablename__ = "invitation_ad_account"
+
+    invitation_id: str = Field(primary_key=True, foreign_key="invitation.id", max_length=40)
+    ad_account_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("ad_account.id"), primary_key=True, autoincrement=False
+        )
+    )
+    permission: AdAccountPermission = Field(sa_type=_by_value(AdAccountPermission))
+
+
+class InvitationShop(SQLModel, table=True):
+    """A shop an add-partner invitation carries, with its permission (R17)."""
+
+    __tablename__ = "invitation_shop"
+
+    invitation_id: str = Field(primary_key=True, foreign_key="invitation.id", max_length=40)
+    shop_id: int = Field(primary_key=True, foreign_key="shop.id")
+    permission: Permission = Field(sa_type=_by_value(Permission))
+    added_by_user_id: int = Field(foreign_key="app_user.id")
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class Campaign(SQLModel, table=True):
+    """A Product Sales campaign in an ad account with a shop as product source (R18)."""
+
+    __tablename__ = "campaign"
+    __table_args__ = (
+        # R19: a partner's delivering campaigns on one shop, paged by id.
+        Index("ix_campaign_shop_bc_status", "shop_id", "bc_id", "status", "id"),
+        Index("ix_campaign_bc_created", "bc_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ad_account_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("ad_account.id"), nullable=False, index=True)
+    )
+    # The ad account's BC, copied here so R19's page query needs no join.
+    bc_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("business_center.id"), nullable=False)
+    )
+    shop_id: int = Field(foreign_key="shop.id")
+    name: str = Field(max_length=200)
+    objective: str = Field(default=PRODUCT_SALES, max_length=32)
+    status: CampaignStatus = Field(
+        default=CampaignStatus.DELIVERING, sa_type=_by_value(CampaignStatus)
+    )
+    created_by_user_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+    stopped_by_removal_id: str | None = Field(default=None, max_length=40)
+
+
+class AccessRemoval(SQLModel, table=True):
+    """One removal of a partner's access to a shop (R19), and what it ended."""
+
+    __tablename__ = "access_removal"
+    __table_args__ = (Index("ix_access_removal_shop_partner", "shop_id", "partner_bc_id"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    shop_id: int = Field(foreign_key="shop.id")
+    partner_bc_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("business_center.id"), nullable=False)
+    )
+    requested_by_user_id: int = Field(foreign_key="app_user.id")
+    status: RemovalStatus = Field(
+        default=RemovalStatus.STOPPING, sa_type=_by_value(RemovalStatus)
+    )
+    # JSON lists, written once by the transaction that ended the grants.
+    ended_grant_ids: str = Field(default="[]")
+    lost_bc_ids: str = Field(default="[]")
+    campaigns_stopped: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    workflow_id: str = Field(max_length=200)
+
+
+# R17/R19: onward shares are found by who granted them.
+Index(
+    "ix_shop_grant_granted_by",
+    ShopGrant.__table__.c.granted_by_bc_id,  # type: ignore[attr-defined]
+    ShopGrant.__table__.c.shop_id,  # type: ignore[attr-defined]
+)

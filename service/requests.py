@@ -110,7 +110,7 @@ class RequestService:
             raise unknown_shop_code()
         request_id = new_request_id()
         workflow_id = request_workflow_id(method, bc_id, shop.id)
-        start = WithStartWorkflowOperation(
+        start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
             WORKFLOW_TYPE_FOR_METHOD[method],
             RequestInput(
                 request_id=request_id,

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.errors import ErrorCode, Refusal
 from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User
 from models.views import STATUS_LABELS, RequestView, SendView
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestView]:
@@ -38,7 +32,7 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
             .order_by(col(RequestSend.seq))
         ).all():
             sends.setdefault(send.request_id, []).append(
-                SendView(seq=send.seq, channel=send.channel, by=email, at=_utc(send.at))
+                SendView(seq=send.seq, channel=send.channel, by=email, at=send.at)
             )
     return [
         RequestView(
@@ -51,8 +45,8 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
             shop_code=shop.code,
             shop_name=shop.name,
             requested_by=by,
-            created_at=_utc(req.created_at),
-            decided_at=_utc(req.decided_at),
+            created_at=req.created_at,
+            decided_at=req.decided_at,
             decided_by=decided_by,
             approving_bc_id=req.approving_bc_id,
             superseded_by=req.superseded_by,

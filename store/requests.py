@@ -336,7 +336,7 @@ def seller_bcs(session: Session, user_id: int) -> list[tuple[BusinessCenter, Mem
         .where(BCMember.user_id == user_id)
         .order_by(BusinessCenter.name)
     ).all()
-    return [(bc, role) for bc, role in rows]
+    return [(bc, MemberRole(role)) for bc, role in rows]
 
 
 def scenario_for(session: Session, shop: Shop, user_id: int) -> Scenario:

@@ -14,6 +14,9 @@ Accepts:
 - update ``resend`` (:class:`ResendRequest`): e-mail the shop team again or take the copy
   link (R8); returns :class:`ResendOutcome`.
 - update ``cancel`` (:class:`CancelRequest`): the requesting BC withdraws it (R9 policy).
+- update ``send_personal_link`` (:class:`PersonalLinkRequest`): someone holding the copied
+  link asks for a personal link; queued and answered at once, mailed by the run loop to
+  shop team members only (R7, R13).
 - signal ``superseded`` (:class:`Superseded`): the other method's request won the race (R11).
 - query ``state``: the carried :class:`RequestState`.
 
@@ -29,7 +32,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.enums import RequestStatus
+    from models.enums import RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
     from models.errors import ErrorCode
     from models.messages import (
         Admission,
@@ -44,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
         EmailsSent,
         GrantAccess,
         GrantResult,
+        PersonalLinkAccepted,
+        PersonalLinkRequest,
         RecordResend,
         RequesterNotice,
         RequestInput,
@@ -51,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         RequestState,
         ResendOutcome,
         ResendRequest,
+        SendPersonalLink,
         SendRequestEmails,
         Superseded,
         WaitAdmission,
@@ -60,6 +66,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
+# Personal-link asks waiting for the run loop; more are dropped, answered the same way.
+MAX_QUEUED_PERSONAL_LINKS = 10
 
 
 def _refusal(err: ActivityError) -> ApplicationError:
@@ -98,6 +106,7 @@ class _AccessRequestLifecycle:
             await workflow.wait_condition(
                 lambda: state.status is not RequestStatus.PENDING
                 or bool(state.queued_approvals)
+                or bool(state.personal_links)
                 or workflow.info().is_continue_as_new_suggested()
             )
             if state.status is RequestStatus.PENDING and state.queued_approvals:
@@ -106,6 +115,10 @@ class _AccessRequestLifecycle:
                     await self._approve(command)
                 except ApplicationError as refusal:
                     workflow.logger.warning("Approval from the UI refused: %s", refusal)
+                continue
+            if state.status is RequestStatus.PENDING and state.personal_links:
+                await self._send_personal_link(state.personal_links[0])
+                state.personal_links.pop(0)
                 continue
             if (
                 state.status is RequestStatus.PENDING
@@ -258,6 +271,30 @@ class _AccessRequestLifecycle:
     def _validate_cancel(self, command: CancelRequest) -> None:
         self._require_pending()
 
+    @workflow.update(name=Message.SEND_PERSONAL_LINK)
+    def send_personal_link(self, ask: PersonalLinkRequest) -> PersonalLinkAccepted:
+        # Only queued here: the update completes at once, so asks never pile up against
+        # the server's cap of 10 in-flight updates (which approvals need); the run loop
+        # sends the mail.
+        state = self._state
+        window = int(workflow.now().timestamp()) // RESEND_EMAIL_MIN_INTERVAL_SECONDS
+        item = SendPersonalLink(
+            request_id=self._input.request_id, email=ask.email.strip().lower(), window=window
+        )
+        if item not in state.personal_links and len(state.personal_links) < (
+            MAX_QUEUED_PERSONAL_LINKS
+        ):
+            state.personal_links.append(item)
+        return PersonalLinkAccepted(request_id=self._input.request_id)
+
+    @send_personal_link.validator
+    def _validate_send_personal_link(self, ask: PersonalLinkRequest) -> None:
+        self._require_pending()
+        if not ask.email.strip() or len(ask.email) > 320:
+            raise ApplicationError(
+                "Enter your e-mail address.", type=ErrorCode.INVALID_INPUT, non_retryable=True
+            )
+
     @workflow.signal(name=Message.SUPERSEDED)
     def superseded(self, message: Superseded) -> None:
         # The winner's transaction already expired this request in the store (R11).
@@ -319,6 +356,11 @@ class _AccessRequestLifecycle:
             GrantAccess(request_id=self._input.request_id),
             result_type=GrantResult,
             **presets.STORE,
+        )
+
+    async def _send_personal_link(self, item: SendPersonalLink) -> None:
+        await workflow.execute_activity(
+            Activity.SEND_PERSONAL_LINK, item, result_type=EmailsSent, **presets.MAIL
         )
 
     async def _send_emails(self, seq: int) -> None:

@@ -1,0 +1,184 @@
+"""The baseline: a workflow of the same shape as an access request, with no-op activities.
+
+Same messages (update ``admission`` sent with start, update ``approve`` with a validator,
+query ``state``), same activity names, inputs and results, same timeouts, same search
+attribute upserts and the same order of commands as workflows/access_request.py on the
+happy path: admit, e-mail the team, wait, decide, grant, notify. The activity bodies do
+nothing, so what ours costs beyond this is our store, rendering and e-mail.
+
+Runs under its own workflow type on its own task queue (bench/bare_worker.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.enums import Permission, Relationship, RequestStatus, Scenario
+    from models.messages import (
+        Admission,
+        AdmissionOutcome,
+        AdmitRequest,
+        ApprovalOutcome,
+        ApproveRequest,
+        DecideApproval,
+        Decision,
+        EmailsSent,
+        GrantAccess,
+        GrantResult,
+        RequesterNotice,
+        RequestInput,
+        RequestResult,
+        RequestState,
+        SendRequestEmails,
+        WaitAdmission,
+    )
+    from models.names import Activity, Message
+    from workflows import presets
+    from workflows.search_attributes import REQUEST_STATUS
+
+BARE_WORKFLOW_TYPE = "BenchBareAccessRequest"
+
+
+# --- no-op activities (sync, on the same thread pool as ours) ----------------------------
+
+
+@activity.defn(name=Activity.ADMIT_REQUEST)
+def admit_request(input: AdmitRequest) -> Admission:
+    return Admission(
+        request_id=input.request_id,
+        created_at=datetime.now(UTC),
+        approval_url=f"http://127.0.0.1:8000/approve/{input.request_id}",
+    )
+
+
+@activity.defn(name=Activity.SEND_REQUEST_EMAILS)
+def send_request_emails(input: SendRequestEmails) -> EmailsSent:
+    return EmailsSent(sent=1)
+
+
+@activity.defn(name=Activity.DECIDE_APPROVAL)
+def decide_approval(input: DecideApproval) -> Decision:
+    return Decision(
+        request_id=input.request_id,
+        status=RequestStatus.APPROVED,
+        scenario=Scenario.S1,
+        approving_bc_id=1,
+        decided_by=input.by,
+    )
+
+
+@activity.defn(name=Activity.GRANT_ACCESS)
+def grant_access(input: GrantAccess) -> GrantResult:
+    return GrantResult(
+        grant_id=1,
+        bc_id=1,
+        shop_id=1,
+        relationship=Relationship.PARTNER,
+        permission=Permission.AD_PROMOTION,
+    )
+
+
+@activity.defn(name=Activity.NOTIFY_REQUESTER)
+def notify_requester(input: RequesterNotice) -> EmailsSent:
+    return EmailsSent(sent=1)
+
+
+BARE_ACTIVITIES = [admit_request, send_request_emails, decide_approval, grant_access,
+                   notify_requester]  # fmt: skip
+
+
+# --- the workflow -------------------------------------------------------------------------
+
+
+@workflow.defn(name=BARE_WORKFLOW_TYPE)
+class BareAccessRequest:
+    """Accepts update ``admission`` (with start), update ``approve``, query ``state``;
+    returns :class:`RequestResult`."""
+
+    @workflow.init
+    def __init__(self, input: RequestInput) -> None:
+        self._input = input
+        self._state = RequestState()
+
+    @workflow.run
+    async def run(self, input: RequestInput) -> RequestResult:
+        state = self._state
+        admission: Admission = await workflow.execute_activity(
+            Activity.ADMIT_REQUEST,
+            AdmitRequest(
+                request_id=input.request_id,
+                method=input.method,
+                bc_id=input.bc_id,
+                shop_id=input.shop_id,
+                requested_by=input.requested_by,
+                workflow_id=workflow.info().workflow_id,
+            ),
+            result_type=Admission,
+            **presets.STORE,
+        )
+        state.status = RequestStatus.PENDING
+        state.approval_url = admission.approval_url
+        workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(state.status))])
+        await workflow.execute_activity(
+            Activity.SEND_REQUEST_EMAILS,
+            SendRequestEmails(request_id=input.request_id, seq=1),
+            result_type=EmailsSent,
+            **presets.MAIL,
+        )
+        state.first_email_sent = True
+        await workflow.wait_condition(lambda: state.status is not RequestStatus.PENDING)
+        await workflow.execute_activity(
+            Activity.NOTIFY_REQUESTER,
+            RequesterNotice(request_id=input.request_id, kind="approved"),
+            result_type=EmailsSent,
+            **presets.MAIL,
+        )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RequestResult(request_id=input.request_id, status=str(state.status))
+
+    @workflow.update(name=Message.ADMISSION)
+    async def admission(self, _: WaitAdmission) -> AdmissionOutcome:
+        await workflow.wait_condition(lambda: self._state.status is not None)
+        return AdmissionOutcome(
+            request_id=self._input.request_id,
+            status=str(self._state.status),
+            approval_url=self._state.approval_url,
+        )
+
+    @workflow.update(name=Message.APPROVE)
+    async def approve(self, command: ApproveRequest) -> ApprovalOutcome:
+        state = self._state
+        decision: Decision = await workflow.execute_activity(
+            Activity.DECIDE_APPROVAL,
+            DecideApproval(request_id=self._input.request_id, by=command.by),
+            result_type=Decision,
+            **presets.STORE,
+        )
+        state.granted = await workflow.execute_activity(
+            Activity.GRANT_ACCESS,
+            GrantAccess(request_id=self._input.request_id),
+            result_type=GrantResult,
+            **presets.STORE,
+        )
+        state.decision = decision
+        state.status = decision.status
+        workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(state.status))])
+        return ApprovalOutcome(
+            request_id=self._input.request_id,
+            status=decision.status,
+            scenario=decision.scenario,
+            relationship=state.granted.relationship,
+            permission=state.granted.permission,
+        )
+
+    @approve.validator
+    def _validate_approve(self, command: ApproveRequest) -> None:
+        if self._state.status is not RequestStatus.PENDING:
+            raise ValueError("only a pending request can be approved")
+
+    @workflow.query(name=Message.STATE)
+    def state(self) -> RequestState:
+        return self._state

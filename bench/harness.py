@@ -1,0 +1,328 @@
+"""What every benchmark needs: a private dev server, a migrated SQLite store with generated
+reference data, worker processes, their peak RSS and CPU, and percentiles.
+
+Everything runs on free ports and under one temporary directory, and every process started
+here is stopped here (by its own pid), so runs never collide with each other or with tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from models.reference import ReferenceData
+from service.devserver import start_dev_command, tuning_args
+from service.temporal import connect
+from store.db import make_engine, write_session
+from store.migrate import upgrade
+from store.reference import load_reference
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Generated identities: BC ids and shop codes that cannot clash with the demo data.
+REQUESTER_BC_BASE = 7300000000000000000
+SELLER_BC_BASE = 7400000000000000000
+REQUESTS_PER_BC = 10  # R4 allows 20 per BC per day; stay well below it
+
+
+def log(message: str) -> None:
+    """A progress line (stdout, flushed: the last line is the JSON summary)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+@contextlib.contextmanager
+def workdir(keep: bool = False) -> Iterator[Path]:
+    if keep:
+        yield Path(tempfile.mkdtemp(prefix="shop-access-bench-"))
+        return
+    with tempfile.TemporaryDirectory(prefix="shop-access-bench-") as name:
+        yield Path(name)
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; children (if any) by their own pids."""
+    if proc.poll() is not None:
+        return
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class DevServer:
+    address: str
+    flags: list[str]
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@contextlib.asynccontextmanager
+async def dev_server(directory: Path, *, tuned: bool) -> AsyncIterator[DevServer]:
+    """``temporal server start-dev`` on a fresh SQLite file, headless, on a free port."""
+    port = free_port()
+    cmd = start_dev_command(
+        port=port, ui_port=None, db_file=directory / "temporal.db", tuned=tuned
+    )
+    log_path = directory / "devserver.log"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=directory)
+    server = DevServer(f"127.0.0.1:{port}", tuning_args() if tuned else [], proc, log_path)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"dev server exited: {tail(log_path)}")
+            try:
+                client = await connect(target_host=server.address)
+                await client.count_workflows()  # visibility answers too
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        yield server
+    finally:
+        stop_process(proc)
+
+
+@dataclass
+class WorkerProcess:
+    """A worker in its own process, with its resource use sampled while it runs."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    peak_rss: int = 0
+    samples: list[int] = field(default_factory=list)
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.proc.pid)
+
+    def sample(self) -> int:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"worker {self.name} exited: {tail(self.log_path)}")
+        rss = int(self.ps.memory_info().rss)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.samples.append(rss)
+        return rss
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+
+def start_worker(
+    name: str, argv: list[str], env: dict[str, str], directory: Path
+) -> WorkerProcess:
+    log_path = directory / f"{name}.log"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *argv],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return WorkerProcess(name, proc, log_path)
+
+
+@contextlib.asynccontextmanager
+async def sampling(workers: Sequence[WorkerProcess], every: float = 0.25) -> AsyncIterator[None]:
+    """Sample the workers' RSS in the background (peak RSS is what the targets speak of)."""
+
+    async def loop() -> None:
+        while True:
+            for worker in workers:
+                worker.sample()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for worker in workers:
+            worker.sample()
+
+
+def server_cpu_seconds(server: DevServer) -> float:
+    times = psutil.Process(server.proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+# --- the store and its reference data --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One (requesting BC, shop) pair, used by exactly one request (R6)."""
+
+    bc_id: int
+    admin: str
+    shop_code: str
+    owner: str
+
+
+def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[Pair]]:
+    """Requesting BCs (agency, SG: eligible under R2) with one admin each, and shops (GB:
+    R3) with an owner and a linked seller BC, so each approval is S1's one click.
+
+    Request ``i`` uses BC ``i // REQUESTS_PER_BC`` and shop ``i % shops``: every pair is
+    distinct, no BC exceeds R4's daily limit, and no shop is held by the BC beforehand.
+    """
+    if shops < REQUESTS_PER_BC:
+        raise ValueError("need at least as many shops as requests per BC")
+    bcs = -(-requests // REQUESTS_PER_BC)
+    users: list[dict[str, str]] = []
+    business_centers: list[dict[str, Any]] = []
+    shop_rows: list[dict[str, Any]] = []
+    for b in range(bcs):
+        admin = f"admin{b}@partner{b}.example"
+        users.append({"email": admin, "name": f"Partner {b} admin"})
+        business_centers.append(
+            {
+                "id": REQUESTER_BC_BASE + b,
+                "name": f"Partner agency {b}",
+                "type": "agency",
+                "country": "SG",
+                "timezone": "Asia/Singapore",
+                "members": [{"email": admin, "role": "admin"}],
+                "ad_accounts": [{"id": REQUESTER_BC_BASE + b, "name": f"Partner {b} ads"}],
+            }
+        )
+    for s in range(shops):
+        owner = f"owner{s}@seller{s}.example"
+        users.append({"email": owner, "name": f"Seller {s} owner"})
+        business_centers.append(
+            {
+                "id": SELLER_BC_BASE + s,
+                "name": f"Seller {s} BC",
+                "type": "direct",
+                "country": "GB",
+                "timezone": "Europe/London",
+                "members": [{"email": owner, "role": "admin"}],
+            }
+        )
+        shop_rows.append(
+            {
+                "code": f"BENCH{s:05d}",
+                "name": f"Bench shop {s}",
+                "location": "GB",
+                "linked_bc": SELLER_BC_BASE + s,
+                "team": [{"email": owner, "role": "owner"}],
+            }
+        )
+    data = ReferenceData.model_validate(
+        {"users": users, "business_centers": business_centers, "shops": shop_rows}
+    )
+    pairs = [
+        Pair(
+            bc_id=REQUESTER_BC_BASE + i // REQUESTS_PER_BC,
+            admin=f"admin{i // REQUESTS_PER_BC}@partner{i // REQUESTS_PER_BC}.example",
+            shop_code=f"BENCH{i % shops:05d}",
+            owner=f"owner{i % shops}@seller{i % shops}.example",
+        )
+        for i in range(requests)
+    ]
+    return data, pairs
+
+
+def prepare_store(directory: Path, requests: int) -> tuple[Engine, str, list[Pair]]:
+    """A fresh, migrated SQLite store holding reference data for ``requests`` requests."""
+    url = f"sqlite:///{directory / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    data, pairs = reference_data(requests)
+    with write_session(engine) as session:
+        load_reference(session, data, actor="bench")
+    return engine, url, pairs
+
+
+def worker_env(
+    server: DevServer, database_url: str, task_queue: str, outbox: Path
+) -> dict[str, str]:
+    """The environment the real worker reads (models.settings.Settings, envconfig)."""
+    return {
+        "TEMPORAL_ADDRESS": server.address,
+        "TEMPORAL_NAMESPACE": "default",
+        "DATABASE_URL": database_url,
+        "TASK_QUEUE": task_queue,
+        "MAIL_OUTBOX_DIR": str(outbox),
+        "DEV_MODE": "1",
+    }
+
+
+async def client_for(server: DevServer) -> Client:
+    return await connect(target_host=server.address)
+
+
+async def wait_no_pending_activities(
+    client: Client, workflow_id: str, timeout: float = 60.0
+) -> None:
+    """Until the workflow has no activity in flight: here, the first e-mail has gone (R7).
+
+    Asks the server only (describe), so the worker does the same work for ours and bare.
+    """
+    handle = client.get_workflow_handle(workflow_id)
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        description = await handle.describe()
+        if not description.raw_description.pending_activities:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{workflow_id}: activity still pending after {timeout}s")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
