@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait_for_port(host, args.temporal_port, server, "The Temporal dev server")
         subprocess.run([python, "starter.py", "migrate"], cwd=ROOT, env=env, check=True)
         start("the worker", [python, "worker.py"])
-        if (ROOT / "web").is_dir():
+        if (ROOT / "web" / "__main__.py").exists():
             web = start("the link handler", [python, "-m", "web"])
             _wait_for_port(host, args.web_port, web, "The link handler")
         if not args.no_demo:
