@@ -1,7 +1,10 @@
-"""A request walked end to end through the real worker and dev server (R7, R12 S1, R14)."""
+"""A request walked end to end through the real worker and dev server (R7, R12 S1, R14),
+on each store engine."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus
@@ -10,6 +13,12 @@ from models.tables import ShopGrant
 from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, outbox_messages
+
+
+@pytest.fixture()
+def engine(store_engine: Engine) -> Engine:
+    """Run this module's workflows on SQLite and on PostgreSQL."""
+    return store_engine
 
 
 async def test_r14_s1_approval_makes_the_agency_a_partner(
