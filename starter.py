@@ -20,9 +20,11 @@ import click
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from models.enums import RequestMethod
+from models.enums import MemberRole, Permission, RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
+from models.partner_enums import AdAccountPermission
+from models.partner_messages import AdAccountGrant
 from models.reference import ReferenceData
 from models.settings import Settings
 from store import queries
@@ -380,6 +382,257 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
         for v in views
     ) or "No requests."
     ctx.emit({"requests": rows}, human)
+
+
+# --- after approval: members, invitations, partners, campaigns, removal (R16-R19) --------
+
+
+def _partners(ctx: Context, client: Any = None) -> Any:
+    from service.partners import PartnerService
+
+    return PartnerService(client, ctx.engine, ctx.settings.task_queue)
+
+
+async def _partners_connected(ctx: Context) -> Any:
+    service = await _service(ctx)  # same connection and error handling as requests
+    return _partners(ctx, service.client)
+
+
+PERMISSIONS = click.Choice([p.value for p in Permission])
+
+
+def _ad_account_grant(raw: str) -> AdAccountGrant:
+    account, _, permission = raw.partition(":")
+    try:
+        return AdAccountGrant(ad_account_id=int(account),
+                              permission=AdAccountPermission(permission or "operator"))
+    except ValueError:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"--ad-account {raw!r} must look like ID:PERMISSION, the permission one of "
+            + ", ".join(p.value for p in AdAccountPermission) + ".",
+        ) from None
+
+
+@cli.command("assign-member")
+@click.option("--bc", "bc_id", type=int, required=True, help="The BC holding the shop.")
+@click.option("--shop-code", required=True)
+@click.option("--member", required=True, help="E-mail of a member of the BC.")
+@click.option("--permission", type=PERMISSIONS, required=True)
+@click.option("--as", "as_email", required=True, help="E-mail of an admin of the BC.")
+@command
+def assign_member(
+    ctx: Context, bc_id: int, shop_code: str, member: str, permission: str, as_email: str
+) -> None:
+    """Give a BC member manager or ad_promotion on a shop the BC holds (R16)."""
+    view = _partners(ctx).assign_member(
+        bc_id=bc_id, shop_code=shop_code, member=member, permission=Permission(permission),
+        by=as_email,
+    )
+    ctx.emit(view.model_dump(mode="json"),
+             f"{view.member} now has {view.permission.value} on shop {view.shop_code}.")
+
+
+@cli.command("invite-member")
+@click.option("--bc", "bc_id", type=int, required=True, help="The inviting Business Center.")
+@click.option("--email", "emails", multiple=True, required=True, help="Repeat for several.")
+@click.option("--role", type=click.Choice([r.value for r in MemberRole]), required=True)
+@click.option("--ad-account", "ad_accounts", multiple=True,
+              help="ID:PERMISSION (admin, operator, analyst); repeat for several.")
+@click.option("--as", "as_email", required=True, help="E-mail of an admin of the BC.")
+@command
+def invite_member(
+    ctx: Context, bc_id: int, emails: tuple[str, ...], role: str,
+    ad_accounts: tuple[str, ...], as_email: str,
+) -> None:
+    """Invite people to join a BC by e-mail, with a role and ad accounts (R16).
+
+    One invitation (and one workflow) per address; each gets an e-mail with its accept link.
+    """
+    grants = [_ad_account_grant(raw) for raw in ad_accounts]
+
+    async def go() -> Any:
+        service = await _partners_connected(ctx)
+        return await service.invite_members(
+            bc_id=bc_id, emails=list(emails), role=MemberRole(role), ad_accounts=grants,
+            by=as_email,
+        )
+
+    out = run_async(go)
+    ctx.emit(
+        {"invitations": [o.model_dump(mode="json") for o in out]},
+        "\n".join(f"{o.invitation_id}  {o.status.value}  {o.email}" for o in out),
+    )
+
+
+def _answer_command(name: str, verb: str, who: str) -> Callable[..., None]:
+    @click.argument("invitation_id")
+    @click.option("--as", "as_email", required=True, help=who)
+    @command
+    def run(ctx: Context, invitation_id: str, as_email: str) -> None:
+        async def go() -> Any:
+            service = await _partners_connected(ctx)
+            return await getattr(service, f"{name}_invitation")(invitation_id, by=as_email)
+
+        out = run_async(go)
+        human = f"Invitation {invitation_id} is {out.status.value}."
+        if out.granted_shop_ids:
+            human += f" Shops shared: {len(out.granted_shop_ids)}."
+        ctx.emit(out.model_dump(mode="json"), human)
+
+    run.__doc__ = f"{verb} an invitation (R16 member, R17 add-partner)."
+    return run
+
+
+cli.command("accept-invitation")(_answer_command(
+    "accept", "Accept",
+    "The invited e-mail (member invitation) or an admin of the invited BC (partner)."))
+cli.command("decline-invitation")(_answer_command(
+    "decline", "Decline", "The invited e-mail, or an admin of the invited BC."))
+cli.command("cancel-invitation")(_answer_command(
+    "cancel", "Withdraw", "An admin of the inviting BC."))
+
+
+@cli.command("share-shop")
+@click.option("--bc", "bc_id", type=int, required=True, help="The sharing Business Center.")
+@click.option("--shop-code", required=True)
+@click.option("--partner-bc", "partner_bc_id", type=int, required=True)
+@click.option("--permission", type=PERMISSIONS, required=True)
+@click.option("--as", "as_email", required=True, help="E-mail of an admin of the sharing BC.")
+@command
+def share_shop(
+    ctx: Context, bc_id: int, shop_code: str, partner_bc_id: int, permission: str,
+    as_email: str,
+) -> None:
+    """Share a shop with another BC, never above your own permission (R17).
+
+    An existing partner gets it at once; any other BC gets an add-partner invitation and
+    gets the shop when one of its admins accepts.
+    """
+
+    async def go() -> Any:
+        service = await _partners_connected(ctx)
+        return await service.share_shop(
+            bc_id=bc_id, shop_code=shop_code, partner_bc_id=partner_bc_id,
+            permission=Permission(permission), by=as_email,
+        )
+
+    out = run_async(go)
+    human = (
+        f"Shop {out.shop_code} shared with BC {partner_bc_id} ({out.permission.value})."
+        if out.status == "shared"
+        else f"BC {partner_bc_id} is not yet a partner: add-partner invitation "
+        f"{out.invitation_id} sent; the share takes effect when it is accepted."
+    )
+    ctx.emit(out.model_dump(mode="json"), human)
+
+
+@cli.command("create-campaign")
+@click.option("--ad-account", "ad_account_id", type=int, required=True)
+@click.option("--shop-code", required=True, help="The shop used as product source.")
+@click.option("--name", required=True)
+@click.option("--as", "as_email", required=True)
+@command
+def create_campaign(
+    ctx: Context, ad_account_id: int, shop_code: str, name: str, as_email: str
+) -> None:
+    """Create a Product Sales campaign with a shop as product source (R18)."""
+    view = _partners(ctx).create_campaign(
+        ad_account_id=ad_account_id, shop_code=shop_code, name=name, by=as_email
+    )
+    ctx.emit(view.model_dump(mode="json"),
+             f"Campaign {view.campaign_id} ({view.name}) is {view.status.value}.")
+
+
+@cli.command()
+@click.option("--bc", "bc_id", type=int, help="Campaigns of a Business Center's ad accounts.")
+@click.option("--shop-code", help="Campaigns using a shop as product source.")
+@command
+def campaigns(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
+    """List campaigns of a BC (--bc) or of a shop (--shop-code) (R18)."""
+    if (bc_id is None) == (shop_code is None):
+        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+    views = _partners(ctx).campaigns(bc_id=bc_id, shop_code=shop_code)
+    human = "\n".join(
+        f"{v.campaign_id:>6}  {v.status.value:<10} ad account {v.ad_account_id}  "
+        f"{v.shop_code}  {v.name}"
+        for v in views
+    ) or "No campaigns."
+    ctx.emit({"campaigns": [v.model_dump(mode="json") for v in views]}, human)
+
+
+@cli.command()
+@click.option("--bc", "bc_id", type=int, required=True)
+@command
+def shops(ctx: Context, bc_id: int) -> None:
+    """What a BC holds, with relationship and permission (R8, R17)."""
+    views = _partners(ctx).shops(bc_id)
+    human = "\n".join(
+        f"{v.shop_code}  {v.relationship.value:<8} {v.permission.value:<13} via {v.via}"
+        + (f" from BC {v.granted_by_bc_id}" if v.via == "share" else "")
+        for v in views
+    ) or "No shops."
+    ctx.emit({"shops": [v.model_dump(mode="json") for v in views]}, human)
+
+
+@cli.command("remove-access")
+@click.option("--shop-code", required=True)
+@click.option("--partner-bc", "partner_bc_id", type=int, required=True)
+@click.option("--as", "as_email", required=True,
+              help="A member of the shop's team, or an admin of its owner BC.")
+@click.option("--preview", is_flag=True, help="Show what would stop; change nothing.")
+@click.option("--wait", is_flag=True, help="Wait until every campaign has stopped.")
+@command
+def remove_access(
+    ctx: Context, shop_code: str, partner_bc_id: int, as_email: str, preview: bool, wait: bool
+) -> None:
+    """Remove a partner's access to a shop (R19), with --preview first.
+
+    The grant ends at once (with onward shares and member assignments); campaigns stop in
+    the background, durably; the partner is e-mailed.
+    """
+    if preview:
+        view = _partners(ctx).preview_removal(
+            shop_code=shop_code, partner_bc_id=partner_bc_id, by=as_email
+        )
+        lines = [
+            f"Removing {view.partner_bc_name} (BC {view.partner_bc_id}, "
+            f"{view.permission.value}) from shop {view.shop_code} stops "
+            f"{view.total_delivering_campaigns} delivering campaigns "
+            f"({view.delivering_campaigns} its own) and ends {view.member_assignments} "
+            "member assignments."
+        ]
+        lines += [
+            f"  {'  ' * (d.depth - 1)}↳ BC {d.bc_id} ({d.bc_name}), shared by BC "
+            f"{d.shared_by_bc_id}: "
+            + ("keeps access another way" if d.keeps_access
+               else f"loses access, {d.delivering_campaigns} campaigns stop")
+            for d in view.downstream
+        ]
+        ctx.emit(view.model_dump(mode="json"), "\n".join(lines))
+        return
+
+    async def go() -> Any:
+        service = await _partners_connected(ctx)
+        ended, workflow_id = await service.remove_access(
+            shop_code=shop_code, partner_bc_id=partner_bc_id, by=as_email
+        )
+        result = await service.removal_result(workflow_id) if wait else None
+        return ended, workflow_id, result
+
+    ended, workflow_id, result = run_async(go)
+    payload = {**ended.model_dump(mode="json"), "workflow_id": workflow_id}
+    human = (
+        f"Access removed: {len(ended.ended_grant_ids)} grants ended, "
+        f"{len(ended.lost_bc_ids)} Business Centers lost the shop. "
+    )
+    if result is not None:
+        payload["campaigns_stopped"] = result.campaigns_stopped
+        payload["status"] = result.status
+        human += f"{result.campaigns_stopped} campaigns stopped."
+    else:
+        human += f"Campaigns are stopping (workflow {workflow_id})."
+    ctx.emit(payload, human)
 
 
 if __name__ == "__main__":

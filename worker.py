@@ -24,20 +24,31 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.delivery import make_transport
+from activities.campaigns import CampaignActivities
+from activities.delivery import Transport, make_transport
 from activities.grants import GrantActivities
 from activities.mailer import MailActivities
+from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
 from models.settings import Settings
+from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
 from service.temporal import connect, ensure_search_attributes
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
 from workflows.access_request import REQUEST_WORKFLOWS
+from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
+from workflows.removal import RemovePartnerAccessWorkflow
 
 log = logging.getLogger("shop_access.worker")
 
-WORKFLOWS: list[type] = [*REQUEST_WORKFLOWS]
+WORKFLOWS: list[type] = [
+    *REQUEST_WORKFLOWS,
+    # Partner side (R16-R19).
+    MemberInvitationWorkflow,
+    PartnerInvitationWorkflow,
+    RemovePartnerAccessWorkflow,
+]
 
 
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:
@@ -56,6 +67,31 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         mail.send_request_emails,
         mail.notify_requester,
         mail.send_personal_link,
+        *partner_activities(settings, engine, transport),
+    ]
+
+
+def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
+    """The partner side's activities (R16-R19): invitations, removals, campaign pages."""
+    invitation_links = InvitationLinks(
+        settings.secret_key.get_secret_value(), settings.link_base_url
+    )
+    partners = PartnerActivities(engine)
+    partner_mail = PartnerMailActivities(
+        engine, transport, invitation_links, settings.mail_from
+    )
+    campaigns = CampaignActivities(engine)
+    return [
+        partners.create_member_invitation,
+        partners.offer_partner_shop,
+        partners.accept_invitation,
+        partners.decline_invitation,
+        partners.cancel_invitation,
+        partners.end_grants,
+        partners.finish_removal,
+        partner_mail.send_invitation_emails,
+        partner_mail.notify_access_removed,
+        campaigns.stop_page,
     ]
 
 
@@ -80,6 +116,7 @@ def build_worker(
         activities=activities_for(settings, engine),
         activity_executor=executor,
         max_concurrent_activities=settings.worker_activity_threads,
+        max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

@@ -97,3 +97,60 @@ def request_approved(
         f"Approved: {bc_name} now has access to {shop_name}",
         **locals(),
     )
+
+
+# --- partner side (R16, R17, R19) -------------------------------------------------------
+
+
+def member_invitation(
+    *,
+    bc_name: str,
+    bc_id: int,
+    invited_by: str,
+    role: str,
+    ad_accounts: list[tuple[str, int, str]],
+    link: str,
+) -> RenderedEmail:
+    """R16: to the invited address, with its accept link; ad_accounts are (name, id, perm)."""
+    return render(
+        "member_invitation",
+        f"{invited_by} invites you to join {bc_name} on Business Center",
+        **locals(),
+    )
+
+
+def partner_invitation(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    partner_bc_name: str,
+    partner_bc_id: int,
+    invited_by: str,
+    shops: list[tuple[str, str, str]],
+    link: str,
+) -> RenderedEmail:
+    """R17: to each admin of the invited BC; shops are (name, code, permission)."""
+    return render(
+        "partner_invitation",
+        f"{bc_name} invites {partner_bc_name} to be its partner",
+        **locals(),
+    )
+
+
+def access_removed(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    shop_name: str,
+    shop_code: str,
+    removed_by: str,
+    direct: bool,
+) -> RenderedEmail:
+    """R19: to each admin of a BC that lost the shop (the partner, and partners downstream)."""
+    return render(
+        "access_removed",
+        f"Access removed: {bc_name} no longer has access to {shop_name}",
+        **locals(),
+    )

@@ -19,16 +19,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.worker import Worker  # noqa: E402
+from temporalio.worker import Worker
 
-from bench.bare_workflow import BARE_ACTIVITIES, BareAccessRequest  # noqa: E402
-from models.settings import Settings  # noqa: E402
-from service.temporal import connect  # noqa: E402
-from worker import workflow_runner  # noqa: E402
+from bench.bare_workflow import BARE_ACTIVITIES, BareAccessRequest
+from models.settings import Settings
+from service.temporal import connect
+from worker import workflow_runner
 
 
 async def run() -> None:
-    threads = Settings(dev_mode=True).worker_activity_threads
+    settings = Settings(dev_mode=True)
+    threads = settings.worker_activity_threads
     client = await connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -42,6 +43,7 @@ async def run() -> None:
             activities=BARE_ACTIVITIES,
             activity_executor=executor,
             max_concurrent_activities=threads,
+            max_cached_workflows=settings.worker_max_cached_workflows,
             workflow_runner=workflow_runner(),
             graceful_shutdown_timeout=timedelta(seconds=10),
         )

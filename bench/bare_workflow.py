@@ -11,7 +11,11 @@ Runs under its own workflow type on its own task queue (bench/bare_worker.py).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from temporalio import activity, workflow
 
@@ -56,7 +60,14 @@ def admit_request(input: AdmitRequest) -> Admission:
 
 @activity.defn(name=Activity.SEND_REQUEST_EMAILS)
 def send_request_emails(input: SendRequestEmails) -> EmailsSent:
+    # The one thing this body does: leave an empty file where the benchmark's simulated
+    # seller looks for "the e-mail has arrived", as it does for ours' outbox.
+    sent_marker(Path(os.environ["MAIL_OUTBOX_DIR"]), input.request_id).touch()
     return EmailsSent(sent=1)
+
+
+def sent_marker(outbox: Path, request_id: str) -> Path:
+    return outbox / f"{request_id}.sent"
 
 
 @activity.defn(name=Activity.DECIDE_APPROVAL)
@@ -86,8 +97,13 @@ def notify_requester(input: RequesterNotice) -> EmailsSent:
     return EmailsSent(sent=1)
 
 
-BARE_ACTIVITIES = [admit_request, send_request_emails, decide_approval, grant_access,
-                   notify_requester]  # fmt: skip
+BARE_ACTIVITIES: list[Callable[..., Any]] = [
+    admit_request,
+    send_request_emails,
+    decide_approval,
+    grant_access,
+    notify_requester,
+]
 
 
 # --- the workflow -------------------------------------------------------------------------

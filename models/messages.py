@@ -8,6 +8,7 @@ module pure (stdlib, pydantic, enums): workflow code imports it inside the sandb
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,8 @@ class RequestState(Message):
     superseded_by: str | None = None
     refusal_code: str | None = None
     refusal_message: str | None = None
+    # The refusal's details for scripts (e.g. R4's ``resets_at``).
+    refusal_details: dict[str, Any] | None = None
     # Approvals that arrived as plain signals (the Temporal UI), handled by the run loop.
     queued_approvals: list[ApproveRequest] = Field(default_factory=list)
     # Personal links asked for through the copied link, sent by the run loop (R7, R13).

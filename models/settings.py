@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
     worker_activity_threads: int = Field(default=16, ge=1)
+    worker_max_cached_workflows: int = Field(
+        default=500,
+        ge=0,
+        description="Workflows a worker keeps in memory between tasks (SDK default 1,000). "
+        "Pending requests wait for ever (R9); an evicted one is replayed from its short "
+        "history when a message arrives. Each cached run costs about 0.15 MB in the "
+        "sandbox: bench/pending_rss.py and docs/performance.md",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -8,6 +8,7 @@ downloads. Figures behind the tuning are in docs/performance.md.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -44,8 +45,12 @@ def start_dev_command(
     db_file: Path | None = None,
     tuned: bool = True,
     ip: str = "127.0.0.1",
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The `temporal server start-dev` command line; ui_port=None runs headless."""
+    """The `temporal server start-dev` command line; ui_port=None runs headless.
+
+    ``extra`` flags go last (the benchmarks try candidate tuning flags with it).
+    """
     cmd = [str(temporal_cli()), "server", "start-dev", "--ip", ip, "--port", str(port)]
     cmd += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
     if db_file is not None:
@@ -54,4 +59,5 @@ def start_dev_command(
     cmd += search_attribute_args()
     if tuned:
         cmd += tuning_args()
+    cmd += extra
     return cmd

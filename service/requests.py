@@ -36,6 +36,7 @@ from models.messages import (
     CancelRequest,
     RequestInput,
     RequestResult,
+    RequestState,
     ResendOutcome,
     ResendRequest,
     WaitAdmission,
@@ -100,7 +101,7 @@ class RequestService:
     # --- partner side --------------------------------------------------------------------
 
     async def submit(
-        self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str
+        self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str, retry: bool = True
     ) -> Submitted:
         """Start a request workflow and wait for the store's admission (R1-R7)."""
         code = parse_shop_code(shop_code)
@@ -145,6 +146,12 @@ class RequestService:
                 )
         except WorkflowAlreadyStartedError:
             await _settle(start)
+            if retry and await self._finishing(workflow_id):
+                # The previous request was decided; now the store answers (e.g. R6's
+                # already_has_access), not the id of a workflow that is closing.
+                return await self.submit(
+                    method=method, bc_id=bc_id, shop_code=shop_code, by=by, retry=False
+                )
             raise self._already_pending(bc_id, shop.id, method, shop.code) from None
         except WorkflowUpdateFailedError as err:
             raise self._refusal(err) from None
@@ -228,6 +235,21 @@ class RequestService:
             raise
         except TimeoutError:
             raise self._unavailable() from None
+
+    async def _finishing(self, workflow_id: str) -> bool:
+        """Whether the open workflow with this id is a decided request that is still
+        finishing (granting, e-mailing the outcome); if so, wait until it has closed."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with asyncio.timeout(self.timeout):
+                state = await handle.query(Message.STATE, result_type=RequestState)
+                if state.status in (None, RequestStatus.PENDING) and not state.refusal_code:
+                    return False
+                with contextlib.suppress(Exception):  # closed by any outcome is enough
+                    await handle.result()
+        except (TimeoutError, RPCError):
+            return False
+        return True
 
     def _already_pending(
         self, bc_id: int, shop_id: int, method: RequestMethod, shop_code: str

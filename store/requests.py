@@ -7,6 +7,7 @@ its business key, because activities run at least once.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -271,11 +272,12 @@ def record_resend(
         if last is not None:
             wait = RESEND_EMAIL_MIN_INTERVAL_SECONDS - (now - last).total_seconds()
             if wait > 0:
+                retry_after = math.ceil(wait)
                 raise Refusal(
                     ErrorCode.RESEND_TOO_SOON,
                     f"The request was resent by e-mail less than a minute ago; try again in "
-                    f"{int(wait) + 1} seconds, or copy the link instead.",
-                    retry_after_seconds=int(wait) + 1,
+                    f"{retry_after} seconds, or copy the link instead.",
+                    retry_after_seconds=retry_after,
                 )
     assert user.id is not None
     send = RequestSend(request_id=request_id, seq=seq, channel=channel, by_user_id=user.id, at=now)
@@ -412,6 +414,9 @@ def decide_approval(
         )
         .order_by(col(AccessRequest.id))
         .with_for_update()
+        # Re-read rows already in the session (``head``): after waiting for the lock they
+        # may have been decided by the transaction that held it (PostgreSQL).
+        .execution_options(populate_existing=True)
     ).all()
     request = next(r for r in rows if r.id == request_id)
     shop = session.get(Shop, request.shop_id)

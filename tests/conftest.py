@@ -8,6 +8,8 @@ REQUIRE_POSTGRES=1 (set by .ci/run), where they fail instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -135,15 +137,31 @@ def postgres_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: Engine) -> Iterator[str]:
+    """One migrated database per session, cloned for each test (migrating per test costs
+    seconds; ``CREATE DATABASE ... TEMPLATE`` costs milliseconds)."""
+    name = f"shop_access_tmpl_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    upgrade(engine)
+    engine.dispose()  # a template must have no open connections when cloned
+    try:
+        yield name
+    finally:
+        with postgres_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture()
-def postgres_engine(postgres_admin: Engine) -> Iterator[Engine]:
+def postgres_engine(postgres_admin: Engine, postgres_template: str) -> Iterator[Engine]:
     """A fresh database per test, created and dropped here, so runs never share data."""
     name = f"shop_access_test_{uuid.uuid4().hex[:12]}"
     with postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
-    upgrade(engine)
     try:
         yield engine
     finally:
@@ -211,6 +229,25 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
     with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
         async with build_worker(client, settings, engine, executor) as running:
             yield running
+    await terminate_open_workflows(client, settings.task_queue)
+
+
+async def terminate_open_workflows(client: Client, task_queue: str) -> None:
+    """End the workflows a test left open on its queue. Pending requests never expire (R9)
+    and their ids are built from store ids that restart in every fresh database, so a
+    leftover would make the next test's identical request look already pending (R6)."""
+    await asyncio.sleep(0.2)  # visibility is eventually consistent
+    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
+    for _ in range(5):
+        running = [w async for w in client.list_workflows(query)]
+        if not running:
+            return
+        for wf in running:
+            with contextlib.suppress(Exception):  # closed meanwhile
+                await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(
+                    reason="test finished"
+                )
+        await asyncio.sleep(0.2)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -34,7 +34,7 @@ from models.errors import ErrorCode, Refusal
 from models.names import request_workflow_id
 from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, ShopGrant
 from store import requests as rules
-from store.db import read_session, write_session
+from store.db import make_engine, read_session, write_session
 from tests.conftest import (
     AGENCY,
     ANA,
@@ -42,6 +42,7 @@ from tests.conftest import (
     LEE,
     NIA,
     OLI,
+    PG_ADMIN_URL,
     RAJ,
     RAJ_BC,
     S1_SHOP,
@@ -73,13 +74,14 @@ BULK = [f"BULKSHOP{i:02d}" for i in range(30)]  # for R4's daily limit
 BEFORE_SG_MIDNIGHT = datetime(2026, 3, 10, 15, 59, tzinfo=UTC)
 SG_MIDNIGHT = datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
 
+FAY = "fay@foreign.example"
 EXTRA = {
-    "users": [{"email": "fay@foreign.example", "name": "Fay"}],
+    "users": [{"email": FAY, "name": "Fay"}],
     "business_centers": [
         {"id": FOREIGN_AGENCY, "name": "Agence FR", "type": "agency", "country": "FR",
-         "timezone": "Europe/Paris", "members": [{"email": "fay@foreign.example", "role": "admin"}]},
+         "timezone": "Europe/Paris", "members": [{"email": FAY, "role": "admin"}]},
         {"id": FOREIGN_REGULAR, "name": "Regular FR", "type": "regular", "country": "FR",
-         "timezone": "Europe/Paris", "members": [{"email": "fay@foreign.example", "role": "admin"}]},
+         "timezone": "Europe/Paris", "members": [{"email": FAY, "role": "admin"}]},
     ],
     "shops": [
         {"code": JP_SHOP, "name": "Tokyo Store", "location": "JP", "linked_bc": None,
@@ -91,6 +93,41 @@ EXTRA = {
         ],
     ],
 }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def _pg_module_db(postgres_admin: Engine, postgres_template: str) -> Iterator[Engine]:
+    """One PostgreSQL database for this module: creating one per test costs about a second
+    on this machine, emptying one costs milliseconds."""
+    name = f"shop_access_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with postgres_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture()
+def postgres_engine(_pg_module_db: Engine) -> Iterator[Engine]:
+    """Overrides conftest's: the module's database, emptied before each test."""
+    with _pg_module_db.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars().all()
+        # DELETE, not TRUNCATE (which rewrites files and is slower for a few rows); foreign
+        # keys are not checked while the tables empty in any order.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in tables:
+            conn.execute(text(f'DELETE FROM "{table}"'))
+    yield _pg_module_db
+    _pg_module_db.dispose()  # no connection of this test survives into the next TRUNCATE
 
 
 @pytest.fixture()

@@ -153,6 +153,8 @@ class _AccessRequestLifecycle:
             refusal = _refusal(err)
             state.refusal_code = refusal.type
             state.refusal_message = refusal.message
+            if refusal.details and isinstance(refusal.details[0], dict):
+                state.refusal_details = refusal.details[0]
             self._publish(REFUSED)
             return
         state.status = RequestStatus.PENDING
@@ -196,7 +198,10 @@ class _AccessRequestLifecycle:
         )
         if state.refusal_code is not None:
             raise ApplicationError(
-                state.refusal_message or "refused", type=state.refusal_code, non_retryable=True
+                state.refusal_message or "refused",
+                *([state.refusal_details] if state.refusal_details else []),
+                type=state.refusal_code,
+                non_retryable=True,
             )
         return AdmissionOutcome(
             request_id=self._input.request_id,

@@ -18,12 +18,26 @@ _FAULT_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 
+# A start-to-close timeout is also how long a request waits when the worker running its
+# activity dies (SIGKILL, lost host): only then is the activity retried elsewhere (R20).
+# So keep them near what the work needs, not generous. A store activity is one short
+# transaction; retrying one that is merely slow is safe, since each is idempotent.
 STORE: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
+    "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": _FAULT_RETRY,
 }
 
+# One e-mail per team member, each delivered once by key: a retry after a timeout skips
+# those already sent, so even a large team on a slow relay makes progress every attempt.
 MAIL: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(minutes=2),
+    "start_to_close_timeout": timedelta(seconds=20),
+    "retry_policy": _FAULT_RETRY,
+}
+
+# R19: one page of campaign stops. The heartbeat timeout is what notices a dead worker:
+# the page is retried on another worker within seconds, resuming from the last cursor.
+CAMPAIGN_PAGE: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": _FAULT_RETRY,
 }

@@ -1,0 +1,364 @@
+"""N full access-request lifecycles through the real worker, against a bare baseline.
+
+    .venv/bin/python bench/lifecycle.py --n 300 --concurrency 50 [--untuned]
+
+Starts its own dev server (fresh SQLite file, headless, free port, tuned as the quick start
+runs it unless --untuned), migrates a fresh SQLite store with generated reference data,
+and runs two worker processes: the real one (``python worker.py``) and the bare baseline
+(bench/bare_worker.py: same shape, no-op activities). Each lifecycle is what a user sees:
+
+    submit (RequestService) -> first e-mail sent (R7) -> approve (S1, R12) -> granted
+    (R14, the update's answer) -> requester notified -> workflow result
+
+Ours and bare run in alternating rounds in the same run, so their ratio is fair even on a
+shared, noisy machine. Prints progress lines, then one JSON object as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+
+from bench.bare_workflow import BARE_WORKFLOW_TYPE, sent_marker
+from bench.harness import (
+    DevServer,
+    Pair,
+    WorkerProcess,
+    client_for,
+    dev_server,
+    log,
+    outbox_file,
+    percentile,
+    prepare_store,
+    sampling,
+    server_cpu_seconds,
+    start_worker,
+    stop_process,
+    user_ids,
+    wait_for_file,
+    workdir,
+    worker_env,
+)
+from models.enums import RequestMethod, RequestStatus
+from models.messages import (
+    AdmissionOutcome,
+    ApprovalOutcome,
+    ApproveRequest,
+    RequestInput,
+    RequestResult,
+    WaitAdmission,
+)
+from models.names import Message
+from service.requests import RequestService
+from workflows.search_attributes import (
+    BC_ID,
+    REQUEST_METHOD,
+    REQUEST_STATUS,
+    SHOP_CODE,
+)
+
+TARGET_RATIO = 0.7
+TARGET_EVENTS = 40
+HISTORY_SAMPLE = 20
+
+
+@dataclass
+class Kind:
+    """One side of the comparison: its worker, how to run one lifecycle, what it measured."""
+
+    name: str
+    worker: WorkerProcess
+    lifecycle: Callable[[Pair, int], Awaitable[tuple[str, float]]]
+    seconds: float = 0.0
+    done: int = 0
+    failures: int = 0
+    latencies: list[float] = field(default_factory=list)
+    workflow_ids: list[str] = field(default_factory=list)
+    worker_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+
+class Driver:
+    def __init__(
+        self, client: Client, service: RequestService | None, bare_queue: str, outbox: Path
+    ) -> None:
+        self.client = client
+        self._service = service
+        self.bare_queue = bare_queue
+        self.outbox = outbox
+        self.user_ids = user_ids(service.engine) if service else {}
+        self.run_id = uuid.uuid4().hex[:8]
+
+    @property
+    def service(self) -> RequestService:
+        assert self._service is not None, "this driver runs the bare workflow only"
+        return self._service
+
+    async def ours(self, pair: Pair, index: int) -> tuple[str, float]:
+        submitted = await self.service.submit(
+            method=RequestMethod.REQUEST_ACCESS,
+            bc_id=pair.bc_id,
+            shop_code=pair.shop_code,
+            by=pair.admin,
+        )
+        # The seller approves once the approval e-mail is in the outbox (R7).
+        owner_id = self.user_ids[pair.owner]
+        key = f"access_request:{submitted.request_id}:send:1:to:{owner_id}"
+        await wait_for_file(outbox_file(self.outbox, key))
+        started = time.perf_counter()
+        outcome = await self.service.approve(submitted.request_id, ApproveRequest(by=pair.owner))
+        latency = time.perf_counter() - started
+        await self._finish(submitted.workflow_id, outcome)
+        return submitted.workflow_id, latency
+
+    async def bare(self, pair: Pair, index: int) -> tuple[str, float]:
+        workflow_id = f"bench-bare-{self.run_id}-{index}"
+        request_id = f"req_bare_{self.run_id}_{index}"
+        start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
+            BARE_WORKFLOW_TYPE,
+            RequestInput(
+                request_id=request_id,
+                method=RequestMethod.REQUEST_ACCESS,
+                bc_id=pair.bc_id,
+                shop_id=index,
+                shop_code=pair.shop_code,
+                requested_by=pair.admin,
+            ),
+            id=workflow_id,
+            task_queue=self.bare_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=RequestResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(BC_ID, str(pair.bc_id)),
+                    SearchAttributePair(SHOP_CODE, pair.shop_code),
+                    SearchAttributePair(REQUEST_METHOD, RequestMethod.REQUEST_ACCESS.value),
+                    SearchAttributePair(REQUEST_STATUS, "admitting"),
+                ]
+            ),
+            static_summary=f"bare: BC {pair.bc_id} -> shop {pair.shop_code} ({request_id})",
+        )
+        await self.client.execute_update_with_start_workflow(
+            Message.ADMISSION,
+            WaitAdmission(),
+            start_workflow_operation=start,
+            result_type=AdmissionOutcome,
+        )
+        await wait_for_file(sent_marker(self.outbox, request_id))
+        handle = self.client.get_workflow_handle(workflow_id)
+        started = time.perf_counter()
+        outcome = await handle.execute_update(
+            Message.APPROVE, ApproveRequest(by=pair.owner), result_type=ApprovalOutcome
+        )
+        latency = time.perf_counter() - started
+        await self._finish(workflow_id, outcome)
+        return workflow_id, latency
+
+    async def _finish(self, workflow_id: str, outcome: ApprovalOutcome) -> None:
+        if outcome.status is not RequestStatus.APPROVED:
+            raise RuntimeError(f"{workflow_id}: approval answered {outcome.status}")
+        handle = self.client.get_workflow_handle(workflow_id, result_type=RequestResult)
+        result = await handle.result()
+        if result.status != "approved":
+            raise RuntimeError(f"{workflow_id}: ended {result.status}")
+
+
+async def run_phase(
+    kind: Kind,
+    pairs: Sequence[Pair],
+    first_index: int,
+    concurrency: int,
+    server: DevServer,
+    *,
+    measure: bool = True,
+) -> None:
+    gate = asyncio.Semaphore(concurrency)
+    errors: list[BaseException] = []
+
+    async def one(offset: int, pair: Pair) -> None:
+        async with gate:
+            try:
+                workflow_id, latency = await kind.lifecycle(pair, first_index + offset)
+            except Exception as err:
+                errors.append(err)
+                return
+        if measure:
+            kind.latencies.append(latency)
+            kind.workflow_ids.append(workflow_id)
+
+    cpu_before = kind.worker.cpu_seconds(), server_cpu_seconds(server)
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i, pair) for i, pair in enumerate(pairs)))
+    elapsed = time.perf_counter() - started
+    if errors:
+        log(f"{kind.name}: {len(errors)} lifecycles failed; first: {errors[0]!r}")
+    if not measure:
+        return
+    kind.seconds += elapsed
+    kind.done += len(pairs) - len(errors)
+    kind.failures += len(errors)
+    kind.worker_cpu += kind.worker.cpu_seconds() - cpu_before[0]
+    kind.server_cpu += server_cpu_seconds(server) - cpu_before[1]
+    log(
+        f"{kind.name}: {len(pairs) - len(errors)} lifecycles in {elapsed:.1f}s "
+        f"= {(len(pairs) - len(errors)) / elapsed:.1f}/s"
+    )
+
+
+async def history_events(client: Client, workflow_ids: Sequence[str]) -> tuple[float, Counter[str]]:
+    """Mean events per lifecycle over a sample, and the event types of the first one."""
+    sample = list(workflow_ids)[:HISTORY_SAMPLE]
+    counts: list[int] = []
+    types: Counter[str] = Counter()
+    for workflow_id in sample:
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        counts.append(len(history.events))
+        if not types:
+            from temporalio.api.enums.v1 import EventType
+
+            types.update(EventType.Name(e.event_type) for e in history.events)
+    return (sum(counts) / len(counts) if counts else 0.0), types
+
+
+def summary(kind: Kind, events: float) -> dict[str, Any]:
+    done = max(kind.done, 1)
+    return {
+        "lifecycles_per_s": round(kind.rate(), 2),
+        "approval_to_granted_ms": {
+            "p50": round(percentile(kind.latencies, 50) * 1000, 1),
+            "p99": round(percentile(kind.latencies, 99) * 1000, 1),
+        },
+        "history_events_per_lifecycle": round(events, 1),
+        "worker_peak_rss_mb": round(kind.worker.peak_rss / 2**20, 1),
+        "worker_cpu_ms_per_lifecycle": round(kind.worker_cpu / done * 1000, 1),
+        "server_cpu_ms_per_lifecycle": round(kind.server_cpu / done * 1000, 1),
+        "failures": kind.failures,
+    }
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    warmup = min(20, args.n)
+    with workdir(keep=args.keep) as directory:
+        log(f"work directory {directory}")
+        engine, url, pairs = prepare_store(directory, args.n + warmup)
+        outbox = directory / "outbox"
+        outbox.mkdir()
+        async with dev_server(directory, tuned=not args.untuned, extra=args.server_flag) as server:
+            log(f"dev server on {server.address}, flags: {' '.join(server.flags) or 'none'}")
+            client = await client_for(server)
+            ours_queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
+            bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+            env = worker_env(server, url, ours_queue, outbox)
+            ours_worker = start_worker("worker", ["worker.py"], env, directory)
+            bare_worker = start_worker(
+                "bare-worker",
+                ["bench/bare_worker.py"],
+                {**env, "TASK_QUEUE": bare_queue},
+                directory,
+            )
+            try:
+                service = RequestService(client, engine, ours_queue, timeout=120)
+                driver = Driver(client, service, bare_queue, outbox)
+                ours = Kind("ours", ours_worker, driver.ours)
+                bare = Kind("bare", bare_worker, driver.bare)
+                async with sampling([ours_worker, bare_worker]):
+                    log(f"warm-up: {warmup} lifecycles each")
+                    for kind in (ours, bare):
+                        await run_phase(
+                            kind, pairs[:warmup], 0, args.concurrency, server, measure=False
+                        )
+                    measured = pairs[warmup:]
+                    size = -(-len(measured) // args.rounds)
+                    for r in range(args.rounds):
+                        chunk = measured[r * size : (r + 1) * size]
+                        # Alternate who goes first, so drift in the machine's load evens out.
+                        order = (bare, ours) if r % 2 == 0 else (ours, bare)
+                        for kind in order:
+                            first = warmup + r * size
+                            await run_phase(kind, chunk, first, args.concurrency, server)
+                log("fetching a sample of histories")
+                ours_events, ours_types = await history_events(client, ours.workflow_ids)
+                bare_events, bare_types = await history_events(client, bare.workflow_ids)
+                log(f"ours' history: {dict(ours_types)}")
+                log(f"bare history: {dict(bare_types)}")
+                emails = len(list(outbox.glob("*.eml"))) if outbox.exists() else 0
+                expected = 2 * (ours.done + warmup)  # the shop owner's, then the requester's
+                log(f"outbox: {emails} e-mails (expected {expected})")
+            finally:
+                for worker in (ours_worker, bare_worker):
+                    stop_process(worker.proc)
+            engine.dispose()
+    ratio = ours.rate() / bare.rate() if bare.rate() else 0.0
+    return {
+        "n": args.n,
+        "concurrency": args.concurrency,
+        "rounds": args.rounds,
+        "tuned": not args.untuned,
+        "devserver_flags": server.flags,
+        "ours": summary(ours, ours_events),
+        "bare": summary(bare, bare_events),
+        "ours_lifecycles_per_s": round(ours.rate(), 2),
+        "bare_lifecycles_per_s": round(bare.rate(), 2),
+        "ratio": round(ratio, 3),
+        "approval_to_granted_ms": summary(ours, ours_events)["approval_to_granted_ms"],
+        "history_events_per_lifecycle": round(ours_events, 1),
+        "worker_peak_rss_mb": round(ours_worker.peak_rss / 2**20, 1),
+        "emails_in_outbox": emails,
+        "emails_expected": expected,
+        "targets": {
+            "ratio_at_least": TARGET_RATIO,
+            "events_at_most": TARGET_EVENTS,
+            "ratio_met": ratio >= TARGET_RATIO,
+            "events_met": ours_events <= TARGET_EVENTS,
+        },
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=300, help="measured lifecycles per side")
+    parser.add_argument("--concurrency", type=int, default=50, help="lifecycles in flight")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating ours/bare rounds")
+    parser.add_argument(
+        "--untuned", action="store_true", help="run the dev server with its own defaults"
+    )
+    parser.add_argument(
+        "--server-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="an extra dev server argument to try (repeat; e.g. --server-flag=--sqlite-pragma)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    result = asyncio.run(bench(args))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

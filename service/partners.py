@@ -1,0 +1,357 @@
+"""Client-side operations of the partner side (R16-R19), shared by the CLI, the web app and
+the tests, like service/requests.py for requests.
+
+Invitations and removals are workflows: these functions start them (update-with-start, so
+the caller gets the store's answer or its refusal) and send them updates. Assigning a
+member, sharing with an existing partner and creating a campaign are single store
+transactions with nothing to wait for, so they run here directly, audited like the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.enums import MemberRole, Permission
+from models.errors import ErrorCode, Refusal
+from models.names import (
+    PartnerMessage,
+    PartnerWorkflowType,
+    member_invitation_workflow_id,
+    partner_invitation_workflow_id,
+    removal_workflow_id,
+)
+from models.partner_enums import InvitationStatus
+from models.partner_messages import (
+    AdAccountGrant,
+    AssignmentView,
+    CampaignView,
+    GrantsEnded,
+    HeldShopView,
+    InvitationOutcome,
+    InvitationResult,
+    MemberInvitationInput,
+    OfferShop,
+    PartnerInvitationInput,
+    RemovalInput,
+    RemovalPreview,
+    RemovalResult,
+    RespondToInvitation,
+    ShareOutcome,
+    WaitGrantsEnded,
+    WaitInvitationAdmission,
+)
+from models.tables import Campaign, Shop
+from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
+from store import campaigns, members, removal, sharing
+from store.db import read_session, write_session
+from store.invitations import require_invitation
+from store.people import find_shop_by_code, normalise_email
+from store.requests import parse_shop_code, unknown_shop_code
+from store.sharing import invitation_not_pending
+from workflows.search_attributes import BC_ID, SHOP_CODE
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+class PartnerService:
+    def __init__(
+        self,
+        client: Client | None,
+        engine: Engine,
+        task_queue: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        # None serves the store-only operations (assign, campaigns, reads, preview) without
+        # connecting to Temporal.
+        self._client = client
+        self.engine = engine
+        self.task_queue = task_queue
+        self.timeout = timeout
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise Refusal(ErrorCode.SERVICE_UNAVAILABLE, "No Temporal client configured.")
+        return self._client
+
+    def shop(self, shop_code: str) -> Shop:
+        """R5: the shop by its code; one answer for malformed and unknown codes."""
+        code = parse_shop_code(shop_code)
+        with read_session(self.engine) as session:
+            shop = find_shop_by_code(session, code)
+        if shop is None or shop.id is None:
+            raise unknown_shop_code()
+        return shop
+
+    # --- members (R16) -------------------------------------------------------------------
+
+    def assign_member(
+        self, *, bc_id: int, shop_code: str, member: str, permission: Permission, by: str
+    ) -> AssignmentView:
+        shop = self.shop(shop_code)
+        assert shop.id is not None
+        with write_session(self.engine) as session:
+            assignment = members.assign_member(
+                session, bc_id=bc_id, shop_id=shop.id, member_email=member,
+                permission=permission, by=by,
+            )
+            return members.assignment_view(session, assignment)
+
+    async def invite_members(
+        self,
+        *,
+        bc_id: int,
+        emails: list[str],
+        role: MemberRole,
+        ad_accounts: list[AdAccountGrant],
+        by: str,
+    ) -> list[InvitationOutcome]:
+        """R16: one invitation workflow per address, all started together. The first
+        refusal is raised (earlier addresses stay invited: each stands alone)."""
+        addresses = list(dict.fromkeys(normalise_email(e) for e in emails if e.strip()))
+        if not addresses:
+            raise Refusal(ErrorCode.INVALID_INPUT, "Give at least one e-mail address.")
+        results = await asyncio.gather(
+            *(self._invite_member(bc_id, a, role, ad_accounts, by) for a in addresses),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, InvitationOutcome)]
+
+    async def _invite_member(
+        self, bc_id: int, email: str, role: MemberRole, ad_accounts: list[AdAccountGrant],
+        by: str,
+    ) -> InvitationOutcome:
+        invitation_id = new_id("inv")
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            PartnerWorkflowType.MEMBER_INVITATION,
+            MemberInvitationInput(
+                invitation_id=invitation_id, bc_id=bc_id, email=email, role=role,
+                ad_accounts=ad_accounts, invited_by=normalise_email(by),
+            ),
+            id=member_invitation_workflow_id(bc_id, invitation_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=InvitationResult,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(BC_ID, str(bc_id))]),
+            static_summary=f"Member invitation to BC {bc_id} ({invitation_id})",
+        )
+        outcome: InvitationOutcome = await self._with_start(
+            start, PartnerMessage.ADMISSION, WaitInvitationAdmission(), InvitationOutcome
+        )
+        return outcome
+
+    async def accept_invitation(self, invitation_id: str, *, by: str) -> InvitationOutcome:
+        return await self._answer(invitation_id, PartnerMessage.ACCEPT, by)
+
+    async def decline_invitation(self, invitation_id: str, *, by: str) -> InvitationOutcome:
+        return await self._answer(invitation_id, PartnerMessage.DECLINE, by)
+
+    async def cancel_invitation(self, invitation_id: str, *, by: str) -> InvitationOutcome:
+        return await self._answer(invitation_id, PartnerMessage.CANCEL, by)
+
+    async def _answer(self, invitation_id: str, name: str, by: str) -> InvitationOutcome:
+        with read_session(self.engine) as session:
+            invitation = require_invitation(session, invitation_id)
+        if invitation.status is not InvitationStatus.PENDING:
+            raise invitation_not_pending(invitation)
+        handle = self.client.get_workflow_handle(invitation.workflow_id)
+        try:
+            async with asyncio.timeout(self.timeout):
+                out: InvitationOutcome = await handle.execute_update(
+                    name, RespondToInvitation(by=normalise_email(by)),
+                    result_type=InvitationOutcome,
+                )
+                return out
+        except WorkflowUpdateFailedError as err:
+            raise _refusal(err) from None
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                with read_session(self.engine) as session:
+                    fresh = require_invitation(session, invitation_id)
+                raise invitation_not_pending(fresh) from None
+            raise
+        except TimeoutError:
+            raise self._unavailable() from None
+
+    # --- partners (R17) ------------------------------------------------------------------
+
+    async def share_shop(
+        self, *, bc_id: int, shop_code: str, partner_bc_id: int, permission: Permission,
+        by: str,
+    ) -> ShareOutcome:
+        """Share at once with an existing partner; otherwise offer the shop through the
+        add-partner invitation (joining the pending one if there is one)."""
+        shop = self.shop(shop_code)
+        assert shop.id is not None
+        with read_session(self.engine) as session:
+            partnered = sharing.is_partner(session, bc_id, partner_bc_id)
+        if partnered:
+            with write_session(self.engine) as session:
+                grant = sharing.share_shop(
+                    session, share_key=new_id("share"), bc_id=bc_id, shop_id=shop.id,
+                    partner_bc_id=partner_bc_id, permission=permission, by=by,
+                )
+                return ShareOutcome(
+                    status="shared", bc_id=bc_id, partner_bc_id=partner_bc_id,
+                    shop_code=shop.code, permission=permission, grant_id=grant.id,
+                )
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            PartnerWorkflowType.PARTNER_INVITATION,
+            PartnerInvitationInput(
+                invitation_id=new_id("inv"), bc_id=bc_id, partner_bc_id=partner_bc_id,
+                invited_by=normalise_email(by),
+            ),
+            id=partner_invitation_workflow_id(bc_id, partner_bc_id),
+            task_queue=self.task_queue,
+            # A second share to the same BC joins the open invitation.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            result_type=InvitationResult,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(BC_ID, str(bc_id)), SearchAttributePair(SHOP_CODE, shop.code)]
+            ),
+            static_summary=f"Add-partner invitation: BC {bc_id} → BC {partner_bc_id}",
+        )
+        outcome: InvitationOutcome = await self._with_start(
+            start, PartnerMessage.OFFER_SHOP,
+            OfferShop(shop_id=shop.id, permission=permission, by=normalise_email(by)),
+            InvitationOutcome,
+        )
+        return ShareOutcome(
+            status="invited", bc_id=bc_id, partner_bc_id=partner_bc_id, shop_code=shop.code,
+            permission=permission, invitation_id=outcome.invitation_id,
+        )
+
+    def shops(self, bc_id: int) -> list[HeldShopView]:
+        with read_session(self.engine) as session:
+            return sharing.shops_for_bc(session, bc_id)
+
+    # --- campaigns (R18) -----------------------------------------------------------------
+
+    def create_campaign(
+        self, *, ad_account_id: int, shop_code: str, name: str, by: str
+    ) -> CampaignView:
+        shop = self.shop(shop_code)
+        assert shop.id is not None
+        with write_session(self.engine) as session:
+            campaign = campaigns.create_campaign(
+                session, ad_account_id=ad_account_id, shop_id=shop.id, name=name, by=by
+            )
+            campaign_id = campaign.id
+        return self._campaign(campaign_id)
+
+    def _campaign(self, campaign_id: int | None) -> CampaignView:
+        with read_session(self.engine) as session:
+            campaign = session.get(Campaign, campaign_id)
+            assert campaign is not None
+            views = campaigns.list_campaigns(session, shop_id=campaign.shop_id)
+        return next(v for v in views if v.campaign_id == campaign_id)
+
+    def campaigns(
+        self, *, bc_id: int | None = None, shop_code: str | None = None
+    ) -> list[CampaignView]:
+        shop_id = None
+        if shop_code is not None:
+            shop_id = self.shop(shop_code).id
+        with read_session(self.engine) as session:
+            return campaigns.list_campaigns(session, bc_id=bc_id, shop_id=shop_id)
+
+    # --- removing access (R19) -----------------------------------------------------------
+
+    def preview_removal(self, *, shop_code: str, partner_bc_id: int, by: str) -> RemovalPreview:
+        shop = self.shop(shop_code)
+        assert shop.id is not None
+        with read_session(self.engine) as session:
+            return removal.preview_removal(
+                session, shop_id=shop.id, partner_bc_id=partner_bc_id, by=by
+            )
+
+    async def remove_access(
+        self,
+        *,
+        shop_code: str,
+        partner_bc_id: int,
+        by: str,
+        page_size: int = 2000,
+        batch_size: int = 500,
+        pause_ms: int = 0,
+    ) -> tuple[GrantsEnded, str]:
+        """Start the removal and return once the grants have ended (campaigns then stop in
+        the background). A second click while it runs joins the same workflow."""
+        preview = self.preview_removal(shop_code=shop_code, partner_bc_id=partner_bc_id, by=by)
+        workflow_id = removal_workflow_id(preview.shop_id, partner_bc_id, preview.grant_id)
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            PartnerWorkflowType.REMOVE_ACCESS,
+            RemovalInput(
+                removal_id=new_id("rm"), shop_id=preview.shop_id, shop_code=preview.shop_code,
+                partner_bc_id=partner_bc_id, by=normalise_email(by), page_size=page_size,
+                batch_size=batch_size, pause_ms=pause_ms,
+            ),
+            id=workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            result_type=RemovalResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(BC_ID, str(partner_bc_id)),
+                    SearchAttributePair(SHOP_CODE, preview.shop_code),
+                ]
+            ),
+            static_summary=(
+                f"Remove BC {partner_bc_id} ({preview.partner_bc_name}) from shop "
+                f"{preview.shop_code}: {preview.total_delivering_campaigns} campaigns"
+            ),
+        )
+        ended: GrantsEnded = await self._with_start(
+            start, PartnerMessage.END_GRANTS, WaitGrantsEnded(), GrantsEnded
+        )
+        return ended, workflow_id
+
+    async def removal_result(self, workflow_id: str) -> RemovalResult:
+        handle = self.client.get_workflow_handle(workflow_id, result_type=RemovalResult)
+        return await handle.result()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    async def _with_start(
+        self, start: WithStartWorkflowOperation[Any, Any], update: str, arg: Any,
+        result_type: type,
+    ) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.client.execute_update_with_start_workflow(
+                    update, arg, start_workflow_operation=start, result_type=result_type
+                )
+        except WorkflowUpdateFailedError as err:
+            raise _refusal(err) from None
+        except TimeoutError:
+            raise self._unavailable() from None
+
+    def _unavailable(self) -> Refusal:
+        return Refusal(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"No worker answered within {self.timeout:.0f} seconds; the service may be "
+            "down. Anything already accepted carries on when it is back.",
+        )
+
+
+def _refusal(err: BaseException) -> Refusal:
+    refusal = refusal_from(err)
+    if refusal is None:
+        return Refusal(ErrorCode.SERVICE_UNAVAILABLE, f"The operation failed: {err}")
+    return refusal

@@ -1,0 +1,335 @@
+"""Removing a partner's access to a shop (R19): who may, what it ends, and a preview.
+
+The grant ends in one transaction with everything that hangs from it: the partner's
+grants on the shop, every onward share it made (and theirs, transitively), member
+assignments on the shop inside every BC that thereby loses the shop, and the status of the
+requests that granted it (``revoked``, so the seller's history says so, R15/R21). Campaigns
+stop afterwards, in pages (store.campaigns.stop_batch), because there can be thousands.
+
+A BC that also holds the shop another way (its own approved request, say) keeps it: only
+the grants hanging from the removed one end, and its campaigns keep delivering.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from models.enums import MemberRole, Relationship, RequestStatus
+from models.errors import ErrorCode, Refusal
+from models.partner_enums import CampaignStatus, RemovalStatus
+from models.partner_messages import DownstreamPartner, RemovalPreview
+from models.tables import (
+    AccessRemoval,
+    AccessRequest,
+    BCMember,
+    BusinessCenter,
+    Campaign,
+    MemberAssignment,
+    Shop,
+    ShopGrant,
+    ShopTeamMember,
+    User,
+    utcnow,
+)
+from store import audit
+from store.people import find_user, require_bc
+from store.sharing import require_shop
+
+
+def require_removal_authority(session: Session, shop: Shop, by: str) -> User:
+    """R19: the seller (the shop's team) or an admin of the shop's owner BC / linked BC."""
+    user = find_user(session, by)
+    if user is not None and user.id is not None:
+        if session.get(ShopTeamMember, (shop.id, user.id)) is not None:
+            return user
+        owner_bcs = set(
+            session.exec(
+                select(ShopGrant.bc_id).where(
+                    ShopGrant.shop_id == shop.id,
+                    ShopGrant.relationship == Relationship.OWNER,
+                    col(ShopGrant.revoked_at).is_(None),
+                )
+            ).all()
+        )
+        if shop.linked_bc_id is not None:
+            owner_bcs.add(shop.linked_bc_id)
+        for bc_id in owner_bcs:
+            member = session.get(BCMember, (bc_id, user.id))
+            if member is not None and member.role is MemberRole.ADMIN:
+                return user
+    raise Refusal(
+        ErrorCode.PERMISSION_DENIED,
+        f"{by} cannot remove partners of shop {shop.code}: only the shop's team (Seller "
+        "Center partner management) or an admin of its owner Business Center can.",
+    )
+
+
+def partner_grants(
+    session: Session, shop_id: int, bc_id: int, *, lock: bool = False
+) -> list[ShopGrant]:
+    query = (
+        select(ShopGrant)
+        .where(
+            ShopGrant.shop_id == shop_id,
+            ShopGrant.bc_id == bc_id,
+            ShopGrant.relationship == Relationship.PARTNER,
+            col(ShopGrant.revoked_at).is_(None),
+        )
+        .order_by(col(ShopGrant.id))
+    )
+    if lock:
+        query = query.with_for_update()
+    return list(session.exec(query).all())
+
+
+def not_a_partner(bc: BusinessCenter, shop: Shop) -> Refusal:
+    return Refusal(
+        ErrorCode.NOT_A_PARTNER,
+        f"Business Center {bc.id} ({bc.name}) is not a partner of shop {shop.code}; there "
+        "is no access to remove.",
+    )
+
+
+@dataclass
+class _Plan:
+    root: list[ShopGrant]
+    # Onward shares that end, with their depth (1 = shared by the removed partner).
+    downstream: list[tuple[ShopGrant, int]] = field(default_factory=list)
+    lost_bc_ids: list[int] = field(default_factory=list)
+
+    @property
+    def grants(self) -> list[ShopGrant]:
+        return self.root + [g for g, _ in self.downstream]
+
+
+def _plan(session: Session, shop_id: int, partner_bc_id: int, *, lock: bool) -> _Plan:
+    """Which grants end and which BCs lose the shop; the walk continues only through BCs
+    that lose it (a BC that keeps the shop another way keeps its onward shares too)."""
+    root = partner_grants(session, shop_id, partner_bc_id, lock=lock)
+    plan = _Plan(root=root)
+    ending = {g.id for g in root}
+    frontier, depth, seen = [partner_bc_id], 0, {partner_bc_id}
+    while frontier:
+        lost = [bc for bc in frontier if not _keeps_shop(session, shop_id, bc, ending)]
+        plan.lost_bc_ids += lost
+        depth += 1
+        query = (
+            select(ShopGrant)
+            .where(
+                ShopGrant.shop_id == shop_id,
+                col(ShopGrant.granted_by_bc_id).in_(lost),
+                col(ShopGrant.source_share_key).is_not(None),
+                col(ShopGrant.revoked_at).is_(None),
+            )
+            .order_by(col(ShopGrant.id))
+        )
+        if lock:
+            query = query.with_for_update()
+        onward = [g for g in session.exec(query).all() if g.id not in ending] if lost else []
+        for grant in onward:
+            plan.downstream.append((grant, depth))
+            ending.add(grant.id)
+        frontier = [g.bc_id for g in onward if g.bc_id not in seen]
+        seen.update(frontier)
+    return plan
+
+
+def _keeps_shop(session: Session, shop_id: int, bc_id: int, ending: set[int | None]) -> bool:
+    remaining = session.exec(
+        select(ShopGrant.id).where(
+            ShopGrant.shop_id == shop_id,
+            ShopGrant.bc_id == bc_id,
+            col(ShopGrant.revoked_at).is_(None),
+        )
+    ).all()
+    return any(g not in ending for g in remaining)
+
+
+def _delivering(session: Session, shop_id: int, bc_ids: list[int]) -> dict[int, int]:
+    if not bc_ids:
+        return {}
+    rows = session.exec(
+        select(Campaign.bc_id, func.count())
+        .where(
+            Campaign.shop_id == shop_id,
+            col(Campaign.bc_id).in_(bc_ids),
+            Campaign.status == CampaignStatus.DELIVERING,
+        )
+        .group_by(col(Campaign.bc_id))
+    ).all()
+    return {int(bc): int(n) for bc, n in rows}
+
+
+def _active_assignments(
+    session: Session, shop_id: int, bc_ids: list[int]
+) -> list[MemberAssignment]:
+    if not bc_ids:
+        return []
+    return list(
+        session.exec(
+            select(MemberAssignment).where(
+                MemberAssignment.shop_id == shop_id,
+                col(MemberAssignment.bc_id).in_(bc_ids),
+                col(MemberAssignment.ended_at).is_(None),
+            )
+        ).all()
+    )
+
+
+def _checked(
+    session: Session, shop_id: int, partner_bc_id: int, by: str, *, lock: bool
+) -> tuple[Shop, BusinessCenter, User, _Plan]:
+    shop = require_shop(session, shop_id)
+    user = require_removal_authority(session, shop, by)
+    partner = require_bc(session, partner_bc_id)
+    plan = _plan(session, shop_id, partner_bc_id, lock=lock)
+    if not plan.root:
+        raise not_a_partner(partner, shop)
+    return shop, partner, user, plan
+
+
+def preview_removal(
+    session: Session, *, shop_id: int, partner_bc_id: int, by: str
+) -> RemovalPreview:
+    """What a removal would stop (R19), for the seller to read before confirming."""
+    shop, partner, _user, plan = _checked(session, shop_id, partner_bc_id, by, lock=False)
+    counts = _delivering(session, shop_id, plan.lost_bc_ids)
+    lost = set(plan.lost_bc_ids)
+    downstream = []
+    for grant, depth in plan.downstream:
+        bc = session.get(BusinessCenter, grant.bc_id)
+        assert bc is not None and grant.granted_by_bc_id is not None
+        downstream.append(DownstreamPartner(
+            bc_id=bc.id, bc_name=bc.name, shared_by_bc_id=grant.granted_by_bc_id, depth=depth,
+            permission=grant.permission,
+            delivering_campaigns=counts.get(bc.id, 0) if bc.id in lost else 0,
+            keeps_access=bc.id not in lost,
+        ))
+    assert plan.root[0].id is not None
+    return RemovalPreview(
+        shop_id=shop_id, shop_code=shop.code, partner_bc_id=partner.id,
+        partner_bc_name=partner.name, permission=plan.root[0].permission,
+        delivering_campaigns=counts.get(partner.id, 0),
+        total_delivering_campaigns=sum(counts.values()),
+        member_assignments=len(_active_assignments(session, shop_id, plan.lost_bc_ids)),
+        downstream=downstream, grant_id=plan.root[0].id,
+    )
+
+
+@dataclass(frozen=True)
+class Ended:
+    removal: AccessRemoval
+    ended_grant_ids: list[int]
+    lost_bc_ids: list[int]
+    assignments_ended: int
+
+
+def end_grants(
+    session: Session,
+    *,
+    removal_id: str,
+    shop_id: int,
+    partner_bc_id: int,
+    by: str,
+    workflow_id: str,
+    now: datetime | None = None,
+) -> Ended:
+    """R19, at once: end the grants, onward shares, assignments, and mark the requests
+    revoked, in this one transaction. Idempotent on ``removal_id``."""
+    existing = session.get(AccessRemoval, removal_id)
+    if existing is not None:
+        return Ended(existing, json.loads(existing.ended_grant_ids),
+                     json.loads(existing.lost_bc_ids),
+                     _assignments_ended(session, removal_id))
+    now = now or utcnow()
+    shop, partner, user, plan = _checked(session, shop_id, partner_bc_id, by, lock=True)
+    assert user.id is not None
+    grant_ids: list[int] = []
+    for grant in plan.grants:
+        assert grant.id is not None
+        grant.revoked_at = now
+        session.add(grant)
+        grant_ids.append(grant.id)
+        audit.record(
+            session, actor=user.email, entity="shop_grant", entity_id=grant.id,
+            action="revoked", at=now, bc_id=grant.bc_id, shop_code=shop.code,
+            removal_id=removal_id, removed_partner_bc_id=partner.id,
+        )
+        if grant.source_request_id:
+            request = session.get(AccessRequest, grant.source_request_id)
+            if request is not None and request.status is RequestStatus.APPROVED:
+                request.status = RequestStatus.REVOKED
+                session.add(request)
+                audit.record(
+                    session, actor=user.email, entity="access_request", entity_id=request.id,
+                    action="revoked", at=now, removal_id=removal_id,
+                )
+    assignments = _active_assignments(session, shop_id, plan.lost_bc_ids)
+    for assignment in assignments:
+        assignment.ended_at = now
+        assignment.ended_by_removal_id = removal_id
+        session.add(assignment)
+        audit.record(
+            session, actor=user.email, entity="member_assignment",
+            entity_id=f"bc-{assignment.bc_id}:shop-{shop_id}:user-{assignment.user_id}",
+            action="ended", at=now, removal_id=removal_id,
+        )
+    removal = AccessRemoval(
+        id=removal_id, shop_id=shop_id, partner_bc_id=partner.id,
+        requested_by_user_id=user.id, ended_grant_ids=json.dumps(grant_ids),
+        lost_bc_ids=json.dumps(plan.lost_bc_ids), created_at=now, workflow_id=workflow_id,
+    )
+    session.add(removal)
+    audit.record(
+        session, actor=user.email, entity="access_removal", entity_id=removal_id,
+        action="access_removed", at=now, shop_code=shop.code, partner_bc_id=partner.id,
+        ended_grant_ids=grant_ids, lost_bc_ids=plan.lost_bc_ids,
+    )
+    session.flush()
+    return Ended(removal, grant_ids, plan.lost_bc_ids, len(assignments))
+
+
+def _assignments_ended(session: Session, removal_id: str) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(MemberAssignment)
+            .where(MemberAssignment.ended_by_removal_id == removal_id)
+        ).one()
+    )
+
+
+def campaigns_stopped(session: Session, removal_id: str) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Campaign)
+            .where(Campaign.stopped_by_removal_id == removal_id)
+        ).one()
+    )
+
+
+def finish_removal(
+    session: Session, *, removal_id: str, now: datetime | None = None
+) -> AccessRemoval:
+    """Every campaign is stopped: record the count and the end. Idempotent."""
+    removal = session.get(AccessRemoval, removal_id)
+    if removal is None:
+        raise Refusal(ErrorCode.INVALID_INPUT, f"There is no removal {removal_id}.")
+    if removal.status is RemovalStatus.COMPLETED:
+        return removal
+    now = now or utcnow()
+    removal.campaigns_stopped = campaigns_stopped(session, removal_id)
+    removal.status = RemovalStatus.COMPLETED
+    removal.finished_at = now
+    session.add(removal)
+    audit.record(
+        session, actor="system", entity="access_removal", entity_id=removal_id,
+        action="completed", at=now, campaigns_stopped=removal.campaigns_stopped,
+    )
+    session.flush()
+    return removal

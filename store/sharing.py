@@ -1,0 +1,309 @@
+"""What a BC holds on a shop, and sharing it with partner BCs (R17).
+
+A share is a partner ShopGrant whose ``granted_by_bc_id`` is the sharing BC. Sharing with a
+BC that is already a partner takes effect at once; otherwise an add-partner invitation
+carries the shop until the partner accepts. Every function is one transaction's worth of
+work on the caller's session and idempotent on its business key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models.enums import Permission, Relationship
+from models.errors import ErrorCode, Refusal
+from models.partner_enums import (
+    InvitationKind,
+    InvitationStatus,
+    grant_level,
+    level_label,
+)
+from models.partner_messages import HeldShopView
+from models.tables import (
+    BCPartner,
+    BusinessCenter,
+    Invitation,
+    InvitationShop,
+    Shop,
+    ShopGrant,
+    User,
+    utcnow,
+)
+from store import audit
+from store.people import require_bc, require_bc_admin
+
+PERMISSION_CHOICES = (Permission.MANAGER, Permission.AD_PROMOTION)
+
+
+def held_grants(
+    session: Session, bc_id: int, shop_id: int, *, lock: bool = False
+) -> list[ShopGrant]:
+    """The BC's active grants on the shop; ``lock`` holds them until commit (PostgreSQL), so
+    a removal (R19) and a new campaign or share cannot interleave."""
+    query = (
+        select(ShopGrant)
+        .where(
+            ShopGrant.bc_id == bc_id,
+            ShopGrant.shop_id == shop_id,
+            col(ShopGrant.revoked_at).is_(None),
+        )
+        .order_by(col(ShopGrant.id))
+    )
+    if lock:
+        query = query.with_for_update()
+    return list(session.exec(query).all())
+
+
+def held_level(grants: list[ShopGrant]) -> int:
+    """The best level among ``grants`` (owner 3 > manager 2 > ad_promotion 1; none 0)."""
+    return max((grant_level(g.relationship, g.permission) for g in grants), default=0)
+
+
+def shop_not_held(bc: BusinessCenter, shop: Shop) -> Refusal:
+    return Refusal(
+        ErrorCode.SHOP_NOT_HELD,
+        f"Business Center {bc.id} ({bc.name}) has no access to shop {shop.code}; request "
+        "access to the shop first.",
+    )
+
+
+def require_held(
+    session: Session, bc: BusinessCenter, shop: Shop, *, lock: bool = False
+) -> int:
+    """The BC's level on the shop, or a refusal when it holds nothing."""
+    assert shop.id is not None
+    level = held_level(held_grants(session, bc.id, shop.id, lock=lock))
+    if level == 0:
+        raise shop_not_held(bc, shop)
+    return level
+
+
+def check_not_above(level: int, permission: Permission, *, what: str, bc: BusinessCenter,
+                    shop: Shop) -> None:
+    """R16/R17 policy: never more than what the BC itself holds."""
+    if grant_level(Relationship.PARTNER, permission) > level:
+        raise Refusal(
+            ErrorCode.PERMISSION_DENIED,
+            f"Business Center {bc.id} ({bc.name}) holds {level_label(level)} permission on "
+            f"shop {shop.code}, so {what} at most that; {permission.value} is higher.",
+            held=level_label(level),
+        )
+
+
+def require_shop(session: Session, shop_id: int) -> Shop:
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise Refusal(ErrorCode.UNKNOWN_SHOP_CODE, "No such shop.")
+    return shop
+
+
+def is_partner(session: Session, bc_id: int, partner_bc_id: int) -> bool:
+    return session.get(BCPartner, (bc_id, partner_bc_id)) is not None
+
+
+def _check_share(
+    session: Session, *, bc_id: int, shop_id: int, partner_bc_id: int, permission: Permission,
+    by: str, lock: bool,
+) -> tuple[BusinessCenter, BusinessCenter, Shop, User]:
+    """Who may share what with whom (R17); refusals in the order a person fixes them."""
+    bc = require_bc(session, bc_id)
+    user = require_bc_admin(session, bc, by)
+    shop = require_shop(session, shop_id)
+    level = require_held(session, bc, shop, lock=lock)
+    check_not_above(level, permission, what="it can share it with", bc=bc, shop=shop)
+    if partner_bc_id == bc_id:
+        raise Refusal(ErrorCode.INVALID_INPUT, "A Business Center cannot share with itself.")
+    partner = require_bc(session, partner_bc_id)
+    if held_grants(session, partner.id, shop_id):
+        raise Refusal(
+            ErrorCode.ALREADY_HAS_ACCESS,
+            f"Business Center {partner.id} ({partner.name}) already has access to shop "
+            f"{shop.code}.",
+        )
+    return bc, partner, shop, user
+
+
+def share_shop(
+    session: Session,
+    *,
+    share_key: str,
+    bc_id: int,
+    shop_id: int,
+    partner_bc_id: int,
+    permission: Permission,
+    by: str,
+    now: datetime | None = None,
+) -> ShopGrant:
+    """R17: share at once with a BC that already is this BC's partner."""
+    existing = session.exec(
+        select(ShopGrant).where(ShopGrant.source_share_key == share_key)
+    ).first()
+    if existing is not None:
+        return existing
+    bc, partner, shop, user = _check_share(
+        session, bc_id=bc_id, shop_id=shop_id, partner_bc_id=partner_bc_id,
+        permission=permission, by=by, lock=True,
+    )
+    if not is_partner(session, bc.id, partner.id):
+        raise Refusal(
+            ErrorCode.NOT_A_PARTNER,
+            f"Business Center {partner.id} ({partner.name}) is not yet a partner of "
+            f"{bc.name}; share-shop sends it an add-partner invitation instead.",
+        )
+    return _grant_share(session, share_key=share_key, bc_id=bc.id, partner_bc_id=partner.id,
+                        shop=shop, permission=permission, actor=user.email, now=now or utcnow())
+
+
+def _grant_share(
+    session: Session, *, share_key: str, bc_id: int, partner_bc_id: int, shop: Shop,
+    permission: Permission, actor: str, now: datetime,
+) -> ShopGrant:
+    assert shop.id is not None
+    grant = ShopGrant(
+        bc_id=partner_bc_id,
+        shop_id=shop.id,
+        relationship=Relationship.PARTNER,
+        permission=permission,
+        source_share_key=share_key,
+        granted_by_bc_id=bc_id,
+        created_at=now,
+    )
+    session.add(grant)
+    session.flush()
+    audit.record(
+        session, actor=actor, entity="shop_grant", entity_id=grant.id or 0, action="shared",
+        at=now, bc_id=partner_bc_id, shop_id=shop.id, shop_code=shop.code,
+        granted_by_bc_id=bc_id, permission=permission.value, share_key=share_key,
+    )
+    return grant
+
+
+def offer_partner_shop(
+    session: Session,
+    *,
+    invitation_id: str,
+    bc_id: int,
+    partner_bc_id: int,
+    shop_id: int,
+    permission: Permission,
+    by: str,
+    workflow_id: str,
+    now: datetime | None = None,
+) -> Invitation:
+    """R17: add a shop to the pending add-partner invitation, creating it on first use.
+
+    Idempotent: offering the same shop again updates its permission and changes nothing else.
+    """
+    now = now or utcnow()
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is not None and invitation.status is not InvitationStatus.PENDING:
+        raise invitation_not_pending(invitation)
+    bc, partner, shop, user = _check_share(
+        session, bc_id=bc_id, shop_id=shop_id, partner_bc_id=partner_bc_id,
+        permission=permission, by=by, lock=False,
+    )
+    if is_partner(session, bc.id, partner.id):
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"Business Center {partner.id} is already a partner; the shop is shared at once.",
+        )
+    assert user.id is not None and shop.id is not None
+    if invitation is None:
+        invitation = Invitation(
+            id=invitation_id, kind=InvitationKind.PARTNER, bc_id=bc.id,
+            invited_by_user_id=user.id, partner_bc_id=partner.id, created_at=now,
+            workflow_id=workflow_id,
+        )
+        session.add(invitation)
+        session.flush()
+        audit.record(
+            session, actor=user.email, entity="invitation", entity_id=invitation_id,
+            action="partner_invited", at=now, bc_id=bc.id, partner_bc_id=partner.id,
+        )
+    item = session.get(InvitationShop, (invitation_id, shop.id))
+    if item is None:
+        session.add(InvitationShop(invitation_id=invitation_id, shop_id=shop.id,
+                                   permission=permission, added_by_user_id=user.id, added_at=now))
+    elif item.permission is not permission:
+        item.permission = permission
+        session.add(item)
+    else:
+        return invitation
+    audit.record(
+        session, actor=user.email, entity="invitation", entity_id=invitation_id,
+        action="shop_offered", at=now, shop_code=shop.code, permission=permission.value,
+    )
+    session.flush()
+    return invitation
+
+
+def invitation_not_pending(invitation: Invitation) -> Refusal:
+    return Refusal(
+        ErrorCode.INVITATION_NOT_PENDING,
+        f"Invitation {invitation.id} is {invitation.status.value}; only a pending invitation "
+        "can be answered or changed.",
+        status=invitation.status.value,
+    )
+
+
+def accept_partner_invitation(
+    session: Session, *, invitation: Invitation, user: User, now: datetime
+) -> list[ShopGrant]:
+    """R17: the partner accepts; every offered shop the inviter still may share is shared.
+
+    A shop the inviter lost (or may no longer share at that permission) since the offer,
+    or that the partner meanwhile holds, is skipped: acceptance never grants more than the
+    inviter holds at this moment.
+    """
+    assert invitation.partner_bc_id is not None
+    bc = require_bc(session, invitation.bc_id)
+    if not is_partner(session, bc.id, invitation.partner_bc_id):
+        session.add(BCPartner(bc_id=bc.id, partner_bc_id=invitation.partner_bc_id,
+                              created_at=now, invitation_id=invitation.id))
+    granted: list[ShopGrant] = []
+    items = session.exec(
+        select(InvitationShop).where(InvitationShop.invitation_id == invitation.id)
+        .order_by(col(InvitationShop.shop_id))
+    ).all()
+    for item in items:
+        shop = require_shop(session, item.shop_id)
+        level = held_level(held_grants(session, bc.id, item.shop_id, lock=True))
+        if (
+            level < grant_level(Relationship.PARTNER, item.permission)
+            or held_grants(session, invitation.partner_bc_id, item.shop_id)
+        ):
+            audit.record(
+                session, actor=user.email, entity="invitation", entity_id=invitation.id,
+                action="shop_skipped", at=now, shop_code=shop.code,
+            )
+            continue
+        granted.append(_grant_share(
+            session, share_key=f"invitation:{invitation.id}:shop-{item.shop_id}", bc_id=bc.id,
+            partner_bc_id=invitation.partner_bc_id, shop=shop, permission=item.permission,
+            actor=user.email, now=now,
+        ))
+    return granted
+
+
+def shops_for_bc(session: Session, bc_id: int) -> list[HeldShopView]:
+    """What a BC holds (R8, R17), with relationship and permission; removed shops vanish
+    from it at once (R19)."""
+    require_bc(session, bc_id)
+    rows = session.exec(
+        select(ShopGrant, Shop)
+        .join(Shop, Shop.id == ShopGrant.shop_id)  # type: ignore[arg-type]
+        .where(ShopGrant.bc_id == bc_id, col(ShopGrant.revoked_at).is_(None))
+        .order_by(Shop.code, col(ShopGrant.id))
+    ).all()
+    return [
+        HeldShopView(
+            shop_id=shop.id or 0, shop_code=shop.code, shop_name=shop.name,
+            relationship=grant.relationship, permission=grant.permission,
+            granted_by_bc_id=grant.granted_by_bc_id,
+            via="share" if grant.source_share_key else "request",
+            since=grant.created_at,
+        )
+        for grant, shop in rows
+    ]

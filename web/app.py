@@ -1,0 +1,101 @@
+"""The FastAPI app of the link handler.
+
+``create_app(settings)`` builds everything once: the store engine and, in the lifespan,
+the Temporal client (``service.temporal.connect``, so TEMPORAL_ADDRESS and friends apply).
+Tests inject their own client and engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import Client
+
+from models.settings import Settings
+from service.links import LinkSigner
+from service.temporal import connect
+from store.db import make_engine
+from web import approval, partner_access, partners
+from web.rendering import STATIC, error_page, page
+from web.security import FormTokens, SessionCookies
+from web.service import LinkHandlerService
+from web.state import PageError, WebState, web_state
+
+
+def create_app(
+    settings: Settings, *, client: Client | None = None, engine: Engine | None = None
+) -> FastAPI:
+    owns_engine = engine is None
+    store = engine if engine is not None else make_engine(settings.database_url)
+    secret = settings.secret_key.get_secret_value()
+    state = WebState(
+        settings=settings,
+        engine=store,
+        links=LinkSigner(secret, settings.link_base_url),
+        forms=FormTokens(secret),
+        sessions=SessionCookies(secret),
+    )
+    if client is not None:
+        state.service = LinkHandlerService(client, store, settings.task_queue)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if state.service is None:
+            state.service = LinkHandlerService(await connect(), store, settings.task_queue)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                store.dispose()
+
+    app = FastAPI(
+        title="Shop Access link handler",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.web = state
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(approval.router)
+    app.include_router(partners.router)
+    app.include_router(partner_access.router)  # R16, R17, R19 pages
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        signed_in = web_state(request).sessions.load(request.cookies.get("shop_access_session"))
+        return page("home.html", signed_in=signed_in)
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    async def healthz() -> str:
+        return "ok"
+
+    @app.exception_handler(PageError)
+    async def on_page_error(_request: Request, err: PageError) -> HTMLResponse:
+        return error_page(err.status_code, err.title, err.message, hint=err.hint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_request: Request, err: StarletteHTTPException) -> HTMLResponse:
+        if err.status_code == 404:
+            return error_page(
+                404,
+                "Page not found",
+                "There is nothing at this address.",
+                hint="Open the link from your e-mail again.",
+            )
+        if err.status_code == 405:
+            return error_page(405, "Not allowed", "This address cannot be used that way.")
+        return error_page(err.status_code, "Something went wrong", str(err.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_bad_request(_request: Request, _err: RequestValidationError) -> HTMLResponse:
+        return error_page(400, "This address is not valid", "Open the link from your e-mail again.")
+
+    return app

@@ -1,0 +1,359 @@
+"""The approval link: ``/approve/<token>`` (R7, R10, R12, R13).
+
+GET only shows (mail scanners open links). Every POST carries a signed form token bound
+to the request and e-mail of the link it was made for. A personal link shows the
+approval form for the seller's scenario; a copied link shows the request and offers a
+personal link by e-mail. A decided request shows its outcome, whoever opens it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from models.enums import RequestStatus, Scenario
+from models.errors import ErrorCode, Refusal
+from models.messages import ApprovalOutcome, ApproveRequest
+from models.views import RequestView
+from service.links import LinkClaims
+from web import reads
+from web.rendering import page
+from web.security import SESSION_COOKIE, FormRejected
+from web.state import PageError, State, WebState
+
+router = APIRouter()
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@cache
+def timezones() -> list[str]:
+    """IANA names for S2's picker (the datalist makes it searchable without script)."""
+    return sorted(
+        tz for tz in available_timezones() if not tz.startswith(("posix/", "right/", "Etc/"))
+    )
+
+
+def form_rejected(reason: FormRejected) -> PageError:
+    if reason.reason == "expired":
+        return PageError(
+            403, "This page was open too long",
+            "For your safety, forms stop working after a week. Nothing was changed.",
+            hint="Open the link from your e-mail again and submit from the fresh page.",
+        )  # fmt: skip
+    return PageError(
+        403, "This form could not be checked",
+        "The page was not sent by this site, or it was changed on the way. Nothing was changed.",
+        hint="Open the link from your e-mail again and submit from there.",
+    )  # fmt: skip
+
+
+def open_link(state: WebState, token: str) -> tuple[LinkClaims, RequestView]:
+    claims = state.links.verify(token)
+    if claims is None:
+        raise PageError(
+            400, "This link is not valid",
+            "The link is incomplete or has been changed, so it cannot be used. Nothing was "
+            "changed.",
+            hint="Open the link again from your e-mail, copying all of it, or ask the "
+            "Business Center that sent it for a new one.",
+        )  # fmt: skip
+    view = reads.request_view(state.engine, claims.request_id)
+    if view is None:
+        raise PageError(
+            404, "This request does not exist",
+            "The link is genuine but points to a request this service does not know.",
+            hint="Ask the Business Center that sent it for a new link.",
+        )  # fmt: skip
+    return claims, view
+
+
+def summary(view: RequestView) -> dict[str, Any]:
+    return {
+        "view": view,
+        "grant_text": reads.grant_text(view.method, view.bc_name),
+        "method_label": view.method.label,
+    }
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
+def approval_page(
+    state: WebState,
+    token: str,
+    view: RequestView,
+    email: str,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    seller = reads.approver(state.engine, view.shop_code, email)
+    if not seller.on_team:
+        raise PageError(
+            403, "You cannot approve this request",
+            f"{email} is not on the team of shop {view.shop_name} ({view.shop_code}). Only "
+            "its owner, main admins and ad managers can approve access. Nothing was changed.",
+        )  # fmt: skip
+    return page(
+        "approve.html",
+        status_code,
+        **summary(view),
+        token=token,
+        seller=seller,
+        scenario=seller.scenario.value if seller.scenario else "",
+        csrf=state.forms.issue("approve", request_id=view.request_id, email=email),
+        signin_csrf=state.forms.issue("signin", request_id=view.request_id, email=email),
+        timezones=timezones() if seller.scenario is Scenario.S2 else [],
+        error=error,
+        values=values or {},
+    )
+
+
+def copy_page(
+    state: WebState, token: str, view: RequestView, *, error: str | None = None,
+    email: str = "", status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    return page(
+        "copy_link.html",
+        status_code,
+        **summary(view),
+        token=token,
+        csrf=state.forms.issue("personal_link", request_id=view.request_id),
+        error=error,
+        email=email,
+    )
+
+
+def decided_page(
+    state: WebState,
+    token: str,
+    view: RequestView,
+    viewer: str | None,
+    *,
+    outcome: ApprovalOutcome | None = None,
+    after_submit: bool = False,
+) -> HTMLResponse:
+    """The definitive outcome: approved (and what the partner can do now), expired because
+    the other method won (named), cancelled, or access removed since."""
+    winner = (
+        reads.request_view(state.engine, view.superseded_by)
+        if view.status is RequestStatus.EXPIRED and view.superseded_by
+        else None
+    )
+    by_viewer = viewer is not None and view.decided_by == viewer
+    # A second submit of the form that approved returns its outcome (200); any other
+    # attempt on a decided request is a conflict.
+    status_code = 409 if after_submit and not by_viewer else 200
+    on_team = viewer is not None and reads.is_on_team(state.engine, view.shop_code, viewer)
+    return page(
+        "outcome.html",
+        status_code,
+        **summary(view),
+        token=token,
+        winner=winner,
+        by_viewer=by_viewer,
+        just_approved=outcome is not None,
+        after_submit=after_submit,
+        approving_bc_name=reads.bc_name(state.engine, view.approving_bc_id),
+        scenario=outcome.scenario.value if outcome and outcome.scenario else "",
+        signin_csrf=(
+            state.forms.issue("signin", request_id=view.request_id, email=viewer)
+            if viewer and on_team
+            else ""
+        ),
+    )
+
+
+# --- routes ----------------------------------------------------------------------------
+
+
+@router.get("/approve/{token}", response_class=HTMLResponse)
+def show(token: str, state: State) -> HTMLResponse:
+    # Plain def: FastAPI runs it in its thread pool, so store reads and rendering never
+    # hold up the event loop that carries other sellers' workflow updates.
+    claims, view = open_link(state, token)
+    if view.status is not RequestStatus.PENDING:
+        return decided_page(state, token, view, claims.email)
+    if claims.email is None:
+        return copy_page(state, token, view)
+    return approval_page(state, token, view, claims.email)
+
+
+def update_id(nonce: str, command: ApproveRequest) -> str:
+    """One form and one set of answers: the same update; corrected answers: a new one."""
+    digest = hashlib.sha256(
+        command.model_dump_json(include={"bc_id", "new_bc_name", "timezone"}).encode()
+    ).hexdigest()[:16]
+    return f"web-approve:{nonce}:{digest}"
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+@router.post("/approve/{token}", response_class=HTMLResponse)
+async def approve(token: str, request: Request, state: State) -> HTMLResponse:
+    claims, view = await run_in_threadpool(open_link, state, token)
+    if claims.email is None:
+        raise PageError(
+            403, "Use your personal link to approve",
+            "This link was copied to you by the Business Center; it shows the request but "
+            "cannot approve it. Nothing was changed.",
+            hint="Open the link again and ask for your personal link by e-mail.",
+        )  # fmt: skip
+    email = claims.email
+    form = await request.form()
+    try:
+        csrf = state.forms.check(
+            form.get("csrf") if isinstance(form.get("csrf"), str) else None,  # type: ignore[arg-type]
+            "approve",
+            request_id=view.request_id,
+            email=email,
+        )
+    except FormRejected as reason:
+        raise form_rejected(reason) from None
+    if view.status is not RequestStatus.PENDING:
+        return decided_page(state, token, view, email, after_submit=True)
+
+    values = {k: _field(form, k) for k in ("bc_id", "new_bc_name", "timezone")}
+    bc_id: int | None = None
+    if values["bc_id"]:
+        try:
+            bc_id = int(values["bc_id"])
+        except ValueError:
+            return approval_page(
+                state, token, view, email, error="Pick one of your Business Centers.",
+                values=values, status_code=422,
+            )  # fmt: skip
+    command = ApproveRequest(
+        by=email,
+        bc_id=bc_id,
+        new_bc_name=values["new_bc_name"] or None,
+        timezone=values["timezone"] or None,
+    )
+    started = time.perf_counter()
+    try:
+        outcome = await state.requests.approve(
+            view.request_id, command, idempotency_key=update_id(csrf.nonce, command)
+        )
+    except Refusal as refusal:
+        return refused(state, token, view, email, refusal, values)
+    update_ms = (time.perf_counter() - started) * 1000
+    response = await run_in_threadpool(outcome_page, state, token, view, email, outcome)
+    # How long the workflow update took, for browsers' dev tools and the bench.
+    response.headers["Server-Timing"] = f"update;dur={update_ms:.1f}"
+    return response
+
+
+def outcome_page(
+    state: WebState, token: str, view: RequestView, email: str, outcome: ApprovalOutcome
+) -> HTMLResponse:
+    fresh = reads.request_view(state.engine, view.request_id) or view
+    if outcome.status is RequestStatus.APPROVED:
+        return decided_page(state, token, fresh, email, outcome=outcome, after_submit=True)
+    return decided_page(state, token, fresh, email, after_submit=True)
+
+
+def refused(
+    state: WebState, token: str, view: RequestView, email: str, refusal: Refusal,
+    values: dict[str, str],
+) -> HTMLResponse:  # fmt: skip
+    code = refusal.code
+    if code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
+        fresh = reads.request_view(state.engine, view.request_id) or view
+        return decided_page(state, token, fresh, email, after_submit=True)
+    if code == ErrorCode.INVALID_INPUT:
+        return approval_page(
+            state, token, view, email, error=refusal.message, values=values, status_code=422
+        )
+    if code == ErrorCode.BC_ADMIN_REQUIRED:
+        return approval_page(
+            state, token, view, email, error=refusal.message, values=values, status_code=403
+        )
+    if code == ErrorCode.NOT_SHOP_TEAM:
+        raise PageError(403, "You cannot approve this request", refusal.message)
+    if code == ErrorCode.SERVICE_UNAVAILABLE:
+        raise PageError(
+            503, "Please try again in a minute", refusal.message,
+            hint="Your approval was not lost if it was accepted: reload this link to see "
+            "where it stands before trying again.",
+        )  # fmt: skip
+    raise PageError(409, "This request could not be approved", refusal.message)
+
+
+@router.post("/approve/{token}/personal-link", response_class=HTMLResponse)
+async def personal_link(token: str, request: Request, state: State) -> HTMLResponse:
+    """R7/R13: the same answer for every address; only the shop's team gets a mail."""
+    _claims, view = open_link(state, token)
+    form = await request.form()
+    csrf = form.get("csrf")
+    try:
+        state.forms.check(
+            csrf if isinstance(csrf, str) else None, "personal_link", request_id=view.request_id
+        )
+    except FormRejected as reason:
+        raise form_rejected(reason) from None
+    email = _field(form, "email").lower()
+    if view.status is not RequestStatus.PENDING:
+        return decided_page(state, token, view, None, after_submit=True)
+    if not EMAIL.match(email) or len(email) > 320:
+        return copy_page(
+            state, token, view, email=email, status_code=422,
+            error="Enter the e-mail address you use for your TikTok Shop, e.g. name@example.com.",
+        )  # fmt: skip
+    try:
+        await state.requests.request_personal_link(view.request_id, email)
+    except Refusal as refusal:
+        if refusal.code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
+            fresh = reads.request_view(state.engine, view.request_id) or view
+            return decided_page(state, token, fresh, None, after_submit=True)
+        if refusal.code == ErrorCode.INVALID_INPUT:
+            return copy_page(
+                state, token, view, email=email, error=refusal.message, status_code=422
+            )
+        raise PageError(503, "Please try again in a minute", refusal.message) from None
+    return page("link_sent.html", **summary(view), email=email, token=token)
+
+
+@router.post("/approve/{token}/signin")
+async def sign_in(token: str, request: Request, state: State) -> Response:
+    """From a personal link into partner management (R15): no passwords, a signed cookie."""
+    claims, view = open_link(state, token)
+    if claims.email is None:
+        raise PageError(403, "Use your personal link", "Only a personal link can sign you in.")
+    form = await request.form()
+    csrf = form.get("csrf")
+    try:
+        state.forms.check(
+            csrf if isinstance(csrf, str) else None, "signin",
+            request_id=view.request_id, email=claims.email,
+        )  # fmt: skip
+    except FormRejected as reason:
+        raise form_rejected(reason) from None
+    if not reads.is_on_team(state.engine, view.shop_code, claims.email):
+        raise PageError(
+            403, "You cannot manage this shop's partners",
+            f"{claims.email} is not on the team of shop {view.shop_name} ({view.shop_code}).",
+        )  # fmt: skip
+    response = RedirectResponse("/partners", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        state.sessions.dump(claims.email),
+        max_age=state.sessions.max_age,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies,
+        path="/",
+    )
+    return response

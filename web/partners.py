@@ -1,0 +1,93 @@
+"""Partner management for sellers (R15, R10): every request ever made for their shops, the
+Business Centers holding each shop now, and a way to approve pending requests.
+
+Signed in by a personal link (``POST /approve/<token>/signin``), which only the shop's
+team receives: the session is a signed cookie holding the e-mail, no passwords.
+
+Removing access (R19) belongs to the permissions work: ``remove_access`` below and the
+``remove_access`` block of templates/web/partners.html are the places to fill in.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from models.enums import RequestStatus
+from web import reads
+from web.approval import form_rejected
+from web.rendering import page
+from web.security import SESSION_COOKIE, FormRejected
+from web.state import PageError, State, WebState
+
+router = APIRouter()
+
+
+def signed_in(request: Request, state: WebState) -> str:
+    email = state.sessions.load(request.cookies.get(SESSION_COOKIE))
+    if email is None:
+        raise PageError(
+            401, "Sign in with your personal link",
+            "Partner management opens from the link in your approval e-mail: open it and "
+            "choose “Manage partners”. There are no passwords.",
+        )  # fmt: skip
+    return email
+
+
+@router.get("/partners", response_class=HTMLResponse)
+def partners(request: Request, state: State) -> HTMLResponse:
+    email = signed_in(request, state)
+    shops = reads.seller_shops(state.engine, email)
+    review = {
+        r.request_id: "/approve/" + state.links.token(r.request_id, email)
+        for s in shops
+        for r in s.requests
+        if r.status is RequestStatus.PENDING
+    }
+    return page(
+        "partners.html",
+        email=email,
+        shops=shops,
+        review=review,
+        signout_csrf=state.forms.issue("signout", email=email),
+        remove_csrf=state.forms.issue("remove_access", email=email),
+    )
+
+
+@router.post("/signout", response_class=HTMLResponse)
+async def sign_out(request: Request, state: State) -> HTMLResponse:
+    email = signed_in(request, state)
+    form = await request.form()
+    csrf = form.get("csrf")
+    try:
+        state.forms.check(csrf if isinstance(csrf, str) else None, "signout", email=email)
+    except FormRejected as reason:
+        raise form_rejected(reason) from None
+    response = page("signed_out.html")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/partners/{shop_code}/grants/{grant_id}/remove", response_class=HTMLResponse)
+async def remove_access(
+    shop_code: str, grant_id: int, request: Request, state: State
+) -> HTMLResponse:
+    """R19 placeholder: the permissions issue replaces the body below with a call to the
+    removal workflow. Sign-in, CSRF and team checks are already in place."""
+    email = signed_in(request, state)
+    form = await request.form()
+    csrf = form.get("csrf")
+    try:
+        state.forms.check(csrf if isinstance(csrf, str) else None, "remove_access", email=email)
+    except FormRejected as reason:
+        raise form_rejected(reason) from None
+    if not reads.is_on_team(state.engine, shop_code.upper(), email):
+        raise PageError(
+            403,
+            "You cannot manage this shop's partners",
+            f"{email} is not on the team of shop {shop_code}.",
+        )
+    # R19: the removal workflow, the same as the CLI's (web/partner_access.py).
+    from web.partner_access import confirm_removal
+
+    return await confirm_removal(state, email, shop_code, grant_id)

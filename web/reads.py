@@ -1,0 +1,182 @@
+"""What the pages show, read from the store (the record; Temporal is never asked)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from models.enums import (
+    MemberRole,
+    Permission,
+    Relationship,
+    RequestMethod,
+    Scenario,
+    TeamRole,
+)
+from models.errors import Refusal
+from models.tables import BusinessCenter, Shop, ShopGrant, ShopTeamMember, User
+from models.views import RequestView
+from store import queries
+from store.db import read_session
+from store.people import bc_admin_emails, find_user, normalise_email
+from store.requests import GRANT_FOR_METHOD, scenario_for, seller_bcs
+
+PERMISSION_NAMES = {
+    Permission.AD_PROMOTION: "ad promotion",
+    Permission.MANAGER: "manager",
+}
+
+
+def grant_text(method: RequestMethod, bc_name: str) -> str:
+    """R14 in a seller's words: what approving gives the requesting BC."""
+    relationship, permission = GRANT_FOR_METHOD[method]
+    if relationship is Relationship.OWNER:
+        what = f"{bc_name} becomes your shop's owner Business Center"
+    else:
+        what = (
+            f"{bc_name} becomes a partner of your shop with "
+            f"{PERMISSION_NAMES[permission]} permission"
+        )
+    return (
+        what + "; every ad account under it can run Product Sales campaigns with your shop "
+        "as the product source."
+    )
+
+
+def request_view(engine: Engine, request_id: str) -> RequestView | None:
+    with read_session(engine) as session:
+        try:
+            return queries.request_view(session, request_id)
+        except Refusal:
+            return None
+
+
+@dataclass
+class Approver:
+    """The seller opening a personal link, and which of R12's scenarios they are in."""
+
+    email: str
+    name: str
+    on_team: bool
+    scenario: Scenario | None = None
+    linked_bc: BusinessCenter | None = None  # S1
+    admin_bcs: list[BusinessCenter] = field(default_factory=list)  # S3
+    member_bcs: list[BusinessCenter] = field(default_factory=list)  # S4
+    bc_admins: list[str] = field(default_factory=list)  # S4: whom to ask
+
+
+def approver(engine: Engine, shop_code: str, email: str) -> Approver:
+    with read_session(engine) as session:
+        shop = session.exec(select(Shop).where(Shop.code == shop_code)).first()
+        user = find_user(session, email)
+        if (
+            shop is None
+            or user is None
+            or user.id is None
+            or (session.get(ShopTeamMember, (shop.id, user.id)) is None)
+        ):
+            return Approver(email=email, name=email, on_team=False)
+        found = Approver(
+            email=email, name=user.name, on_team=True,
+            scenario=scenario_for(session, shop, user.id),
+        )  # fmt: skip
+        if found.scenario is Scenario.S1 and shop.linked_bc_id is not None:
+            found.linked_bc = session.get(BusinessCenter, shop.linked_bc_id)
+        bcs = seller_bcs(session, user.id)
+        found.admin_bcs = [bc for bc, role in bcs if role is MemberRole.ADMIN]
+        found.member_bcs = [bc for bc, role in bcs if role is not MemberRole.ADMIN]
+        if found.scenario is Scenario.S4:
+            found.bc_admins = sorted(
+                {e for bc in found.member_bcs for e in bc_admin_emails(session, bc.id)}
+            )
+        return found
+
+
+def is_on_team(engine: Engine, shop_code: str, email: str) -> bool:
+    """R13: is ``email`` the shop's owner, a main admin or an ad manager?"""
+    with read_session(engine) as session:
+        found = session.exec(
+            select(ShopTeamMember.user_id)
+            .join(Shop, Shop.id == ShopTeamMember.shop_id)  # type: ignore[arg-type]
+            .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
+            .where(Shop.code == shop_code, User.email == normalise_email(email))
+        ).first()
+        return found is not None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A BC holding the shop now: an active grant (R14, R17)."""
+
+    grant_id: int
+    bc_id: int
+    bc_name: str
+    relationship: Relationship
+    permission: Permission
+    since: object
+    source_request_id: str | None
+
+
+@dataclass
+class SellerShop:
+    shop: Shop
+    role: str
+    requests: list[RequestView]
+    holders: list[Holder]
+
+
+def seller_shops(engine: Engine, email: str) -> list[SellerShop]:
+    """R15: every shop the seller is on the team of, with its whole request history."""
+    with read_session(engine) as session:
+        user = find_user(session, email)
+        if user is None:
+            return []
+        rows = session.exec(
+            select(Shop, ShopTeamMember.role)
+            .join(ShopTeamMember, ShopTeamMember.shop_id == Shop.id)  # type: ignore[arg-type]
+            .where(ShopTeamMember.user_id == user.id)
+            .order_by(Shop.name)
+        ).all()
+        shops = []
+        for shop, role in rows:
+            assert shop.id is not None
+            shops.append(
+                SellerShop(
+                    shop=shop,
+                    role=TeamRole(role).value.replace("_", " "),
+                    requests=queries.requests_for_shop(session, shop.id),
+                    holders=_holders(session, shop.id),
+                )
+            )
+        return shops
+
+
+def _holders(session: Session, shop_id: int) -> list[Holder]:
+    rows = session.exec(
+        select(ShopGrant, BusinessCenter)
+        .join(BusinessCenter, BusinessCenter.id == ShopGrant.bc_id)  # type: ignore[arg-type]
+        .where(ShopGrant.shop_id == shop_id, col(ShopGrant.revoked_at).is_(None))
+        .order_by(col(ShopGrant.created_at))
+    ).all()
+    return [
+        Holder(
+            grant_id=grant.id or 0,
+            bc_id=bc.id,
+            bc_name=bc.name,
+            relationship=grant.relationship,
+            permission=grant.permission,
+            since=grant.created_at,
+            source_request_id=grant.source_request_id,
+        )
+        for grant, bc in rows
+    ]
+
+
+def bc_name(engine: Engine, bc_id: int | None) -> str | None:
+    if bc_id is None:
+        return None
+    with read_session(engine) as session:
+        bc = session.get(BusinessCenter, bc_id)
+        return bc.name if bc else None

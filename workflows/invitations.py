@@ -1,0 +1,314 @@
+"""Invitations as durable workflows (R16, R17, R20): one workflow per invitation, waiting
+with no expiry until it is accepted, declined or cancelled.
+
+``MemberInvitation`` (one invited e-mail address; ``invite-member`` starts one per address):
+- update ``admission`` (sent with start): returns :class:`InvitationOutcome` once the store
+  admitted the invitation, or fails with the refusal's code.
+
+``PartnerInvitation`` (one per inviting BC and invited BC, id from both):
+- update ``offer_shop`` (:class:`OfferShop`, sent with start; later shares to the same BC
+  join the open invitation): adds a shop with its permission; returns the outcome.
+
+Both accept:
+- updates ``accept``, ``decline`` (the invitee) and ``cancel`` (an admin of the inviting BC),
+  each :class:`RespondToInvitation` returning :class:`InvitationOutcome`; their validators
+  reject, without touching history, once the invitation is no longer pending.
+- query ``state``: the carried :class:`InvitationState`.
+
+Both return :class:`InvitationResult` and continue-as-new, state and all, when suggested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.errors import ErrorCode
+    from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
+    from models.partner_enums import InvitationKind, InvitationStatus
+    from models.partner_messages import (
+        CreateMemberInvitation,
+        InvitationDecision,
+        InvitationEmails,
+        InvitationOutcome,
+        InvitationResult,
+        InvitationState,
+        MemberInvitationInput,
+        OfferPartnerShop,
+        OfferShop,
+        PartnerInvitationInput,
+        RespondToInvitation,
+        WaitInvitationAdmission,
+    )
+    from workflows import presets
+    from workflows.access_request import _refusal as refusal_of
+
+REFUSED = "refused"
+
+
+class _InvitationLifecycle:
+    """What both invitation kinds share: the answers, the wait, the result."""
+
+    _invitation_id: str
+    _bc_id: int
+    _kind: InvitationKind
+    _state: InvitationState
+    _lock: asyncio.Lock
+
+    # --- messages ----------------------------------------------------------------------
+
+    @workflow.update(name=PartnerMessage.ACCEPT)
+    async def accept(self, command: RespondToInvitation) -> InvitationOutcome:
+        return await self._answer(PartnerActivity.ACCEPT_INVITATION, command)
+
+    @accept.validator
+    def _validate_accept(self, command: RespondToInvitation) -> None:
+        self._require_pending()
+
+    @workflow.update(name=PartnerMessage.DECLINE)
+    async def decline(self, command: RespondToInvitation) -> InvitationOutcome:
+        return await self._answer(PartnerActivity.DECLINE_INVITATION, command)
+
+    @decline.validator
+    def _validate_decline(self, command: RespondToInvitation) -> None:
+        self._require_pending()
+
+    @workflow.update(name=PartnerMessage.CANCEL)
+    async def cancel(self, command: RespondToInvitation) -> InvitationOutcome:
+        return await self._answer(PartnerActivity.CANCEL_INVITATION, command)
+
+    @cancel.validator
+    def _validate_cancel(self, command: RespondToInvitation) -> None:
+        self._require_pending()
+
+    @workflow.query(name=PartnerMessage.STATE)
+    def state(self) -> InvitationState:
+        return self._state
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _require_pending(self) -> None:
+        status = self._state.status
+        if status is not InvitationStatus.PENDING:
+            raise ApplicationError(
+                f"Invitation {self._invitation_id} is {status or 'not admitted'}; only a "
+                "pending invitation can be answered or changed.",
+                type=ErrorCode.INVITATION_NOT_PENDING,
+                non_retryable=True,
+            )
+
+    async def _answer(self, activity_name: str, command: RespondToInvitation) -> InvitationOutcome:
+        state = self._state
+        async with self._lock:
+            self._require_pending()
+            try:
+                out: InvitationOutcome = await workflow.execute_activity(
+                    activity_name,
+                    InvitationDecision(invitation_id=self._invitation_id, by=command.by),
+                    result_type=InvitationOutcome,
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                raise refusal_of(err) from None
+            state.status = out.status
+            state.decided_by = command.by
+            state.granted_shop_ids = out.granted_shop_ids
+            self._publish()
+            return out
+
+    async def _wait_for_answer(self, carry: Callable[[], Any], work: Callable[[], bool]) -> None:
+        """Wait, with no expiry, until answered; run ``work`` (e-mails owed) whenever it
+        says there is some; continue-as-new when the server suggests it."""
+        state = self._state
+        while state.status is InvitationStatus.PENDING:
+            await workflow.wait_condition(
+                lambda: state.status is not InvitationStatus.PENDING
+                or work()
+                or workflow.info().is_continue_as_new_suggested()
+            )
+            if state.status is not InvitationStatus.PENDING:
+                break
+            if work():
+                await self._do_work()
+                continue
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(carry())
+
+    async def _do_work(self) -> None:
+        raise NotImplementedError
+
+    async def _send_emails(self, shop_id: int | None = None) -> None:
+        await workflow.execute_activity(
+            PartnerActivity.SEND_INVITATION_EMAILS,
+            InvitationEmails(invitation_id=self._invitation_id, shop_id=shop_id),
+            result_type=int,
+            **presets.MAIL,
+        )
+
+    def _publish(self) -> None:
+        state = self._state
+        status = REFUSED if state.refusal_code and state.status is None else state.status
+        workflow.set_current_details(
+            f"**{status}** · {self._kind.value} invitation {self._invitation_id}"
+            f" from BC {self._bc_id}"
+        )
+
+    def _result(self) -> InvitationResult:
+        state = self._state
+        return InvitationResult(
+            invitation_id=self._invitation_id,
+            status=REFUSED if state.status is None else str(state.status),
+            refusal_code=state.refusal_code,
+            refusal_message=state.refusal_message,
+            granted_shop_ids=state.granted_shop_ids,
+        )
+
+    def _refuse(self, refusal: ApplicationError) -> None:
+        self._state.refusal_code = refusal.type
+        self._state.refusal_message = refusal.message
+        self._publish()
+
+
+@workflow.defn(name=PartnerWorkflowType.MEMBER_INVITATION)
+class MemberInvitationWorkflow(_InvitationLifecycle):
+    """R16: invite one e-mail address to join a BC with a role and ad accounts."""
+
+    @workflow.init
+    def __init__(self, input: MemberInvitationInput) -> None:
+        self._input = input
+        self._invitation_id = input.invitation_id
+        self._bc_id = input.bc_id
+        self._kind = InvitationKind.MEMBER
+        self._state = input.state or InvitationState()
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: MemberInvitationInput) -> InvitationResult:
+        state = self._state
+        if state.status is None and state.refusal_code is None:
+            try:
+                out: InvitationOutcome = await workflow.execute_activity(
+                    PartnerActivity.CREATE_MEMBER_INVITATION,
+                    CreateMemberInvitation(
+                        invitation_id=input.invitation_id, bc_id=input.bc_id,
+                        email=input.email, role=input.role, ad_accounts=input.ad_accounts,
+                        invited_by=input.invited_by,
+                        workflow_id=workflow.info().workflow_id,
+                    ),
+                    result_type=InvitationOutcome,
+                    **presets.STORE,
+                )
+                state.status = out.status
+                self._publish()
+            except ActivityError as err:
+                self._refuse(refusal_of(err))
+        if state.status is not None:
+            await self._wait_for_answer(
+                lambda: MemberInvitationInput(**{**input.model_dump(), "state": state}),
+                lambda: not state.emails_sent,
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _do_work(self) -> None:
+        await self._send_emails()
+        self._state.emails_sent = True
+
+    @workflow.update(name=PartnerMessage.ADMISSION)
+    async def admission(self, _: WaitInvitationAdmission) -> InvitationOutcome:
+        state = self._state
+        await workflow.wait_condition(
+            lambda: state.status is not None or state.refusal_code is not None
+        )
+        if state.status is None:
+            raise ApplicationError(
+                state.refusal_message or REFUSED, type=state.refusal_code, non_retryable=True
+            )
+        return InvitationOutcome(
+            invitation_id=self._invitation_id, kind=InvitationKind.MEMBER, status=state.status,
+            bc_id=self._bc_id, email=self._input.email,
+            workflow_id=workflow.info().workflow_id,
+        )
+
+
+@workflow.defn(name=PartnerWorkflowType.PARTNER_INVITATION)
+class PartnerInvitationWorkflow(_InvitationLifecycle):
+    """R17: invite a BC to be a partner; it carries the shops offered until accepted."""
+
+    @workflow.init
+    def __init__(self, input: PartnerInvitationInput) -> None:
+        self._input = input
+        self._invitation_id = input.invitation_id
+        self._bc_id = input.bc_id
+        self._kind = InvitationKind.PARTNER
+        self._state = input.state or InvitationState()
+        self._lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: PartnerInvitationInput) -> InvitationResult:
+        state = self._state
+        # The invitation exists once the first offer is admitted; a refused first offer
+        # ends the workflow with nothing stored.
+        await workflow.wait_condition(
+            lambda: state.status is not None or state.refusal_code is not None
+        )
+        if state.status is not None:
+            await self._wait_for_answer(
+                lambda: PartnerInvitationInput(**{**input.model_dump(), "state": state}),
+                lambda: bool(self._unmailed()),
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    def _unmailed(self) -> list[int]:
+        state = self._state
+        return [s for s in state.shop_ids if s not in state.mailed_shop_ids]
+
+    async def _do_work(self) -> None:
+        for shop_id in self._unmailed():
+            await self._send_emails(shop_id)
+            self._state.mailed_shop_ids.append(shop_id)
+
+    @workflow.update(name=PartnerMessage.OFFER_SHOP)
+    async def offer_shop(self, command: OfferShop) -> InvitationOutcome:
+        state = self._state
+        async with self._lock:
+            self._require_open()
+            try:
+                out: InvitationOutcome = await workflow.execute_activity(
+                    PartnerActivity.OFFER_PARTNER_SHOP,
+                    OfferPartnerShop(
+                        invitation_id=self._invitation_id, bc_id=self._bc_id,
+                        partner_bc_id=self._input.partner_bc_id, shop_id=command.shop_id,
+                        permission=command.permission, by=command.by,
+                        workflow_id=workflow.info().workflow_id,
+                    ),
+                    result_type=InvitationOutcome,
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                refusal = refusal_of(err)
+                if state.status is None:
+                    self._refuse(refusal)
+                raise refusal from None
+            state.status = out.status
+            if command.shop_id not in state.shop_ids:
+                state.shop_ids.append(command.shop_id)
+            self._publish()
+            return out
+
+    @offer_shop.validator
+    def _validate_offer_shop(self, command: OfferShop) -> None:
+        self._require_open()
+
+    def _require_open(self) -> None:
+        """A first offer may create the invitation; later ones need it still pending."""
+        state = self._state
+        if state.status is None and state.refusal_code is None:
+            return
+        self._require_pending()

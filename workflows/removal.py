@@ -1,0 +1,164 @@
+"""Removing a partner's access to a shop (R19, R20): ``RemovePartnerAccess``.
+
+One workflow per removed grant (id from shop, partner BC and grant), started by the CLI or
+the seller's partner management page alike:
+1. ends the grant at once, in one transaction with its onward shares, member assignments
+   and the requests' status (no new campaign can use the shop from that moment);
+2. stops every campaign of the BCs that lost the shop, in pages: one activity per page,
+   each heartbeating its cursor and resuming from it after a crash (10,000 campaigns fit
+   comfortably; the workflow continues-as-new if the history ever grows large);
+3. e-mails the partner (and the BCs downstream that lost the shop), each message once;
+4. records the removal as completed with the number of campaigns stopped.
+
+Accepts:
+- update ``end_grants`` (:class:`WaitGrantsEnded`, sent with start): returns
+  :class:`GrantsEnded` once step 1 committed, or fails with the refusal's code.
+- query ``progress``: :class:`RemovalProgress`.
+
+Returns :class:`RemovalResult`.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
+    from models.partner_messages import (
+        EndGrants,
+        FinishRemoval,
+        GrantsEnded,
+        PageStopped,
+        RemovalInput,
+        RemovalNotice,
+        RemovalProgress,
+        RemovalResult,
+        RemovalState,
+        StopCampaignPage,
+        WaitGrantsEnded,
+    )
+    from workflows import presets
+    from workflows.access_request import _refusal as refusal_of
+
+REFUSED = "refused"
+
+
+@workflow.defn(name=PartnerWorkflowType.REMOVE_ACCESS)
+class RemovePartnerAccessWorkflow:
+    @workflow.init
+    def __init__(self, input: RemovalInput) -> None:
+        self._input = input
+        self._state = input.state or RemovalState()
+
+    @workflow.run
+    async def run(self, input: RemovalInput) -> RemovalResult:
+        state = self._state
+        if state.ended is None and state.refusal_code is None:
+            try:
+                state.ended = await workflow.execute_activity(
+                    PartnerActivity.END_GRANTS,
+                    EndGrants(
+                        removal_id=input.removal_id, shop_id=input.shop_id,
+                        partner_bc_id=input.partner_bc_id, by=input.by,
+                        workflow_id=workflow.info().workflow_id,
+                    ),
+                    result_type=GrantsEnded,
+                    **presets.STORE,
+                )
+            except ActivityError as err:
+                refusal = refusal_of(err)
+                state.refusal_code = refusal.type
+                state.refusal_message = refusal.message
+        if state.ended is None:
+            self._publish()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return self._result()
+
+        ended = state.ended
+        while not state.stopping_done:
+            self._publish()
+            page: PageStopped = await workflow.execute_activity(
+                PartnerActivity.STOP_CAMPAIGN_PAGE,
+                StopCampaignPage(
+                    removal_id=input.removal_id, shop_id=input.shop_id,
+                    bc_ids=ended.lost_bc_ids, after_id=state.after_id,
+                    page_size=input.page_size, batch_size=input.batch_size,
+                    pause_ms=input.pause_ms,
+                ),
+                result_type=PageStopped,
+                **presets.CAMPAIGN_PAGE,
+            )
+            state.campaigns_stopped += page.stopped
+            state.after_id = page.last_id
+            state.pages += 1
+            state.stopping_done = page.done
+            if not page.done and workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(RemovalInput(**{**input.model_dump(), "state": state}))
+
+        if not state.notified:
+            await workflow.execute_activity(
+                PartnerActivity.NOTIFY_REMOVAL,
+                RemovalNotice(removal_id=input.removal_id),
+                result_type=int,
+                **presets.MAIL,
+            )
+            state.notified = True
+        if not state.finished:
+            # The store's count is the truth: a page retried after a crash reports only
+            # what its last attempt stopped.
+            state.campaigns_stopped = await workflow.execute_activity(
+                PartnerActivity.FINISH_REMOVAL,
+                FinishRemoval(removal_id=input.removal_id),
+                result_type=int,
+                **presets.STORE,
+            )
+            state.finished = True
+        self._publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    @workflow.update(name=PartnerMessage.END_GRANTS)
+    async def end_grants(self, _: WaitGrantsEnded) -> GrantsEnded:
+        state = self._state
+        await workflow.wait_condition(
+            lambda: state.ended is not None or state.refusal_code is not None
+        )
+        if state.ended is None:
+            raise ApplicationError(
+                state.refusal_message or REFUSED, type=state.refusal_code, non_retryable=True
+            )
+        return state.ended
+
+    @workflow.query(name=PartnerMessage.PROGRESS)
+    def progress(self) -> RemovalProgress:
+        return RemovalProgress(
+            removal_id=self._input.removal_id, status=self._status(),
+            campaigns_stopped=self._state.campaigns_stopped, pages=self._state.pages,
+            lost_bc_ids=self._state.ended.lost_bc_ids if self._state.ended else [],
+        )
+
+    def _status(self) -> str:
+        state = self._state
+        if state.ended is None:
+            return REFUSED if state.refusal_code else "ending_grants"
+        return "completed" if state.finished else "stopping_campaigns"
+
+    def _publish(self) -> None:
+        input, state = self._input, self._state
+        workflow.set_current_details(
+            f"**{self._status()}** · remove BC {input.partner_bc_id} from shop "
+            f"{input.shop_code} · {state.campaigns_stopped} campaigns stopped"
+            f" · removal {input.removal_id}"
+        )
+
+    def _result(self) -> RemovalResult:
+        state = self._state
+        return RemovalResult(
+            removal_id=self._input.removal_id, status=self._status(),
+            campaigns_stopped=state.campaigns_stopped,
+            lost_bc_ids=state.ended.lost_bc_ids if state.ended else [],
+            refusal_code=state.refusal_code, refusal_message=state.refusal_message,
+        )
+
