@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from bench.harness import (
     client_for,
@@ -169,8 +169,8 @@ def check(engine: Any, campaigns: int) -> dict[str, Any]:
             ((int(bc), str(getattr(st, "value", st))), int(n))
             for bc, st, n in session.exec(
                 select(Campaign.bc_id, Campaign.status, func.count()).group_by(
-                    Campaign.bc_id, Campaign.status
-                )  # type: ignore[arg-type]
+                    col(Campaign.bc_id), col(Campaign.status)
+                )
             ).all()
         )
         events = session.exec(

@@ -80,8 +80,6 @@ async def test_migrate_then_load_is_idempotent(tmp_path: Path) -> None:
     first = await run("starter.py", "migrate", "--json", env=env)
     assert first.code == 0, first.err
     assert first.json == {"revision": head_revision(url)}
-    again = await run("starter.py", "migrate", "--json", env=env)
-    assert (again.code, again.json) == (0, first.json)
 
     loaded = await run("starter.py", "load", str(DEMO), "--json", env=env)
     assert loaded.code == 0, loaded.err
@@ -90,17 +88,19 @@ async def test_migrate_then_load_is_idempotent(tmp_path: Path) -> None:
     try:
         before = dump(engine)
         assert len(before["shop"]) == 4 and len(before["app_user"]) == 8
-        second = await run("starter.py", "load", str(DEMO), "--json", env=env)
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({"business_centers": [{
+            "id": 1, "name": "X", "type": "agency", "country": "SG", "timezone": "Mars/Base",
+        }]}))  # fmt: skip
+        second, invalid = await asyncio.gather(
+            run("starter.py", "load", str(DEMO), "--json", env=env),
+            run("starter.py", "load", str(bad), "--json", env=env),
+        )
         assert second.code == 0, second.err
-        assert dump(engine) == before  # the second load changed nothing, audit log included
+        assert dump(engine) == before  # nothing changed, audit log included
+        assert "Mars/Base" in refused(invalid, "invalid_input")
     finally:
         engine.dispose()
-
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"business_centers": [{"id": 1, "name": "X", "type": "agency",
-                                                     "country": "SG", "timezone": "Mars/Base"}]}))
-    message = refused(await run("starter.py", "load", str(bad), "--json", env=env), "invalid_input")
-    assert "Mars/Base" in message and "timezone" in message
 
 
 async def test_worker_refuses_to_start_on_a_schema_that_is_behind(tmp_path: Path) -> None:
@@ -152,14 +152,12 @@ async def test_r8_r15_request_walked_through_the_cli(
     assert sub["status"] == "pending" and "/approve/" in sub["approval_url"]
     request_id = sub["request_id"]
 
-    status, listing, copied, again, standard = await asyncio.gather(
+    status, listing, copied, standard = await asyncio.gather(
         run("starter.py", "status", request_id, "--json", env=cli_env),
         run("starter.py", "requests", "--bc", str(AGENCY), "--json", env=cli_env),
         run("starter.py", "resend", request_id, "--as", ANA, "--copy", "--json", env=cli_env),
-        run("starter.py", "request-access", "--bc", str(AGENCY), "--shop-code", S1_SHOP,
-            "--as", ANA, "--json", env=cli_env),
         run("starter.py", "cancel", request_id, "--as", SAM, "--json", env=cli_env),
-    )  # fmt: skip
+    )
     view = status.json
     assert status.code == 0
     assert {k: view[k] for k in ("request_id", "status", "method", "bc_id", "shop_code")} == {
@@ -173,7 +171,6 @@ async def test_r8_r15_request_walked_through_the_cli(
     ]
     assert copied.code == 0 and copied.json["approval_url"] == sub["approval_url"]
     assert copied.json["channel"] == "copy_link"
-    assert request_id in refused(again, "request_already_pending")
     assert "co-admin" in refused(standard, "not_bc_admin")
 
     approved = await run("starter.py", "approve", request_id, "--as", OLI, "--json", env=cli_env)
@@ -183,24 +180,15 @@ async def test_r8_r15_request_walked_through_the_cli(
         "partner", "ad_promotion",
     )  # fmt: skip
 
-    history, unknown, twice, neither = await asyncio.gather(
+    history, human = await asyncio.gather(
         run("starter.py", "requests", "--shop-code", S1_SHOP, "--json", env=cli_env),
-        run("starter.py", "requests", "--shop-code", "NOSUCH01", "--json", env=cli_env),
-        run("starter.py", "approve", request_id, "--as", OLI, "--json", env=cli_env),
-        run("starter.py", "requests", "--json", env=cli_env),
+        run("starter.py", "requests", env=cli_env),  # a refusal, for people: on stderr
     )
     (row,) = history.json["requests"]
     assert row["request_id"] == request_id and row["status"] == "approved"
     assert row["status_label"] == "Approved" and row["decided_by"] == OLI
     assert row["bc_id"] == AGENCY and row["method"] == "request_access"
-    assert "Seller information" in refused(unknown, "unknown_shop_code")
-    assert "approved" in refused(twice, "request_not_pending")
-    assert "--bc" in refused(neither, "invalid_input")
+    assert human.code == 1 and human.out == ""
+    assert "invalid_input" in human.err and "--shop-code" in human.err
     subjects = [m["Subject"] for m in outbox_messages(settings)]
     assert sum("asks for access" in s for s in subjects) == 1  # --copy sent nothing
-
-
-async def test_refusal_without_json_goes_to_stderr(demo: Engine, cli_env: dict[str, str]) -> None:
-    result = await run("starter.py", "status", "req_missing", env=cli_env)
-    assert result.code == 1 and result.out == ""
-    assert "unknown_request" in result.err and "req_missing" in result.err

@@ -129,7 +129,9 @@ async def approve_until_decided(service: RequestService, sub: Submitted) -> Any:
     key = f"approve-{sub.request_id}"
     for _ in range(5):
         try:
-            return await service.approve(sub.request_id, ApproveRequest(by=OLI), idempotency_key=key)
+            return await service.approve(
+                sub.request_id, ApproveRequest(by=OLI), idempotency_key=key
+            )
         except Refusal as refusal:
             if refusal.code != "service_unavailable":
                 return refusal
@@ -146,15 +148,14 @@ async def test_r20_sigkill_mid_way_loses_nothing_and_repeats_nothing(
     await workers[0].polling()
     service = RequestService(client, demo, worker_env["TASK_QUEUE"], timeout=90)
 
-    subs: list[Submitted] = await asyncio.gather(
-        *(
-            service.submit(
-                method=RequestMethod.REQUEST_ACCESS, bc_id=BCS[i % len(BCS)],
-                shop_code=f"DURABLE{i:03d}", by=ADMINS[i % len(BCS)],
-            )  # fmt: skip
-            for i in range(N)
+    def submit(i: int) -> Any:
+        bc = i % len(BCS)
+        return service.submit(
+            method=RequestMethod.REQUEST_ACCESS, bc_id=BCS[bc], shop_code=f"DURABLE{i:03d}",
+            by=ADMINS[bc],
         )
-    )
+
+    subs: list[Submitted] = await asyncio.gather(*(submit(i) for i in range(N)))
     assert all(s.status == "pending" for s in subs)
 
     approvals = asyncio.gather(*(approve_until_decided(service, s) for s in subs))

@@ -31,12 +31,24 @@ from tests.conftest import (
     SUBAGENCY,
     outbox_messages,
 )
-from tests.partners_support import AGENCY_ADS, approved_partner, load_extra, snapshot
+from tests.partners_support import (
+    AGENCY_ADS,
+    approved_partner,
+    close_partner_workflows,
+    load_extra,
+    snapshot,
+)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
     return PartnerService(client, engine, settings.task_queue, timeout=20)
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _close_partner_workflows(client, demo, worker):
+    yield
+    await close_partner_workflows(client, demo)
 
 
 def _subjects(settings) -> list[str]:

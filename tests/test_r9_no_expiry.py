@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from sqlmodel import select
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -56,7 +57,8 @@ async def test_r9_request_pending_for_a_year_is_still_pending_and_can_be_approve
         dev_mode=True,
     )
     with read_session(demo) as session:
-        shop = session.exec(select(Shop).where(Shop.code == S1_SHOP)).scalar_one()
+        shop = session.exec(select(Shop).where(Shop.code == S1_SHOP)).one()
+    assert shop.id is not None
     method = RequestMethod.REQUEST_ACCESS
     request_id = new_request_id()
     with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
@@ -72,9 +74,13 @@ async def test_r9_request_pending_for_a_year_is_still_pending_and_can_be_approve
             handle: Any = await env.client.start_workflow(
                 WorkflowType.REQUEST_ACCESS,
                 RequestInput(
-                    request_id=request_id, method=method, bc_id=AGENCY, shop_id=shop.id,
-                    shop_code=shop.code, requested_by=ANA,
-                ),  # fmt: skip
+                    request_id=request_id,
+                    method=method,
+                    bc_id=AGENCY,
+                    shop_id=shop.id,
+                    shop_code=shop.code,
+                    requested_by=ANA,
+                ),
                 id=request_workflow_id(method, AGENCY, shop.id),
                 task_queue=settings.task_queue,
                 result_type=RequestResult,

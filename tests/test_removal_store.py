@@ -8,7 +8,7 @@ import json
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models.enums import Permission, RequestMethod, RequestStatus
 from models.errors import ErrorCode
@@ -94,7 +94,7 @@ def test_r19_removal_cascades_two_levels_and_leaves_other_partners(store: Engine
         for bc in (AGENCY, SUBAGENCY, SUB_SUB):
             assert sharing.shops_for_bc(session, bc) == []
         assert [s.shop_code for s in sharing.shops_for_bc(session, OTHER_AGENCY)] == [S1_SHOP]
-        requests = session.exec(select(AccessRequest).order_by(AccessRequest.bc_id)).all()
+        requests = session.exec(select(AccessRequest).order_by(col(AccessRequest.bc_id))).all()
         assert {r.bc_id: r.status for r in requests} == {
             AGENCY: RequestStatus.REVOKED, OTHER_AGENCY: RequestStatus.APPROVED
         }

@@ -34,6 +34,7 @@ from tests.partners_support import (
     SUB_ADS,
     approved_partner,
     campaign_counts,
+    close_partner_workflows,
     load_extra,
 )
 
@@ -43,6 +44,12 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
     return PartnerService(client, engine, settings.task_queue, timeout=20)
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _close_partner_workflows(client, demo, worker):
+    yield
+    await close_partner_workflows(client, demo)
 
 
 async def _record(partners: PartnerService, workflow_id: str, name: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import Engine
 
 from models.enums import Permission
@@ -17,7 +18,13 @@ from models.settings import Settings
 from service.partners import PartnerService
 from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY
-from tests.partners_support import AGENCY_ADS, SUB_ADS, approved_partner, snapshot
+from tests.partners_support import (
+    AGENCY_ADS,
+    SUB_ADS,
+    approved_partner,
+    close_partner_workflows,
+    snapshot,
+)
 from tests.web import conftest as web
 
 # The link handler's fixtures (app over the real worker, HTTP client, live server, browser).
@@ -28,6 +35,12 @@ http = web.http
 live_server = web.live_server
 browser = web.browser
 page = web.page
+
+
+@pytest_asyncio.fixture(autouse=True, loop_scope="session")
+async def _close_partner_workflows(client, demo, worker):
+    yield
+    await close_partner_workflows(client, demo)
 
 
 async def _story(service: RequestService, client: Any, demo: Engine, queue: str) -> str:

@@ -4,8 +4,9 @@ Business Centers holding each shop now, and a way to approve pending requests.
 Signed in by a personal link (``POST /approve/<token>/signin``), which only the shop's
 team receives: the session is a signed cookie holding the e-mail, no passwords.
 
-Removing access (R19) belongs to the permissions work: ``remove_access`` below and the
-``remove_access`` block of templates/web/partners.html are the places to fill in.
+Removing access (R19): the ``remove_access`` block of templates/web/partners.html links
+each partner to the preview page, and ``remove_access`` below checks the session, the
+form token and the team, then hands over to ``web/partner_access.py`` (docs/partners.md).
 """
 
 from __future__ import annotations
@@ -72,8 +73,7 @@ async def sign_out(request: Request, state: State) -> HTMLResponse:
 async def remove_access(
     shop_code: str, grant_id: int, request: Request, state: State
 ) -> HTMLResponse:
-    """R19 placeholder: the permissions issue replaces the body below with a call to the
-    removal workflow. Sign-in, CSRF and team checks are already in place."""
+    """R19: sign-in, form token and team checks here; the removal in web/partner_access.py."""
     email = signed_in(request, state)
     form = await request.form()
     csrf = form.get("csrf")

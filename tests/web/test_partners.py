@@ -1,5 +1,6 @@
 """Partner management (R15, R10): personal-link sign-in, every request with its story,
-the Business Centers holding the shop, approving from there, and the R19 placeholder."""
+the Business Centers holding the shop, and approving from there. Removing access (R19) is
+tested with its workflow in tests/test_removal_web.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from models.enums import RequestMethod, RequestStatus
 from models.settings import Settings
 from service.requests import RequestService
 from tests.conftest import LEE, OLI, RAJ, S1_SHOP, S3_SHOP, SUBAGENCY
-from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
+from tests.web.conftest import copy_path, csrf_in, personal_path, submit
 from web.security import SESSION_COOKIE, SessionCookies
 
 
@@ -91,26 +92,3 @@ async def test_sign_out_ends_the_session(
     out = await http.post("/signout", data={"csrf": csrf_in(page.text, "signout")})
     assert out.status_code == 200 and "Signed out" in out.text
     assert (await http.get("/partners")).status_code == 401
-
-
-async def test_r19_remove_access_is_a_marked_placeholder_that_changes_nothing(
-    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
-) -> None:
-    sub = await submit(service, S1_SHOP)
-    link = personal_path(settings, sub.request_id, OLI)
-    await http.post(link, data={"csrf": csrf_in((await http.get(link)).text)})
-    await sign_in(http, settings, sub.request_id, OLI)
-    html = (await http.get("/partners")).text
-    grant_id = html.split('<li data-grant="')[1].split('"')[0]
-    token = html.split('name="csrf" value="')[1].split('"')[0]  # the sign-out form's
-    from web.security import FormTokens
-
-    remove_csrf = FormTokens(settings.secret_key.get_secret_value()).issue(
-        "remove_access", email=OLI
-    )
-    before = snapshot(demo)
-    path = f"/partners/{S1_SHOP}/grants/{grant_id}/remove"
-    assert (await http.post(path, data={"csrf": token})).status_code == 403
-    stub = await http.post(path, data={"csrf": remove_csrf})
-    assert stub.status_code == 501 and "Nothing was changed" in stub.text
-    assert snapshot(demo) == before
