@@ -575,6 +575,10 @@ def shops(ctx: Context, bc_id: int) -> None:
     ctx.emit({"shops": [v.model_dump(mode="json") for v in views]}, human)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @cli.command("remove-access")
 @click.option("--shop-code", required=True)
 @click.option("--partner-bc", "partner_bc_id", type=int, required=True)
@@ -598,15 +602,15 @@ def remove_access(
         lines = [
             f"Removing {view.partner_bc_name} (BC {view.partner_bc_id}, "
             f"{view.permission.value}) from shop {view.shop_code} stops "
-            f"{view.total_delivering_campaigns} delivering campaigns "
-            f"({view.delivering_campaigns} its own) and ends {view.member_assignments} "
-            "member assignments."
+            f"{_count(view.total_delivering_campaigns, 'delivering campaign')} "
+            f"({view.delivering_campaigns} its own) and ends "
+            f"{_count(view.member_assignments, 'member assignment')}."
         ]
         lines += [
             f"  {'  ' * (d.depth - 1)}↳ BC {d.bc_id} ({d.bc_name}), shared by BC "
             f"{d.shared_by_bc_id}: "
             + ("keeps access another way" if d.keeps_access
-               else f"loses access, {d.delivering_campaigns} campaigns stop")
+               else f"loses access, {_count(d.delivering_campaigns, 'campaign')} stop")
             for d in view.downstream
         ]
         ctx.emit(view.model_dump(mode="json"), "\n".join(lines))

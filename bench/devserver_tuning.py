@@ -66,6 +66,18 @@ CONFIGS = {
         ),
     ),
     "tuned+gogc400": Config("tuned+gogc400", tuned=True, env=(("GOGC", "400"),)),
+    "tuned+sqlitecache": Config(
+        "tuned+sqlitecache",
+        tuned=True,
+        extra=(
+            "--sqlite-pragma",
+            "cache_size=-65536",
+            "--sqlite-pragma",
+            "mmap_size=268435456",
+            "--sqlite-pragma",
+            "temp_store=memory",
+        ),
+    ),
 }
 
 

@@ -1,6 +1,6 @@
 """Removing a partner's access to a shop with 10,000 delivering campaigns (R19).
 
-    .venv/bin/python bench/removal.py [--campaigns 10000] [--downstream-share 0.2]
+    .venv/bin/python bench/removal.py [--campaigns 10000] [--downstream-share 0.2] [--postgres]
                                       [--page-size 2000] [--batch-size 500]
 
 Starts its own dev server (fresh SQLite file, headless, free port, tuned like the quick
@@ -9,7 +9,7 @@ store with the demo data set: Agency One holds the demo S1 shop and shared it wi
 Sub-agency; their campaigns (``--downstream-share`` of them the sub-agency's) all use the
 shop; another agency's 500 campaigns on the same shop must keep delivering.
 
-Measures, from the seller's click (RemovalService.remove_access) to the workflow's result:
+Measures, from the seller's click (PartnerService.remove_access) to the workflow's result:
 the time until the grant has ended (the answer the seller waits for), the wall time until
 every campaign has stopped, and campaigns stopped per second. Then checks the record:
 every campaign stopped exactly once (one audit event each), the other agency untouched.
@@ -97,8 +97,9 @@ def _grant(engine: Any, bc_id: int, admin: str, shop_id: int) -> None:
         rules.grant_access(session, request_id=request_id)
 
 
-def prepare(directory: Path, campaigns: int, downstream_share: float) -> tuple[Any, str, dict]:
-    url = f"sqlite:///{directory / 'store.db'}"
+def prepare(
+    url: str, campaigns: int, downstream_share: float
+) -> tuple[Any, str, dict[str, int]]:
     engine = make_engine(url)
     upgrade(engine)
     demo = json.loads((ROOT / "service" / "data" / "demo.json").read_text())
@@ -163,6 +164,29 @@ async def _polling(log_path: Path, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _create_postgres(admin_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"shop_access_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_postgres(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def check(engine: Any, campaigns: int) -> dict[str, Any]:
     with read_session(engine) as session:
         by_bc = dict(
@@ -191,7 +215,10 @@ def check(engine: Any, campaigns: int) -> dict[str, Any]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with workdir(keep=args.keep) as directory:
         log(f"preparing {args.campaigns} campaigns in {directory}")
-        engine, url, split = prepare(directory, args.campaigns, args.downstream_share)
+        url = f"sqlite:///{directory / 'store.db'}"
+        if args.postgres:
+            url = _create_postgres(args.postgres)
+        engine, url, split = prepare(url, args.campaigns, args.downstream_share)
         async with dev_server(directory, tuned=True) as server:
             queue = f"bench-removal-{uuid.uuid4().hex[:8]}"
             worker = start_worker(
@@ -230,10 +257,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 stop_process(worker.proc)
         verdict = check(engine, args.campaigns)
         engine.dispose()
+        if args.postgres:
+            _drop_postgres(args.postgres, url)
     rate = result.campaigns_stopped / wall if wall else 0.0
     log(f"{result.campaigns_stopped} campaigns stopped in {wall:.2f} s ({rate:.0f}/s)")
     return {
         "benchmark": "removal",
+        "store": "postgresql" if args.postgres else "sqlite",
         "campaigns": args.campaigns,
         "split": split,
         "page_size": args.page_size,
@@ -259,6 +289,10 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    parser.add_argument(
+        "--postgres", metavar="ADMIN_URL", nargs="?", const=PG_ADMIN_URL, default=None,
+        help="Use a fresh PostgreSQL database (created and dropped through ADMIN_URL).",
+    )
     summary = asyncio.run(run(parser.parse_args()))
     print(json.dumps(summary), flush=True)
 

@@ -59,7 +59,7 @@ from store.invitations import require_invitation
 from store.people import find_shop_by_code, normalise_email
 from store.requests import parse_shop_code, unknown_shop_code
 from store.sharing import invitation_not_pending
-from workflows.search_attributes import BC_ID, SHOP_CODE
+from workflows.search_attributes import BC_ID, REQUEST_STATUS, SHOP_CODE
 
 
 def new_id(prefix: str) -> str:
@@ -310,6 +310,9 @@ class PartnerService:
                 [
                     SearchAttributePair(BC_ID, str(partner_bc_id)),
                     SearchAttributePair(SHOP_CODE, preview.shop_code),
+                    # R21: the approval's own workflow has closed as "approved"; filtering
+                    # by BC and shop in the Temporal UI shows this removal beside it.
+                    SearchAttributePair(REQUEST_STATUS, "revoked"),
                 ]
             ),
             static_summary=(

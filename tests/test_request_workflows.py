@@ -377,7 +377,7 @@ async def test_r21_visibility_finds_the_request_by_bc_and_status(
     found: list[Any] = []
     while time.monotonic() < deadline:  # visibility is eventually consistent
         found = [w async for w in client.list_workflows(query) if w.id == sub.workflow_id]
-        if found:
+        if found and found[0].status is WorkflowExecutionStatus.COMPLETED:
             break
         await asyncio.sleep(0.2)
     assert found, f"{sub.workflow_id} not listed by {query!r}"

@@ -260,8 +260,9 @@ def outcome_page(
     state: WebState, token: str, view: RequestView, email: str, outcome: ApprovalOutcome
 ) -> HTMLResponse:
     fresh = reads.request_view(state.engine, view.request_id) or view
-    if outcome.status is RequestStatus.APPROVED:
+    if outcome.status is RequestStatus.APPROVED and not outcome.already_decided:
         return decided_page(state, token, fresh, email, outcome=outcome, after_submit=True)
+    # Someone else's decision landed first (another team member, or the other method).
     return decided_page(state, token, fresh, email, after_submit=True)
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
 from models.enums import Relationship
-from models.errors import Refusal
+from models.errors import ErrorCode, Refusal
 from models.partner_enums import InvitationKind, InvitationStatus
 from models.tables import (
     AccessRemoval,
@@ -49,6 +49,10 @@ def _partners(state: WebState) -> PartnerService:
 
 
 def _refusal_page(refusal: Refusal) -> PageError:
+    if refusal.code == ErrorCode.SERVICE_UNAVAILABLE:
+        # The workflow may have started and carries on when a worker is back.
+        return PageError(503, "The service is busy", refusal.message,
+                         hint="Reload partner management in a minute to see the outcome.")
     return PageError(409, "Nothing was changed", refusal.message)
 
 
@@ -74,9 +78,10 @@ def _require_team(state: WebState, shop_code: str, email: str) -> None:
                         f"{email} is not on the team of shop {shop_code}.")
 
 
-def _removal_of(state: WebState, grant_id: int) -> AccessRemoval | None:
+def _removal_of(state: WebState, shop_id: int, grant_id: int) -> AccessRemoval | None:
     with read_session(state.engine) as session:
-        for removal in session.exec(select(AccessRemoval)).all():
+        removals = session.exec(select(AccessRemoval).where(AccessRemoval.shop_id == shop_id))
+        for removal in removals.all():
             if grant_id in json.loads(removal.ended_grant_ids):
                 return removal
     return None
@@ -118,7 +123,8 @@ async def confirm_removal(
 
 def _removed_page(state: WebState, shop: Shop, bc_name: str, grant_id: int, *,
                   just_now: bool, lost: int | None = None) -> HTMLResponse:
-    removal = _removal_of(state, grant_id)
+    assert shop.id is not None
+    removal = _removal_of(state, shop.id, grant_id)
     return page("partners_removed.html", shop=shop, bc_name=bc_name, removal=removal,
                 just_now=just_now,
                 lost=lost if lost is not None else (

@@ -63,21 +63,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.names import Activity, Message, WorkflowType
     from workflows import presets
+    from workflows.refusals import refusal_of
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
-
-
-def _refusal(err: ActivityError) -> ApplicationError:
-    """The business refusal inside an activity failure, re-raised for an update's caller."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return ApplicationError(
-            cause.message, *cause.details, type=cause.type, non_retryable=True
-        )
-    return ApplicationError(str(err), type=ErrorCode.SERVICE_UNAVAILABLE, non_retryable=True)
 
 
 class _AccessRequestLifecycle:
@@ -150,7 +141,7 @@ class _AccessRequestLifecycle:
                 **presets.STORE,
             )
         except ActivityError as err:
-            refusal = _refusal(err)
+            refusal = refusal_of(err)
             state.refusal_code = refusal.type
             state.refusal_message = refusal.message
             if refusal.details and isinstance(refusal.details[0], dict):
@@ -240,7 +231,7 @@ class _AccessRequestLifecycle:
                     **presets.STORE,
                 )
             except ActivityError as err:
-                raise _refusal(err) from None
+                raise refusal_of(err) from None
             state.sends = seq
             if not command.copy_link:
                 state.last_resend_at = workflow.now()
@@ -267,7 +258,7 @@ class _AccessRequestLifecycle:
                     **presets.STORE,
                 )
             except ActivityError as err:
-                raise _refusal(err) from None
+                raise refusal_of(err) from None
             self._state.status = RequestStatus.CANCELLED
             self._publish(RequestStatus.CANCELLED)
         return self._result()
@@ -345,7 +336,7 @@ class _AccessRequestLifecycle:
                     **presets.STORE,
                 )
             except ActivityError as err:
-                raise _refusal(err) from None
+                raise refusal_of(err) from None
             state.decision = decision
             if decision.status is RequestStatus.APPROVED:
                 state.granted = await self._grant()

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         WaitInvitationAdmission,
     )
     from workflows import presets
-    from workflows.access_request import _refusal as refusal_of
+    from workflows.refusals import refusal_of
 
 REFUSED = "refused"
 

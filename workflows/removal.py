@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         WaitGrantsEnded,
     )
     from workflows import presets
-    from workflows.access_request import _refusal as refusal_of
+    from workflows.refusals import refusal_of
 
 REFUSED = "refused"
 

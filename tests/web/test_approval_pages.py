@@ -258,3 +258,29 @@ async def test_r14_the_requester_is_told_once_after_a_web_approval(
             break
         await asyncio.sleep(0.1)
     assert sum(s.startswith("Approved:") for s in subjects) == 1
+
+
+async def test_r13_two_team_members_at_once_one_approves_the_other_is_told(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
+) -> None:
+    from tests.conftest import LINKED_BC, load_data
+
+    max_ = "max@brand-linked.com"
+    load_data(demo, {
+        "users": [{"email": max_, "name": "Max (main admin)"}],
+        "shops": [{"code": S1_SHOP, "name": "Linked Brand Store (S1)", "location": "GB",
+                   "linked_bc": LINKED_BC,
+                   "team": [{"email": OLI, "role": "owner"},
+                            {"email": max_, "role": "main_admin"}]}],
+    })  # fmt: skip
+    sub = await submit(service, S1_SHOP)
+    links = [personal_path(settings, sub.request_id, who) for who in (OLI, max_)]
+    forms = [{"csrf": csrf_in((await http.get(link)).text)} for link in links]
+    pairs = zip(links, forms, strict=True)
+    answers = await asyncio.gather(*(http.post(lk, data=f) for lk, f in pairs))
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    won = next(a for a in answers if a.status_code == 200)
+    lost = next(a for a in answers if a.status_code == 409)
+    assert "<h1>Approved</h1>" in won.text
+    assert "This request was already approved" in lost.text
+    assert len(grants_for(demo, sub.request_id)) == 1

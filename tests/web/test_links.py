@@ -198,3 +198,18 @@ async def test_personal_link_request_needs_a_valid_form_and_address(
     handle = service.client.get_workflow_handle(sub.workflow_id)
     state = await handle.query(Message.STATE, result_type=RequestState)
     assert state.personal_links == []
+
+
+async def test_r13_a_decided_request_sends_no_personal_link_and_says_how_it_ended(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
+) -> None:
+    sub = await submit(service, S1_SHOP)
+    path = copy_path(settings, sub.request_id)
+    csrf = csrf_in((await http.get(path)).text, "personal-link")
+    link = personal_path(settings, sub.request_id, OLI)
+    await http.post(link, data={"csrf": csrf_in((await http.get(link)).text)})
+    await service.client.get_workflow_handle(sub.workflow_id).result()
+    before = snapshot(demo)
+    answer = await http.post(path + "/personal-link", data={"csrf": csrf, "email": OLI})
+    assert answer.status_code == 409 and "This request was already approved" in answer.text
+    assert snapshot(demo) == before

@@ -1,0 +1,23 @@
+"""Business refusals inside activity failures, re-raised for an update's caller.
+
+Activities raise non-retryable ``ApplicationError``s whose type is an error code
+(activities/refusals.py); Temporal wraps them in ``ActivityError``. An update handler
+re-raises the inner error so the caller sees the code, message and details, not the wrap.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.errors import ErrorCode
+
+
+def refusal_of(err: ActivityError) -> ApplicationError:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return ApplicationError(
+            cause.message, *cause.details, type=cause.type, non_retryable=True
+        )
+    return ApplicationError(str(err), type=ErrorCode.SERVICE_UNAVAILABLE, non_retryable=True)
