@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
@@ -95,8 +95,15 @@ def partner_activities(settings: Settings, engine: Engine, transport: Transport)
     ]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox every worker here runs workflows in (bench/bare_worker.py reuses it)."""
+def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
+    """How every worker here runs workflows (bench/bare_worker.py reuses it).
+
+    The sandbox re-imports each workflow module for every new run and checks workflow
+    code for non-determinism; ``WORKER_SANDBOX=0`` trades that check for less CPU
+    (docs/performance.md). Tests and the replayer always run sandboxed.
+    """
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     # Workflow code imports these pure modules; passing them through the sandbox
     # loads them once instead of per workflow run.
     return SandboxedWorkflowRunner(
@@ -117,7 +124,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=settings.worker_activity_threads,
         max_cached_workflows=settings.worker_max_cached_workflows,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(settings.worker_sandbox),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

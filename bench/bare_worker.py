@@ -44,7 +44,7 @@ async def run() -> None:
             activity_executor=executor,
             max_concurrent_activities=threads,
             max_cached_workflows=settings.worker_max_cached_workflows,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(settings.worker_sandbox),
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:

@@ -270,6 +270,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             ours_queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
             bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
             env = worker_env(server, url, ours_queue, outbox)
+            env.update(dict(item.split("=", 1) for item in args.worker_env))
             ours_worker = start_worker("worker", ["worker.py"], env, directory)
             bare_worker = start_worker(
                 "bare-worker",
@@ -316,6 +317,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "tuned": not args.untuned,
         "devserver_flags": server.flags,
+        "worker_env": args.worker_env,
         "ours": summary(ours, ours_events),
         "bare": summary(bare, bare_events),
         "ours_lifecycles_per_s": round(ours.rate(), 2),
@@ -349,6 +351,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="FLAG",
         help="an extra dev server argument to try (repeat; e.g. --server-flag=--sqlite-pragma)",
+    )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for both workers (repeat), e.g. WORKER_SANDBOX=0",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)

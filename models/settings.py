@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         "history when a message arrives. Each cached run costs about 0.15 MB in the "
         "sandbox: bench/pending_rss.py and docs/performance.md",
     )
+    worker_sandbox: bool = Field(
+        default=True,
+        description="Run workflows in the SDK's sandbox (non-determinism checks). Off "
+        "saves worker CPU per new run (docs/performance.md); tests stay sandboxed",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -34,6 +34,8 @@ from models.messages import (
     ApprovalOutcome,
     ApproveRequest,
     CancelRequest,
+    PersonalLinkAccepted,
+    PersonalLinkRequest,
     RequestInput,
     RequestResult,
     RequestState,
@@ -193,6 +195,20 @@ class RequestService:
         return await self._update(
             request_id, Message.APPROVE, command, ApprovalOutcome, update_id=idempotency_key
         )
+
+    async def request_personal_link(self, request_id: str, email: str) -> PersonalLinkAccepted:
+        """R7/R13: queue a personal link for ``email``; mailed only if on the shop's team.
+
+        The workflow answers before looking the address up, so the answer (and its timing)
+        is the same for every address: nothing tells who is on the team.
+        """
+        result: PersonalLinkAccepted = await self._update(
+            request_id,
+            Message.SEND_PERSONAL_LINK,
+            PersonalLinkRequest(email=email),
+            PersonalLinkAccepted,
+        )
+        return result
 
     # --- reads ---------------------------------------------------------------------------
 

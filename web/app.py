@@ -20,12 +20,12 @@ from temporalio.client import Client
 
 from models.settings import Settings
 from service.links import LinkSigner
+from service.requests import RequestService
 from service.temporal import connect
 from store.db import make_engine
 from web import approval, partner_access, partners
 from web.rendering import STATIC, error_page, page
 from web.security import FormTokens, SessionCookies
-from web.service import LinkHandlerService
 from web.state import PageError, WebState, web_state
 
 
@@ -43,12 +43,12 @@ def create_app(
         sessions=SessionCookies(secret),
     )
     if client is not None:
-        state.service = LinkHandlerService(client, store, settings.task_queue)
+        state.service = RequestService(client, store, settings.task_queue)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if state.service is None:
-            state.service = LinkHandlerService(await connect(), store, settings.task_queue)
+            state.service = RequestService(await connect(), store, settings.task_queue)
         try:
             yield
         finally:

@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 
 from models.settings import Settings
 from service.links import LinkSigner
+from service.requests import RequestService
 from web.security import FormTokens, SessionCookies
-from web.service import LinkHandlerService
 
 
 class PageError(Exception):
@@ -32,10 +32,10 @@ class WebState:
     links: LinkSigner
     forms: FormTokens
     sessions: SessionCookies
-    service: LinkHandlerService | None = None
+    service: RequestService | None = None
 
     @property
-    def requests(self) -> LinkHandlerService:
+    def requests(self) -> RequestService:
         if self.service is None:  # only before the lifespan has connected
             raise PageError(503, "Starting up", "The service is starting; try again shortly.")
         return self.service

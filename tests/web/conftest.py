@@ -66,17 +66,9 @@ def web_port() -> int:
 
 
 @pytest.fixture()
-def settings(engine: Engine, tmp_path: Path, web_port: int) -> Settings:
+def settings(settings: Settings, web_port: int) -> Settings:
     """The conftest settings, with links pointing at this test's own web server."""
-    import uuid
-
-    return Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
-        task_queue=f"test-web-{uuid.uuid4().hex[:10]}",
-        mail_outbox_dir=tmp_path / "outbox",
-        dev_mode=True,
-        link_base_url=f"http://127.0.0.1:{web_port}",
-    )
+    return settings.model_copy(update={"link_base_url": f"http://127.0.0.1:{web_port}"})
 
 
 @pytest.fixture()
