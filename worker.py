@@ -26,7 +26,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
-from activities.grants import GrantActivities
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
@@ -56,14 +55,12 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     links = LinkSigner(settings.secret_key.get_secret_value(), settings.link_base_url)
     transport = make_transport(settings.smtp_url, settings.mail_outbox_dir)
     store = RequestStoreActivities(engine, links)
-    grants = GrantActivities(engine)
     mail = MailActivities(engine, transport, links, settings.mail_from)
     return [
         store.admit_request,
         store.record_resend,
         store.cancel_request,
-        store.decide_approval,
-        grants.grant_access,
+        store.decide_and_grant,
         mail.send_request_emails,
         mail.notify_requester,
         mail.send_personal_link,

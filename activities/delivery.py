@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Engine
 
 from models.tables import EmailDelivery, utcnow
-from store.db import write_session
+from store.db import read_session, write_session
 
 
 @dataclass(frozen=True)
@@ -103,27 +103,24 @@ def build_message(
 def deliver_once(engine: Engine, transport: Transport, message: EmailMessage, key: str) -> bool:
     """Send ``message`` unless the message with this key was already sent. True if sent.
 
-    The row is claimed before sending and marked after. A crash between the two resends
-    on retry (the outbox rewrites the same file; SMTP may deliver a duplicate with the same
-    Message-ID): at least once is the best any mail transport offers.
+    A row is written only once the transport has taken the message. A crash between the
+    two sends again on retry (the outbox rewrites the same file; SMTP may deliver a
+    duplicate with the same Message-ID): at least once is the best any mail transport
+    offers, and the window is one database write wide.
     """
-    with write_session(engine) as session:
-        row = session.get(EmailDelivery, key)
-        if row is not None and row.sent_at is not None:
+    with read_session(engine) as session:
+        if session.get(EmailDelivery, key) is not None:
             return False
-        if row is None:
+    transport.send(message, key)
+    with write_session(engine) as session:
+        if session.get(EmailDelivery, key) is None:
             session.add(
                 EmailDelivery(
                     key=key,
                     to_addr=str(message["To"]),
                     subject=str(message["Subject"])[:300],
                     message_id=str(message["Message-ID"]),
+                    sent_at=utcnow(),
                 )
             )
-    transport.send(message, key)
-    with write_session(engine) as session:
-        row = session.get(EmailDelivery, key)
-        assert row is not None
-        row.sent_at = utcnow()
-        session.add(row)
     return True

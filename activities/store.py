@@ -1,5 +1,6 @@
-"""Activities over the store's request rules (R1-R13). Each is one transaction and
-idempotent on its business key (request id, send number)."""
+"""Activities over the store's request rules (R1-R14). Each is one short transaction,
+idempotent on its business key (request id, send number), and runs as a *local* activity:
+no server round trip per call, which is most of a lifecycle's cost (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from models.messages import (
     CancelInput,
     DecideApproval,
     Decision,
+    GrantResult,
     RecordResend,
 )
 from models.names import Activity
@@ -65,9 +67,9 @@ class RequestStoreActivities:
         with write_session(self._engine) as session:
             rules.cancel_request(session, request_id=input.request_id, by=input.by)
 
-    @activity.defn(name=Activity.DECIDE_APPROVAL)
+    @activity.defn(name=Activity.DECIDE_AND_GRANT)
     @refusals_as_errors
-    def decide_approval(self, input: DecideApproval) -> Decision:
+    def decide_and_grant(self, input: DecideApproval) -> Decision:
         with write_session(self._engine) as session:
             record = rules.decide_approval(
                 session,
@@ -85,7 +87,7 @@ class RequestStoreActivities:
 
 
 def _decision(request: AccessRequest, record: rules.DecisionRecord, by: str | None) -> Decision:
-    expired = record.expired
+    expired, grant = record.expired, record.grant
     return Decision(
         request_id=request.id,
         status=request.status,
@@ -95,4 +97,13 @@ def _decision(request: AccessRequest, record: rules.DecisionRecord, by: str | No
         superseded_by=request.superseded_by,
         expired_request_id=expired.id if expired else None,
         expired_workflow_id=expired.workflow_id if expired else None,
+        grant=GrantResult(
+            grant_id=grant.id,
+            bc_id=grant.bc_id,
+            shop_id=grant.shop_id,
+            relationship=grant.relationship,
+            permission=grant.permission,
+        )
+        if grant is not None and grant.id is not None
+        else None,
     )

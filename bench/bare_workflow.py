@@ -3,8 +3,9 @@
 Same messages (update ``admission`` sent with start, update ``approve`` with a validator,
 query ``state``), same activity names, inputs and results, same timeouts, same search
 attribute upserts and the same order of commands as workflows/access_request.py on the
-happy path: admit, e-mail the team, wait, decide, grant, notify. The activity bodies do
-nothing, so what ours costs beyond this is our store, rendering and e-mail.
+happy path: admit (local), e-mail the team, wait, decide and grant (local), notify. The
+activity bodies do nothing, so what ours costs beyond this is our store, rendering and
+e-mail.
 
 Runs under its own workflow type on its own task queue (bench/bare_worker.py).
 """
@@ -30,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         DecideApproval,
         Decision,
         EmailsSent,
-        GrantAccess,
         GrantResult,
         RequesterNotice,
         RequestInput,
@@ -70,25 +70,21 @@ def sent_marker(outbox: Path, request_id: str) -> Path:
     return outbox / f"{request_id}.sent"
 
 
-@activity.defn(name=Activity.DECIDE_APPROVAL)
-def decide_approval(input: DecideApproval) -> Decision:
+@activity.defn(name=Activity.DECIDE_AND_GRANT)
+def decide_and_grant(input: DecideApproval) -> Decision:
     return Decision(
         request_id=input.request_id,
         status=RequestStatus.APPROVED,
         scenario=Scenario.S1,
         approving_bc_id=1,
         decided_by=input.by,
-    )
-
-
-@activity.defn(name=Activity.GRANT_ACCESS)
-def grant_access(input: GrantAccess) -> GrantResult:
-    return GrantResult(
-        grant_id=1,
-        bc_id=1,
-        shop_id=1,
-        relationship=Relationship.PARTNER,
-        permission=Permission.AD_PROMOTION,
+        grant=GrantResult(
+            grant_id=1,
+            bc_id=1,
+            shop_id=1,
+            relationship=Relationship.PARTNER,
+            permission=Permission.AD_PROMOTION,
+        ),
     )
 
 
@@ -100,8 +96,7 @@ def notify_requester(input: RequesterNotice) -> EmailsSent:
 BARE_ACTIVITIES: list[Callable[..., Any]] = [
     admit_request,
     send_request_emails,
-    decide_approval,
-    grant_access,
+    decide_and_grant,
     notify_requester,
 ]
 
@@ -122,7 +117,7 @@ class BareAccessRequest:
     @workflow.run
     async def run(self, input: RequestInput) -> RequestResult:
         state = self._state
-        admission: Admission = await workflow.execute_activity(
+        admission: Admission = await workflow.execute_local_activity(
             Activity.ADMIT_REQUEST,
             AdmitRequest(
                 request_id=input.request_id,
@@ -167,18 +162,14 @@ class BareAccessRequest:
     @workflow.update(name=Message.APPROVE)
     async def approve(self, command: ApproveRequest) -> ApprovalOutcome:
         state = self._state
-        decision: Decision = await workflow.execute_activity(
-            Activity.DECIDE_APPROVAL,
+        decision: Decision = await workflow.execute_local_activity(
+            Activity.DECIDE_AND_GRANT,
             DecideApproval(request_id=self._input.request_id, by=command.by),
             result_type=Decision,
             **presets.STORE,
         )
-        state.granted = await workflow.execute_activity(
-            Activity.GRANT_ACCESS,
-            GrantAccess(request_id=self._input.request_id),
-            result_type=GrantResult,
-            **presets.STORE,
-        )
+        state.granted = decision.grant
+        assert state.granted is not None
         state.decision = decision
         state.status = decision.status
         workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(state.status))])

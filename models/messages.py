@@ -202,10 +202,8 @@ class Decision(Message):
     # The other method's request this approval made expire, to be told by signal.
     expired_request_id: str | None = None
     expired_workflow_id: str | None = None
-
-
-class GrantAccess(Message):
-    request_id: str
+    # The access the approval granted (R14), written in the same transaction.
+    grant: GrantResult | None = None
 
 
 class GrantResult(Message):
@@ -243,3 +241,4 @@ class RequesterNotice(Message):
 
 RequestInput.model_rebuild()
 RequestState.model_rebuild()
+Decision.model_rebuild()

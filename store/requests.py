@@ -329,6 +329,7 @@ class DecisionRecord:
     scenario: Scenario | None
     expired: AccessRequest | None
     already_decided: bool
+    grant: ShopGrant | None = None
 
 
 def seller_bcs(session: Session, user_id: int) -> list[tuple[BusinessCenter, MemberRole]]:
@@ -396,10 +397,11 @@ def decide_approval(
     timezone: str | None = None,
     now: datetime | None = None,
 ) -> DecisionRecord:
-    """Approve a pending request, or say why not (R11-R13).
+    """Approve a pending request and grant its access, or say why not (R11-R14).
 
     The store is the arbiter of the race: this transaction locks every pending request of
-    the same BC and shop, approves this one and expires the other method's at once.
+    the same BC and shop, approves this one, expires the other method's at once, and
+    writes the grant, so approval and access can never be seen apart.
     """
     now = now or utcnow()
     head = require_request(session, request_id)
@@ -423,7 +425,10 @@ def decide_approval(
     assert shop is not None and shop.id is not None
 
     if request.status is not RequestStatus.PENDING:
-        return DecisionRecord(request, None, None, already_decided=True)
+        grant = session.exec(
+            select(ShopGrant).where(ShopGrant.source_request_id == request_id)
+        ).first()
+        return DecisionRecord(request, None, None, already_decided=True, grant=grant)
 
     user_id = require_shop_team(session, shop, by)
     scenario = scenario_for(session, shop, user_id)
@@ -525,7 +530,9 @@ def decide_approval(
             )
             expired = other
     session.flush()
-    return DecisionRecord(request, scenario, expired, already_decided=False)
+    # R14 in the same transaction: an approved request never lacks its grant.
+    grant = grant_access(session, request_id=request_id, now=now)
+    return DecisionRecord(request, scenario, expired, already_decided=False, grant=grant)
 
 
 GRANT_FOR_METHOD = {

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.enums import RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
@@ -45,8 +45,6 @@ with workflow.unsafe.imports_passed_through():
         DecideApproval,
         Decision,
         EmailsSent,
-        GrantAccess,
-        GrantResult,
         PersonalLinkAccepted,
         PersonalLinkRequest,
         RecordResend,
@@ -63,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.names import Activity, Message, WorkflowType
     from workflows import presets
-    from workflows.refusals import refusal_of
+    from workflows.refusals import ACTIVITY_FAILURES, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
@@ -127,7 +125,7 @@ class _AccessRequestLifecycle:
     async def _admit(self) -> None:
         state, input = self._state, self._input
         try:
-            admission: Admission = await workflow.execute_activity(
+            admission: Admission = await workflow.execute_local_activity(
                 Activity.ADMIT_REQUEST,
                 AdmitRequest(
                     request_id=input.request_id,
@@ -140,7 +138,7 @@ class _AccessRequestLifecycle:
                 result_type=Admission,
                 **presets.STORE,
             )
-        except ActivityError as err:
+        except ACTIVITY_FAILURES as err:
             refusal = refusal_of(err)
             state.refusal_code = refusal.type
             state.refusal_message = refusal.message
@@ -158,8 +156,6 @@ class _AccessRequestLifecycle:
         state = self._state
         if state.status is not RequestStatus.APPROVED:
             return
-        if state.granted is None:
-            state.granted = await self._grant()
         decision = state.decision
         if decision and decision.expired_workflow_id and not state.competitor_signalled:
             # R11: the store already expired the other request; tell its workflow to end.
@@ -220,7 +216,7 @@ class _AccessRequestLifecycle:
             self._require_pending()
             seq = state.sends + 1
             try:
-                await workflow.execute_activity(
+                await workflow.execute_local_activity(
                     Activity.RECORD_RESEND,
                     RecordResend(
                         request_id=self._input.request_id,
@@ -230,7 +226,7 @@ class _AccessRequestLifecycle:
                     ),
                     **presets.STORE,
                 )
-            except ActivityError as err:
+            except ACTIVITY_FAILURES as err:
                 raise refusal_of(err) from None
             state.sends = seq
             if not command.copy_link:
@@ -252,12 +248,12 @@ class _AccessRequestLifecycle:
         async with self._lock:
             self._require_pending()
             try:
-                await workflow.execute_activity(
+                await workflow.execute_local_activity(
                     Activity.CANCEL_REQUEST,
                     CancelInput(request_id=self._input.request_id, by=command.by),
                     **presets.STORE,
                 )
-            except ActivityError as err:
+            except ACTIVITY_FAILURES as err:
                 raise refusal_of(err) from None
             self._state.status = RequestStatus.CANCELLED
             self._publish(RequestStatus.CANCELLED)
@@ -323,8 +319,8 @@ class _AccessRequestLifecycle:
             if state.status is not RequestStatus.PENDING:
                 return self._outcome(already_decided=True)
             try:
-                decision: Decision = await workflow.execute_activity(
-                    Activity.DECIDE_APPROVAL,
+                decision: Decision = await workflow.execute_local_activity(
+                    Activity.DECIDE_AND_GRANT,
                     DecideApproval(
                         request_id=self._input.request_id,
                         by=command.by,
@@ -335,24 +331,15 @@ class _AccessRequestLifecycle:
                     result_type=Decision,
                     **presets.STORE,
                 )
-            except ActivityError as err:
+            except ACTIVITY_FAILURES as err:
                 raise refusal_of(err) from None
             state.decision = decision
-            if decision.status is RequestStatus.APPROVED:
-                state.granted = await self._grant()
+            state.granted = decision.grant
             state.superseded_by = decision.superseded_by
             already = state.status is not RequestStatus.PENDING
             state.status = decision.status
             self._publish(decision.status)
             return self._outcome(already_decided=already)
-
-    async def _grant(self) -> GrantResult:
-        return await workflow.execute_activity(
-            Activity.GRANT_ACCESS,
-            GrantAccess(request_id=self._input.request_id),
-            result_type=GrantResult,
-            **presets.STORE,
-        )
 
     async def _send_personal_link(self, item: SendPersonalLink) -> None:
         await workflow.execute_activity(

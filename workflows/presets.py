@@ -21,7 +21,9 @@ _FAULT_RETRY = RetryPolicy(
 # A start-to-close timeout is also how long a request waits when the worker running its
 # activity dies (SIGKILL, lost host): only then is the activity retried elsewhere (R20).
 # So keep them near what the work needs, not generous. A store activity is one short
-# transaction; retrying one that is merely slow is safe, since each is idempotent.
+# transaction; retrying one that is merely slow is safe, since each is idempotent. The
+# request workflow runs them as local activities (a marker in history, no task round trip);
+# if its worker dies, the workflow task times out and the next worker runs them again.
 STORE: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": _FAULT_RETRY,

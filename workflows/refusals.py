@@ -1,8 +1,9 @@
 """Business refusals inside activity failures, re-raised for an update's caller.
 
 Activities raise non-retryable ``ApplicationError``s whose type is an error code
-(activities/refusals.py); Temporal wraps them in ``ActivityError``. An update handler
-re-raises the inner error so the caller sees the code, message and details, not the wrap.
+(activities/refusals.py). Temporal wraps a regular activity's in ``ActivityError``; a local
+activity's arrives as the ``ApplicationError`` itself. An update handler re-raises the
+refusal so the caller sees the code, message and details, not the wrap.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ with workflow.unsafe.imports_passed_through():
     from models.errors import ErrorCode
 
 
-def refusal_of(err: ActivityError) -> ApplicationError:
-    cause = err.cause
+ACTIVITY_FAILURES = (ActivityError, ApplicationError)
+"""What awaiting an activity raises when it fails: catch these around activity calls."""
+
+
+def refusal_of(err: ActivityError | ApplicationError) -> ApplicationError:
+    cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError):
         return ApplicationError(
             cause.message, *cause.details, type=cause.type, non_retryable=True
