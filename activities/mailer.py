@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import emails
-from activities.delivery import Transport, build_message, deliver_once
+from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
 from models.enums import Permission, RequestMethod
 from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
@@ -42,31 +45,18 @@ class MailActivities:
     @activity.defn(name=Activity.SEND_REQUEST_EMAILS)
     def send_request_emails(self, input: SendRequestEmails) -> EmailsSent:
         with read_session(self._engine) as session:
-            request = session.get(AccessRequest, input.request_id)
-            if request is None:
-                raise ValueError(f"unknown request {input.request_id}")
-            bc = session.get(BusinessCenter, request.bc_id)
-            shop = session.get(Shop, request.shop_id)
-            requester = session.get(User, request.requested_by_user_id)
-            team = team_members(session, request.shop_id)
-        assert bc and shop and requester
+            context = _RequestContext.load(session, input.request_id)
+            team = team_members(session, context.request.shop_id)
         sent = skipped = 0
         for user, _member in team:
-            key = f"access_request:{request.id}:send:{input.seq}:to:{user.id}"
             rendered = emails.approval_request(
                 recipient_name=user.name,
-                bc_name=bc.name,
-                bc_id=bc.id,
-                requester=requester.email,
-                shop_name=shop.name,
-                shop_code=shop.code,
-                method_label=request.method.label,
-                permission_label=permission_label(request.method),
-                link=self._links.personal_link(request.id, user.email),
+                link=self._links.personal_link(context.request.id, user.email),
                 resend=input.seq > 1,
+                **context.approval_fields(),
             )
-            message = build_message(key=key, sender=self._sender, to=user.email, email=rendered)
-            if deliver_once(self._engine, self._transport, message, key):
+            key = f"access_request:{context.request.id}:send:{input.seq}:to:{user.id}"
+            if self._deliver(key, user.email, rendered):
                 sent += 1
             else:
                 skipped += 1
@@ -78,44 +68,31 @@ class MailActivities:
         on the shop's team; anyone else gets nothing, and the asker is never told which."""
         email = normalise_email(input.email)
         with read_session(self._engine) as session:
-            request = session.get(AccessRequest, input.request_id)
-            if request is None:
-                raise ValueError(f"unknown request {input.request_id}")
-            bc = session.get(BusinessCenter, request.bc_id)
-            shop = session.get(Shop, request.shop_id)
-            requester = session.get(User, request.requested_by_user_id)
+            context = _RequestContext.load(session, input.request_id)
             member = next(
-                (u for u, _m in team_members(session, request.shop_id) if u.email == email),
+                (
+                    u
+                    for u, _m in team_members(session, context.request.shop_id)
+                    if u.email == email
+                ),
                 None,
             )
-        assert bc and shop and requester
         if member is None:
             return EmailsSent(sent=0, skipped=1)
-        key = f"access_request:{request.id}:personal_link:{input.window}:to:{member.id}"
         rendered = emails.personal_link(
             recipient_name=member.name,
-            bc_name=bc.name,
-            bc_id=bc.id,
-            requester=requester.email,
-            shop_name=shop.name,
-            shop_code=shop.code,
-            method_label=request.method.label,
-            permission_label=permission_label(request.method),
-            link=self._links.personal_link(request.id, member.email),
+            link=self._links.personal_link(context.request.id, member.email),
+            **context.approval_fields(),
         )
-        message = build_message(key=key, sender=self._sender, to=member.email, email=rendered)
-        sent = deliver_once(self._engine, self._transport, message, key)
+        key = f"access_request:{context.request.id}:personal_link:{input.window}:to:{member.id}"
+        sent = self._deliver(key, member.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))
 
     @activity.defn(name=Activity.NOTIFY_REQUESTER)
     def notify_requester(self, input: RequesterNotice) -> EmailsSent:
         with read_session(self._engine) as session:
-            request = session.get(AccessRequest, input.request_id)
-            if request is None:
-                raise ValueError(f"unknown request {input.request_id}")
-            bc = session.get(BusinessCenter, request.bc_id)
-            shop = session.get(Shop, request.shop_id)
-            requester = session.get(User, request.requested_by_user_id)
+            context = _RequestContext.load(session, input.request_id)
+            request = context.request
             approver = (
                 session.get(User, request.decided_by_user_id)
                 if request.decided_by_user_id
@@ -124,19 +101,56 @@ class MailActivities:
             grant = session.exec(
                 select(ShopGrant).where(ShopGrant.source_request_id == request.id)
             ).first()
-        assert bc and shop and requester and grant
-        key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
+        assert grant is not None
+        requester = context.requester
         rendered = emails.request_approved(
             recipient_name=requester.name,
-            bc_name=bc.name,
-            bc_id=bc.id,
-            shop_name=shop.name,
-            shop_code=shop.code,
+            bc_name=context.bc.name,
+            bc_id=context.bc.id,
+            shop_name=context.shop.name,
+            shop_code=context.shop.code,
             method_label=request.method.label,
             relationship=grant.relationship.value,
             permission_label=PERMISSION_LABELS[grant.permission],
             approved_by=approver.email if approver else "the shop's team",
         )
-        message = build_message(key=key, sender=self._sender, to=requester.email, email=rendered)
-        sent = deliver_once(self._engine, self._transport, message, key)
+        key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
+        sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))
+
+    def _deliver(self, key: str, to: str, rendered: RenderedEmail) -> bool:
+        message = build_message(key=key, sender=self._sender, to=to, email=rendered)
+        return deliver_once(self._engine, self._transport, message, key)
+
+
+@dataclass(frozen=True)
+class _RequestContext:
+    """What every e-mail about a request shows: the request, its BC, shop and requester."""
+
+    request: AccessRequest
+    bc: BusinessCenter
+    shop: Shop
+    requester: User
+
+    @classmethod
+    def load(cls, session: Session, request_id: str) -> _RequestContext:
+        request = session.get(AccessRequest, request_id)
+        if request is None:
+            raise ValueError(f"unknown request {request_id}")
+        bc = session.get(BusinessCenter, request.bc_id)
+        shop = session.get(Shop, request.shop_id)
+        requester = session.get(User, request.requested_by_user_id)
+        assert bc and shop and requester
+        return cls(request, bc, shop, requester)
+
+    def approval_fields(self) -> dict[str, Any]:
+        """The fields shared by the e-mails that carry an approval link (R7)."""
+        return {
+            "bc_name": self.bc.name,
+            "bc_id": self.bc.id,
+            "requester": self.requester.email,
+            "shop_name": self.shop.name,
+            "shop_code": self.shop.code,
+            "method_label": self.request.method.label,
+            "permission_label": permission_label(self.request.method),
+        }

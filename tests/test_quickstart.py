@@ -38,7 +38,7 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
             "--ui-port", str(ports["ui"]),
             "--web-port", str(ports["web"]),
             "--data-dir", str(tmp_path / "var"),
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -100,5 +100,5 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
         log.close()
     assert code == 0, (tmp_path / "stack.log").read_text()
     assert "Stopped." in (tmp_path / "stack.log").read_text()
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"

@@ -30,14 +30,6 @@ from tests.partners_support import (
 )
 from tests.web import conftest as web
 
-settings = web.settings
-web_port = web.web_port
-app = web.app
-http = web.http
-live_server = web.live_server
-browser = web.browser
-page = web.page
-
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
 async def _close_partner_workflows(client, demo, worker):
