@@ -11,6 +11,7 @@ next worker, because every activity is idempotent.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -154,7 +155,13 @@ async def run(settings: Settings) -> None:
     engine.dispose()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    # No options: configuration is the environment. --help shows what it reads.
+    argparse.ArgumentParser(
+        prog="worker.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -8,6 +8,7 @@ is on, with link tokens redacted (web.logs).
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import uvicorn
@@ -17,7 +18,13 @@ from web.app import create_app
 from web.logs import uvicorn_log_config
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    # No options: configuration is the environment. --help shows what it reads.
+    argparse.ArgumentParser(
+        prog="python -m web",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     try:
         settings = Settings()
     except ValueError as err:
