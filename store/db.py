@@ -4,18 +4,26 @@ Write transactions must serialise where the rules count or compare rows (R4's da
 R11's race). PostgreSQL does that with row locks (``SELECT … FOR UPDATE``); SQLite has no
 row locks, so a write transaction there starts with ``BEGIN IMMEDIATE`` and takes the
 database's single writer lock up front, instead of failing to upgrade a read lock later.
+
+SQLite's writer lock is also why threads of one process queue on a Python lock before
+``BEGIN IMMEDIATE``: a thread refused by SQLite sleeps in its busy handler with a backoff
+of up to 100 ms, even if the lock frees a moment later, while a Python lock hands over
+at once. Other processes (web, CLI) still meet the busy handler, which is rare.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 _BEGIN_OPTION = "shop_access_sqlite_begin"
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -25,6 +33,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         _configure_sqlite(engine)
+        _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
@@ -51,7 +60,8 @@ def _configure_sqlite(engine: Engine) -> None:
 def write_session(engine: Engine) -> Iterator[Session]:
     """A transaction that commits on success and rolls back on any exception."""
     bound = engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-    with Session(bound, expire_on_commit=False) as session, session.begin():
+    writer = _SQLITE_WRITERS.get(engine) or nullcontext()
+    with writer, Session(bound, expire_on_commit=False) as session, session.begin():
         yield session
 
 
