@@ -134,14 +134,16 @@ class _RequestContext:
 
     @classmethod
     def load(cls, session: Session, request_id: str) -> _RequestContext:
-        request = session.get(AccessRequest, request_id)
-        if request is None:
+        row = session.exec(
+            select(AccessRequest, BusinessCenter, Shop, User)
+            .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)  # type: ignore[arg-type]
+            .join(Shop, Shop.id == AccessRequest.shop_id)  # type: ignore[arg-type]
+            .join(User, User.id == AccessRequest.requested_by_user_id)  # type: ignore[arg-type]
+            .where(AccessRequest.id == request_id)
+        ).first()
+        if row is None:
             raise ValueError(f"unknown request {request_id}")
-        bc = session.get(BusinessCenter, request.bc_id)
-        shop = session.get(Shop, request.shop_id)
-        requester = session.get(User, request.requested_by_user_id)
-        assert bc and shop and requester
-        return cls(request, bc, shop, requester)
+        return cls(*row)
 
     def approval_fields(self) -> dict[str, Any]:
         """The fields shared by the e-mails that carry an approval link (R7)."""
