@@ -39,6 +39,7 @@ from models.tables import (
     Shop,
     ShopGrant,
     ShopTeamMember,
+    User,
     utcnow,
 )
 from store import audit
@@ -354,8 +355,8 @@ def scenario_for(session: Session, shop: Shop, user_id: int) -> Scenario:
     return Scenario.S4
 
 
-def require_shop_team(session: Session, shop: Shop, email: str) -> int:
-    """R13: only a member of the shop's team decides."""
+def require_shop_team(session: Session, shop: Shop, email: str) -> User:
+    """R13: only a member of the shop's team decides; returns that member."""
     user = find_user(session, email)
     if user is None or user.id is None or session.get(ShopTeamMember, (shop.id, user.id)) is None:
         raise Refusal(
@@ -363,7 +364,7 @@ def require_shop_team(session: Session, shop: Shop, email: str) -> int:
             f"{email} is not on the team of shop {shop.code}; only its owner, main admins "
             "and ad managers can approve access.",
         )
-    return user.id
+    return user
 
 
 def valid_timezone(tz: str | None) -> str:
@@ -430,10 +431,10 @@ def decide_approval(
         ).first()
         return DecisionRecord(request, None, None, already_decided=True, grant=grant)
 
-    user_id = require_shop_team(session, shop, by)
+    approver = require_shop_team(session, shop, by)
+    assert approver.id is not None
+    user_id = approver.id
     scenario = scenario_for(session, shop, user_id)
-    approver = find_user(session, by)
-    assert approver is not None
 
     if scenario is Scenario.S1:
         if (bc_id is not None and bc_id != shop.linked_bc_id) or new_bc_name:
@@ -531,7 +532,7 @@ def decide_approval(
             expired = other
     session.flush()
     # R14 in the same transaction: an approved request never lacks its grant.
-    grant = grant_access(session, request_id=request_id, now=now)
+    grant = _write_grant(session, request, now)
     return DecisionRecord(request, scenario, expired, already_decided=False, grant=grant)
 
 
@@ -551,21 +552,25 @@ def grant_access(session: Session, *, request_id: str, now: datetime | None = No
     request = require_request(session, request_id, lock=True)
     if request.status is not RequestStatus.APPROVED:
         raise not_pending(request)
+    return _write_grant(session, request, now or utcnow())
+
+
+def _write_grant(session: Session, request: AccessRequest, now: datetime) -> ShopGrant:
     relationship, permission = GRANT_FOR_METHOD[request.method]
     grant = ShopGrant(
         bc_id=request.bc_id,
         shop_id=request.shop_id,
         relationship=relationship,
         permission=permission,
-        source_request_id=request_id,
+        source_request_id=request.id,
         granted_by_bc_id=request.approving_bc_id,
-        created_at=now or utcnow(),
+        created_at=now,
     )
     session.add(grant)
     session.flush()
     audit.record(
         session, actor="system", entity="shop_grant", entity_id=grant.id or 0,
         action="granted", at=grant.created_at, bc_id=request.bc_id, shop_id=request.shop_id,
-        relationship=relationship.value, permission=permission.value, request_id=request_id,
+        relationship=relationship.value, permission=permission.value, request_id=request.id,
     )
     return grant
