@@ -234,23 +234,30 @@ class RequestService:
         if request.status is not RequestStatus.PENDING:
             raise not_pending(request)
         handle = self.client.get_workflow_handle(request.workflow_id)
-        try:
-            async with asyncio.timeout(self.timeout):
-                return await handle.execute_update(
-                    name, arg, id=update_id, result_type=result_type
-                )
-        except WorkflowUpdateFailedError as err:
-            raise self._refusal(err) from None
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                # The workflow has closed since we read the store: report what it decided.
+        # One retry: the server aborts an update whose workflow task failed, which happens
+        # benignly when the update lands while the workflow is completing (its completion
+        # is then rejected and retried). By the retry, the store tells what was decided.
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await handle.execute_update(
+                        name, arg, id=update_id, result_type=result_type
+                    )
+            except WorkflowUpdateFailedError as err:
+                raise self._refusal(err) from None
+            except RPCError as err:
                 with read_session(self.engine) as session:
                     fresh = session.get(AccessRequest, request_id)
                 assert fresh is not None
-                raise not_pending(fresh) from None
-            raise
-        except TimeoutError:
-            raise self._unavailable() from None
+                closed = err.status is RPCStatusCode.NOT_FOUND
+                if closed or fresh.status is not RequestStatus.PENDING:
+                    # The workflow decided, or closed, since we read the store.
+                    raise not_pending(fresh) from None
+                if attempt == 2:
+                    raise
+            except TimeoutError:
+                raise self._unavailable() from None
+        raise AssertionError("unreachable")
 
     async def _finishing(self, workflow_id: str) -> bool:
         """Whether the open workflow with this id is a decided request that is still
