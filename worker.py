@@ -36,14 +36,16 @@ from service.links import LinkSigner
 from service.temporal import connect, ensure_search_attributes
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
-from workflows.access_request import REQUEST_WORKFLOWS
+from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
+from workflows.request_access import RequestAccessWorkflow
 
 log = logging.getLogger("shop_access.worker")
 
 WORKFLOWS: list[type] = [
-    *REQUEST_WORKFLOWS,
+    RequestAccessWorkflow,
+    AddMyShopWorkflow,
     # Partner side (R16-R19).
     MemberInvitationWorkflow,
     PartnerInvitationWorkflow,

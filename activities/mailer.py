@@ -10,7 +10,14 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import emails
-from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
+from activities.delivery import (
+    RenderedEmail,
+    Transport,
+    build_message,
+    deliver,
+    deliver_once,
+    delivered,
+)
 from models.enums import Permission, RequestMethod
 from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
@@ -46,21 +53,22 @@ class MailActivities:
     def send_request_emails(self, input: SendRequestEmails) -> EmailsSent:
         with read_session(self._engine) as session:
             context = _RequestContext.load(session, input.request_id)
-            team = team_members(session, context.request.shop_id)
-        sent = skipped = 0
-        for user, _member in team:
+            team = [
+                (user, f"access_request:{input.request_id}:send:{input.seq}:to:{user.id}")
+                for user, _member in team_members(session, context.request.shop_id)
+            ]
+            done = delivered(session, (key for _user, key in team))
+        for user, key in team:
+            if key in done:
+                continue
             rendered = emails.approval_request(
                 recipient_name=user.name,
                 link=self._links.personal_link(context.request.id, user.email),
                 resend=input.seq > 1,
                 **context.approval_fields(),
             )
-            key = f"access_request:{context.request.id}:send:{input.seq}:to:{user.id}"
-            if self._deliver(key, user.email, rendered):
-                sent += 1
-            else:
-                skipped += 1
-        return EmailsSent(sent=sent, skipped=skipped)
+            self._send(key, user.email, rendered)
+        return EmailsSent(sent=len(team) - len(done), skipped=len(done))
 
     @activity.defn(name=Activity.SEND_PERSONAL_LINK)
     def send_personal_link(self, input: SendPersonalLink) -> EmailsSent:
@@ -70,11 +78,7 @@ class MailActivities:
         with read_session(self._engine) as session:
             context = _RequestContext.load(session, input.request_id)
             member = next(
-                (
-                    u
-                    for u, _m in team_members(session, context.request.shop_id)
-                    if u.email == email
-                ),
+                (u for u, _m in team_members(session, context.request.shop_id) if u.email == email),
                 None,
             )
         if member is None:
@@ -101,8 +105,11 @@ class MailActivities:
             grant = session.exec(
                 select(ShopGrant).where(ShopGrant.source_request_id == request.id)
             ).first()
+            requester = context.requester
+            key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
+            if delivered(session, [key]):
+                return EmailsSent(sent=0, skipped=1)
         assert grant is not None
-        requester = context.requester
         rendered = emails.request_approved(
             recipient_name=requester.name,
             bc_name=context.bc.name,
@@ -114,13 +121,17 @@ class MailActivities:
             permission_label=PERMISSION_LABELS[grant.permission],
             approved_by=approver.email if approver else "the shop's team",
         )
-        key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
-        sent = self._deliver(key, requester.email, rendered)
-        return EmailsSent(sent=int(sent), skipped=int(not sent))
+        self._send(key, requester.email, rendered)
+        return EmailsSent(sent=1)
 
     def _deliver(self, key: str, to: str, rendered: RenderedEmail) -> bool:
         message = build_message(key=key, sender=self._sender, to=to, email=rendered)
         return deliver_once(self._engine, self._transport, message, key)
+
+    def _send(self, key: str, to: str, rendered: RenderedEmail) -> None:
+        """Deliver a message already checked as unsent in the activity's read session."""
+        message = build_message(key=key, sender=self._sender, to=to, email=rendered)
+        deliver(self._engine, self._transport, message, key)
 
 
 @dataclass(frozen=True)

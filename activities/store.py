@@ -79,8 +79,8 @@ class RequestStoreActivities:
                 new_bc_name=input.new_bc_name,
                 timezone=input.timezone,
             )
-            decided_by = None
-            if record.request.decided_by_user_id is not None:
+            decided_by = record.decided_by
+            if decided_by is None and record.request.decided_by_user_id is not None:
                 user = session.get(User, record.request.decided_by_user_id)
                 decided_by = user.email if user else None
             return _decision(record.request, record, decided_by)

@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlmodel import Session, col, func, select
@@ -331,6 +332,8 @@ class DecisionRecord:
     expired: AccessRequest | None
     already_decided: bool
     grant: ShopGrant | None = None
+    # The approver's e-mail when this call decided (an earlier decision's is not loaded).
+    decided_by: str | None = None
 
 
 def seller_bcs(session: Session, user_id: int) -> list[tuple[BusinessCenter, MemberRole]]:
@@ -405,23 +408,28 @@ def decide_approval(
     writes the grant, so approval and access can never be seen apart.
     """
     now = now or utcnow()
-    head = require_request(session, request_id)
-    # Lock both methods' rows of this (BC, shop) in a stable order; SQLite is already
-    # serialised by BEGIN IMMEDIATE.
+
+    def of_request(column: Any) -> Any:
+        return select(column).where(AccessRequest.id == request_id).scalar_subquery()
+
+    # Lock both methods' rows of this (BC, shop) in a stable order, found in one statement
+    # from the request's id; SQLite is already serialised by BEGIN IMMEDIATE.
     rows = session.exec(
         select(AccessRequest)
         .where(
-            AccessRequest.bc_id == head.bc_id,
-            AccessRequest.shop_id == head.shop_id,
+            AccessRequest.bc_id == of_request(AccessRequest.bc_id),
+            AccessRequest.shop_id == of_request(AccessRequest.shop_id),
             (AccessRequest.status == RequestStatus.PENDING) | (AccessRequest.id == request_id),
         )
         .order_by(col(AccessRequest.id))
         .with_for_update()
-        # Re-read rows already in the session (``head``): after waiting for the lock they
-        # may have been decided by the transaction that held it (PostgreSQL).
+        # Re-read rows already in the session: after waiting for the lock they may have
+        # been decided by the transaction that held it (PostgreSQL).
         .execution_options(populate_existing=True)
     ).all()
-    request = next(r for r in rows if r.id == request_id)
+    request = next((r for r in rows if r.id == request_id), None)
+    if request is None:
+        raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
     shop = session.get(Shop, request.shop_id)
     assert shop is not None and shop.id is not None
 
@@ -533,7 +541,9 @@ def decide_approval(
     session.flush()
     # R14 in the same transaction: an approved request never lacks its grant.
     grant = _write_grant(session, request, now)
-    return DecisionRecord(request, scenario, expired, already_decided=False, grant=grant)
+    return DecisionRecord(
+        request, scenario, expired, already_decided=False, grant=grant, decided_by=approver.email
+    )
 
 
 GRANT_FOR_METHOD = {

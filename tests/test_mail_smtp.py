@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def free_port() -> int:
 @pytest.fixture()
 def smtp() -> Iterator[tuple[str, Received]]:
     received = Received()
-    controller = Controller(received, hostname="127.0.0.1", port=free_port())
+    controller = Controller(received, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
     controller.start()
     try:
         yield f"smtp://127.0.0.1:{controller.port}", received
@@ -146,7 +146,7 @@ def test_r20_a_retried_delivery_sends_once(
     transport = SmtpTransport(url, timeout=5)
     key = "access_request:req_retry:send:1:to:1"
 
-    def message() -> EmailMessage:
+    def message() -> Message:
         return build_message(
             key=key, sender="Shop Access <no-reply@shop-access.local>", to="owner@x.example",
             email=RenderedEmail(subject="Hello", text="text", html="<p>html</p>"),
@@ -157,3 +157,26 @@ def test_r20_a_retried_delivery_sends_once(
     assert len(received.messages) == 1
     rcpts, sent = received.messages[0]
     assert rcpts == ["owner@x.example"] and sent["X-Shop-Access-Key"] == key
+
+
+@pytest.mark.parametrize(
+    "to", ["owner@x.example", "jürgen@müller.example"], ids=["ascii", "international"]
+)
+def test_r7_a_message_arrives_whole_over_smtp(to: str, smtp: tuple[str, Received]) -> None:
+    """ASCII addresses take the fast compat32 build, others SMTPUTF8; both arrive intact:
+    the subject's dash, both parts' accents and the recipient the server saw."""
+    url, received = smtp
+    rendered = RenderedEmail(
+        subject="Zugriff — Müller Shop", text="Grüße, Jürgen\n", html="<p>Grüße, Jürgen</p>\n"
+    )
+    message = build_message(key="k:1", sender="no-reply@shop-access.local", to=to, email=rendered)
+    SmtpTransport(url, timeout=5).send(message, "k:1")
+    ((rcpts, sent),) = received.messages
+    assert rcpts == [to] and sent["To"] == to
+    assert sent["Subject"] == rendered.subject
+    text_part = sent.get_body(preferencelist=("plain",))
+    html_part = sent.get_body(preferencelist=("html",))
+    assert text_part is not None and html_part is not None
+    # (SMTPUTF8 sends 8-bit parts, whose line ends arrive as CRLF.)
+    assert text_part.get_content().replace("\r\n", "\n") == rendered.text
+    assert html_part.get_content().replace("\r\n", "\n") == rendered.html

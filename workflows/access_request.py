@@ -1,8 +1,10 @@
 """The life of one access request, from admission to approval, expiry or cancellation.
 
 Two workflow types share this lifecycle so the Temporal UI shows them apart:
-``RequestAccessToShop`` ("Request access to other's TikTok Shop") and ``AddMyShop``
-("Add my TikTok Shop").
+``RequestAccessToShop`` ("Request access to other's TikTok Shop",
+``workflows/request_access.py``) and ``AddMyShop`` ("Add my TikTok Shop",
+``workflows/add_my_shop.py``). Each lives in its own module because the sandbox
+re-imports a workflow's module for every run: one ``workflow.defn`` per run, not two.
 
 Accepts:
 - update ``admission`` (sent with start): returns :class:`AdmissionOutcome` once the store
@@ -59,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         Superseded,
         WaitAdmission,
     )
-    from models.names import Activity, Message, WorkflowType
+    from models.names import Activity, Message
     from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
@@ -69,7 +71,7 @@ REFUSED = "refused"
 MAX_QUEUED_PERSONAL_LINKS = 10
 
 
-class _AccessRequestLifecycle:
+class AccessRequestLifecycle:
     @workflow.init
     def __init__(self, input: RequestInput) -> None:
         self._input = input
@@ -387,24 +389,3 @@ class _AccessRequestLifecycle:
             refusal_code=state.refusal_code,
             refusal_message=state.refusal_message,
         )
-
-
-@workflow.defn(name=WorkflowType.REQUEST_ACCESS)
-class RequestAccessWorkflow(_AccessRequestLifecycle):
-    """"Request access to other's TikTok Shop": approval makes the BC a partner (R14)."""
-
-    @workflow.run
-    async def run(self, input: RequestInput) -> RequestResult:
-        return await self._run(input)
-
-
-@workflow.defn(name=WorkflowType.ADD_MY_SHOP)
-class AddMyShopWorkflow(_AccessRequestLifecycle):
-    """"Add my TikTok Shop": approval makes the BC the shop's owner BC (R14)."""
-
-    @workflow.run
-    async def run(self, input: RequestInput) -> RequestResult:
-        return await self._run(input)
-
-
-REQUEST_WORKFLOWS = (RequestAccessWorkflow, AddMyShopWorkflow)
