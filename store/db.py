@@ -29,6 +29,10 @@ _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.We
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings this service relies on for ``url``'s dialect."""
     if url.startswith("sqlite"):
+        # A pool as wide as the busiest caller (the web app's thread pool, the worker's
+        # activity threads): with the default of 5, the others open and close a connection
+        # per session (SQLite connections are cheap to keep).
+        kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -57,8 +57,8 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
     ]
 
 
-def request_view(session: Session, request_id: str) -> RequestView:
-    found = _views(session, [AccessRequest.id == request_id], with_sends=True)
+def request_view(session: Session, request_id: str, *, with_sends: bool = True) -> RequestView:
+    found = _views(session, [AccessRequest.id == request_id], with_sends=with_sends)
     if not found:
         raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
     return found[0]

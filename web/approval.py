@@ -142,33 +142,31 @@ def decided_page(
     *,
     outcome: ApprovalOutcome | None = None,
     after_submit: bool = False,
+    reread: bool = False,
 ) -> HTMLResponse:
     """The definitive outcome: approved (and what the partner can do now), expired because
-    the other method won (named), cancelled, or access removed since."""
-    winner = (
-        reads.request_view(state.engine, view.superseded_by)
-        if view.status is RequestStatus.EXPIRED and view.superseded_by
-        else None
-    )
+    the other method won (named), cancelled, or access removed since. ``reread`` reads the
+    request again, after a decision this page did not see."""
+    facts = reads.outcome(state.engine, view, viewer, reread=reread)
+    view = facts.view
     by_viewer = viewer is not None and view.decided_by == viewer
     # A second submit of the form that approved returns its outcome (200); any other
     # attempt on a decided request is a conflict.
     status_code = 409 if after_submit and not by_viewer else 200
-    on_team = viewer is not None and reads.is_on_team(state.engine, view.shop_code, viewer)
     return page(
         "outcome.html",
         status_code,
         **summary(view),
         token=token,
-        winner=winner,
+        winner=facts.winner,
         by_viewer=by_viewer,
         just_approved=outcome is not None,
         after_submit=after_submit,
-        approving_bc_name=reads.bc_name(state.engine, view.approving_bc_id),
+        approving_bc_name=facts.approving_bc_name,
         scenario=outcome.scenario.value if outcome and outcome.scenario else "",
         signin_csrf=(
             state.forms.issue("signin", request_id=view.request_id, email=viewer)
-            if viewer and on_team
+            if viewer and facts.viewer_on_team
             else ""
         ),
     )
@@ -259,11 +257,12 @@ async def approve(token: str, request: Request, state: State) -> HTMLResponse:
 def outcome_page(
     state: WebState, token: str, view: RequestView, email: str, outcome: ApprovalOutcome
 ) -> HTMLResponse:
-    fresh = reads.request_view(state.engine, view.request_id) or view
     if outcome.status is RequestStatus.APPROVED and not outcome.already_decided:
-        return decided_page(state, token, fresh, email, outcome=outcome, after_submit=True)
+        return decided_page(
+            state, token, view, email, outcome=outcome, after_submit=True, reread=True
+        )
     # Someone else's decision landed first (another team member, or the other method).
-    return decided_page(state, token, fresh, email, after_submit=True)
+    return decided_page(state, token, view, email, after_submit=True, reread=True)
 
 
 def refused(
@@ -272,8 +271,7 @@ def refused(
 ) -> HTMLResponse:  # fmt: skip
     code = refusal.code
     if code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
-        fresh = reads.request_view(state.engine, view.request_id) or view
-        return decided_page(state, token, fresh, email, after_submit=True)
+        return decided_page(state, token, view, email, after_submit=True, reread=True)
     if code == ErrorCode.INVALID_INPUT:
         return approval_page(
             state, token, view, email, error=refusal.message, values=values, status_code=422
@@ -317,8 +315,7 @@ async def personal_link(token: str, request: Request, state: State) -> HTMLRespo
         await state.requests.request_personal_link(view.request_id, email)
     except Refusal as refusal:
         if refusal.code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
-            fresh = reads.request_view(state.engine, view.request_id) or view
-            return decided_page(state, token, fresh, None, after_submit=True)
+            return decided_page(state, token, view, None, after_submit=True, reread=True)
         if refusal.code == ErrorCode.INVALID_INPUT:
             return copy_page(
                 state, token, view, email=email, error=refusal.message, status_code=422

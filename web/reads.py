@@ -12,6 +12,7 @@ from models.enums import (
     Permission,
     Relationship,
     RequestMethod,
+    RequestStatus,
     Scenario,
     TeamRole,
 )
@@ -47,10 +48,48 @@ def grant_text(method: RequestMethod, bc_name: str) -> str:
 
 def request_view(engine: Engine, request_id: str) -> RequestView | None:
     with read_session(engine) as session:
-        try:
-            return queries.request_view(session, request_id)
-        except Refusal:
-            return None
+        return _view(session, request_id)
+
+
+def _view(session: Session, request_id: str) -> RequestView | None:
+    # The pages never list a request's sends: leave out that query.
+    try:
+        return queries.request_view(session, request_id, with_sends=False)
+    except Refusal:
+        return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the outcome page of a decided request shows, read in one session."""
+
+    view: RequestView
+    winner: RequestView | None  # R11: the other method's request that was approved first
+    viewer_on_team: bool
+    approving_bc_name: str | None
+
+
+def outcome(engine: Engine, view: RequestView, viewer: str | None, *, reread: bool) -> Outcome:
+    """The outcome of ``view``'s request; ``reread`` after a decision that may have moved it."""
+    with read_session(engine) as session:
+        if reread:
+            view = _view(session, view.request_id) or view
+        winner = (
+            _view(session, view.superseded_by)
+            if view.status is RequestStatus.EXPIRED and view.superseded_by
+            else None
+        )
+        approving = (
+            session.get(BusinessCenter, view.approving_bc_id)
+            if view.approving_bc_id is not None
+            else None
+        )
+        return Outcome(
+            view=view,
+            winner=winner,
+            viewer_on_team=viewer is not None and _on_team(session, view.shop_code, viewer),
+            approving_bc_name=approving.name if approving else None,
+        )
 
 
 @dataclass
@@ -97,13 +136,17 @@ def approver(engine: Engine, shop_code: str, email: str) -> Approver:
 def is_on_team(engine: Engine, shop_code: str, email: str) -> bool:
     """R13: is ``email`` the shop's owner, a main admin or an ad manager?"""
     with read_session(engine) as session:
-        found = session.exec(
-            select(ShopTeamMember.user_id)
-            .join(Shop, Shop.id == ShopTeamMember.shop_id)  # type: ignore[arg-type]
-            .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
-            .where(Shop.code == shop_code, User.email == normalise_email(email))
-        ).first()
-        return found is not None
+        return _on_team(session, shop_code, email)
+
+
+def _on_team(session: Session, shop_code: str, email: str) -> bool:
+    found = session.exec(
+        select(ShopTeamMember.user_id)
+        .join(Shop, Shop.id == ShopTeamMember.shop_id)  # type: ignore[arg-type]
+        .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
+        .where(Shop.code == shop_code, User.email == normalise_email(email))
+    ).first()
+    return found is not None
 
 
 @dataclass(frozen=True)
@@ -172,11 +215,3 @@ def _holders(session: Session, shop_id: int) -> list[Holder]:
         )
         for grant, bc in rows
     ]
-
-
-def bc_name(engine: Engine, bc_id: int | None) -> str | None:
-    if bc_id is None:
-        return None
-    with read_session(engine) as session:
-        bc = session.get(BusinessCenter, bc_id)
-        return bc.name if bc else None
