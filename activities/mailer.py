@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -134,6 +134,15 @@ class MailActivities:
         deliver(self._engine, self._transport, message, key)
 
 
+_CONTEXT = (
+    select(AccessRequest, BusinessCenter, Shop, User)
+    .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)  # type: ignore[arg-type]
+    .join(Shop, Shop.id == AccessRequest.shop_id)  # type: ignore[arg-type]
+    .join(User, User.id == AccessRequest.requested_by_user_id)  # type: ignore[arg-type]
+    .where(AccessRequest.id == bindparam("request_id"))
+)
+
+
 @dataclass(frozen=True)
 class _RequestContext:
     """What every e-mail about a request shows: the request, its BC, shop and requester."""
@@ -145,13 +154,7 @@ class _RequestContext:
 
     @classmethod
     def load(cls, session: Session, request_id: str) -> _RequestContext:
-        row = session.exec(
-            select(AccessRequest, BusinessCenter, Shop, User)
-            .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)  # type: ignore[arg-type]
-            .join(Shop, Shop.id == AccessRequest.shop_id)  # type: ignore[arg-type]
-            .join(User, User.id == AccessRequest.requested_by_user_id)  # type: ignore[arg-type]
-            .where(AccessRequest.id == request_id)
-        ).first()
+        row = session.exec(_CONTEXT, params={"request_id": request_id}).first()
         if row is None:
             raise ValueError(f"unknown request {request_id}")
         return cls(*row)

@@ -101,9 +101,16 @@ class Kind:
 
 class Driver:
     def __init__(
-        self, client: Client, service: RequestService | None, bare_queue: str, outbox: Path
+        self,
+        client: Client,
+        service: RequestService | None,
+        bare_queue: str,
+        outbox: Path,
+        read_s: float = 0.0,
     ) -> None:
         self.client = client
+        # How long the seller reads the e-mail before clicking, alike on both sides.
+        self.read_s = read_s
         self._service = service
         self.bare_queue = bare_queue
         self.outbox = outbox
@@ -126,6 +133,7 @@ class Driver:
         owner_id = self.user_ids[pair.owner]
         key = f"access_request:{submitted.request_id}:send:1:to:{owner_id}"
         await wait_for_file(outbox_file(self.outbox, key))
+        await asyncio.sleep(self.read_s)
         started = time.perf_counter()
         outcome = await self.service.approve(submitted.request_id, ApproveRequest(by=pair.owner))
         latency = time.perf_counter() - started
@@ -166,6 +174,7 @@ class Driver:
             result_type=AdmissionOutcome,
         )
         await wait_for_file(sent_marker(self.outbox, request_id))
+        await asyncio.sleep(self.read_s)
         handle = self.client.get_workflow_handle(workflow_id)
         started = time.perf_counter()
         outcome = await handle.execute_update(
@@ -280,7 +289,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             try:
                 service = RequestService(client, engine, ours_queue, timeout=120)
-                driver = Driver(client, service, bare_queue, outbox)
+                driver = Driver(client, service, bare_queue, outbox, args.read_ms / 1000)
                 ours = Kind("ours", ours_worker, driver.ours)
                 bare = Kind("bare", bare_worker, driver.bare)
                 async with sampling([ours_worker, bare_worker]):
@@ -318,6 +327,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "tuned": not args.untuned,
         "devserver_flags": server.flags,
         "worker_env": args.worker_env,
+        "read_ms": args.read_ms,
         "ours": summary(ours, ours_events),
         "bare": summary(bare, bare_events),
         "ours_lifecycles_per_s": round(ours.rate(), 2),
@@ -358,6 +368,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for both workers (repeat), e.g. WORKER_SANDBOX=0",
+    )
+    parser.add_argument(
+        "--read-ms",
+        type=float,
+        default=100.0,
+        help="the simulated seller's pause between the e-mail arriving and the click, both "
+        "sides (0: click at once; see docs/performance.md)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)

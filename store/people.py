@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from models.enums import MemberRole
@@ -13,8 +14,28 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+# Hot look-ups are built once with bound parameters: building a statement costs about as
+# much CPU as running it on SQLite (docs/performance.md).
+_USER_BY_EMAIL = select(User).where(User.email == bindparam("email"))
+_BC_BY_ID = select(BusinessCenter).where(BusinessCenter.id == bindparam("bc_id"))
+_BC_BY_ID_LOCKED = _BC_BY_ID.with_for_update()
+_SHOP_BY_CODE = select(Shop).where(Shop.code == bindparam("code"))
+_TEAM = (
+    select(User, ShopTeamMember)
+    .join(ShopTeamMember, ShopTeamMember.user_id == User.id)  # type: ignore[arg-type]
+    .where(ShopTeamMember.shop_id == bindparam("shop_id"))
+    .order_by(User.email)
+)
+_BC_ADMIN_EMAILS = (
+    select(User.email)
+    .join(BCMember, BCMember.user_id == User.id)  # type: ignore[arg-type]
+    .where(BCMember.bc_id == bindparam("bc_id"), BCMember.role == MemberRole.ADMIN)
+    .order_by(User.email)
+)
+
+
 def find_user(session: Session, email: str) -> User | None:
-    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+    return session.exec(_USER_BY_EMAIL, params={"email": normalise_email(email)}).first()
 
 
 def require_user(session: Session, email: str) -> User:
@@ -25,10 +46,7 @@ def require_user(session: Session, email: str) -> User:
 
 
 def require_bc(session: Session, bc_id: int, *, lock: bool = False) -> BusinessCenter:
-    query = select(BusinessCenter).where(BusinessCenter.id == bc_id)
-    if lock:
-        query = query.with_for_update()
-    bc = session.exec(query).first()
+    bc = session.exec(_BC_BY_ID_LOCKED if lock else _BC_BY_ID, params={"bc_id": bc_id}).first()
     if bc is None:
         raise Refusal(ErrorCode.UNKNOWN_BC, f"Business Center {bc_id} does not exist.")
     return bc
@@ -59,24 +77,13 @@ def require_bc_admin(session: Session, bc: BusinessCenter, user_email: str) -> U
 
 
 def find_shop_by_code(session: Session, code: str) -> Shop | None:
-    return session.exec(select(Shop).where(Shop.code == code.strip().upper())).first()
+    return session.exec(_SHOP_BY_CODE, params={"code": code.strip().upper()}).first()
 
 
 def team_members(session: Session, shop_id: int) -> list[tuple[User, ShopTeamMember]]:
-    rows = session.exec(
-        select(User, ShopTeamMember)
-        .join(ShopTeamMember, ShopTeamMember.user_id == User.id)  # type: ignore[arg-type]
-        .where(ShopTeamMember.shop_id == shop_id)
-        .order_by(User.email)
-    ).all()
+    rows = session.exec(_TEAM, params={"shop_id": shop_id}).all()
     return [(u, m) for u, m in rows]
 
 
 def bc_admin_emails(session: Session, bc_id: int) -> list[str]:
-    rows = session.exec(
-        select(User.email)
-        .join(BCMember, BCMember.user_id == User.id)  # type: ignore[arg-type]
-        .where(BCMember.bc_id == bc_id, BCMember.role == MemberRole.ADMIN)
-        .order_by(User.email)
-    ).all()
-    return list(rows)
+    return list(session.exec(_BC_ADMIN_EMAILS, params={"bc_id": bc_id}).all())
