@@ -21,6 +21,8 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.tables import EmailDelivery, utcnow
@@ -162,14 +164,22 @@ def deliver(engine: Engine, transport: Transport, message: Message, key: str) ->
     """
     transport.send(message, key)
     with write_session(engine) as session:
-        if session.get(EmailDelivery, key) is None:
-            session.add(
-                EmailDelivery(
-                    key=key,
-                    to_addr=str(message["To"]),
-                    subject=str(message["Subject"])[:300],
-                    message_id=str(message["Message-ID"]),
-                    sent_at=utcnow(),
-                )
-            )
+        # A retry racing this one may have recorded the key since: keep the first row.
+        session.exec(
+            _RECORD[engine.dialect.name],
+            params={
+                "key": key,
+                "to_addr": str(message["To"]),
+                "subject": str(message["Subject"])[:300],
+                "message_id": str(message["Message-ID"]),
+                "created_at": utcnow(),
+                "sent_at": utcnow(),
+            },
+        )
     return True
+
+
+_RECORD = {
+    "sqlite": sqlite_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
+}

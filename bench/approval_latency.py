@@ -207,6 +207,13 @@ def main() -> int:
         const="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         help="use a fresh PostgreSQL database (created and dropped) instead of SQLite",
     )
+    parser.add_argument(
+        "--server-flag",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="an extra dev server argument to try (repeat)",
+    )
     args = parser.parse_args()
     pg_db = f"bench_approval_{uuid.uuid4().hex[:8]}" if args.postgres else None
     if pg_db:
@@ -243,7 +250,12 @@ def main() -> int:
     quiet = subprocess.DEVNULL
     try:
         server = subprocess.Popen(
-            start_dev_command(port=temporal_port, ui_port=None, db_file=work / "temporal.db"),
+            start_dev_command(
+                port=temporal_port,
+                ui_port=None,
+                db_file=work / "temporal.db",
+                extra=args.server_flag,
+            ),
             stdout=quiet,
             stderr=quiet,
         )

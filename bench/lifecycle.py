@@ -94,6 +94,7 @@ class Kind:
     workflow_ids: list[str] = field(default_factory=list)
     worker_cpu: float = 0.0
     server_cpu: float = 0.0
+    client_cpu: float = 0.0  # this process: RequestService (ours) or the bare client calls
 
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
@@ -216,7 +217,7 @@ async def run_phase(
             kind.latencies.append(latency)
             kind.workflow_ids.append(workflow_id)
 
-    cpu_before = kind.worker.cpu_seconds(), server_cpu_seconds(server)
+    cpu_before = kind.worker.cpu_seconds(), server_cpu_seconds(server), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(one(i, pair) for i, pair in enumerate(pairs)))
     elapsed = time.perf_counter() - started
@@ -229,6 +230,7 @@ async def run_phase(
     kind.failures += len(errors)
     kind.worker_cpu += kind.worker.cpu_seconds() - cpu_before[0]
     kind.server_cpu += server_cpu_seconds(server) - cpu_before[1]
+    kind.client_cpu += time.process_time() - cpu_before[2]
     log(
         f"{kind.name}: {len(pairs) - len(errors)} lifecycles in {elapsed:.1f}s "
         f"= {(len(pairs) - len(errors)) / elapsed:.1f}/s"
@@ -262,6 +264,7 @@ def summary(kind: Kind, events: float) -> dict[str, Any]:
         "worker_peak_rss_mb": round(kind.worker.peak_rss / 2**20, 1),
         "worker_cpu_ms_per_lifecycle": round(kind.worker_cpu / done * 1000, 1),
         "server_cpu_ms_per_lifecycle": round(kind.server_cpu / done * 1000, 1),
+        "client_cpu_ms_per_lifecycle": round(kind.client_cpu / done * 1000, 1),
         "failures": kind.failures,
     }
 

@@ -185,15 +185,26 @@ class RequestService:
     # --- seller side ---------------------------------------------------------------------
 
     async def approve(
-        self, request_id: str, command: ApproveRequest, *, idempotency_key: str | None = None
+        self,
+        request_id: str,
+        command: ApproveRequest,
+        *,
+        idempotency_key: str | None = None,
+        workflow_id: str | None = None,
     ) -> ApprovalOutcome:
         """R10-R14: the one decision path of the CLI and the link handler.
 
         ``idempotency_key`` becomes the update id, so a double submit of one form returns
-        the first outcome instead of deciding twice.
+        the first outcome instead of deciding twice. A caller that has just read the
+        request as pending (the link handler) passes its ``workflow_id`` and saves a read.
         """
         return await self._update(
-            request_id, Message.APPROVE, command, ApprovalOutcome, update_id=idempotency_key
+            request_id,
+            Message.APPROVE,
+            command,
+            ApprovalOutcome,
+            update_id=idempotency_key,
+            workflow_id=workflow_id,
         )
 
     async def request_personal_link(self, request_id: str, email: str) -> PersonalLinkAccepted:
@@ -226,14 +237,19 @@ class RequestService:
         result_type: type,
         *,
         update_id: str | None = None,
+        workflow_id: str | None = None,
     ) -> Any:
-        with read_session(self.engine) as session:
-            request = session.get(AccessRequest, request_id)
-        if request is None:
-            raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
-        if request.status is not RequestStatus.PENDING:
-            raise not_pending(request)
-        handle = self.client.get_workflow_handle(request.workflow_id)
+        if workflow_id is None:
+            with read_session(self.engine) as session:
+                request = session.get(AccessRequest, request_id)
+            if request is None:
+                raise Refusal(
+                    ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}."
+                )
+            if request.status is not RequestStatus.PENDING:
+                raise not_pending(request)
+            workflow_id = request.workflow_id
+        handle = self.client.get_workflow_handle(workflow_id)
         # One retry: the server aborts an update whose workflow task failed, which happens
         # benignly when the update lands while the workflow is completing (its completion
         # is then rejected and retried). By the retry, the store tells what was decided.

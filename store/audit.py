@@ -6,9 +6,14 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from models.tables import AuditEvent, utcnow
+
+# A Core insert: the log is append-only and nothing reads the row back in the same
+# transaction, so the ORM's unit of work would only add CPU (docs/performance.md).
+_INSERT = insert(AuditEvent)
 
 
 def record(
@@ -21,13 +26,14 @@ def record(
     at: datetime | None = None,
     **detail: Any,
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=at or utcnow(),
-            actor=actor,
-            entity=entity,
-            entity_id=str(entity_id),
-            action=action,
-            detail=json.dumps(detail, default=str, sort_keys=True),
-        )
+    session.exec(
+        _INSERT,
+        params={
+            "at": at or utcnow(),
+            "actor": actor,
+            "entity": entity,
+            "entity_id": str(entity_id),
+            "action": action,
+            "detail": json.dumps(detail, default=str, sort_keys=True),
+        },
     )

@@ -243,7 +243,10 @@ async def approve(token: str, request: Request, state: State) -> HTMLResponse:
     started = time.perf_counter()
     try:
         outcome = await state.requests.approve(
-            view.request_id, command, idempotency_key=update_id(csrf.nonce, command)
+            view.request_id,
+            command,
+            idempotency_key=update_id(csrf.nonce, command),
+            workflow_id=view.workflow_id,
         )
     except Refusal as refusal:
         return refused(state, token, view, email, refusal, values)
