@@ -11,9 +11,25 @@ from models.views import STATUS_LABELS, RequestView, SendView
 
 _REQUESTER = aliased(User)
 _DECIDER = aliased(User)
-# Built once: constructing this join (two aliases) cost more than running it.
+# Built once, and columns rather than entities: constructing this join (two aliases) cost
+# more than running it, and loading three ORM entities per row as much again.
 _VIEWS = (
-    select(AccessRequest, BusinessCenter, Shop, _REQUESTER.email, _DECIDER.email)  # type: ignore[call-overload]
+    select(  # type: ignore[call-overload]
+        col(AccessRequest.id).label("request_id"),
+        AccessRequest.method,
+        AccessRequest.status,
+        AccessRequest.created_at,
+        AccessRequest.decided_at,
+        AccessRequest.approving_bc_id,
+        AccessRequest.superseded_by,
+        AccessRequest.workflow_id,
+        col(BusinessCenter.id).label("bc_id"),
+        col(BusinessCenter.name).label("bc_name"),
+        col(Shop.code).label("shop_code"),
+        col(Shop.name).label("shop_name"),
+        col(_REQUESTER.email).label("requested_by"),
+        col(_DECIDER.email).label("decided_by"),
+    )
     .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)
     .join(Shop, Shop.id == AccessRequest.shop_id)
     .join(_REQUESTER, _REQUESTER.id == AccessRequest.requested_by_user_id)
@@ -26,7 +42,7 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
     rows = session.exec(_VIEWS.where(*where)).all()
     sends: dict[str, list[SendView]] = {}
     if with_sends and rows:
-        ids = [r[0].id for r in rows]
+        ids = [row.request_id for row in rows]
         for send, email in session.exec(
             select(RequestSend, User.email)
             .join(User, User.id == RequestSend.by_user_id)  # type: ignore[arg-type]
@@ -38,24 +54,11 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
             )
     return [
         RequestView(
-            request_id=req.id,
-            method=req.method,
-            status=req.status,
-            status_label=STATUS_LABELS[req.status],
-            bc_id=bc.id,
-            bc_name=bc.name,
-            shop_code=shop.code,
-            shop_name=shop.name,
-            requested_by=by,
-            created_at=req.created_at,
-            decided_at=req.decided_at,
-            decided_by=decided_by,
-            approving_bc_id=req.approving_bc_id,
-            superseded_by=req.superseded_by,
-            workflow_id=req.workflow_id,
-            sends=sends.get(req.id, []),
+            **row._mapping,
+            status_label=STATUS_LABELS[row.status],
+            sends=sends.get(row.request_id, []),
         )
-        for req, bc, shop, by, decided_by in rows
+        for row in rows
     ]
 
 
