@@ -18,7 +18,7 @@ from activities.delivery import (
     deliver_once,
     delivered,
 )
-from models.enums import Permission, RequestMethod
+from models.enums import Permission, Relationship, RequestMethod
 from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
 from models.tables import AccessRequest, BusinessCenter, Shop, ShopGrant, User
@@ -97,19 +97,14 @@ class MailActivities:
         with read_session(self._engine) as session:
             context = _RequestContext.load(session, input.request_id)
             request = context.request
-            approver = (
-                session.get(User, request.decided_by_user_id)
-                if request.decided_by_user_id
-                else None
-            )
-            grant = session.exec(
-                select(ShopGrant).where(ShopGrant.source_request_id == request.id)
-            ).first()
+            # The grant this approval wrote, and who approved (R14).
+            granted = session.exec(_GRANTED, params={"request_id": request.id}).first()
             requester = context.requester
             key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
             if delivered(session, [key]):
                 return EmailsSent(sent=0, skipped=1)
-        assert grant is not None
+        assert granted is not None
+        relationship, permission, approved_by = granted
         rendered = emails.request_approved(
             recipient_name=requester.name,
             bc_name=context.bc.name,
@@ -117,9 +112,9 @@ class MailActivities:
             shop_name=context.shop.name,
             shop_code=context.shop.code,
             method_label=request.method.label,
-            relationship=grant.relationship.value,
-            permission_label=PERMISSION_LABELS[grant.permission],
-            approved_by=approver.email if approver else "the shop's team",
+            relationship=Relationship(relationship).value,
+            permission_label=PERMISSION_LABELS[Permission(permission)],
+            approved_by=approved_by or "the shop's team",
         )
         self._send(key, requester.email, rendered)
         return EmailsSent(sent=1)
@@ -140,6 +135,14 @@ _CONTEXT = (
     .join(Shop, Shop.id == AccessRequest.shop_id)  # type: ignore[arg-type]
     .join(User, User.id == AccessRequest.requested_by_user_id)  # type: ignore[arg-type]
     .where(AccessRequest.id == bindparam("request_id"))
+)
+
+
+_GRANTED = (
+    select(ShopGrant.relationship, ShopGrant.permission, User.email)
+    .join(AccessRequest, AccessRequest.id == ShopGrant.source_request_id)  # type: ignore[arg-type]
+    .outerjoin(User, User.id == AccessRequest.decided_by_user_id)  # type: ignore[arg-type]
+    .where(ShopGrant.source_request_id == bindparam("request_id"))
 )
 
 

@@ -43,10 +43,11 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
-    # Fewer threads fight the worker's event loop less for the GIL: at 8 (against 16) a
-    # lifecycle's approval→granted p99 fell by a fifth at equal throughput
-    # (docs/performance.md). Raise it for a slow SMTP relay, whose sends wait in threads.
-    worker_activity_threads: int = Field(default=8, ge=1)
+    # Fewer threads fight the worker's event loop less for the GIL: at 4 (against 8) a
+    # lifecycle's approval→granted p50 fell from 300-380 to 135-160 ms at equal or better
+    # throughput (docs/performance.md). Raise it for a slow SMTP relay, whose sends wait
+    # in threads.
+    worker_activity_threads: int = Field(default=4, ge=1)
     worker_max_cached_workflows: int = Field(
         default=500,
         ge=0,
