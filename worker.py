@@ -122,7 +122,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activities_for(settings, engine),
         activity_executor=executor,
-        max_concurrent_activities=settings.worker_activity_threads,
+        max_concurrent_activities=settings.activity_threads,
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=workflow_runner(settings.worker_sandbox),
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -139,7 +139,7 @@ async def run(settings: Settings) -> None:
             log.info("Registered search attributes: %s", ", ".join(added))
     except Exception as err:  # e.g. Temporal Cloud: created in the console instead
         log.warning("Could not check search attributes (%s); create them as in docs", err)
-    with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         worker = build_worker(client, settings, engine, executor)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

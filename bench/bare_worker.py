@@ -29,7 +29,7 @@ from worker import workflow_runner
 
 async def run() -> None:
     settings = Settings(dev_mode=True)
-    threads = settings.worker_activity_threads
+    threads = settings.activity_threads
     client = await connect()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

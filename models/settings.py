@@ -43,11 +43,12 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
-    # Fewer threads fight the worker's event loop less for the GIL: at 4 (against 8) a
-    # lifecycle's approval→granted p50 fell from 300-380 to 135-160 ms at equal or better
-    # throughput (docs/performance.md). Raise it for a slow SMTP relay, whose sends wait
-    # in threads.
-    worker_activity_threads: int = Field(default=4, ge=1)
+    worker_activity_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Activity threads per worker; unset: 2 with a SQLite store and the "
+        "outbox, else 8 (see activity_threads)",
+    )
     worker_max_cached_workflows: int = Field(
         default=500,
         ge=0,
@@ -72,3 +73,19 @@ class Settings(BaseSettings):
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         return self
+
+    @property
+    def activity_threads(self) -> int:
+        """How many activities a worker runs at once, each in a thread.
+
+        With a SQLite store and the outbox, activities are CPU work under one GIL, and
+        SQLite runs one writer at a time anyway: extra threads only fight the worker's
+        event loop for the GIL, which made approvals slower at equal throughput
+        (docs/performance.md). Two keep a long activity (a page of campaign stops) from
+        holding up the rest. PostgreSQL and SMTP make activities wait on the network,
+        where threads pay.
+        """
+        if self.worker_activity_threads is not None:
+            return self.worker_activity_threads
+        embedded = self.database_url.startswith("sqlite") and not self.smtp_url
+        return 2 if embedded else 8

@@ -226,7 +226,7 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
     """The real worker (every workflow and activity) in this process, on its own queue."""
     from worker import build_worker
 
-    with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         async with build_worker(client, settings, engine, executor) as running:
             yield running
     await terminate_open_workflows(client, settings.task_queue)

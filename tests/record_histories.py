@@ -98,7 +98,7 @@ async def record(out: Path) -> None:
             ui=False,
         )
         try:
-            with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+            with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
                 async with build_worker(env.client, settings, engine, executor):
                     service = RequestService(env.client, engine, settings.task_queue)
                     await _walk(env.client, service, out)

@@ -61,7 +61,7 @@ async def test_r9_request_pending_for_a_year_is_still_pending_and_can_be_approve
     assert shop.id is not None
     method = RequestMethod.REQUEST_ACCESS
     request_id = new_request_id()
-    with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         async with Worker(
             env.client,
             task_queue=settings.task_queue,

@@ -420,7 +420,7 @@ async def test_r9_request_survives_continue_as_new_with_resends_and_approves(
         ui=False,
     )
     try:
-        with ThreadPoolExecutor(max_workers=settings.worker_activity_threads) as executor:
+        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
             async with build_worker(env.client, settings, demo, executor):
                 service = RequestService(env.client, demo, settings.task_queue, timeout=20)
                 sub = await submit(service)

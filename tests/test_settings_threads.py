@@ -1,0 +1,30 @@
+"""How many activity threads a worker runs (docs/operations.md, docs/performance.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("database_url", "smtp_url", "threads"),
+    [
+        ("sqlite:///var/shop_access.db", None, 2),  # the embedded defaults: CPU-bound work
+        ("sqlite:///var/shop_access.db", "smtp://127.0.0.1:25", 8),  # sends wait on a relay
+        ("postgresql+psycopg://u@db/shop_access", None, 8),  # queries wait on the network
+    ],
+)
+def test_activity_threads_follow_the_store_and_the_mail_transport(
+    database_url: str, smtp_url: str | None, threads: int
+) -> None:
+    settings = Settings(database_url=database_url, smtp_url=smtp_url, dev_mode=True)
+    assert settings.activity_threads == threads
+
+
+def test_an_explicit_thread_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_ACTIVITY_THREADS", "5")
+    assert Settings(dev_mode=True).activity_threads == 5
+    monkeypatch.setenv("WORKER_ACTIVITY_THREADS", "0")
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        Settings(dev_mode=True)
