@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -639,5 +641,28 @@ def remove_access(
     ctx.emit(payload, human)
 
 
+def main() -> NoReturn:
+    """Run the CLI, then leave without the interpreter's teardown.
+
+    The Temporal client's Rust threads can still call into Python while a short-lived
+    process finalizes, which aborts it (SIGABRT, "PyGILState_Release ... finalizing",
+    temporalio/sdk-python#300) after the command's output: scripts would see exit
+    status -6 for a command that succeeded. So flush, then ``os._exit`` with the status.
+    """
+    try:
+        cli()
+        status = 0
+    except SystemExit as done:
+        if isinstance(done.code, int) or done.code is None:
+            status = done.code or 0
+        else:  # sys.exit("message"): Python prints it and exits 1
+            print(done.code, file=sys.stderr)
+            status = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    cli()
+    main()
