@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000)
+    web_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads the link handler reads the store and renders pages in; unset: "
+        "4 with a SQLite store, else 16 (see page_threads)",
+    )
     worker_activity_threads: int | None = Field(
         default=None,
         ge=1,
@@ -89,3 +95,17 @@ class Settings(BaseSettings):
             return self.worker_activity_threads
         embedded = self.database_url.startswith("sqlite") and not self.smtp_url
         return 2 if embedded else 8
+
+    @property
+    def page_threads(self) -> int:
+        """How many page reads and renders the link handler runs at once, each in a thread.
+
+        The same trade as ``activity_threads``: on SQLite a page's reads and rendering are
+        CPU work under the web process's GIL, and 20 sellers' pages at once in 40 threads
+        all finish late together; 4 let the first approvals reach Temporal sooner (p99 at
+        20 concurrent sellers 290-299 against 313-355 ms, docs/web.md). PostgreSQL reads
+        wait on the network, where threads pay.
+        """
+        if self.web_threads is not None:
+            return self.web_threads
+        return 4 if self.database_url.startswith("sqlite") else 16

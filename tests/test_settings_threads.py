@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from models.settings import Settings
@@ -28,3 +30,28 @@ def test_an_explicit_thread_count_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKER_ACTIVITY_THREADS", "0")
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         Settings(dev_mode=True)
+
+
+@pytest.mark.parametrize(
+    ("database_url", "threads"),
+    [("sqlite:///var/shop_access.db", 4), ("postgresql+psycopg://u@db/shop_access", 16)],
+)
+def test_page_threads_follow_the_store(database_url: str, threads: int) -> None:
+    assert Settings(database_url=database_url, dev_mode=True).page_threads == threads
+
+
+async def test_the_link_handler_renders_pages_in_page_threads(settings: Settings) -> None:
+    """The web app's thread limiter is what ``page_threads`` says, once it has started."""
+    from anyio import to_thread
+    from temporalio.client import Client
+
+    from web.app import create_app
+
+    app = create_app(settings.model_copy(update={"web_threads": 3}), client=cast(Client, object()))
+    limiter = to_thread.current_default_thread_limiter()
+    before = limiter.total_tokens
+    try:
+        async with app.router.lifespan_context(app):
+            assert limiter.total_tokens == 3
+    finally:
+        limiter.total_tokens = before  # the session's event loop serves other tests

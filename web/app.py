@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -47,6 +48,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Plain-def routes and run_in_threadpool draw on this limiter (settings.page_threads).
+        to_thread.current_default_thread_limiter().total_tokens = settings.page_threads
         if state.service is None:
             state.service = RequestService(await connect(), store, settings.task_queue)
         try:
