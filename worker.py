@@ -33,6 +33,7 @@ from activities.store import RequestStoreActivities
 from models.settings import Settings
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
+from service.sandbox import SandboxRunner, compiled_snippets_apply
 from service.temporal import connect, ensure_search_attributes
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
@@ -106,11 +107,12 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
         return UnsandboxedWorkflowRunner()
     # Workflow code imports these pure modules; passing them through the sandbox
     # loads them once instead of per workflow run.
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "pydantic", "pydantic_core", "models"
-        )
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(
+        "pydantic", "pydantic_core", "models"
     )
+    # The SDK's sandbox, compiling its code snippets once (service/sandbox.py).
+    runner = SandboxRunner if compiled_snippets_apply() else SandboxedWorkflowRunner
+    return runner(restrictions=restrictions)
 
 
 def build_worker(
