@@ -31,6 +31,7 @@ from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
 from models.settings import Settings
+from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
 from service.sandbox import SandboxRunner, compiled_snippets_apply
@@ -147,6 +148,7 @@ async def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        freeze_startup_heap()
         log.info(
             "Worker polling task queue %r on %s (namespace %s)",
             settings.task_queue,

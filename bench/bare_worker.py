@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 from bench.bare_workflow import BARE_ACTIVITIES, BareAccessRequest
 from models.settings import Settings
+from service.heap import freeze_startup_heap
 from service.temporal import connect
 from worker import workflow_runner
 
@@ -47,6 +48,7 @@ async def run() -> None:
             workflow_runner=workflow_runner(settings.worker_sandbox),
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
+        freeze_startup_heap()  # as worker.py does
         async with worker:
             await stop.wait()
 

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from models.settings import Settings
+from service.heap import freeze_startup_heap
 from service.links import LinkSigner
 from service.requests import RequestService
 from service.temporal import connect
@@ -52,6 +53,7 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = settings.page_threads
         if state.service is None:
             state.service = RequestService(await connect(), store, settings.task_queue)
+        freeze_startup_heap()
         try:
             yield
         finally:
