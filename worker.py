@@ -4,9 +4,10 @@
 
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
-LINK_BASE_URL, SECRET_KEY, DEV_MODE. Stops gracefully on SIGINT/SIGTERM: polling stops,
-running activities get a grace period to finish, and anything left is retried by the
-next worker, because every activity is idempotent.
+LINK_BASE_URL, SECRET_KEY, DEV_MODE; tuning: WORKER_ACTIVITY_THREADS,
+WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX. Stops gracefully on SIGINT/SIGTERM: polling
+stops, running activities get a grace period to finish, and anything left is retried by
+the next worker, because every activity is idempotent.
 """
 
 from __future__ import annotations
