@@ -1,0 +1,178 @@
+"""The partner side's long-lived workflows through continue-as-new (R17, R19, R20).
+
+A dev server that suggests continue-as-new after a dozen events: a shop shared with the
+same partner BC moves the open add-partner invitation to a new run, carrying the shops
+offered so far, and accepting it then grants each shop once, each offer mailed once; a
+removal moves to new runs between pages of campaign stops, carrying its cursor, and stops
+each campaign once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import select
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from models.enums import Permission, RequestMethod
+from models.messages import ApproveRequest
+from models.names import partner_invitation_workflow_id
+from models.partner_enums import InvitationStatus
+from models.partner_messages import InvitationResult
+from models.settings import Settings
+from models.tables import ShopGrant
+from service.devserver import temporal_cli, tuning_args
+from service.partners import PartnerService
+from service.requests import RequestService
+from store.db import read_session
+from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, S1_SHOP, S2_SHOP, SUBAGENCY, outbox_messages
+from tests.partners_support import approved_partner, load_extra
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+SUGGEST_CAN_AT = "limit.historyCount.suggestContinueAsNew=12"
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[Any]:
+    """Every run of ``workflow_id`` once visibility shows them all closed."""
+    deadline = time.monotonic() + 15
+    while True:
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        if runs and all(r.status is not WorkflowExecutionStatus.RUNNING for r in runs):
+            return runs
+        assert time.monotonic() < deadline, [r.status for r in runs]
+        await asyncio.sleep(0.2)
+
+
+def partner_grants(engine: Engine) -> int:
+    with read_session(engine) as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(ShopGrant)
+                .where(ShopGrant.bc_id == SUBAGENCY, ShopGrant.revoked_at.is_(None))  # type: ignore[union-attr]
+            ).one()
+        )
+
+
+async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
+    demo: Engine, settings: Settings
+) -> None:
+    from worker import build_worker
+
+    load_extra(demo)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
+        dev_server_log_level="error",
+        ui=False,
+    )
+    workflow_id = partner_invitation_workflow_id(AGENCY, SUBAGENCY)
+    try:
+        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+            async with build_worker(env.client, settings, demo, executor):
+                requests = RequestService(env.client, demo, settings.task_queue, timeout=20)
+                partners = PartnerService(env.client, demo, settings.task_queue, timeout=20)
+                # The agency holds two shops (R14), then shares both with its sub-agency.
+                await approved_partner(
+                    requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
+                )
+                sub = await requests.submit(
+                    method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S2_SHOP, by=ANA
+                )
+                await requests.approve(
+                    sub.request_id,
+                    ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
+                )
+                first = await partners.share_shop(
+                    bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
+                    permission=Permission.AD_PROMOTION, by=ANA,
+                )  # fmt: skip
+                second = await partners.share_shop(
+                    bc_id=AGENCY, shop_code=S2_SHOP, partner_bc_id=SUBAGENCY,
+                    permission=Permission.AD_PROMOTION, by=ANA,
+                )  # fmt: skip
+                assert first.invitation_id == second.invitation_id
+                assert partner_grants(demo) == 0  # offered, not granted, until accepted
+                answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
+                assert answer.status is InvitationStatus.ACCEPTED
+                assert len(answer.granted_shop_ids) == 2
+                handle = env.client.get_workflow_handle(workflow_id, result_type=InvitationResult)
+                async with asyncio.timeout(20):
+                    assert (await handle.result()).status == "accepted"
+                runs = await runs_of(env.client, workflow_id)
+    finally:
+        await env.shutdown()
+    statuses = [r.status for r in runs]
+    assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 1, statuses
+    assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1, statuses
+    # Nothing done twice across runs: two shops granted, one invitation e-mail per shop.
+    assert partner_grants(demo) == 2
+    invites = [
+        m for m in outbox_messages(settings)
+        if str(m["Subject"]).startswith("Agency One invites Sub-agency")
+    ]  # fmt: skip
+    assert len(invites) == 2
+
+
+async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign_once(
+    demo: Engine, settings: Settings
+) -> None:
+    """R19 + R20: a removal of 600 campaigns in pages of 50 moves to new runs between
+    pages; the cursor carries over, so every campaign is stopped exactly once."""
+    from store.campaigns import bulk_insert_delivering
+    from store.db import write_session
+    from store.people import find_user
+    from tests.partners_support import (
+        AGENCY_ADS,
+        campaign_counts,
+        grant_in_store,
+        shop_id_of,
+        stop_events_per_campaign,
+    )
+    from worker import build_worker
+
+    campaigns = 600
+    load_extra(demo)
+    grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
+    with write_session(demo) as session:
+        ana = find_user(session, ANA)
+        assert ana is not None and ana.id is not None
+        bulk_insert_delivering(
+            session, ad_account_id=AGENCY_ADS, shop_id=shop_id_of(demo, S1_SHOP),
+            created_by_user_id=ana.id, count=campaigns,
+        )  # fmt: skip
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
+        dev_server_log_level="error",
+        ui=False,
+    )
+    try:
+        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+            async with build_worker(env.client, settings, demo, executor):
+                partners = PartnerService(env.client, demo, settings.task_queue, timeout=20)
+                _ended, workflow_id = await partners.remove_access(
+                    shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI, page_size=50, batch_size=25
+                )
+                async with asyncio.timeout(60):
+                    result = await partners.removal_result(workflow_id)
+                runs = await runs_of(env.client, workflow_id)
+    finally:
+        await env.shutdown()
+    statuses = [r.status for r in runs]
+    assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
+    assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1, statuses
+    assert (result.status, result.campaigns_stopped) == ("completed", campaigns)
+    events = stop_events_per_campaign(demo)
+    assert len(events) == campaigns and set(events.values()) == {1}
+    assert campaign_counts(demo, AGENCY) == {"delivering": 0, "stopped": campaigns}
