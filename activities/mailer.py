@@ -73,14 +73,19 @@ class MailActivities:
     @activity.defn(name=Activity.SEND_PERSONAL_LINK)
     def send_personal_link(self, input: SendPersonalLink) -> EmailsSent:
         """R7/R13: a personal link for whoever asked through the copied link, if they are
-        on the shop's team; anyone else gets nothing, and the asker is never told which."""
-        email = normalise_email(input.email)
+        (still) on the shop's team; anyone else gets nothing, and the asker is never told
+        which."""
+        email = normalise_email(input.email) if input.email else None
+
+        def asked_for(user: User) -> bool:
+            if input.member_id is not None:
+                return user.id == input.member_id
+            return user.email == email  # an ask recorded before member ids
+
         with read_session(self._engine) as session:
             context = _RequestContext.load(session, input.request_id)
-            member = next(
-                (u for u, _m in team_members(session, context.request.shop_id) if u.email == email),
-                None,
-            )
+            team = team_members(session, context.request.shop_id)
+            member = next((u for u, _m in team if asked_for(u)), None)
         if member is None:
             return EmailsSent(sent=0, skipped=1)
         rendered = emails.personal_link(

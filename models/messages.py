@@ -134,13 +134,17 @@ class ApprovalOutcome(Message):
 
 
 class PersonalLinkRequest(Message):
-    """Update: whoever holds the copied link asks for a personal link for ``email``.
+    """Update: whoever holds the copied link asked for a personal link.
 
-    Accepted for any address: only the mail activity learns whether it is on the shop's
-    team, so the answer never reveals who is (no enumeration).
+    ``member_id`` is the shop team member the typed address belongs to, or None: the
+    address itself never enters the workflow's history (anyone may type anyone's). The
+    caller sends this update for every address alike, so the answer never reveals who is
+    on the team (no enumeration). ``email`` is how asks were recorded before; histories
+    that carry it still replay and send.
     """
 
-    email: str
+    member_id: int | None = None
+    email: str | None = None
 
 
 class PersonalLinkAccepted(Message):
@@ -220,7 +224,8 @@ class CancelInput(Message):
 
 
 class SendPersonalLink(Message):
-    """E-mail a personal approval link to ``email`` if it is on the shop's team.
+    """E-mail a personal approval link to team member ``member_id`` (or, as recorded before,
+    ``email``) if they are still on the shop's team (R13).
 
     ``window`` numbers the minute-long window the ask fell in: with the request and the
     recipient it is the business key, so a retry or a double submit never sends twice
@@ -228,8 +233,9 @@ class SendPersonalLink(Message):
     """
 
     request_id: str
-    email: str
     window: int
+    member_id: int | None = None
+    email: str | None = None
 
 
 class RequesterNotice(Message):

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlmodel import select
 from temporalio.client import (
     Client,
@@ -44,13 +44,21 @@ from models.messages import (
     WaitAdmission,
 )
 from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
-from models.tables import AccessRequest
+from models.tables import AccessRequest, ShopTeamMember, User
 from models.views import RequestView
 from store import queries
 from store.db import read_session
-from store.people import find_shop_by_code
+from store.people import find_shop_by_code, normalise_email
 from store.requests import already_pending, not_pending, parse_shop_code, unknown_shop_code
 from workflows.search_attributes import BC_ID, REQUEST_METHOD, REQUEST_STATUS, SHOP_CODE
+
+# The team member of a request's shop with a given address (R13), if any.
+_TEAM_MEMBER_OF_REQUEST = (
+    select(ShopTeamMember.user_id)
+    .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
+    .join(AccessRequest, AccessRequest.shop_id == ShopTeamMember.shop_id)  # type: ignore[arg-type]
+    .where(AccessRequest.id == bindparam("request_id"), User.email == bindparam("email"))
+)
 
 # With no worker running, an update waits for ever; people and scripts should not.
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -210,13 +218,21 @@ class RequestService:
     async def request_personal_link(self, request_id: str, email: str) -> PersonalLinkAccepted:
         """R7/R13: queue a personal link for ``email``; mailed only if on the shop's team.
 
-        The workflow answers before looking the address up, so the answer (and its timing)
-        is the same for every address: nothing tells who is on the team.
+        Every address costs the same: one look-up, then the same update carrying the team
+        member it belongs to or none, so the answer and its timing tell nothing about who
+        is on the team. The address itself stays out of the workflow's history.
         """
+        address = normalise_email(email)
+        if not address or len(address) > 320:
+            raise Refusal(ErrorCode.INVALID_INPUT, "Enter your e-mail address.")
+        with read_session(self.engine) as session:
+            member_id = session.exec(
+                _TEAM_MEMBER_OF_REQUEST, params={"request_id": request_id, "email": address}
+            ).first()
         result: PersonalLinkAccepted = await self._update(
             request_id,
             Message.SEND_PERSONAL_LINK,
-            PersonalLinkRequest(email=email),
+            PersonalLinkRequest(member_id=member_id),
             PersonalLinkAccepted,
         )
         return result

@@ -16,6 +16,10 @@ store with the demo data, and the real worker in this process, then walks:
 - ``AddMyShop_ui_signal``: the partner asks to own a shop it already promotes, approved
   through the ``approve_from_ui`` signal (R10).
 - ``RequestAccessToShop_refused``: admission refused, a standard member asked (R1).
+- ``RequestAccessToShop_personal_link``: through the copied link, a stranger and a team
+  member ask for a personal link (R7, R13); only the member's id enters the history.
+  ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
+  carried member ids (the typed addresses are in it): kept so such requests still replay.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from models.enums import RequestMethod  # noqa: E402
 from models.errors import Refusal  # noqa: E402
-from models.messages import ApproveRequest  # noqa: E402
+from models.messages import ApproveRequest, RequestState  # noqa: E402
 from models.names import Message, request_workflow_id  # noqa: E402
 from models.reference import ReferenceData  # noqa: E402
 from models.settings import Settings  # noqa: E402
@@ -55,11 +59,12 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 HISTORIES = ROOT / "tests" / "histories"
 DEMO = ROOT / "service" / "data" / "demo.json"
 AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
-ANA, SAM, OLI, RAJ = (
+ANA, SAM, OLI, RAJ, NIA = (
     "ana@agency-one.com",
     "sam@agency-one.com",
     "oli@brand-linked.com",
     "raj@brand-admin.com",
+    "nia@brand-new.com",
 )
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
 
@@ -145,6 +150,21 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     assert shop is not None and shop.id is not None
     refused_id = request_workflow_id(RA, AGENCY, shop.id)
     await _save(client, refused_id, "RequestAccessToShop_refused", out)
+
+    # R7, R13: personal links asked through the copied link, then approval (S2).
+    asked = await service.submit(method=RA, bc_id=AGENCY, shop_code="SGNEWBC002", by=ANA)
+    await service.request_personal_link(asked.request_id, "stranger@example.com")
+    await service.request_personal_link(asked.request_id, NIA.upper())
+    handle = client.get_workflow_handle(asked.workflow_id)
+    for _ in range(100):  # until the run loop has mailed the member
+        if not (await handle.query(Message.STATE, result_type=RequestState)).personal_links:
+            break
+        await asyncio.sleep(0.1)
+    await service.approve(
+        asked.request_id,
+        ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
+    )
+    await _save(client, asked.workflow_id, "RequestAccessToShop_personal_link", out)
 
 
 def main() -> None:

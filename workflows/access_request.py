@@ -269,13 +269,17 @@ class AccessRequestLifecycle:
     def send_personal_link(self, ask: PersonalLinkRequest) -> PersonalLinkAccepted:
         # Only queued here: the update completes at once, so asks never pile up against
         # the server's cap of 10 in-flight updates (which approvals need); the run loop
-        # sends the mail.
+        # sends the mail. An address that is not on the team arrives as no member at all.
         state = self._state
         window = int(workflow.now().timestamp()) // RESEND_EMAIL_MIN_INTERVAL_SECONDS
         item = SendPersonalLink(
-            request_id=self._input.request_id, email=ask.email.strip().lower(), window=window
+            request_id=self._input.request_id,
+            window=window,
+            member_id=ask.member_id,
+            email=ask.email.strip().lower() if ask.email else None,
         )
-        if item not in state.personal_links and len(state.personal_links) < (
+        wanted = item.member_id is not None or bool(item.email)
+        if wanted and item not in state.personal_links and len(state.personal_links) < (
             MAX_QUEUED_PERSONAL_LINKS
         ):
             state.personal_links.append(item)
@@ -284,10 +288,6 @@ class AccessRequestLifecycle:
     @send_personal_link.validator
     def _validate_send_personal_link(self, ask: PersonalLinkRequest) -> None:
         self._require_pending()
-        if not ask.email.strip() or len(ask.email) > 320:
-            raise ApplicationError(
-                "Enter your e-mail address.", type=ErrorCode.INVALID_INPUT, non_retryable=True
-            )
 
     @workflow.signal(name=Message.SUPERSEDED)
     def superseded(self, message: Superseded) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
 from service.requests import RequestService
-from tests.conftest import KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, outbox_messages
+from tests.conftest import ANA, KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, outbox_messages
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 from web.security import FormTokens
 
@@ -169,6 +170,41 @@ async def test_r7_personal_link_same_answer_for_anyone_only_the_team_gets_mail(
     await asyncio.sleep(0.5)
     recipients = {m["To"] for m in outbox_messages(settings) if "Your link" in m["Subject"]}
     assert recipients == {OLI}
+    # Whatever someone typed stays out of the durable history: the ask carries only the
+    # team member it matched (anyone may type anyone's address).
+    history = await service.client.get_workflow_handle(sub.workflow_id).fetch_history()
+    recorded = history.to_json().encode() + b"".join(
+        p.data for e in history.events for p in _payloads(e)
+    )
+    assert ANA.encode() in recorded  # the scan sees payloads: the requester is in them
+    for typed in ("stranger@example.com", KIM, OLI):
+        assert typed.encode() not in recorded and typed.upper().encode() not in recorded
+
+
+def _payloads(event: Any) -> list[Any]:
+    """Every payload in a history event (update inputs, activity inputs and results)."""
+    found: list[Any] = []
+
+    def walk(message: Any) -> None:
+        for field, value in message.ListFields():
+            if field.message_type is None:
+                continue
+            if hasattr(value, "ListFields"):
+                items = [value]
+            elif callable(getattr(value, "values", None)):  # a map field
+                items = list(value.values())
+            else:
+                items = list(value)
+            for item in items:
+                if not hasattr(item, "ListFields"):
+                    continue
+                if item.DESCRIPTOR.full_name == "temporal.api.common.v1.Payload":
+                    found.append(item)
+                else:
+                    walk(item)
+
+    walk(event)
+    return found
 
 
 async def test_r7_asking_twice_for_a_personal_link_sends_one_mail(
