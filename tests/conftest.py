@@ -269,3 +269,35 @@ def outbox_messages(settings: Settings) -> list[Any]:
         email.message_from_bytes(p.read_bytes(), policy=policy.default)
         for p in sorted(directory.glob("*.eml"))
     ]
+
+
+# --- continue-as-new --------------------------------------------------------------------
+
+# The dev server suggests continue-as-new after this many history events (4,096 by default).
+SUGGEST_CAN_AT = "limit.historyCount.suggestContinueAsNew=12"
+
+
+async def start_can_suggesting_server() -> WorkflowEnvironment:
+    """A private dev server, tuned like the others, that suggests continue-as-new after a
+    dozen events: long-lived workflows move to new runs within one test."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(SEARCH_ATTRIBUTES),
+        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
+        dev_server_log_level="error",
+        ui=False,
+    )
+
+
+async def closed_runs(client: Client, workflow_id: str) -> list[Any]:
+    """Every run of ``workflow_id`` once visibility shows them all closed."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+        if runs and all(r.status is not WorkflowExecutionStatus.RUNNING for r in runs):
+            return runs
+        assert asyncio.get_running_loop().time() < deadline, [r.status for r in runs]
+        await asyncio.sleep(0.2)

@@ -10,15 +10,11 @@ each campaign once.
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlmodel import select
-from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import WorkflowExecutionStatus
 
 from models.enums import Permission, RequestMethod
 from models.messages import ApproveRequest
@@ -27,26 +23,23 @@ from models.partner_enums import InvitationStatus
 from models.partner_messages import InvitationResult
 from models.settings import Settings
 from models.tables import ShopGrant
-from service.devserver import temporal_cli, tuning_args
 from service.partners import PartnerService
 from service.requests import RequestService
 from store.db import read_session
-from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, S1_SHOP, S2_SHOP, SUBAGENCY, outbox_messages
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    LEE,
+    NIA,
+    OLI,
+    S1_SHOP,
+    S2_SHOP,
+    SUBAGENCY,
+    closed_runs,
+    outbox_messages,
+    start_can_suggesting_server,
+)
 from tests.partners_support import approved_partner, load_extra
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
-
-SUGGEST_CAN_AT = "limit.historyCount.suggestContinueAsNew=12"
-
-
-async def runs_of(client: Client, workflow_id: str) -> list[Any]:
-    """Every run of ``workflow_id`` once visibility shows them all closed."""
-    deadline = time.monotonic() + 15
-    while True:
-        runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-        if runs and all(r.status is not WorkflowExecutionStatus.RUNNING for r in runs):
-            return runs
-        assert time.monotonic() < deadline, [r.status for r in runs]
-        await asyncio.sleep(0.2)
 
 
 def partner_grants(engine: Engine) -> int:
@@ -66,14 +59,7 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
     from worker import build_worker
 
     load_extra(demo)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
-        dev_server_log_level="error",
-        ui=False,
-    )
+    env = await start_can_suggesting_server()
     workflow_id = partner_invitation_workflow_id(AGENCY, SUBAGENCY)
     try:
         with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
@@ -107,7 +93,7 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
                 handle = env.client.get_workflow_handle(workflow_id, result_type=InvitationResult)
                 async with asyncio.timeout(20):
                     assert (await handle.result()).status == "accepted"
-                runs = await runs_of(env.client, workflow_id)
+                runs = await closed_runs(env.client, workflow_id)
     finally:
         await env.shutdown()
     statuses = [r.status for r in runs]
@@ -149,14 +135,7 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
             session, ad_account_id=AGENCY_ADS, shop_id=shop_id_of(demo, S1_SHOP),
             created_by_user_id=ana.id, count=campaigns,
         )  # fmt: skip
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
-        dev_server_log_level="error",
-        ui=False,
-    )
+    env = await start_can_suggesting_server()
     try:
         with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
             async with build_worker(env.client, settings, demo, executor):
@@ -166,7 +145,7 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
                 )
                 async with asyncio.timeout(60):
                     result = await partners.removal_result(workflow_id)
-                runs = await runs_of(env.client, workflow_id)
+                runs = await closed_runs(env.client, workflow_id)
     finally:
         await env.shutdown()
     statuses = [r.status for r in runs]

@@ -20,8 +20,6 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from models.enums import RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
@@ -29,7 +27,6 @@ from models.messages import ApproveRequest, RequestResult, RequestState
 from models.names import Message
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, RequestSend, ShopGrant
-from service.devserver import temporal_cli, tuning_args
 from service.requests import RequestService, Submitted
 from store.db import read_session, write_session
 from store.people import find_shop_by_code
@@ -47,14 +44,13 @@ from tests.conftest import (
     S4_SHOP,
     SAM,
     SUBAGENCY,
+    closed_runs,
     load_data,
     outbox_messages,
+    start_can_suggesting_server,
 )
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
-# The dev server suggests continue-as-new after this many history events (4,096 by default).
-SUGGEST_CAN_AT = "limit.historyCount.suggestContinueAsNew=12"
 FOREIGN_AGENCY = 7100000000000000090
 FAY = "fay@foreign.example"
 EXTRA = {
@@ -393,17 +389,6 @@ async def test_r21_visibility_finds_the_request_by_bc_and_status(
 # --- continue-as-new (R9, R20) ---------------------------------------------------------------
 
 
-async def closed_runs(client: Client, workflow_id: str) -> list[Any]:
-    """Every run of ``workflow_id`` once visibility shows them all closed."""
-    deadline = time.monotonic() + 15
-    while True:
-        runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-        if all(r.status is not WorkflowExecutionStatus.RUNNING for r in runs):
-            return runs
-        assert time.monotonic() < deadline, [r.status for r in runs]
-        await asyncio.sleep(0.2)
-
-
 async def test_r9_request_survives_continue_as_new_with_resends_and_approves(
     demo: Engine, settings: Settings
 ) -> None:
@@ -411,14 +396,7 @@ async def test_r9_request_survives_continue_as_new_with_resends_and_approves(
     the request to a new run, carrying all its state, and approval still works once."""
     from worker import build_worker
 
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        dev_server_extra_args=[*tuning_args(), "--dynamic-config-value", SUGGEST_CAN_AT],
-        dev_server_log_level="error",
-        ui=False,
-    )
+    env = await start_can_suggesting_server()
     try:
         with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
             async with build_worker(env.client, settings, demo, executor):
