@@ -151,11 +151,12 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
     with read_session(engine) as session:
         if session.get(EmailDelivery, key) is not None:
             return False
-    return deliver(engine, transport, message, key)
+    deliver(engine, transport, message, key)
+    return True
 
 
-def deliver(engine: Engine, transport: Transport, message: Message, key: str) -> bool:
-    """Send ``message``, found not yet sent, and record it under ``key``. Always True.
+def deliver(engine: Engine, transport: Transport, message: Message, key: str) -> None:
+    """Send ``message``, found not yet sent, and record it under ``key``.
 
     A row is written only once the transport has taken the message. A crash between the
     two sends again on retry (the outbox rewrites the same file; SMTP may deliver a
@@ -176,7 +177,6 @@ def deliver(engine: Engine, transport: Transport, message: Message, key: str) ->
                 "sent_at": utcnow(),
             },
         )
-    return True
 
 
 _RECORD = {

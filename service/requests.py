@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, bindparam
-from sqlmodel import select
+from sqlmodel import Session, select
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -52,13 +52,22 @@ from store.people import find_shop_by_code, normalise_email
 from store.requests import already_pending, not_pending, parse_shop_code, unknown_shop_code
 from workflows.search_attributes import BC_ID, REQUEST_METHOD, REQUEST_STATUS, SHOP_CODE
 
-# The team member of a request's shop with a given address (R13), if any.
-_TEAM_MEMBER_OF_REQUEST = (
+# The shop's team member with a given address (R13), if any: one query for every address.
+_TEAM_MEMBER = (
     select(ShopTeamMember.user_id)
     .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
-    .join(AccessRequest, AccessRequest.shop_id == ShopTeamMember.shop_id)  # type: ignore[arg-type]
-    .where(AccessRequest.id == bindparam("request_id"), User.email == bindparam("email"))
+    .where(ShopTeamMember.shop_id == bindparam("shop_id"), User.email == bindparam("email"))
 )
+
+
+def _pending(session: Session, request_id: str) -> AccessRequest:
+    """The request, if it exists and is still pending; otherwise the refusal callers get."""
+    request = session.get(AccessRequest, request_id)
+    if request is None:
+        raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
+    if request.status is not RequestStatus.PENDING:
+        raise not_pending(request)
+    return request
 
 # With no worker running, an update waits for ever; people and scripts should not.
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -223,17 +232,19 @@ class RequestService:
         is on the team. The address itself stays out of the workflow's history.
         """
         address = normalise_email(email)
-        if not address or len(address) > 320:
-            raise Refusal(ErrorCode.INVALID_INPUT, "Enter your e-mail address.")
         with read_session(self.engine) as session:
+            request = _pending(session, request_id)
+            if not address or len(address) > 320:
+                raise Refusal(ErrorCode.INVALID_INPUT, "Enter your e-mail address.")
             member_id = session.exec(
-                _TEAM_MEMBER_OF_REQUEST, params={"request_id": request_id, "email": address}
+                _TEAM_MEMBER, params={"shop_id": request.shop_id, "email": address}
             ).first()
         result: PersonalLinkAccepted = await self._update(
             request_id,
             Message.SEND_PERSONAL_LINK,
             PersonalLinkRequest(member_id=member_id),
             PersonalLinkAccepted,
+            workflow_id=request.workflow_id,
         )
         return result
 
@@ -257,14 +268,7 @@ class RequestService:
     ) -> Any:
         if workflow_id is None:
             with read_session(self.engine) as session:
-                request = session.get(AccessRequest, request_id)
-            if request is None:
-                raise Refusal(
-                    ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}."
-                )
-            if request.status is not RequestStatus.PENDING:
-                raise not_pending(request)
-            workflow_id = request.workflow_id
+                workflow_id = _pending(session, request_id).workflow_id
         handle = self.client.get_workflow_handle(workflow_id)
         # One retry: the server aborts an update whose workflow task failed, which happens
         # benignly when the update lands while the workflow is completing (its completion

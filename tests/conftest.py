@@ -277,10 +277,14 @@ def outbox_messages(settings: Settings) -> list[Any]:
 SUGGEST_CAN_AT = "limit.historyCount.suggestContinueAsNew=12"
 
 
-async def start_can_suggesting_server() -> WorkflowEnvironment:
+@contextlib.asynccontextmanager
+async def can_suggesting_worker(settings: Settings, engine: Engine) -> AsyncIterator[Client]:
     """A private dev server, tuned like the others, that suggests continue-as-new after a
-    dozen events: long-lived workflows move to new runs within one test."""
-    return await WorkflowEnvironment.start_local(
+    dozen events, with the real worker on it: long-lived workflows move to new runs within
+    one test. Yields the server's client; stops both on exit."""
+    from worker import build_worker
+
+    env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
         data_converter=pydantic_data_converter,
         search_attributes=list(SEARCH_ATTRIBUTES),
@@ -288,6 +292,12 @@ async def start_can_suggesting_server() -> WorkflowEnvironment:
         dev_server_log_level="error",
         ui=False,
     )
+    try:
+        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+            async with build_worker(env.client, settings, engine, executor):
+                yield env.client
+    finally:
+        await env.shutdown()
 
 
 async def closed_runs(client: Client, workflow_id: str) -> list[Any]:

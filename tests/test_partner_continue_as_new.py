@@ -10,7 +10,6 @@ each campaign once.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -35,9 +34,9 @@ from tests.conftest import (
     S1_SHOP,
     S2_SHOP,
     SUBAGENCY,
+    can_suggesting_worker,
     closed_runs,
     outbox_messages,
-    start_can_suggesting_server,
 )
 from tests.partners_support import approved_partner, load_extra
 
@@ -56,46 +55,39 @@ def partner_grants(engine: Engine) -> int:
 async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
     demo: Engine, settings: Settings
 ) -> None:
-    from worker import build_worker
-
     load_extra(demo)
-    env = await start_can_suggesting_server()
     workflow_id = partner_invitation_workflow_id(AGENCY, SUBAGENCY)
-    try:
-        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-            async with build_worker(env.client, settings, demo, executor):
-                requests = RequestService(env.client, demo, settings.task_queue, timeout=20)
-                partners = PartnerService(env.client, demo, settings.task_queue, timeout=20)
-                # The agency holds two shops (R14), then shares both with its sub-agency.
-                await approved_partner(
-                    requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
-                )
-                sub = await requests.submit(
-                    method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S2_SHOP, by=ANA
-                )
-                await requests.approve(
-                    sub.request_id,
-                    ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
-                )
-                first = await partners.share_shop(
-                    bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                    permission=Permission.AD_PROMOTION, by=ANA,
-                )  # fmt: skip
-                second = await partners.share_shop(
-                    bc_id=AGENCY, shop_code=S2_SHOP, partner_bc_id=SUBAGENCY,
-                    permission=Permission.AD_PROMOTION, by=ANA,
-                )  # fmt: skip
-                assert first.invitation_id == second.invitation_id
-                assert partner_grants(demo) == 0  # offered, not granted, until accepted
-                answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
-                assert answer.status is InvitationStatus.ACCEPTED
-                assert len(answer.granted_shop_ids) == 2
-                handle = env.client.get_workflow_handle(workflow_id, result_type=InvitationResult)
-                async with asyncio.timeout(20):
-                    assert (await handle.result()).status == "accepted"
-                runs = await closed_runs(env.client, workflow_id)
-    finally:
-        await env.shutdown()
+    async with can_suggesting_worker(settings, demo) as client:
+        requests = RequestService(client, demo, settings.task_queue, timeout=20)
+        partners = PartnerService(client, demo, settings.task_queue, timeout=20)
+        # The agency holds two shops (R14), then shares both with its sub-agency.
+        await approved_partner(
+            requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
+        )
+        sub = await requests.submit(
+            method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S2_SHOP, by=ANA
+        )
+        await requests.approve(
+            sub.request_id,
+            ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
+        )
+        first = await partners.share_shop(
+            bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
+            permission=Permission.AD_PROMOTION, by=ANA,
+        )  # fmt: skip
+        second = await partners.share_shop(
+            bc_id=AGENCY, shop_code=S2_SHOP, partner_bc_id=SUBAGENCY,
+            permission=Permission.AD_PROMOTION, by=ANA,
+        )  # fmt: skip
+        assert first.invitation_id == second.invitation_id
+        assert partner_grants(demo) == 0  # offered, not granted, until accepted
+        answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
+        assert answer.status is InvitationStatus.ACCEPTED
+        assert len(answer.granted_shop_ids) == 2
+        handle = client.get_workflow_handle(workflow_id, result_type=InvitationResult)
+        async with asyncio.timeout(20):
+            assert (await handle.result()).status == "accepted"
+        runs = await closed_runs(client, workflow_id)
     statuses = [r.status for r in runs]
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 1, statuses
     assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1, statuses
@@ -123,8 +115,6 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
         shop_id_of,
         stop_events_per_campaign,
     )
-    from worker import build_worker
-
     campaigns = 600
     load_extra(demo)
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
@@ -135,19 +125,14 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
             session, ad_account_id=AGENCY_ADS, shop_id=shop_id_of(demo, S1_SHOP),
             created_by_user_id=ana.id, count=campaigns,
         )  # fmt: skip
-    env = await start_can_suggesting_server()
-    try:
-        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-            async with build_worker(env.client, settings, demo, executor):
-                partners = PartnerService(env.client, demo, settings.task_queue, timeout=20)
-                _ended, workflow_id = await partners.remove_access(
-                    shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI, page_size=50, batch_size=25
-                )
-                async with asyncio.timeout(60):
-                    result = await partners.removal_result(workflow_id)
-                runs = await closed_runs(env.client, workflow_id)
-    finally:
-        await env.shutdown()
+    async with can_suggesting_worker(settings, demo) as client:
+        partners = PartnerService(client, demo, settings.task_queue, timeout=20)
+        _ended, workflow_id = await partners.remove_access(
+            shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI, page_size=50, batch_size=25
+        )
+        async with asyncio.timeout(60):
+            result = await partners.removal_result(workflow_id)
+        runs = await closed_runs(client, workflow_id)
     statuses = [r.status for r in runs]
     assert statuses.count(WorkflowExecutionStatus.CONTINUED_AS_NEW) >= 2, statuses
     assert statuses.count(WorkflowExecutionStatus.COMPLETED) == 1, statuses

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -44,10 +43,10 @@ from tests.conftest import (
     S4_SHOP,
     SAM,
     SUBAGENCY,
+    can_suggesting_worker,
     closed_runs,
     load_data,
     outbox_messages,
-    start_can_suggesting_server,
 )
 
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
@@ -246,6 +245,25 @@ async def test_unknown_request_is_refused(service: RequestService, demo: Engine)
     assert refusal.code == ErrorCode.UNKNOWN_REQUEST and "req_nope" in refusal.message
 
 
+async def test_r7_personal_link_refusals_change_nothing(
+    service: RequestService, demo: Engine, client: Client, settings: Settings
+) -> None:
+    """An empty or overlong address, or an unknown request, is refused before anything
+    is queued or sent."""
+    sub = await submit(service, S1_SHOP)
+    for address in ("   ", "a" * 310 + "@example.com"):
+        refusal = await refusal_of(service.request_personal_link(sub.request_id, address))
+        assert refusal.code == ErrorCode.INVALID_INPUT
+        assert refusal.message == "Enter your e-mail address."
+    refusal = await refusal_of(service.request_personal_link("req_nope", OLI))
+    assert refusal.code == ErrorCode.UNKNOWN_REQUEST and "req_nope" in refusal.message
+    state = await client.get_workflow_handle(sub.workflow_id).query(
+        Message.STATE, result_type=RequestState
+    )
+    assert state.status is RequestStatus.PENDING and state.personal_links == []
+    assert not [m for m in outbox_messages(settings) if "Your link" in str(m["Subject"])]
+
+
 # --- the seller's decision (R10-R14) ---------------------------------------------------------
 
 
@@ -394,28 +412,21 @@ async def test_r9_request_survives_continue_as_new_with_resends_and_approves(
 ) -> None:
     """A dev server that suggests continue-as-new after a few events: every resend moves
     the request to a new run, carrying all its state, and approval still works once."""
-    from worker import build_worker
-
-    env = await start_can_suggesting_server()
-    try:
-        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-            async with build_worker(env.client, settings, demo, executor):
-                service = RequestService(env.client, demo, settings.task_queue, timeout=20)
-                sub = await submit(service)
-                await service.resend(sub.request_id, by=ANA, copy_link=False)
-                for _ in range(4):
-                    await service.resend(sub.request_id, by=ANA, copy_link=True)
-                handle = env.client.get_workflow_handle(sub.workflow_id)
-                state = await handle.query(Message.STATE, result_type=RequestState)
-                assert state.sends == 6 and state.first_email_sent
-                assert state.approval_url == sub.approval_url
-                outcome = await service.approve(sub.request_id, ApproveRequest(by=OLI))
-                assert outcome.status is RequestStatus.APPROVED
-                result = await result_of(env.client, sub.workflow_id)
-                assert result.status == "approved"
-                runs = await closed_runs(env.client, sub.workflow_id)
-    finally:
-        await env.shutdown()
+    async with can_suggesting_worker(settings, demo) as client:
+        service = RequestService(client, demo, settings.task_queue, timeout=20)
+        sub = await submit(service)
+        await service.resend(sub.request_id, by=ANA, copy_link=False)
+        for _ in range(4):
+            await service.resend(sub.request_id, by=ANA, copy_link=True)
+        handle = client.get_workflow_handle(sub.workflow_id)
+        state = await handle.query(Message.STATE, result_type=RequestState)
+        assert state.sends == 6 and state.first_email_sent
+        assert state.approval_url == sub.approval_url
+        outcome = await service.approve(sub.request_id, ApproveRequest(by=OLI))
+        assert outcome.status is RequestStatus.APPROVED
+        result = await result_of(client, sub.workflow_id)
+        assert result.status == "approved"
+        runs = await closed_runs(client, sub.workflow_id)
     assert len(runs) >= 3, f"expected several continue-as-new runs, got {len(runs)}"
     assert [r.status for r in runs].count(WorkflowExecutionStatus.CONTINUED_AS_NEW) == len(runs) - 1
     assert [r.status for r in runs].count(WorkflowExecutionStatus.COMPLETED) == 1
