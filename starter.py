@@ -141,9 +141,7 @@ def _load(ctx: Context, raw: str, source: str) -> dict[str, Any]:
         raise Refusal(
             ErrorCode.INVALID_INPUT,
             f"{source} is not valid reference data: "
-            + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-            ),
+            + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()),
         ) from None
     with write_session(ctx.engine) as session:
         counts = load_reference(session, data)
@@ -377,12 +375,15 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
                 raise unknown_shop_code()
             views = queries.requests_for_shop(session, shop.id)
     rows = [v.model_dump(mode="json", exclude={"sends"}) for v in views]
-    human = "\n".join(
-        f"{v.request_id}  {v.status_label:<17} {v.method.value:<15} BC {v.bc_id} → "
-        f"{v.shop_code}  {v.created_at:%Y-%m-%d %H:%M}"
-        + (f"  decided by {v.decided_by}" if v.decided_by else "")
-        for v in views
-    ) or "No requests."
+    human = (
+        "\n".join(
+            f"{v.request_id}  {v.status_label:<17} {v.method.value:<15} BC {v.bc_id} → "
+            f"{v.shop_code}  {v.created_at:%Y-%m-%d %H:%M}"
+            + (f"  decided by {v.decided_by}" if v.decided_by else "")
+            for v in views
+        )
+        or "No requests."
+    )
     ctx.emit({"requests": rows}, human)
 
 
@@ -406,13 +407,15 @@ PERMISSIONS = click.Choice([p.value for p in Permission])
 def _ad_account_grant(raw: str) -> AdAccountGrant:
     account, _, permission = raw.partition(":")
     try:
-        return AdAccountGrant(ad_account_id=int(account),
-                              permission=AdAccountPermission(permission or "operator"))
+        return AdAccountGrant(
+            ad_account_id=int(account), permission=AdAccountPermission(permission or "operator")
+        )
     except ValueError:
         raise Refusal(
             ErrorCode.INVALID_INPUT,
             f"--ad-account {raw!r} must look like ID:PERMISSION, the permission one of "
-            + ", ".join(p.value for p in AdAccountPermission) + ".",
+            + ", ".join(p.value for p in AdAccountPermission)
+            + ".",
         ) from None
 
 
@@ -428,24 +431,37 @@ def assign_member(
 ) -> None:
     """Give a BC member manager or ad_promotion on a shop the BC holds (R16)."""
     view = _partners(ctx).assign_member(
-        bc_id=bc_id, shop_code=shop_code, member=member, permission=Permission(permission),
+        bc_id=bc_id,
+        shop_code=shop_code,
+        member=member,
+        permission=Permission(permission),
         by=as_email,
     )
-    ctx.emit(view.model_dump(mode="json"),
-             f"{view.member} now has {view.permission.value} on shop {view.shop_code}.")
+    ctx.emit(
+        view.model_dump(mode="json"),
+        f"{view.member} now has {view.permission.value} on shop {view.shop_code}.",
+    )
 
 
 @cli.command("invite-member")
 @click.option("--bc", "bc_id", type=int, required=True, help="The inviting Business Center.")
 @click.option("--email", "emails", multiple=True, required=True, help="Repeat for several.")
 @click.option("--role", type=click.Choice([r.value for r in MemberRole]), required=True)
-@click.option("--ad-account", "ad_accounts", multiple=True,
-              help="ID:PERMISSION (admin, operator, analyst); repeat for several.")
+@click.option(
+    "--ad-account",
+    "ad_accounts",
+    multiple=True,
+    help="ID:PERMISSION (admin, operator, analyst); repeat for several.",
+)
 @click.option("--as", "as_email", required=True, help="E-mail of an admin of the BC.")
 @command
 def invite_member(
-    ctx: Context, bc_id: int, emails: tuple[str, ...], role: str,
-    ad_accounts: tuple[str, ...], as_email: str,
+    ctx: Context,
+    bc_id: int,
+    emails: tuple[str, ...],
+    role: str,
+    ad_accounts: tuple[str, ...],
+    as_email: str,
 ) -> None:
     """Invite people to join a BC by e-mail, with a role and ad accounts (R16).
 
@@ -456,7 +472,10 @@ def invite_member(
     async def go() -> Any:
         service = await _partners_connected(ctx)
         return await service.invite_members(
-            bc_id=bc_id, emails=list(emails), role=MemberRole(role), ad_accounts=grants,
+            bc_id=bc_id,
+            emails=list(emails),
+            role=MemberRole(role),
+            ad_accounts=grants,
             by=as_email,
         )
 
@@ -486,13 +505,19 @@ def _answer_command(name: str, verb: str, who: str) -> Callable[..., None]:
     return run
 
 
-cli.command("accept-invitation")(_answer_command(
-    "accept", "Accept",
-    "The invited e-mail (member invitation) or an admin of the invited BC (partner)."))
-cli.command("decline-invitation")(_answer_command(
-    "decline", "Decline", "The invited e-mail, or an admin of the invited BC."))
-cli.command("cancel-invitation")(_answer_command(
-    "cancel", "Withdraw", "An admin of the inviting BC."))
+cli.command("accept-invitation")(
+    _answer_command(
+        "accept",
+        "Accept",
+        "The invited e-mail (member invitation) or an admin of the invited BC (partner).",
+    )
+)
+cli.command("decline-invitation")(
+    _answer_command("decline", "Decline", "The invited e-mail, or an admin of the invited BC.")
+)
+cli.command("cancel-invitation")(
+    _answer_command("cancel", "Withdraw", "An admin of the inviting BC.")
+)
 
 
 @cli.command("share-shop")
@@ -503,7 +528,11 @@ cli.command("cancel-invitation")(_answer_command(
 @click.option("--as", "as_email", required=True, help="E-mail of an admin of the sharing BC.")
 @command
 def share_shop(
-    ctx: Context, bc_id: int, shop_code: str, partner_bc_id: int, permission: str,
+    ctx: Context,
+    bc_id: int,
+    shop_code: str,
+    partner_bc_id: int,
+    permission: str,
     as_email: str,
 ) -> None:
     """Share a shop with another BC, never above your own permission (R17).
@@ -515,8 +544,11 @@ def share_shop(
     async def go() -> Any:
         service = await _partners_connected(ctx)
         return await service.share_shop(
-            bc_id=bc_id, shop_code=shop_code, partner_bc_id=partner_bc_id,
-            permission=Permission(permission), by=as_email,
+            bc_id=bc_id,
+            shop_code=shop_code,
+            partner_bc_id=partner_bc_id,
+            permission=Permission(permission),
+            by=as_email,
         )
 
     out = run_async(go)
@@ -542,8 +574,10 @@ def create_campaign(
     view = _partners(ctx).create_campaign(
         ad_account_id=ad_account_id, shop_code=shop_code, name=name, by=as_email
     )
-    ctx.emit(view.model_dump(mode="json"),
-             f"Campaign {view.campaign_id} ({view.name}) is {view.status.value}.")
+    ctx.emit(
+        view.model_dump(mode="json"),
+        f"Campaign {view.campaign_id} ({view.name}) is {view.status.value}.",
+    )
 
 
 @cli.command()
@@ -555,11 +589,14 @@ def campaigns(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
     if (bc_id is None) == (shop_code is None):
         raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
     views = _partners(ctx).campaigns(bc_id=bc_id, shop_code=shop_code)
-    human = "\n".join(
-        f"{v.campaign_id:>6}  {v.status.value:<10} ad account {v.ad_account_id}  "
-        f"{v.shop_code}  {v.name}"
-        for v in views
-    ) or "No campaigns."
+    human = (
+        "\n".join(
+            f"{v.campaign_id:>6}  {v.status.value:<10} ad account {v.ad_account_id}  "
+            f"{v.shop_code}  {v.name}"
+            for v in views
+        )
+        or "No campaigns."
+    )
     ctx.emit({"campaigns": [v.model_dump(mode="json") for v in views]}, human)
 
 
@@ -569,11 +606,14 @@ def campaigns(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
 def shops(ctx: Context, bc_id: int) -> None:
     """What a BC holds, with relationship and permission (R8, R17)."""
     views = _partners(ctx).shops(bc_id)
-    human = "\n".join(
-        f"{v.shop_code}  {v.relationship.value:<8} {v.permission.value:<13} via {v.via}"
-        + (f" from BC {v.granted_by_bc_id}" if v.via == "share" else "")
-        for v in views
-    ) or "No shops."
+    human = (
+        "\n".join(
+            f"{v.shop_code}  {v.relationship.value:<8} {v.permission.value:<13} via {v.via}"
+            + (f" from BC {v.granted_by_bc_id}" if v.via == "share" else "")
+            for v in views
+        )
+        or "No shops."
+    )
     ctx.emit({"shops": [v.model_dump(mode="json") for v in views]}, human)
 
 
@@ -584,8 +624,12 @@ def _count(n: int, noun: str) -> str:
 @cli.command("remove-access")
 @click.option("--shop-code", required=True)
 @click.option("--partner-bc", "partner_bc_id", type=int, required=True)
-@click.option("--as", "as_email", required=True,
-              help="A member of the shop's team, or an admin of its owner BC.")
+@click.option(
+    "--as",
+    "as_email",
+    required=True,
+    help="A member of the shop's team, or an admin of its owner BC.",
+)
 @click.option("--preview", is_flag=True, help="Show what would stop; change nothing.")
 @click.option("--wait", is_flag=True, help="Wait until every campaign has stopped.")
 @command
@@ -611,8 +655,11 @@ def remove_access(
         lines += [
             f"  {'  ' * (d.depth - 1)}↳ BC {d.bc_id} ({d.bc_name}), shared by BC "
             f"{d.shared_by_bc_id}: "
-            + ("keeps access another way" if d.keeps_access
-               else f"loses access, {_count(d.delivering_campaigns, 'campaign')} stop")
+            + (
+                "keeps access another way"
+                if d.keeps_access
+                else f"loses access, {_count(d.delivering_campaigns, 'campaign')} stop"
+            )
             for d in view.downstream
         ]
         ctx.emit(view.model_dump(mode="json"), "\n".join(lines))

@@ -80,9 +80,7 @@ def partner_activities(settings: Settings, engine: Engine, transport: Transport)
         settings.secret_key.get_secret_value(), settings.link_base_url
     )
     partners = PartnerActivities(engine)
-    partner_mail = PartnerMailActivities(
-        engine, transport, invitation_links, settings.mail_from
-    )
+    partner_mail = PartnerMailActivities(engine, transport, invitation_links, settings.mail_from)
     campaigns = CampaignActivities(engine)
     return [
         partners.create_member_invitation,

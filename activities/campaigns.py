@@ -31,8 +31,12 @@ class CampaignActivities:
             limit = min(input.batch_size, input.page_size - stopped)
             with write_session(self._engine) as session:
                 ids, last = stop_batch(
-                    session, removal_id=input.removal_id, shop_id=input.shop_id,
-                    bc_ids=input.bc_ids, after_id=cursor, limit=limit,
+                    session,
+                    removal_id=input.removal_id,
+                    shop_id=input.shop_id,
+                    bc_ids=input.bc_ids,
+                    after_id=cursor,
+                    limit=limit,
                 )
             if last is None:
                 return PageStopped(stopped=stopped, last_id=cursor, done=True)

@@ -47,9 +47,14 @@ def outcome(
     invitation: Invitation, shop_ids: list[int], granted: list[ShopGrant] | None = None
 ) -> InvitationOutcome:
     return InvitationOutcome(
-        invitation_id=invitation.id, kind=invitation.kind, status=invitation.status,
-        bc_id=invitation.bc_id, email=invitation.email, partner_bc_id=invitation.partner_bc_id,
-        shop_ids=shop_ids, granted_shop_ids=sorted(g.shop_id for g in granted or []),
+        invitation_id=invitation.id,
+        kind=invitation.kind,
+        status=invitation.status,
+        bc_id=invitation.bc_id,
+        email=invitation.email,
+        partner_bc_id=invitation.partner_bc_id,
+        shop_ids=shop_ids,
+        granted_shop_ids=sorted(g.shop_id for g in granted or []),
         workflow_id=invitation.workflow_id,
     )
 
@@ -63,9 +68,14 @@ class PartnerActivities:
     def create_member_invitation(self, input: CreateMemberInvitation) -> InvitationOutcome:
         with write_session(self._engine) as session:
             invitation = members.create_member_invitation(
-                session, invitation_id=input.invitation_id, bc_id=input.bc_id,
-                email=input.email, role=input.role, ad_accounts=input.ad_accounts,
-                by=input.invited_by, workflow_id=input.workflow_id,
+                session,
+                invitation_id=input.invitation_id,
+                bc_id=input.bc_id,
+                email=input.email,
+                role=input.role,
+                ad_accounts=input.ad_accounts,
+                by=input.invited_by,
+                workflow_id=input.workflow_id,
             )
             return outcome(invitation, [])
 
@@ -74,9 +84,14 @@ class PartnerActivities:
     def offer_partner_shop(self, input: OfferPartnerShop) -> InvitationOutcome:
         with write_session(self._engine) as session:
             invitation = sharing.offer_partner_shop(
-                session, invitation_id=input.invitation_id, bc_id=input.bc_id,
-                partner_bc_id=input.partner_bc_id, shop_id=input.shop_id,
-                permission=input.permission, by=input.by, workflow_id=input.workflow_id,
+                session,
+                invitation_id=input.invitation_id,
+                bc_id=input.bc_id,
+                partner_bc_id=input.partner_bc_id,
+                shop_id=input.shop_id,
+                permission=input.permission,
+                by=input.by,
+                workflow_id=input.workflow_id,
             )
             return outcome(invitation, invitations.offered_shop_ids(session, invitation.id))
 
@@ -87,8 +102,9 @@ class PartnerActivities:
             invitation, granted = invitations.accept_invitation(
                 session, invitation_id=input.invitation_id, by=input.by
             )
-            return outcome(invitation, invitations.offered_shop_ids(session, invitation.id),
-                           granted)
+            return outcome(
+                invitation, invitations.offered_shop_ids(session, invitation.id), granted
+            )
 
     @activity.defn(name=PartnerActivity.DECLINE_INVITATION)
     @refusals_as_errors
@@ -113,13 +129,20 @@ class PartnerActivities:
     def end_grants(self, input: EndGrants) -> GrantsEnded:
         with write_session(self._engine) as session:
             ended = removal.end_grants(
-                session, removal_id=input.removal_id, shop_id=input.shop_id,
-                partner_bc_id=input.partner_bc_id, by=input.by, workflow_id=input.workflow_id,
+                session,
+                removal_id=input.removal_id,
+                shop_id=input.shop_id,
+                partner_bc_id=input.partner_bc_id,
+                by=input.by,
+                workflow_id=input.workflow_id,
             )
             return GrantsEnded(
-                removal_id=input.removal_id, shop_id=input.shop_id,
-                partner_bc_id=input.partner_bc_id, ended_grant_ids=ended.ended_grant_ids,
-                lost_bc_ids=ended.lost_bc_ids, assignments_ended=ended.assignments_ended,
+                removal_id=input.removal_id,
+                shop_id=input.shop_id,
+                partner_bc_id=input.partner_bc_id,
+                ended_grant_ids=ended.ended_grant_ids,
+                lost_bc_ids=ended.lost_bc_ids,
+                assignments_ended=ended.assignments_ended,
                 ended_at=ended.removal.created_at,
             )
 
@@ -164,12 +187,20 @@ class PartnerMailActivities:
                     ).all()
                 ]
                 rendered = emails.member_invitation(
-                    bc_name=bc.name, bc_id=bc.id, invited_by=inviter.email,
+                    bc_name=bc.name,
+                    bc_id=bc.id,
+                    invited_by=inviter.email,
                     role=(invitation.role.value if invitation.role else "standard"),
-                    ad_accounts=accounts, link=self._links.link(invitation.id, invitation.email),
+                    ad_accounts=accounts,
+                    link=self._links.link(invitation.id, invitation.email),
                 )
-                jobs = [(f"invitation:{invitation.id}:to:{invitation.email}",
-                         invitation.email, rendered)]
+                jobs = [
+                    (
+                        f"invitation:{invitation.id}:to:{invitation.email}",
+                        invitation.email,
+                        rendered,
+                    )
+                ]
             else:
                 assert invitation.partner_bc_id is not None
                 partner = session.get(BusinessCenter, invitation.partner_bc_id)
@@ -187,13 +218,22 @@ class PartnerMailActivities:
                 for address in bc_admin_emails(session, partner.id):
                     user = find_user(session, address)
                     rendered = emails.partner_invitation(
-                        recipient_name=user.name if user else address, bc_name=bc.name,
-                        bc_id=bc.id, partner_bc_name=partner.name, partner_bc_id=partner.id,
-                        invited_by=inviter.email, shops=shops,
+                        recipient_name=user.name if user else address,
+                        bc_name=bc.name,
+                        bc_id=bc.id,
+                        partner_bc_name=partner.name,
+                        partner_bc_id=partner.id,
+                        invited_by=inviter.email,
+                        shops=shops,
                         link=self._links.link(invitation.id, address),
                     )
-                    jobs.append((f"invitation:{invitation.id}:shop-{input.shop_id}:to:{address}",
-                                 address, rendered))
+                    jobs.append(
+                        (
+                            f"invitation:{invitation.id}:shop-{input.shop_id}:to:{address}",
+                            address,
+                            rendered,
+                        )
+                    )
         for key, to, rendered in jobs:
             sent += int(self._deliver(key, to, rendered))
         return sent
@@ -215,10 +255,13 @@ class PartnerMailActivities:
                 for address in bc_admin_emails(session, bc_id):
                     user = find_user(session, address)
                     rendered = emails.access_removed(
-                        recipient_name=user.name if user else address, bc_name=bc.name,
-                        bc_id=bc.id, shop_name=shop.name, shop_code=shop.code,
-                        removed_by=remover.email, direct=bc_id == record.partner_bc_id,
+                        recipient_name=user.name if user else address,
+                        bc_name=bc.name,
+                        bc_id=bc.id,
+                        shop_name=shop.name,
+                        shop_code=shop.code,
+                        removed_by=remover.email,
+                        direct=bc_id == record.partner_bc_id,
                     )
-                    jobs.append((f"removal:{record.id}:bc-{bc_id}:to:{address}", address,
-                                 rendered))
+                    jobs.append((f"removal:{record.id}:bc-{bc_id}:to:{address}", address, rendered))
         return sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)

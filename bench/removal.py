@@ -97,9 +97,7 @@ def _grant(engine: Any, bc_id: int, admin: str, shop_id: int) -> None:
         rules.grant_access(session, request_id=request_id)
 
 
-def prepare(
-    url: str, campaigns: int, downstream_share: float
-) -> tuple[Any, str, dict[str, int]]:
+def prepare(url: str, campaigns: int, downstream_share: float) -> tuple[Any, str, dict[str, int]]:
     engine = make_engine(url)
     upgrade(engine)
     demo = json.loads((ROOT / "service" / "data" / "demo.json").read_text())
@@ -290,7 +288,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument(
-        "--postgres", metavar="ADMIN_URL", nargs="?", const=PG_ADMIN_URL, default=None,
+        "--postgres",
+        metavar="ADMIN_URL",
+        nargs="?",
+        const=PG_ADMIN_URL,
+        default=None,
         help="Use a fresh PostgreSQL database (created and dropped through ADMIN_URL).",
     )
     summary = asyncio.run(run(parser.parse_args()))

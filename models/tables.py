@@ -409,9 +409,7 @@ class AccessRemoval(SQLModel, table=True):
         sa_column=Column(BigInteger, ForeignKey("business_center.id"), nullable=False)
     )
     requested_by_user_id: int = Field(foreign_key="app_user.id")
-    status: RemovalStatus = Field(
-        default=RemovalStatus.STOPPING, sa_type=_by_value(RemovalStatus)
-    )
+    status: RemovalStatus = Field(default=RemovalStatus.STOPPING, sa_type=_by_value(RemovalStatus))
     # JSON lists, written once by the transaction that ended the grants.
     ended_grant_ids: str = Field(default="[]")
     lost_bc_ids: str = Field(default="[]")

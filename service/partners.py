@@ -105,8 +105,12 @@ class PartnerService:
         assert shop.id is not None
         with write_session(self.engine) as session:
             assignment = members.assign_member(
-                session, bc_id=bc_id, shop_id=shop.id, member_email=member,
-                permission=permission, by=by,
+                session,
+                bc_id=bc_id,
+                shop_id=shop.id,
+                member_email=member,
+                permission=permission,
+                by=by,
             )
             return members.assignment_view(session, assignment)
 
@@ -134,15 +138,23 @@ class PartnerService:
         return [r for r in results if isinstance(r, InvitationOutcome)]
 
     async def _invite_member(
-        self, bc_id: int, email: str, role: MemberRole, ad_accounts: list[AdAccountGrant],
+        self,
+        bc_id: int,
+        email: str,
+        role: MemberRole,
+        ad_accounts: list[AdAccountGrant],
         by: str,
     ) -> InvitationOutcome:
         invitation_id = new_id("inv")
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.MEMBER_INVITATION,
             MemberInvitationInput(
-                invitation_id=invitation_id, bc_id=bc_id, email=email, role=role,
-                ad_accounts=ad_accounts, invited_by=normalise_email(by),
+                invitation_id=invitation_id,
+                bc_id=bc_id,
+                email=email,
+                role=role,
+                ad_accounts=ad_accounts,
+                invited_by=normalise_email(by),
             ),
             id=member_invitation_workflow_id(bc_id, invitation_id),
             task_queue=self.task_queue,
@@ -174,7 +186,8 @@ class PartnerService:
         try:
             async with asyncio.timeout(self.timeout):
                 out: InvitationOutcome = await handle.execute_update(
-                    name, RespondToInvitation(by=normalise_email(by)),
+                    name,
+                    RespondToInvitation(by=normalise_email(by)),
                     result_type=InvitationOutcome,
                 )
                 return out
@@ -192,7 +205,12 @@ class PartnerService:
     # --- partners (R17) ------------------------------------------------------------------
 
     async def share_shop(
-        self, *, bc_id: int, shop_code: str, partner_bc_id: int, permission: Permission,
+        self,
+        *,
+        bc_id: int,
+        shop_code: str,
+        partner_bc_id: int,
+        permission: Permission,
         by: str,
     ) -> ShareOutcome:
         """Share at once with an existing partner; otherwise offer the shop through the
@@ -204,17 +222,28 @@ class PartnerService:
         if partnered:
             with write_session(self.engine) as session:
                 grant = sharing.share_shop(
-                    session, share_key=new_id("share"), bc_id=bc_id, shop_id=shop.id,
-                    partner_bc_id=partner_bc_id, permission=permission, by=by,
+                    session,
+                    share_key=new_id("share"),
+                    bc_id=bc_id,
+                    shop_id=shop.id,
+                    partner_bc_id=partner_bc_id,
+                    permission=permission,
+                    by=by,
                 )
                 return ShareOutcome(
-                    status="shared", bc_id=bc_id, partner_bc_id=partner_bc_id,
-                    shop_code=shop.code, permission=permission, grant_id=grant.id,
+                    status="shared",
+                    bc_id=bc_id,
+                    partner_bc_id=partner_bc_id,
+                    shop_code=shop.code,
+                    permission=permission,
+                    grant_id=grant.id,
                 )
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.PARTNER_INVITATION,
             PartnerInvitationInput(
-                invitation_id=new_id("inv"), bc_id=bc_id, partner_bc_id=partner_bc_id,
+                invitation_id=new_id("inv"),
+                bc_id=bc_id,
+                partner_bc_id=partner_bc_id,
                 invited_by=normalise_email(by),
             ),
             id=partner_invitation_workflow_id(bc_id, partner_bc_id),
@@ -228,13 +257,18 @@ class PartnerService:
             static_summary=f"Add-partner invitation: BC {bc_id} → BC {partner_bc_id}",
         )
         outcome: InvitationOutcome = await self._with_start(
-            start, PartnerMessage.OFFER_SHOP,
+            start,
+            PartnerMessage.OFFER_SHOP,
             OfferShop(shop_id=shop.id, permission=permission, by=normalise_email(by)),
             InvitationOutcome,
         )
         return ShareOutcome(
-            status="invited", bc_id=bc_id, partner_bc_id=partner_bc_id, shop_code=shop.code,
-            permission=permission, invitation_id=outcome.invitation_id,
+            status="invited",
+            bc_id=bc_id,
+            partner_bc_id=partner_bc_id,
+            shop_code=shop.code,
+            permission=permission,
+            invitation_id=outcome.invitation_id,
         )
 
     def shops(self, bc_id: int) -> list[HeldShopView]:
@@ -298,9 +332,14 @@ class PartnerService:
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.REMOVE_ACCESS,
             RemovalInput(
-                removal_id=new_id("rm"), shop_id=preview.shop_id, shop_code=preview.shop_code,
-                partner_bc_id=partner_bc_id, by=normalise_email(by), page_size=page_size,
-                batch_size=batch_size, pause_ms=pause_ms,
+                removal_id=new_id("rm"),
+                shop_id=preview.shop_id,
+                shop_code=preview.shop_code,
+                partner_bc_id=partner_bc_id,
+                by=normalise_email(by),
+                page_size=page_size,
+                batch_size=batch_size,
+                pause_ms=pause_ms,
             ),
             id=workflow_id,
             task_queue=self.task_queue,
@@ -332,7 +371,10 @@ class PartnerService:
     # --- plumbing ------------------------------------------------------------------------
 
     async def _with_start(
-        self, start: WithStartWorkflowOperation[Any, Any], update: str, arg: Any,
+        self,
+        start: WithStartWorkflowOperation[Any, Any],
+        update: str,
+        arg: Any,
         result_type: type,
     ) -> Any:
         try:

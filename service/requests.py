@@ -69,6 +69,7 @@ def _pending(session: Session, request_id: str) -> AccessRequest:
         raise not_pending(request)
     return request
 
+
 # With no worker running, an update waits for ever; people and scripts should not.
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -195,9 +196,7 @@ class RequestService:
 
     async def cancel(self, request_id: str, *, by: str) -> RequestResult:
         """R9 policy: withdraw a pending request."""
-        return await self._update(
-            request_id, Message.CANCEL, CancelRequest(by=by), RequestResult
-        )
+        return await self._update(request_id, Message.CANCEL, CancelRequest(by=by), RequestResult)
 
     # --- seller side ---------------------------------------------------------------------
 

@@ -68,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         (args.web_port, "the link handler"),
     ):
         if _port_open(host, port):
-            print(f"Port {port} (for {what}) is already in use; stop what holds it or pass "
-                  "another port (see --help).", file=sys.stderr)
+            print(
+                f"Port {port} (for {what}) is already in use; stop what holds it or pass "
+                "another port (see --help).",
+                file=sys.stderr,
+            )
             return 2
 
     env = dict(os.environ)
@@ -136,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             for what, proc in children:
                 if proc.poll() is not None:
-                    print(f"{what} exited with status {proc.returncode}; stopping.",
-                          file=sys.stderr)
+                    print(
+                        f"{what} exited with status {proc.returncode}; stopping.", file=sys.stderr
+                    )
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

@@ -67,14 +67,25 @@ def create_campaign(
                 "needs the admin or operator permission on that ad account.",
             )
     campaign = Campaign(
-        ad_account_id=ad_account_id, bc_id=bc.id, shop_id=shop_id, name=title,
-        objective=PRODUCT_SALES, created_by_user_id=user.id, created_at=now,
+        ad_account_id=ad_account_id,
+        bc_id=bc.id,
+        shop_id=shop_id,
+        name=title,
+        objective=PRODUCT_SALES,
+        created_by_user_id=user.id,
+        created_at=now,
     )
     session.add(campaign)
     session.flush()
     audit.record(
-        session, actor=user.email, entity="campaign", entity_id=campaign.id or 0,
-        action="created", at=now, ad_account_id=ad_account_id, shop_code=shop.code,
+        session,
+        actor=user.email,
+        entity="campaign",
+        entity_id=campaign.id or 0,
+        action="created",
+        at=now,
+        ad_account_id=ad_account_id,
+        shop_code=shop.code,
         name=title,
     )
     return campaign
@@ -98,9 +109,13 @@ def bulk_insert_delivering(
     now = utcnow()
     rows = [
         {
-            "ad_account_id": ad_account_id, "bc_id": account.bc_id, "shop_id": shop_id,
-            "name": f"{name_prefix} {i + 1}", "objective": PRODUCT_SALES,
-            "status": CampaignStatus.DELIVERING, "created_by_user_id": created_by_user_id,
+            "ad_account_id": ad_account_id,
+            "bc_id": account.bc_id,
+            "shop_id": shop_id,
+            "name": f"{name_prefix} {i + 1}",
+            "objective": PRODUCT_SALES,
+            "status": CampaignStatus.DELIVERING,
+            "created_by_user_id": created_by_user_id,
             "created_at": now,
         }
         for i in range(count)
@@ -142,20 +157,28 @@ def stop_batch(
     )
     if not ids:
         return [], None
-    stopped = session.execute(
-        update(Campaign)
-        .where(col(Campaign.id).in_(ids), col(Campaign.status) == CampaignStatus.DELIVERING)
-        .values(status=CampaignStatus.STOPPED, stopped_at=now, stopped_by_removal_id=removal_id)
-        .returning(col(Campaign.id))
-    ).scalars().all()
+    stopped = (
+        session.execute(
+            update(Campaign)
+            .where(col(Campaign.id).in_(ids), col(Campaign.status) == CampaignStatus.DELIVERING)
+            .values(status=CampaignStatus.STOPPED, stopped_at=now, stopped_by_removal_id=removal_id)
+            .returning(col(Campaign.id))
+        )
+        .scalars()
+        .all()
+    )
     done = sorted(int(i) for i in stopped)
     if done:
         session.execute(
             insert(AuditEvent),
             [
                 {
-                    "at": now, "actor": "system", "entity": "campaign", "entity_id": str(i),
-                    "action": "stopped", "detail": f'{{"removal_id": "{removal_id}"}}',
+                    "at": now,
+                    "actor": "system",
+                    "entity": "campaign",
+                    "entity_id": str(i),
+                    "action": "stopped",
+                    "detail": f'{{"removal_id": "{removal_id}"}}',
                 }
                 for i in done
             ],
@@ -182,8 +205,14 @@ def list_campaigns(
         query = query.where(Campaign.shop_id == shop_id)
     return [
         CampaignView(
-            campaign_id=c.id or 0, name=c.name, status=c.status, ad_account_id=c.ad_account_id,
-            bc_id=c.bc_id, shop_code=code, created_by=email, created_at=c.created_at,
+            campaign_id=c.id or 0,
+            name=c.name,
+            status=c.status,
+            ad_account_id=c.ad_account_id,
+            bc_id=c.bc_id,
+            shop_code=code,
+            created_by=email,
+            created_at=c.created_at,
             stopped_at=c.stopped_at,
         )
         for c, code, email in session.exec(query).all()

@@ -46,8 +46,15 @@ def _invitee(session: Session, invitation: Invitation, by: str) -> User:
             user = User(email=address, name=address.split("@")[0])
             session.add(user)
             session.flush()
-            audit.record(session, actor=address, entity="user", entity_id=user.id or 0,
-                         action="created", email=address, via_invitation=invitation.id)
+            audit.record(
+                session,
+                actor=address,
+                entity="user",
+                entity_id=user.id or 0,
+                action="created",
+                email=address,
+                via_invitation=invitation.id,
+            )
         return user
     assert invitation.partner_bc_id is not None
     partner = require_bc(session, invitation.partner_bc_id)
@@ -113,15 +120,25 @@ def cancel_invitation(
 
 
 def _decide(
-    session: Session, invitation: Invitation, status: InvitationStatus, user: User,
+    session: Session,
+    invitation: Invitation,
+    status: InvitationStatus,
+    user: User,
     now: datetime,
 ) -> None:
     invitation.status = status
     invitation.decided_at = now
     invitation.decided_by_user_id = user.id
     session.add(invitation)
-    audit.record(session, actor=user.email, entity="invitation", entity_id=invitation.id,
-                 action=status.value, at=now, kind=invitation.kind.value)
+    audit.record(
+        session,
+        actor=user.email,
+        entity="invitation",
+        entity_id=invitation.id,
+        action=status.value,
+        at=now,
+        kind=invitation.kind.value,
+    )
     session.flush()
 
 

@@ -79,15 +79,24 @@ def assign_member(
         session.flush()
     assert admin.id is not None
     assignment = MemberAssignment(
-        bc_id=bc.id, shop_id=shop_id, user_id=member.id, permission=permission,
-        assigned_by_user_id=admin.id, created_at=now,
+        bc_id=bc.id,
+        shop_id=shop_id,
+        user_id=member.id,
+        permission=permission,
+        assigned_by_user_id=admin.id,
+        created_at=now,
     )
     session.add(assignment)
     audit.record(
-        session, actor=admin.email, entity="member_assignment",
+        session,
+        actor=admin.email,
+        entity="member_assignment",
         entity_id=f"bc-{bc.id}:shop-{shop_id}:user-{member.id}",
-        action="reassigned" if current else "assigned", at=now, member=member.email,
-        shop_code=shop.code, permission=permission.value,
+        action="reassigned" if current else "assigned",
+        at=now,
+        member=member.email,
+        shop_code=shop.code,
+        permission=permission.value,
     )
     session.flush()
     return assignment
@@ -98,8 +107,11 @@ def assignment_view(session: Session, assignment: MemberAssignment) -> Assignmen
     user = session.get(User, assignment.user_id)
     assert shop is not None and user is not None
     return AssignmentView(
-        bc_id=assignment.bc_id, shop_code=shop.code, member=user.email,
-        permission=assignment.permission, since=assignment.created_at,
+        bc_id=assignment.bc_id,
+        shop_code=shop.code,
+        member=user.email,
+        permission=assignment.permission,
+        since=assignment.created_at,
     )
 
 
@@ -133,8 +145,10 @@ def create_member_invitation(
         )
     pending = session.exec(
         select(Invitation).where(
-            Invitation.bc_id == bc.id, Invitation.email == address,
-            Invitation.kind == InvitationKind.MEMBER, Invitation.status == "pending",
+            Invitation.bc_id == bc.id,
+            Invitation.email == address,
+            Invitation.kind == InvitationKind.MEMBER,
+            Invitation.status == "pending",
         )
     ).first()
     if pending is not None:
@@ -154,24 +168,41 @@ def create_member_invitation(
                 f"{bc.id} ({bc.name}).",
             )
         if grant.ad_account_id in seen:
-            raise Refusal(ErrorCode.INVALID_INPUT,
-                          f"Ad account {grant.ad_account_id} is listed twice.")
+            raise Refusal(
+                ErrorCode.INVALID_INPUT, f"Ad account {grant.ad_account_id} is listed twice."
+            )
         seen.add(grant.ad_account_id)
     assert admin.id is not None
     invitation = Invitation(
-        id=invitation_id, kind=InvitationKind.MEMBER, bc_id=bc.id,
-        invited_by_user_id=admin.id, email=address, role=role, created_at=now,
+        id=invitation_id,
+        kind=InvitationKind.MEMBER,
+        bc_id=bc.id,
+        invited_by_user_id=admin.id,
+        email=address,
+        role=role,
+        created_at=now,
         workflow_id=workflow_id,
     )
     session.add(invitation)
     session.flush()
     for grant in ad_accounts:
-        session.add(InvitationAdAccount(invitation_id=invitation_id,
-                                        ad_account_id=grant.ad_account_id,
-                                        permission=grant.permission))
+        session.add(
+            InvitationAdAccount(
+                invitation_id=invitation_id,
+                ad_account_id=grant.ad_account_id,
+                permission=grant.permission,
+            )
+        )
     audit.record(
-        session, actor=admin.email, entity="invitation", entity_id=invitation_id,
-        action="member_invited", at=now, bc_id=bc.id, email=address, role=role.value,
+        session,
+        actor=admin.email,
+        entity="invitation",
+        entity_id=invitation_id,
+        action="member_invited",
+        at=now,
+        bc_id=bc.id,
+        email=address,
+        role=role.value,
         ad_accounts={str(g.ad_account_id): g.permission.value for g in ad_accounts},
     )
     session.flush()
@@ -190,8 +221,14 @@ def accept_member_invitation(
     ).all():
         row = session.get(AdAccountMember, (item.ad_account_id, user.id))
         if row is None:
-            session.add(AdAccountMember(ad_account_id=item.ad_account_id, user_id=user.id,
-                                        permission=item.permission, created_at=now))
+            session.add(
+                AdAccountMember(
+                    ad_account_id=item.ad_account_id,
+                    user_id=user.id,
+                    permission=item.permission,
+                    created_at=now,
+                )
+            )
         else:
             row.permission = item.permission
             session.add(row)

@@ -37,8 +37,14 @@ def load_reference(session: Session, data: ReferenceData, *, actor: str = "ops")
             user = User(email=key, name=name or key.split("@")[0])
             session.add(user)
             session.flush()
-            audit.record(session, actor=actor, entity="user", entity_id=user.id or 0,
-                         action="created", email=key)
+            audit.record(
+                session,
+                actor=actor,
+                entity="user",
+                entity_id=user.id or 0,
+                action="created",
+                email=key,
+            )
         elif name and user.name != name:
             user.name = name
             session.add(user)
@@ -52,10 +58,17 @@ def load_reference(session: Session, data: ReferenceData, *, actor: str = "ops")
     for b in data.business_centers:
         bc = session.get(BusinessCenter, b.id)
         if bc is None:
-            bc = BusinessCenter(id=b.id, name=b.name, timezone=b.timezone, type=b.type,
-                                country=b.country)
-            audit.record(session, actor=actor, entity="business_center", entity_id=b.id,
-                         action="created", name=b.name)
+            bc = BusinessCenter(
+                id=b.id, name=b.name, timezone=b.timezone, type=b.type, country=b.country
+            )
+            audit.record(
+                session,
+                actor=actor,
+                entity="business_center",
+                entity_id=b.id,
+                action="created",
+                name=b.name,
+            )
         else:
             bc.name, bc.timezone, bc.type, bc.country = b.name, b.timezone, b.type, b.country
         session.add(bc)

@@ -203,20 +203,29 @@ def preview_removal(
     for grant, depth in plan.downstream:
         bc = session.get(BusinessCenter, grant.bc_id)
         assert bc is not None and grant.granted_by_bc_id is not None
-        downstream.append(DownstreamPartner(
-            bc_id=bc.id, bc_name=bc.name, shared_by_bc_id=grant.granted_by_bc_id, depth=depth,
-            permission=grant.permission,
-            delivering_campaigns=counts.get(bc.id, 0) if bc.id in lost else 0,
-            keeps_access=bc.id not in lost,
-        ))
+        downstream.append(
+            DownstreamPartner(
+                bc_id=bc.id,
+                bc_name=bc.name,
+                shared_by_bc_id=grant.granted_by_bc_id,
+                depth=depth,
+                permission=grant.permission,
+                delivering_campaigns=counts.get(bc.id, 0) if bc.id in lost else 0,
+                keeps_access=bc.id not in lost,
+            )
+        )
     assert plan.root[0].id is not None
     return RemovalPreview(
-        shop_id=shop_id, shop_code=shop.code, partner_bc_id=partner.id,
-        partner_bc_name=partner.name, permission=plan.root[0].permission,
+        shop_id=shop_id,
+        shop_code=shop.code,
+        partner_bc_id=partner.id,
+        partner_bc_name=partner.name,
+        permission=plan.root[0].permission,
         delivering_campaigns=counts.get(partner.id, 0),
         total_delivering_campaigns=sum(counts.values()),
         member_assignments=len(_active_assignments(session, shop_id, plan.lost_bc_ids)),
-        downstream=downstream, grant_id=plan.root[0].id,
+        downstream=downstream,
+        grant_id=plan.root[0].id,
     )
 
 
@@ -242,9 +251,12 @@ def end_grants(
     revoked, in this one transaction. Idempotent on ``removal_id``."""
     existing = session.get(AccessRemoval, removal_id)
     if existing is not None:
-        return Ended(existing, json.loads(existing.ended_grant_ids),
-                     json.loads(existing.lost_bc_ids),
-                     _assignments_ended(session, removal_id))
+        return Ended(
+            existing,
+            json.loads(existing.ended_grant_ids),
+            json.loads(existing.lost_bc_ids),
+            _assignments_ended(session, removal_id),
+        )
     now = now or utcnow()
     shop, partner, user, plan = _checked(session, shop_id, partner_bc_id, by, lock=True)
     assert user.id is not None
@@ -255,9 +267,16 @@ def end_grants(
         session.add(grant)
         grant_ids.append(grant.id)
         audit.record(
-            session, actor=user.email, entity="shop_grant", entity_id=grant.id,
-            action="revoked", at=now, bc_id=grant.bc_id, shop_code=shop.code,
-            removal_id=removal_id, removed_partner_bc_id=partner.id,
+            session,
+            actor=user.email,
+            entity="shop_grant",
+            entity_id=grant.id,
+            action="revoked",
+            at=now,
+            bc_id=grant.bc_id,
+            shop_code=shop.code,
+            removal_id=removal_id,
+            removed_partner_bc_id=partner.id,
         )
         if grant.source_request_id:
             request = session.get(AccessRequest, grant.source_request_id)
@@ -265,8 +284,13 @@ def end_grants(
                 request.status = RequestStatus.REVOKED
                 session.add(request)
                 audit.record(
-                    session, actor=user.email, entity="access_request", entity_id=request.id,
-                    action="revoked", at=now, removal_id=removal_id,
+                    session,
+                    actor=user.email,
+                    entity="access_request",
+                    entity_id=request.id,
+                    action="revoked",
+                    at=now,
+                    removal_id=removal_id,
                 )
     assignments = _active_assignments(session, shop_id, plan.lost_bc_ids)
     for assignment in assignments:
@@ -274,20 +298,36 @@ def end_grants(
         assignment.ended_by_removal_id = removal_id
         session.add(assignment)
         audit.record(
-            session, actor=user.email, entity="member_assignment",
+            session,
+            actor=user.email,
+            entity="member_assignment",
             entity_id=f"bc-{assignment.bc_id}:shop-{shop_id}:user-{assignment.user_id}",
-            action="ended", at=now, removal_id=removal_id,
+            action="ended",
+            at=now,
+            removal_id=removal_id,
         )
     removal = AccessRemoval(
-        id=removal_id, shop_id=shop_id, partner_bc_id=partner.id,
-        requested_by_user_id=user.id, ended_grant_ids=json.dumps(grant_ids),
-        lost_bc_ids=json.dumps(plan.lost_bc_ids), created_at=now, workflow_id=workflow_id,
+        id=removal_id,
+        shop_id=shop_id,
+        partner_bc_id=partner.id,
+        requested_by_user_id=user.id,
+        ended_grant_ids=json.dumps(grant_ids),
+        lost_bc_ids=json.dumps(plan.lost_bc_ids),
+        created_at=now,
+        workflow_id=workflow_id,
     )
     session.add(removal)
     audit.record(
-        session, actor=user.email, entity="access_removal", entity_id=removal_id,
-        action="access_removed", at=now, shop_code=shop.code, partner_bc_id=partner.id,
-        ended_grant_ids=grant_ids, lost_bc_ids=plan.lost_bc_ids,
+        session,
+        actor=user.email,
+        entity="access_removal",
+        entity_id=removal_id,
+        action="access_removed",
+        at=now,
+        shop_code=shop.code,
+        partner_bc_id=partner.id,
+        ended_grant_ids=grant_ids,
+        lost_bc_ids=plan.lost_bc_ids,
     )
     session.flush()
     return Ended(removal, grant_ids, plan.lost_bc_ids, len(assignments))
@@ -328,8 +368,13 @@ def finish_removal(
     removal.finished_at = now
     session.add(removal)
     audit.record(
-        session, actor="system", entity="access_removal", entity_id=removal_id,
-        action="completed", at=now, campaigns_stopped=removal.campaigns_stopped,
+        session,
+        actor="system",
+        entity="access_removal",
+        entity_id=removal_id,
+        action="completed",
+        at=now,
+        campaigns_stopped=removal.campaigns_stopped,
     )
     session.flush()
     return removal

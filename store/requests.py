@@ -472,14 +472,19 @@ def decide_approval(
         session.flush()
         session.add(BCMember(bc_id=bc.id, user_id=user_id, role=MemberRole.ADMIN))
         audit.record(
-            session, actor=approver.email, entity="business_center", entity_id=bc.id,
-            action="created", at=now, name=name, timezone=tz, for_request=request_id,
+            session,
+            actor=approver.email,
+            entity="business_center",
+            entity_id=bc.id,
+            action="created",
+            at=now,
+            name=name,
+            timezone=tz,
+            for_request=request_id,
         )
         approving_bc = bc.id
     elif scenario is Scenario.S3:
-        admin_of = {
-            b.id: b for b, role in seller_bcs(session, user_id) if role is MemberRole.ADMIN
-        }
+        admin_of = {b.id: b for b, role in seller_bcs(session, user_id) if role is MemberRole.ADMIN}
         if new_bc_name:
             raise Refusal(
                 ErrorCode.INVALID_INPUT,
@@ -512,8 +517,13 @@ def decide_approval(
         shop.linked_bc_id = approving_bc
         session.add(shop)
         audit.record(
-            session, actor=approver.email, entity="shop", entity_id=shop.code,
-            action="linked_bc", at=now, bc_id=approving_bc,
+            session,
+            actor=approver.email,
+            entity="shop",
+            entity_id=shop.code,
+            action="linked_bc",
+            at=now,
+            bc_id=approving_bc,
         )
     request.status = RequestStatus.APPROVED
     request.decided_at = now
@@ -521,8 +531,14 @@ def decide_approval(
     request.approving_bc_id = approving_bc
     session.add(request)
     audit.record(
-        session, actor=approver.email, entity="access_request", entity_id=request_id,
-        action="approved", at=now, scenario=scenario.value, approving_bc_id=approving_bc,
+        session,
+        actor=approver.email,
+        entity="access_request",
+        entity_id=request_id,
+        action="approved",
+        at=now,
+        scenario=scenario.value,
+        approving_bc_id=approving_bc,
     )
 
     expired = None
@@ -534,8 +550,13 @@ def decide_approval(
             other.superseded_by = request_id
             session.add(other)
             audit.record(
-                session, actor="system", entity="access_request", entity_id=other.id,
-                action="expired", at=now, superseded_by=request_id,
+                session,
+                actor="system",
+                entity="access_request",
+                entity_id=other.id,
+                action="expired",
+                at=now,
+                superseded_by=request_id,
             )
             expired = other
     session.flush()
@@ -579,8 +600,16 @@ def _write_grant(session: Session, request: AccessRequest, now: datetime) -> Sho
     session.add(grant)
     session.flush()
     audit.record(
-        session, actor="system", entity="shop_grant", entity_id=grant.id or 0,
-        action="granted", at=grant.created_at, bc_id=request.bc_id, shop_id=request.shop_id,
-        relationship=relationship.value, permission=permission.value, request_id=request.id,
+        session,
+        actor="system",
+        entity="shop_grant",
+        entity_id=grant.id or 0,
+        action="granted",
+        at=grant.created_at,
+        bc_id=request.bc_id,
+        shop_id=request.shop_id,
+        relationship=relationship.value,
+        permission=permission.value,
+        request_id=request.id,
     )
     return grant

@@ -69,9 +69,7 @@ def shop_not_held(bc: BusinessCenter, shop: Shop) -> Refusal:
     )
 
 
-def require_held(
-    session: Session, bc: BusinessCenter, shop: Shop, *, lock: bool = False
-) -> int:
+def require_held(session: Session, bc: BusinessCenter, shop: Shop, *, lock: bool = False) -> int:
     """The BC's level on the shop, or a refusal when it holds nothing."""
     assert shop.id is not None
     level = held_level(held_grants(session, bc.id, shop.id, lock=lock))
@@ -80,8 +78,9 @@ def require_held(
     return level
 
 
-def check_not_above(level: int, permission: Permission, *, what: str, bc: BusinessCenter,
-                    shop: Shop) -> None:
+def check_not_above(
+    level: int, permission: Permission, *, what: str, bc: BusinessCenter, shop: Shop
+) -> None:
     """R16/R17 policy: never more than what the BC itself holds."""
     if grant_level(Relationship.PARTNER, permission) > level:
         raise Refusal(
@@ -104,8 +103,14 @@ def is_partner(session: Session, bc_id: int, partner_bc_id: int) -> bool:
 
 
 def _check_share(
-    session: Session, *, bc_id: int, shop_id: int, partner_bc_id: int, permission: Permission,
-    by: str, lock: bool,
+    session: Session,
+    *,
+    bc_id: int,
+    shop_id: int,
+    partner_bc_id: int,
+    permission: Permission,
+    by: str,
+    lock: bool,
 ) -> tuple[BusinessCenter, BusinessCenter, Shop, User]:
     """Who may share what with whom (R17); refusals in the order a person fixes them."""
     bc = require_bc(session, bc_id)
@@ -143,8 +148,13 @@ def share_shop(
     if existing is not None:
         return existing
     bc, partner, shop, user = _check_share(
-        session, bc_id=bc_id, shop_id=shop_id, partner_bc_id=partner_bc_id,
-        permission=permission, by=by, lock=True,
+        session,
+        bc_id=bc_id,
+        shop_id=shop_id,
+        partner_bc_id=partner_bc_id,
+        permission=permission,
+        by=by,
+        lock=True,
     )
     if not is_partner(session, bc.id, partner.id):
         raise Refusal(
@@ -152,13 +162,28 @@ def share_shop(
             f"Business Center {partner.id} ({partner.name}) is not yet a partner of "
             f"{bc.name}; share-shop sends it an add-partner invitation instead.",
         )
-    return _grant_share(session, share_key=share_key, bc_id=bc.id, partner_bc_id=partner.id,
-                        shop=shop, permission=permission, actor=user.email, now=now or utcnow())
+    return _grant_share(
+        session,
+        share_key=share_key,
+        bc_id=bc.id,
+        partner_bc_id=partner.id,
+        shop=shop,
+        permission=permission,
+        actor=user.email,
+        now=now or utcnow(),
+    )
 
 
 def _grant_share(
-    session: Session, *, share_key: str, bc_id: int, partner_bc_id: int, shop: Shop,
-    permission: Permission, actor: str, now: datetime,
+    session: Session,
+    *,
+    share_key: str,
+    bc_id: int,
+    partner_bc_id: int,
+    shop: Shop,
+    permission: Permission,
+    actor: str,
+    now: datetime,
 ) -> ShopGrant:
     assert shop.id is not None
     grant = ShopGrant(
@@ -173,9 +198,18 @@ def _grant_share(
     session.add(grant)
     session.flush()
     audit.record(
-        session, actor=actor, entity="shop_grant", entity_id=grant.id or 0, action="shared",
-        at=now, bc_id=partner_bc_id, shop_id=shop.id, shop_code=shop.code,
-        granted_by_bc_id=bc_id, permission=permission.value, share_key=share_key,
+        session,
+        actor=actor,
+        entity="shop_grant",
+        entity_id=grant.id or 0,
+        action="shared",
+        at=now,
+        bc_id=partner_bc_id,
+        shop_id=shop.id,
+        shop_code=shop.code,
+        granted_by_bc_id=bc_id,
+        permission=permission.value,
+        share_key=share_key,
     )
     return grant
 
@@ -201,8 +235,13 @@ def offer_partner_shop(
     if invitation is not None and invitation.status is not InvitationStatus.PENDING:
         raise invitation_not_pending(invitation)
     bc, partner, shop, user = _check_share(
-        session, bc_id=bc_id, shop_id=shop_id, partner_bc_id=partner_bc_id,
-        permission=permission, by=by, lock=False,
+        session,
+        bc_id=bc_id,
+        shop_id=shop_id,
+        partner_bc_id=partner_bc_id,
+        permission=permission,
+        by=by,
+        lock=False,
     )
     if is_partner(session, bc.id, partner.id):
         raise Refusal(
@@ -212,28 +251,51 @@ def offer_partner_shop(
     assert user.id is not None and shop.id is not None
     if invitation is None:
         invitation = Invitation(
-            id=invitation_id, kind=InvitationKind.PARTNER, bc_id=bc.id,
-            invited_by_user_id=user.id, partner_bc_id=partner.id, created_at=now,
+            id=invitation_id,
+            kind=InvitationKind.PARTNER,
+            bc_id=bc.id,
+            invited_by_user_id=user.id,
+            partner_bc_id=partner.id,
+            created_at=now,
             workflow_id=workflow_id,
         )
         session.add(invitation)
         session.flush()
         audit.record(
-            session, actor=user.email, entity="invitation", entity_id=invitation_id,
-            action="partner_invited", at=now, bc_id=bc.id, partner_bc_id=partner.id,
+            session,
+            actor=user.email,
+            entity="invitation",
+            entity_id=invitation_id,
+            action="partner_invited",
+            at=now,
+            bc_id=bc.id,
+            partner_bc_id=partner.id,
         )
     item = session.get(InvitationShop, (invitation_id, shop.id))
     if item is None:
-        session.add(InvitationShop(invitation_id=invitation_id, shop_id=shop.id,
-                                   permission=permission, added_by_user_id=user.id, added_at=now))
+        session.add(
+            InvitationShop(
+                invitation_id=invitation_id,
+                shop_id=shop.id,
+                permission=permission,
+                added_by_user_id=user.id,
+                added_at=now,
+            )
+        )
     elif item.permission is not permission:
         item.permission = permission
         session.add(item)
     else:
         return invitation
     audit.record(
-        session, actor=user.email, entity="invitation", entity_id=invitation_id,
-        action="shop_offered", at=now, shop_code=shop.code, permission=permission.value,
+        session,
+        actor=user.email,
+        entity="invitation",
+        entity_id=invitation_id,
+        action="shop_offered",
+        at=now,
+        shop_code=shop.code,
+        permission=permission.value,
     )
     session.flush()
     return invitation
@@ -260,30 +322,48 @@ def accept_partner_invitation(
     assert invitation.partner_bc_id is not None
     bc = require_bc(session, invitation.bc_id)
     if not is_partner(session, bc.id, invitation.partner_bc_id):
-        session.add(BCPartner(bc_id=bc.id, partner_bc_id=invitation.partner_bc_id,
-                              created_at=now, invitation_id=invitation.id))
+        session.add(
+            BCPartner(
+                bc_id=bc.id,
+                partner_bc_id=invitation.partner_bc_id,
+                created_at=now,
+                invitation_id=invitation.id,
+            )
+        )
     granted: list[ShopGrant] = []
     items = session.exec(
-        select(InvitationShop).where(InvitationShop.invitation_id == invitation.id)
+        select(InvitationShop)
+        .where(InvitationShop.invitation_id == invitation.id)
         .order_by(col(InvitationShop.shop_id))
     ).all()
     for item in items:
         shop = require_shop(session, item.shop_id)
         level = held_level(held_grants(session, bc.id, item.shop_id, lock=True))
-        if (
-            level < grant_level(Relationship.PARTNER, item.permission)
-            or held_grants(session, invitation.partner_bc_id, item.shop_id)
+        if level < grant_level(Relationship.PARTNER, item.permission) or held_grants(
+            session, invitation.partner_bc_id, item.shop_id
         ):
             audit.record(
-                session, actor=user.email, entity="invitation", entity_id=invitation.id,
-                action="shop_skipped", at=now, shop_code=shop.code,
+                session,
+                actor=user.email,
+                entity="invitation",
+                entity_id=invitation.id,
+                action="shop_skipped",
+                at=now,
+                shop_code=shop.code,
             )
             continue
-        granted.append(_grant_share(
-            session, share_key=f"invitation:{invitation.id}:shop-{item.shop_id}", bc_id=bc.id,
-            partner_bc_id=invitation.partner_bc_id, shop=shop, permission=item.permission,
-            actor=user.email, now=now,
-        ))
+        granted.append(
+            _grant_share(
+                session,
+                share_key=f"invitation:{invitation.id}:shop-{item.shop_id}",
+                bc_id=bc.id,
+                partner_bc_id=invitation.partner_bc_id,
+                shop=shop,
+                permission=item.permission,
+                actor=user.email,
+                now=now,
+            )
+        )
     return granted
 
 
@@ -299,8 +379,11 @@ def shops_for_bc(session: Session, bc_id: int) -> list[HeldShopView]:
     ).all()
     return [
         HeldShopView(
-            shop_id=shop.id or 0, shop_code=shop.code, shop_name=shop.name,
-            relationship=grant.relationship, permission=grant.permission,
+            shop_id=shop.id or 0,
+            shop_code=shop.code,
+            shop_name=shop.name,
+            relationship=grant.relationship,
+            permission=grant.permission,
             granted_by_bc_id=grant.granted_by_bc_id,
             via="share" if grant.source_share_key else "request",
             since=grant.created_at,

@@ -30,12 +30,24 @@ EXTRA = {
         {"email": SUB_SUB_ADMIN, "name": "Zoe (Sub-sub-agency admin)"},
     ],
     "business_centers": [
-        {"id": OTHER_AGENCY, "name": "Other Agency", "type": "agency", "country": "GB",
-         "timezone": "Europe/London", "members": [{"email": OTHER_ADMIN, "role": "admin"}],
-         "ad_accounts": [{"id": OTHER_ADS, "name": "Other Agency - Ads"}]},
-        {"id": SUB_SUB, "name": "Sub-sub-agency", "type": "regular", "country": "VN",
-         "timezone": "Asia/Ho_Chi_Minh", "members": [{"email": SUB_SUB_ADMIN, "role": "admin"}],
-         "ad_accounts": [{"id": SUB_SUB_ADS, "name": "Sub-sub - Ads"}]},
+        {
+            "id": OTHER_AGENCY,
+            "name": "Other Agency",
+            "type": "agency",
+            "country": "GB",
+            "timezone": "Europe/London",
+            "members": [{"email": OTHER_ADMIN, "role": "admin"}],
+            "ad_accounts": [{"id": OTHER_ADS, "name": "Other Agency - Ads"}],
+        },
+        {
+            "id": SUB_SUB,
+            "name": "Sub-sub-agency",
+            "type": "regular",
+            "country": "VN",
+            "timezone": "Asia/Ho_Chi_Minh",
+            "members": [{"email": SUB_SUB_ADMIN, "role": "admin"}],
+            "ad_accounts": [{"id": SUB_SUB_ADS, "name": "Sub-sub - Ads"}],
+        },
     ],
 }
 
@@ -85,8 +97,15 @@ def stop_events_per_campaign(engine: Engine) -> dict[str, int]:
 # --- store-level helpers ------------------------------------------------------------------
 
 
-def grant_in_store(engine: Engine, *, bc_id: int, shop_code: str, admin: str, seller: str,
-                   method: RequestMethod = RequestMethod.REQUEST_ACCESS) -> str:
+def grant_in_store(
+    engine: Engine,
+    *,
+    bc_id: int,
+    shop_code: str,
+    admin: str,
+    seller: str,
+    method: RequestMethod = RequestMethod.REQUEST_ACCESS,
+) -> str:
     """R14 without Temporal: admit, approve (S1) and grant in the store; returns the request."""
     import uuid
 
@@ -98,8 +117,15 @@ def grant_in_store(engine: Engine, *, bc_id: int, shop_code: str, admin: str, se
     with write_session(engine) as session:
         shop = find_shop_by_code(session, shop_code)
         assert shop is not None and shop.id is not None
-        rules.admit_request(session, request_id=request_id, method=method, bc_id=bc_id,
-                            shop_id=shop.id, requested_by=admin, workflow_id="wf-" + request_id)
+        rules.admit_request(
+            session,
+            request_id=request_id,
+            method=method,
+            bc_id=bc_id,
+            shop_id=shop.id,
+            requested_by=admin,
+            workflow_id="wf-" + request_id,
+        )
     with write_session(engine) as session:
         rules.decide_approval(session, request_id=request_id, by=seller)
     with write_session(engine) as session:

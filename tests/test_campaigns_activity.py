@@ -26,18 +26,30 @@ def _seed(engine: Engine, count: int) -> list[int]:
     with write_session(engine) as session:
         user = find_user(session, ANA)
         assert user is not None and user.id is not None
-        bulk_insert_delivering(session, ad_account_id=AGENCY_ADS,
-                               shop_id=shop_id_of(engine, S1_SHOP),
-                               created_by_user_id=user.id, count=count)
+        bulk_insert_delivering(
+            session,
+            ad_account_id=AGENCY_ADS,
+            shop_id=shop_id_of(engine, S1_SHOP),
+            created_by_user_id=user.id,
+            count=count,
+        )
     with read_session(engine) as session:
-        return [c for c in session.exec(select(Campaign.id).order_by(col(Campaign.id))).all()
-                if c is not None]
+        return [
+            c
+            for c in session.exec(select(Campaign.id).order_by(col(Campaign.id))).all()
+            if c is not None
+        ]
 
 
 def _page(engine: Engine, *, page_size: int, batch_size: int) -> StopCampaignPage:
-    return StopCampaignPage(removal_id="rm_t", shop_id=shop_id_of(engine, S1_SHOP),
-                            bc_ids=[AGENCY], after_id=0, page_size=page_size,
-                            batch_size=batch_size)
+    return StopCampaignPage(
+        removal_id="rm_t",
+        shop_id=shop_id_of(engine, S1_SHOP),
+        bc_ids=[AGENCY],
+        after_id=0,
+        page_size=page_size,
+        batch_size=batch_size,
+    )
 
 
 def test_r19_page_heartbeats_its_cursor_after_each_batch(demo: Engine) -> None:

@@ -35,27 +35,44 @@ def store(store_engine: Engine) -> Engine:
     return store_engine
 
 
-def _create(session, engine: Engine, *, by: str, account: int = AGENCY_ADS,
-            shop: str = S1_SHOP, name: str = "Summer sale"):
-    return campaigns.create_campaign(session, ad_account_id=account,
-                                     shop_id=shop_id_of(engine, shop), name=name, by=by)
+def _create(
+    session,
+    engine: Engine,
+    *,
+    by: str,
+    account: int = AGENCY_ADS,
+    shop: str = S1_SHOP,
+    name: str = "Summer sale",
+):
+    return campaigns.create_campaign(
+        session, ad_account_id=account, shop_id=shop_id_of(engine, shop), name=name, by=by
+    )
 
 
 def _member(engine: Engine, permission: AdAccountPermission, *, assign: bool) -> None:
     with write_session(engine) as session:
         members.create_member_invitation(
-            session, invitation_id="inv_m", bc_id=AGENCY, email=NEW_MEMBER,
+            session,
+            invitation_id="inv_m",
+            bc_id=AGENCY,
+            email=NEW_MEMBER,
             role=MemberRole.STANDARD,
             ad_accounts=[AdAccountGrant(ad_account_id=AGENCY_ADS, permission=permission)],
-            by=ANA, workflow_id="wf",
+            by=ANA,
+            workflow_id="wf",
         )
     with write_session(engine) as session:
         invitations.accept_invitation(session, invitation_id="inv_m", by=NEW_MEMBER)
     if assign:
         with write_session(engine) as session:
-            members.assign_member(session, bc_id=AGENCY, shop_id=shop_id_of(engine, S1_SHOP),
-                                  member_email=NEW_MEMBER, permission=Permission.AD_PROMOTION,
-                                  by=ANA)
+            members.assign_member(
+                session,
+                bc_id=AGENCY,
+                shop_id=shop_id_of(engine, S1_SHOP),
+                member_email=NEW_MEMBER,
+                permission=Permission.AD_PROMOTION,
+                by=ANA,
+            )
 
 
 def test_r18_an_admin_of_the_holding_bc_creates_a_delivering_campaign(store: Engine) -> None:
@@ -75,35 +92,62 @@ def test_r18_an_assigned_operator_creates_a_campaign(store: Engine) -> None:
 
 
 def test_r18_a_member_without_a_shop_permission_is_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _create(s, store, by=SAM),
-                           ErrorCode.PERMISSION_DENIED, "holds no permission on shop",
-                           "assign-member")
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=SAM),
+        ErrorCode.PERMISSION_DENIED,
+        "holds no permission on shop",
+        "assign-member",
+    )
 
 
 def test_r18_an_analyst_cannot_create_campaigns(store: Engine) -> None:
     _member(store, AdAccountPermission.ANALYST, assign=True)
-    refused_without_change(store, lambda s: _create(s, store, by=NEW_MEMBER),
-                           ErrorCode.PERMISSION_DENIED, "admin or operator permission")
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=NEW_MEMBER),
+        ErrorCode.PERMISSION_DENIED,
+        "admin or operator permission",
+    )
 
 
 def test_r18_someone_outside_the_ad_accounts_bc_is_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _create(s, store, by=LEE),
-                           ErrorCode.NOT_A_MEMBER, "is not a member of Business Center")
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=LEE),
+        ErrorCode.NOT_A_MEMBER,
+        "is not a member of Business Center",
+    )
 
 
 def test_r18_a_bc_that_does_not_hold_the_shop_is_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _create(s, store, by=ANA, shop=S2_SHOP),
-                           ErrorCode.SHOP_NOT_HELD, "has no access to shop SGNEWBC002")
-    refused_without_change(store, lambda s: _create(s, store, by=OTHER_ADMIN,
-                                                    account=OTHER_ADS),
-                           ErrorCode.SHOP_NOT_HELD, "Other Agency")
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=ANA, shop=S2_SHOP),
+        ErrorCode.SHOP_NOT_HELD,
+        "has no access to shop SGNEWBC002",
+    )
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=OTHER_ADMIN, account=OTHER_ADS),
+        ErrorCode.SHOP_NOT_HELD,
+        "Other Agency",
+    )
 
 
 def test_r18_unknown_ad_account_and_empty_name_are_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _create(s, store, by=ANA, account=42),
-                           ErrorCode.UNKNOWN_AD_ACCOUNT, "no ad account 42")
-    refused_without_change(store, lambda s: _create(s, store, by=ANA, name="  "),
-                           ErrorCode.INVALID_INPUT, "1-200 characters")
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=ANA, account=42),
+        ErrorCode.UNKNOWN_AD_ACCOUNT,
+        "no ad account 42",
+    )
+    refused_without_change(
+        store,
+        lambda s: _create(s, store, by=ANA, name="  "),
+        ErrorCode.INVALID_INPUT,
+        "1-200 characters",
+    )
 
 
 def test_r19_stop_batch_stops_each_campaign_once_and_only_the_given_bcs(store: Engine) -> None:
@@ -116,15 +160,22 @@ def test_r19_stop_batch_stops_each_campaign_once_and_only_the_given_bcs(store: E
     cursor, stopped = 0, []
     while True:
         with write_session(store) as session:
-            ids, last = campaigns.stop_batch(session, removal_id="rm_x", shop_id=shop_id,
-                                             bc_ids=[AGENCY], after_id=cursor, limit=2)
+            ids, last = campaigns.stop_batch(
+                session,
+                removal_id="rm_x",
+                shop_id=shop_id,
+                bc_ids=[AGENCY],
+                after_id=cursor,
+                limit=2,
+            )
         if last is None:
             break
         stopped += ids
         cursor = last
     with write_session(store) as session:  # a repeat from the start stops nothing more
-        assert campaigns.stop_batch(session, removal_id="rm_x", shop_id=shop_id,
-                                    bc_ids=[AGENCY], after_id=0, limit=100) == ([], None)
+        assert campaigns.stop_batch(
+            session, removal_id="rm_x", shop_id=shop_id, bc_ids=[AGENCY], after_id=0, limit=100
+        ) == ([], None)
     assert len(stopped) == 5 and set(stop_events_per_campaign(store).values()) == {1}
     with read_session(store) as session:
         other = campaigns.list_campaigns(session, bc_id=OTHER_AGENCY)

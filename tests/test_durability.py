@@ -151,7 +151,9 @@ async def test_r20_sigkill_mid_way_loses_nothing_and_repeats_nothing(
     def submit(i: int) -> Any:
         bc = i % len(BCS)
         return service.submit(
-            method=RequestMethod.REQUEST_ACCESS, bc_id=BCS[bc], shop_code=f"DURABLE{i:03d}",
+            method=RequestMethod.REQUEST_ACCESS,
+            bc_id=BCS[bc],
+            shop_code=f"DURABLE{i:03d}",
             by=ADMINS[bc],
         )
 

@@ -60,8 +60,11 @@ async def test_r16_invites_several_addresses_at_once_each_with_its_link(
 ) -> None:
     grant = AdAccountGrant(ad_account_id=AGENCY_ADS, permission=AdAccountPermission.ANALYST)
     out = await partners.invite_members(
-        bc_id=AGENCY, emails=["a@x.com", "B@x.com", "a@x.com"], role=MemberRole.ADMIN,
-        ad_accounts=[grant], by=ANA,
+        bc_id=AGENCY,
+        emails=["a@x.com", "B@x.com", "a@x.com"],
+        role=MemberRole.ADMIN,
+        ad_accounts=[grant],
+        by=ANA,
     )
     assert sorted(o.email or "" for o in out) == ["a@x.com", "b@x.com"]
     assert {o.status for o in out} == {InvitationStatus.PENDING}
@@ -79,8 +82,9 @@ async def test_r16_invites_several_addresses_at_once_each_with_its_link(
 async def test_r16_a_refused_invitation_stores_nothing(partners: PartnerService, demo) -> None:
     before = snapshot(demo)
     with pytest.raises(Refusal) as caught:
-        await partners.invite_members(bc_id=AGENCY, emails=[SAM], role=MemberRole.STANDARD,
-                                      ad_accounts=[], by=ANA)
+        await partners.invite_members(
+            bc_id=AGENCY, emails=[SAM], role=MemberRole.STANDARD, ad_accounts=[], by=ANA
+        )
     assert caught.value.code == ErrorCode.ALREADY_A_MEMBER
     assert "already a member" in caught.value.message
     assert snapshot(demo) == before
@@ -89,8 +93,9 @@ async def test_r16_a_refused_invitation_stores_nothing(partners: PartnerService,
 async def test_r16_a_wrong_answerer_is_refused_and_the_invitation_still_waits(
     partners: PartnerService, demo
 ) -> None:
-    [inv] = await partners.invite_members(bc_id=AGENCY, emails=["c@x.com"],
-                                          role=MemberRole.STANDARD, ad_accounts=[], by=ANA)
+    [inv] = await partners.invite_members(
+        bc_id=AGENCY, emails=["c@x.com"], role=MemberRole.STANDARD, ad_accounts=[], by=ANA
+    )
     with pytest.raises(Refusal) as caught:
         await partners.accept_invitation(inv.invitation_id, by=LEE)
     assert caught.value.code == ErrorCode.PERMISSION_DENIED
@@ -100,8 +105,9 @@ async def test_r16_a_wrong_answerer_is_refused_and_the_invitation_still_waits(
         assert stored is not None and stored.status is InvitationStatus.PENDING
     done = await partners.accept_invitation(inv.invitation_id, by="c@x.com")
     assert done.status is InvitationStatus.ACCEPTED
-    handle = partners.client.get_workflow_handle(inv.workflow_id or "",
-                                                 result_type=InvitationResult)
+    handle = partners.client.get_workflow_handle(
+        inv.workflow_id or "", result_type=InvitationResult
+    )
     assert (await handle.result()).status == "accepted"
     with pytest.raises(Refusal) as again:
         await partners.accept_invitation(inv.invitation_id, by="c@x.com")
@@ -109,18 +115,18 @@ async def test_r16_a_wrong_answerer_is_refused_and_the_invitation_still_waits(
     assert "is accepted" in again.value.message
 
 
-async def test_r16_a_cancelled_invitation_ends_its_workflow(
-    partners: PartnerService, demo
-) -> None:
-    [inv] = await partners.invite_members(bc_id=AGENCY, emails=["d@x.com"],
-                                          role=MemberRole.STANDARD, ad_accounts=[], by=ANA)
+async def test_r16_a_cancelled_invitation_ends_its_workflow(partners: PartnerService, demo) -> None:
+    [inv] = await partners.invite_members(
+        bc_id=AGENCY, emails=["d@x.com"], role=MemberRole.STANDARD, ad_accounts=[], by=ANA
+    )
     with pytest.raises(Refusal) as caught:
         await partners.cancel_invitation(inv.invitation_id, by=SAM)
     assert caught.value.code == ErrorCode.NOT_BC_ADMIN
     out = await partners.cancel_invitation(inv.invitation_id, by=ANA)
     assert out.status is InvitationStatus.CANCELLED
-    handle = partners.client.get_workflow_handle(inv.workflow_id or "",
-                                                 result_type=InvitationResult)
+    handle = partners.client.get_workflow_handle(
+        inv.workflow_id or "", result_type=InvitationResult
+    )
     assert (await handle.result()).status == "cancelled"
 
 
@@ -129,20 +135,36 @@ async def test_r17_shares_to_one_bc_join_one_invitation_until_accepted(
 ) -> None:
     load_extra(demo)
     await approved_partner(service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
-    sub = await service.submit(method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY,
-                               shop_code=S2_SHOP, by=ANA)
-    await service.approve(sub.request_id, ApproveRequest(by=NIA, new_bc_name="Nia's BC",
-                                                         timezone="Asia/Singapore"))
-    first = await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                                      permission=Permission.AD_PROMOTION, by=ANA)
-    second = await partners.share_shop(bc_id=AGENCY, shop_code=S2_SHOP,
-                                       partner_bc_id=SUBAGENCY,
-                                       permission=Permission.AD_PROMOTION, by=ANA)
+    sub = await service.submit(
+        method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S2_SHOP, by=ANA
+    )
+    await service.approve(
+        sub.request_id, ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore")
+    )
+    first = await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
+    second = await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S2_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
     assert first.invitation_id == second.invitation_id and first.status == "invited"
     # A refused share to the open invitation leaves it as it was.
     with pytest.raises(Refusal) as caught:
-        await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                                  permission=Permission.MANAGER, by=ANA)
+        await partners.share_shop(
+            bc_id=AGENCY,
+            shop_code=S1_SHOP,
+            partner_bc_id=SUBAGENCY,
+            permission=Permission.MANAGER,
+            by=ANA,
+        )
     assert caught.value.code == ErrorCode.PERMISSION_DENIED
     answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
     assert len(answer.granted_shop_ids) == 2
@@ -157,7 +179,12 @@ async def test_r17_shares_to_one_bc_join_one_invitation_until_accepted(
 async def test_r17_a_refused_first_share_starts_nothing(partners: PartnerService, demo) -> None:
     before = snapshot(demo)
     with pytest.raises(Refusal) as caught:
-        await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                                  permission=Permission.AD_PROMOTION, by=ANA)
+        await partners.share_shop(
+            bc_id=AGENCY,
+            shop_code=S1_SHOP,
+            partner_bc_id=SUBAGENCY,
+            permission=Permission.AD_PROMOTION,
+            by=ANA,
+        )
     assert caught.value.code == ErrorCode.SHOP_NOT_HELD
     assert snapshot(demo) == before

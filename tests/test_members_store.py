@@ -34,18 +34,36 @@ def store(store_engine: Engine) -> Engine:
     return store_engine
 
 
-def _assign(engine: Engine, member: str, permission: Permission, by: str = ANA,
-            shop: str = S1_SHOP) -> MemberAssignment:
+def _assign(
+    engine: Engine, member: str, permission: Permission, by: str = ANA, shop: str = S1_SHOP
+) -> MemberAssignment:
     with write_session(engine) as session:
-        return members.assign_member(session, bc_id=AGENCY, shop_id=shop_id_of(engine, shop),
-                                     member_email=member, permission=permission, by=by)
+        return members.assign_member(
+            session,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(engine, shop),
+            member_email=member,
+            permission=permission,
+            by=by,
+        )
 
 
-def _invite(session, invitation_id: str = "inv_1", email: str = NEW_MEMBER, by: str = ANA,
-            accounts: list[AdAccountGrant] | None = None):
+def _invite(
+    session,
+    invitation_id: str = "inv_1",
+    email: str = NEW_MEMBER,
+    by: str = ANA,
+    accounts: list[AdAccountGrant] | None = None,
+):
     return members.create_member_invitation(
-        session, invitation_id=invitation_id, bc_id=AGENCY, email=email,
-        role=MemberRole.STANDARD, ad_accounts=accounts or [], by=by, workflow_id="wf",
+        session,
+        invitation_id=invitation_id,
+        bc_id=AGENCY,
+        email=email,
+        role=MemberRole.STANDARD,
+        ad_accounts=accounts or [],
+        by=by,
+        workflow_id="wf",
     )
 
 
@@ -64,20 +82,32 @@ def test_r16_admin_assigns_a_member_and_reassigning_keeps_history(store: Engine)
 def test_r16_a_standard_member_cannot_assign(store: Engine) -> None:
     refused_without_change(
         store,
-        lambda s: members.assign_member(s, bc_id=AGENCY, shop_id=shop_id_of(store, S1_SHOP),
-                                        member_email=SAM, permission=Permission.AD_PROMOTION,
-                                        by=SAM),
-        ErrorCode.NOT_BC_ADMIN, "ask an admin",
+        lambda s: members.assign_member(
+            s,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(store, S1_SHOP),
+            member_email=SAM,
+            permission=Permission.AD_PROMOTION,
+            by=SAM,
+        ),
+        ErrorCode.NOT_BC_ADMIN,
+        "ask an admin",
     )
 
 
 def test_r16_assigning_on_a_shop_the_bc_does_not_hold_is_refused(store: Engine) -> None:
     refused_without_change(
         store,
-        lambda s: members.assign_member(s, bc_id=AGENCY, shop_id=shop_id_of(store, S2_SHOP),
-                                        member_email=SAM, permission=Permission.AD_PROMOTION,
-                                        by=ANA),
-        ErrorCode.SHOP_NOT_HELD, "has no access to shop SGNEWBC002",
+        lambda s: members.assign_member(
+            s,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(store, S2_SHOP),
+            member_email=SAM,
+            permission=Permission.AD_PROMOTION,
+            by=ANA,
+        ),
+        ErrorCode.SHOP_NOT_HELD,
+        "has no access to shop SGNEWBC002",
     )
 
 
@@ -85,19 +115,33 @@ def test_r16_assigning_on_a_shop_the_bc_does_not_hold_is_refused(store: Engine) 
 def test_r16_assigning_a_non_member_says_invite_first(store: Engine, who: str) -> None:
     refused_without_change(
         store,
-        lambda s: members.assign_member(s, bc_id=AGENCY, shop_id=shop_id_of(store, S1_SHOP),
-                                        member_email=who, permission=Permission.AD_PROMOTION,
-                                        by=ANA),
-        ErrorCode.NOT_A_MEMBER, "invite them first (invite-member)",
+        lambda s: members.assign_member(
+            s,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(store, S1_SHOP),
+            member_email=who,
+            permission=Permission.AD_PROMOTION,
+            by=ANA,
+        ),
+        ErrorCode.NOT_A_MEMBER,
+        "invite them first (invite-member)",
     )
 
 
 def test_r16_a_member_never_gets_more_than_the_bc_holds(store: Engine) -> None:
     refused_without_change(
         store,
-        lambda s: members.assign_member(s, bc_id=AGENCY, shop_id=shop_id_of(store, S1_SHOP),
-                                        member_email=SAM, permission=Permission.MANAGER, by=ANA),
-        ErrorCode.PERMISSION_DENIED, "holds ad_promotion permission", "manager is higher",
+        lambda s: members.assign_member(
+            s,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(store, S1_SHOP),
+            member_email=SAM,
+            permission=Permission.MANAGER,
+            by=ANA,
+        ),
+        ErrorCode.PERMISSION_DENIED,
+        "holds ad_promotion permission",
+        "manager is higher",
     )
 
 
@@ -109,8 +153,9 @@ def test_r16_accepted_invitation_makes_a_member_with_ad_accounts(store: Engine) 
     with write_session(store) as session:
         _invite(session, accounts=[grant])
     with write_session(store) as session:
-        invitation, _ = invitations.accept_invitation(session, invitation_id="inv_1",
-                                                      by=NEW_MEMBER.upper())
+        invitation, _ = invitations.accept_invitation(
+            session, invitation_id="inv_1", by=NEW_MEMBER.upper()
+        )
         assert invitation.status is InvitationStatus.ACCEPTED
     with write_session(store) as session:  # the same answer again changes nothing
         invitations.accept_invitation(session, invitation_id="inv_1", by=NEW_MEMBER)
@@ -124,31 +169,45 @@ def test_r16_accepted_invitation_makes_a_member_with_ad_accounts(store: Engine) 
 
 
 def test_r16_only_an_admin_invites(store: Engine) -> None:
-    refused_without_change(store, lambda s: _invite(s, by=SAM), ErrorCode.NOT_BC_ADMIN,
-                           "standard member")
+    refused_without_change(
+        store, lambda s: _invite(s, by=SAM), ErrorCode.NOT_BC_ADMIN, "standard member"
+    )
 
 
 def test_r16_inviting_an_existing_member_is_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _invite(s, email=SAM), ErrorCode.ALREADY_A_MEMBER,
-                           "already a member of Business Center")
+    refused_without_change(
+        store,
+        lambda s: _invite(s, email=SAM),
+        ErrorCode.ALREADY_A_MEMBER,
+        "already a member of Business Center",
+    )
 
 
 def test_r16_a_second_pending_invitation_for_one_address_is_refused(store: Engine) -> None:
     with write_session(store) as session:
         _invite(session)
-    refused_without_change(store, lambda s: _invite(s, invitation_id="inv_2"),
-                           ErrorCode.INVITATION_ALREADY_PENDING, "inv_1")
+    refused_without_change(
+        store,
+        lambda s: _invite(s, invitation_id="inv_2"),
+        ErrorCode.INVITATION_ALREADY_PENDING,
+        "inv_1",
+    )
 
 
 def test_r16_ad_accounts_must_belong_to_the_inviting_bc(store: Engine) -> None:
     other = AdAccountGrant(ad_account_id=SUB_ADS, permission=AdAccountPermission.ADMIN)
-    refused_without_change(store, lambda s: _invite(s, accounts=[other]),
-                           ErrorCode.UNKNOWN_AD_ACCOUNT, str(SUB_ADS))
+    refused_without_change(
+        store, lambda s: _invite(s, accounts=[other]), ErrorCode.UNKNOWN_AD_ACCOUNT, str(SUB_ADS)
+    )
 
 
 def test_r16_a_malformed_address_is_refused(store: Engine) -> None:
-    refused_without_change(store, lambda s: _invite(s, email="not-an-address"),
-                           ErrorCode.INVALID_INPUT, "is not an e-mail address")
+    refused_without_change(
+        store,
+        lambda s: _invite(s, email="not-an-address"),
+        ErrorCode.INVALID_INPUT,
+        "is not an e-mail address",
+    )
 
 
 # --- answering --------------------------------------------------------------------------
@@ -158,8 +217,10 @@ def test_r16_only_the_invited_address_may_answer(store: Engine) -> None:
     with write_session(store) as session:
         _invite(session)
     refused_without_change(
-        store, lambda s: invitations.accept_invitation(s, invitation_id="inv_1", by=SAM),
-        ErrorCode.PERMISSION_DENIED, "sent to another e-mail address",
+        store,
+        lambda s: invitations.accept_invitation(s, invitation_id="inv_1", by=SAM),
+        ErrorCode.PERMISSION_DENIED,
+        "sent to another e-mail address",
     )
 
 
@@ -169,8 +230,10 @@ def test_r16_an_answered_invitation_cannot_be_answered_again(store: Engine) -> N
     with write_session(store) as session:
         invitations.decline_invitation(session, invitation_id="inv_1", by=NEW_MEMBER)
     refused_without_change(
-        store, lambda s: invitations.accept_invitation(s, invitation_id="inv_1", by=NEW_MEMBER),
-        ErrorCode.INVITATION_NOT_PENDING, "is declined",
+        store,
+        lambda s: invitations.accept_invitation(s, invitation_id="inv_1", by=NEW_MEMBER),
+        ErrorCode.INVITATION_NOT_PENDING,
+        "is declined",
     )
 
 
@@ -178,17 +241,22 @@ def test_r16_only_an_inviting_admin_cancels(store: Engine) -> None:
     with write_session(store) as session:
         _invite(session)
     refused_without_change(
-        store, lambda s: invitations.cancel_invitation(s, invitation_id="inv_1", by=SAM),
-        ErrorCode.NOT_BC_ADMIN, "standard member",
+        store,
+        lambda s: invitations.cancel_invitation(s, invitation_id="inv_1", by=SAM),
+        ErrorCode.NOT_BC_ADMIN,
+        "standard member",
     )
     with write_session(store) as session:
-        assert invitations.cancel_invitation(
-            session, invitation_id="inv_1", by=ANA
-        ).status is InvitationStatus.CANCELLED
+        assert (
+            invitations.cancel_invitation(session, invitation_id="inv_1", by=ANA).status
+            is InvitationStatus.CANCELLED
+        )
 
 
 def test_r16_an_unknown_invitation_is_refused(store: Engine) -> None:
     refused_without_change(
-        store, lambda s: invitations.accept_invitation(s, invitation_id="inv_nope", by=ANA),
-        ErrorCode.UNKNOWN_INVITATION, "inv_nope",
+        store,
+        lambda s: invitations.accept_invitation(s, invitation_id="inv_nope", by=ANA),
+        ErrorCode.UNKNOWN_INVITATION,
+        "inv_nope",
     )

@@ -61,9 +61,7 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
         requests = RequestService(client, demo, settings.task_queue, timeout=20)
         partners = PartnerService(client, demo, settings.task_queue, timeout=20)
         # The agency holds two shops (R14), then shares both with its sub-agency.
-        await approved_partner(
-            requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
-        )
+        await approved_partner(requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
         sub = await requests.submit(
             method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S2_SHOP, by=ANA
         )
@@ -115,6 +113,7 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
         shop_id_of,
         stop_events_per_campaign,
     )
+
     campaigns = 600
     load_extra(demo)
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)

@@ -33,11 +33,17 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
     log = (tmp_path / "stack.log").open("w+")
     stack = subprocess.Popen(
         [
-            sys.executable, "-m", "service.stack",
-            "--temporal-port", str(ports["temporal"]),
-            "--ui-port", str(ports["ui"]),
-            "--web-port", str(ports["web"]),
-            "--data-dir", str(tmp_path / "var"),
+            sys.executable,
+            "-m",
+            "service.stack",
+            "--temporal-port",
+            str(ports["temporal"]),
+            "--ui-port",
+            str(ports["ui"]),
+            "--web-port",
+            str(ports["web"]),
+            "--data-dir",
+            str(tmp_path / "var"),
         ],
         cwd=ROOT,
         env=env,

@@ -51,17 +51,24 @@ async def _start_worker(settings: Settings, address: str, log: Path) -> asyncio.
         "TEMPORAL_ADDRESS": address,
     }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "worker.py", cwd=ROOT, env=env,
-        stdout=log.open("ab"), stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "worker.py",
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=asyncio.subprocess.STDOUT,
     )
 
 
 def _stopped(engine: Engine) -> int:
     with read_session(engine) as session:
-        return int(session.exec(
-            select(func.count()).select_from(Campaign)
-            .where(Campaign.bc_id == AGENCY, Campaign.status == CampaignStatus.STOPPED)
-        ).one())
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(Campaign)
+                .where(Campaign.bc_id == AGENCY, Campaign.status == CampaignStatus.STOPPED)
+            ).one()
+        )
 
 
 def _seed(engine: Engine) -> None:
@@ -72,10 +79,16 @@ def _seed(engine: Engine) -> None:
     with write_session(engine) as session:
         ana, max_ = find_user(session, ANA), find_user(session, OTHER_ADMIN)
         assert ana and ana.id and max_ and max_.id
-        bulk_insert_delivering(session, ad_account_id=AGENCY_ADS, shop_id=shop_id,
-                               created_by_user_id=ana.id, count=CAMPAIGNS)
-        bulk_insert_delivering(session, ad_account_id=OTHER_ADS, shop_id=shop_id,
-                               created_by_user_id=max_.id, count=50)
+        bulk_insert_delivering(
+            session,
+            ad_account_id=AGENCY_ADS,
+            shop_id=shop_id,
+            created_by_user_id=ana.id,
+            count=CAMPAIGNS,
+        )
+        bulk_insert_delivering(
+            session, ad_account_id=OTHER_ADS, shop_id=shop_id, created_by_user_id=max_.id, count=50
+        )
 
 
 async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once(
@@ -90,7 +103,11 @@ async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once
         partners = PartnerService(temporal_env.client, demo, settings.task_queue, timeout=30)
         # Small paced batches so the kill lands mid-way (80 transactions of 25).
         _ended, workflow_id = await partners.remove_access(
-            shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI, page_size=500, batch_size=25,
+            shop_code=S1_SHOP,
+            partner_bc_id=AGENCY,
+            by=OLI,
+            page_size=500,
+            batch_size=25,
             pause_ms=25,
         )
         async with asyncio.timeout(30):

@@ -36,8 +36,13 @@ def _share(engine: Engine, sharer: int, admin: str, partner: int, partner_admin:
     inv = f"inv_{sharer % 1000}_{partner % 1000}"
     with write_session(engine) as session:
         sharing.offer_partner_shop(
-            session, invitation_id=inv, bc_id=sharer, partner_bc_id=partner,
-            shop_id=shop_id_of(engine, S1_SHOP), permission=Permission.AD_PROMOTION, by=admin,
+            session,
+            invitation_id=inv,
+            bc_id=sharer,
+            partner_bc_id=partner,
+            shop_id=shop_id_of(engine, S1_SHOP),
+            permission=Permission.AD_PROMOTION,
+            by=admin,
             workflow_id="wf",
         )
     with write_session(engine) as session:
@@ -46,8 +51,9 @@ def _share(engine: Engine, sharer: int, admin: str, partner: int, partner_admin:
 
 def _campaign(engine: Engine, account: int, by: str) -> None:
     with write_session(engine) as session:
-        campaigns.create_campaign(session, ad_account_id=account,
-                                  shop_id=shop_id_of(engine, S1_SHOP), name="Sale", by=by)
+        campaigns.create_campaign(
+            session, ad_account_id=account, shop_id=shop_id_of(engine, S1_SHOP), name="Sale", by=by
+        )
 
 
 @pytest.fixture()
@@ -61,28 +67,47 @@ def store(store_engine: Engine) -> Engine:
     grant_in_store(e, bc_id=OTHER_AGENCY, shop_code=S1_SHOP, admin=OTHER_ADMIN, seller=OLI)
     _share(e, AGENCY, ANA, SUBAGENCY, LEE)
     _share(e, SUBAGENCY, LEE, SUB_SUB, SUB_SUB_ADMIN)
-    for account, by in [(AGENCY_ADS, ANA), (SUB_ADS, LEE), (SUB_SUB_ADS, SUB_SUB_ADMIN),
-                        (OTHER_ADS, OTHER_ADMIN)]:
+    for account, by in [
+        (AGENCY_ADS, ANA),
+        (SUB_ADS, LEE),
+        (SUB_SUB_ADS, SUB_SUB_ADMIN),
+        (OTHER_ADS, OTHER_ADMIN),
+    ]:
         _campaign(e, account, by)
     with write_session(e) as session:
-        members.assign_member(session, bc_id=AGENCY, shop_id=shop_id_of(e, S1_SHOP),
-                              member_email=SAM, permission=Permission.AD_PROMOTION, by=ANA)
+        members.assign_member(
+            session,
+            bc_id=AGENCY,
+            shop_id=shop_id_of(e, S1_SHOP),
+            member_email=SAM,
+            permission=Permission.AD_PROMOTION,
+            by=ANA,
+        )
     return e
 
 
 def _end(session, engine: Engine, partner: int = AGENCY, by: str = OLI, rid: str = "rm_1"):
-    return removal.end_grants(session, removal_id=rid, shop_id=shop_id_of(engine, S1_SHOP),
-                              partner_bc_id=partner, by=by, workflow_id="wf")
+    return removal.end_grants(
+        session,
+        removal_id=rid,
+        shop_id=shop_id_of(engine, S1_SHOP),
+        partner_bc_id=partner,
+        by=by,
+        workflow_id="wf",
+    )
 
 
 def test_r19_preview_lists_what_stops_two_levels_down(store: Engine) -> None:
     with read_session(store) as session:
-        preview = removal.preview_removal(session, shop_id=shop_id_of(store, S1_SHOP),
-                                          partner_bc_id=AGENCY, by=OLI)
+        preview = removal.preview_removal(
+            session, shop_id=shop_id_of(store, S1_SHOP), partner_bc_id=AGENCY, by=OLI
+        )
     assert (preview.delivering_campaigns, preview.total_delivering_campaigns) == (1, 3)
     assert preview.member_assignments == 1
-    assert [(d.bc_id, d.shared_by_bc_id, d.depth, d.keeps_access) for d in preview.downstream] \
-        == [(SUBAGENCY, AGENCY, 1, False), (SUB_SUB, SUBAGENCY, 2, False)]
+    assert [(d.bc_id, d.shared_by_bc_id, d.depth, d.keeps_access) for d in preview.downstream] == [
+        (SUBAGENCY, AGENCY, 1, False),
+        (SUB_SUB, SUBAGENCY, 2, False),
+    ]
 
 
 def test_r19_removal_cascades_two_levels_and_leaves_other_partners(store: Engine) -> None:
@@ -96,22 +121,29 @@ def test_r19_removal_cascades_two_levels_and_leaves_other_partners(store: Engine
         assert [s.shop_code for s in sharing.shops_for_bc(session, OTHER_AGENCY)] == [S1_SHOP]
         requests = session.exec(select(AccessRequest).order_by(col(AccessRequest.bc_id))).all()
         assert {r.bc_id: r.status for r in requests} == {
-            AGENCY: RequestStatus.REVOKED, OTHER_AGENCY: RequestStatus.APPROVED
+            AGENCY: RequestStatus.REVOKED,
+            OTHER_AGENCY: RequestStatus.APPROVED,
         }
         assert all(a.ended_at for a in session.exec(select(MemberAssignment)).all())
     with write_session(store) as session:  # the same removal again returns the same record
         again = _end(session, store)
-    assert (again.ended_grant_ids, again.lost_bc_ids) == (ended.ended_grant_ids,
-                                                          ended.lost_bc_ids)
+    assert (again.ended_grant_ids, again.lost_bc_ids) == (ended.ended_grant_ids, ended.lost_bc_ids)
 
 
 def test_r19_a_bc_that_holds_the_shop_another_way_keeps_it(store: Engine) -> None:
     # The sub-agency adds the shop as its own ("Add my TikTok Shop") while holding the share.
-    grant_in_store(store, bc_id=SUBAGENCY, shop_code=S1_SHOP, admin=LEE, seller=OLI,
-                   method=RequestMethod.ADD_MY_SHOP)
+    grant_in_store(
+        store,
+        bc_id=SUBAGENCY,
+        shop_code=S1_SHOP,
+        admin=LEE,
+        seller=OLI,
+        method=RequestMethod.ADD_MY_SHOP,
+    )
     with read_session(store) as session:
-        preview = removal.preview_removal(session, shop_id=shop_id_of(store, S1_SHOP),
-                                          partner_bc_id=AGENCY, by=OLI)
+        preview = removal.preview_removal(
+            session, shop_id=shop_id_of(store, S1_SHOP), partner_bc_id=AGENCY, by=OLI
+        )
     assert [(d.bc_id, d.keeps_access) for d in preview.downstream] == [(SUBAGENCY, True)]
     with write_session(store) as session:
         ended = _end(session, store)
@@ -123,11 +155,13 @@ def test_r19_a_bc_that_holds_the_shop_another_way_keeps_it(store: Engine) -> Non
 
 @pytest.mark.parametrize("who", [ANA, LEE, "stranger@example.com"])
 def test_r19_only_the_seller_or_the_owner_bc_removes(store: Engine, who: str) -> None:
-    refused_without_change(store, lambda s: _end(s, store, by=who),
-                           ErrorCode.PERMISSION_DENIED, "only the shop's team")
+    refused_without_change(
+        store, lambda s: _end(s, store, by=who), ErrorCode.PERMISSION_DENIED, "only the shop's team"
+    )
     with pytest.raises(Exception) as caught, read_session(store) as session:
-        removal.preview_removal(session, shop_id=shop_id_of(store, S1_SHOP),
-                                partner_bc_id=AGENCY, by=who)
+        removal.preview_removal(
+            session, shop_id=shop_id_of(store, S1_SHOP), partner_bc_id=AGENCY, by=who
+        )
     assert getattr(caught.value, "code", None) == ErrorCode.PERMISSION_DENIED
 
 
@@ -135,18 +169,32 @@ def test_r19_removing_a_bc_that_is_not_a_partner_is_refused(store: Engine) -> No
     with write_session(store) as session:
         _end(session, store)
     # Once removed, a second removal (a new id) finds nothing to remove.
-    refused_without_change(store, lambda s: _end(s, store, rid="rm_2"),
-                           ErrorCode.NOT_A_PARTNER, "there is no access to remove")
-    refused_without_change(store, lambda s: _end(s, store, partner=123, rid="rm_3"),
-                           ErrorCode.UNKNOWN_BC, "123 does not exist")
+    refused_without_change(
+        store,
+        lambda s: _end(s, store, rid="rm_2"),
+        ErrorCode.NOT_A_PARTNER,
+        "there is no access to remove",
+    )
+    refused_without_change(
+        store,
+        lambda s: _end(s, store, partner=123, rid="rm_3"),
+        ErrorCode.UNKNOWN_BC,
+        "123 does not exist",
+    )
 
 
 def test_r19_finish_counts_campaigns_stopped(store: Engine) -> None:
     with write_session(store) as session:
         ended = _end(session, store)
     with write_session(store) as session:
-        campaigns.stop_batch(session, removal_id="rm_1", shop_id=shop_id_of(store, S1_SHOP),
-                             bc_ids=ended.lost_bc_ids, after_id=0, limit=100)
+        campaigns.stop_batch(
+            session,
+            removal_id="rm_1",
+            shop_id=shop_id_of(store, S1_SHOP),
+            bc_ids=ended.lost_bc_ids,
+            after_id=0,
+            limit=100,
+        )
     with write_session(store) as session:
         record = removal.finish_removal(session, removal_id="rm_1")
         assert record.campaigns_stopped == 3 and json.loads(record.lost_bc_ids)

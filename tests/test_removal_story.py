@@ -69,29 +69,47 @@ async def test_r19_done_when_story(
     agency_request = await approved_partner(
         service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
     )
-    await approved_partner(service, bc_id=OTHER_AGENCY, shop_code=S1_SHOP,
-                           admin=OTHER_ADMIN, seller=OLI)
+    await approved_partner(
+        service, bc_id=OTHER_AGENCY, shop_code=S1_SHOP, admin=OTHER_ADMIN, seller=OLI
+    )
 
     # R16: invite a new person with an ad account, they accept, then they are assigned.
     [invitation] = await partners.invite_members(
-        bc_id=AGENCY, emails=[NEW_MEMBER], role=MemberRole.STANDARD,
-        ad_accounts=[AdAccountGrant(ad_account_id=AGENCY_ADS,
-                                    permission=AdAccountPermission.OPERATOR)],
+        bc_id=AGENCY,
+        emails=[NEW_MEMBER],
+        role=MemberRole.STANDARD,
+        ad_accounts=[
+            AdAccountGrant(ad_account_id=AGENCY_ADS, permission=AdAccountPermission.OPERATOR)
+        ],
         by=ANA,
     )
     accepted = await partners.accept_invitation(invitation.invitation_id, by=NEW_MEMBER)
     assert accepted.status == "accepted"
     with pytest.raises(Refusal) as refused:  # R16 policy: never above the BC's own
-        partners.assign_member(bc_id=AGENCY, shop_code=S1_SHOP, member=NEW_MEMBER,
-                               permission=Permission.MANAGER, by=ANA)
+        partners.assign_member(
+            bc_id=AGENCY,
+            shop_code=S1_SHOP,
+            member=NEW_MEMBER,
+            permission=Permission.MANAGER,
+            by=ANA,
+        )
     assert refused.value.code == ErrorCode.PERMISSION_DENIED
-    partners.assign_member(bc_id=AGENCY, shop_code=S1_SHOP, member=NEW_MEMBER,
-                           permission=Permission.AD_PROMOTION, by=ANA)
+    partners.assign_member(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        member=NEW_MEMBER,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
 
     # R17: the sub-agency is not yet a partner: an invitation carries the shop.
-    shared = await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP,
-                                       partner_bc_id=SUBAGENCY,
-                                       permission=Permission.AD_PROMOTION, by=ANA)
+    shared = await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
     assert shared.status == "invited" and shared.invitation_id
     assert [s.shop_code for s in partners.shops(SUBAGENCY)] == []
     answer = await partners.accept_invitation(shared.invitation_id, by=LEE)
@@ -101,12 +119,13 @@ async def test_r19_done_when_story(
 
     # R18: everyone runs campaigns.
     for i in range(3):
-        partners.create_campaign(ad_account_id=AGENCY_ADS, shop_code=S1_SHOP,
-                                 name=f"Agency sale {i}", by=NEW_MEMBER)
-    partners.create_campaign(ad_account_id=SUB_ADS, shop_code=S1_SHOP, name="Sub sale",
-                             by=LEE)
-    partners.create_campaign(ad_account_id=OTHER_ADS, shop_code=S1_SHOP, name="Other sale",
-                             by=OTHER_ADMIN)
+        partners.create_campaign(
+            ad_account_id=AGENCY_ADS, shop_code=S1_SHOP, name=f"Agency sale {i}", by=NEW_MEMBER
+        )
+    partners.create_campaign(ad_account_id=SUB_ADS, shop_code=S1_SHOP, name="Sub sale", by=LEE)
+    partners.create_campaign(
+        ad_account_id=OTHER_ADS, shop_code=S1_SHOP, name="Other sale", by=OTHER_ADMIN
+    )
 
     # R19: the seller previews, then removes the agency.
     preview = partners.preview_removal(shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI)
@@ -115,14 +134,14 @@ async def test_r19_done_when_story(
         (SUBAGENCY, 1, 1)
     ]
     assert preview.member_assignments == 1
-    ended, workflow_id = await partners.remove_access(shop_code=S1_SHOP,
-                                                      partner_bc_id=AGENCY, by=OLI)
+    ended, workflow_id = await partners.remove_access(
+        shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI
+    )
     assert sorted(ended.lost_bc_ids) == sorted([AGENCY, SUBAGENCY])
     # At once: the shop is gone from both lists and no new campaign can use it.
     assert partners.shops(AGENCY) == [] and partners.shops(SUBAGENCY) == []
     with pytest.raises(Refusal) as refused:
-        partners.create_campaign(ad_account_id=SUB_ADS, shop_code=S1_SHOP, name="Late",
-                                 by=LEE)
+        partners.create_campaign(ad_account_id=SUB_ADS, shop_code=S1_SHOP, name="Late", by=LEE)
     assert refused.value.code == ErrorCode.SHOP_NOT_HELD
     result = await partners.removal_result(workflow_id)
     assert (result.status, result.campaigns_stopped) == ("completed", 4)
@@ -136,8 +155,9 @@ async def test_r19_done_when_story(
         assignments = session.exec(select(MemberAssignment)).all()
     assert request is not None and request.status is RequestStatus.REVOKED  # R15, R21
     assert [a.ended_at is not None for a in assignments] == [True]
-    assert all(c.status is CampaignStatus.DELIVERING
-               for c in partners.campaigns(bc_id=OTHER_AGENCY))
+    assert all(
+        c.status is CampaignStatus.DELIVERING for c in partners.campaigns(bc_id=OTHER_AGENCY)
+    )
     removed = [
         m for m in outbox_messages(settings) if m["Subject"].strip().startswith("Access removed")
     ]

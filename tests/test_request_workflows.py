@@ -339,9 +339,7 @@ async def test_r11_two_concurrent_approvals_through_workflows_grant_once(
     for failed in outcomes:  # or, if it arrived later, that it is no longer pending
         if isinstance(failed, BaseException):
             assert isinstance(failed, Refusal) and failed.code == ErrorCode.REQUEST_NOT_PENDING
-    results = {
-        sub.request_id: await result_of(client, sub.workflow_id) for sub in (ra, ams)
-    }
+    results = {sub.request_id: await result_of(client, sub.workflow_id) for sub in (ra, ams)}
     assert sorted(r.status for r in results.values()) == ["approved", "expired"]
     assert next(r for r in results.values() if r.status == "expired").superseded_by == winner
     assert count(demo, ShopGrant) == 1

@@ -115,12 +115,16 @@ def _pg_module_db(postgres_admin: Engine, postgres_template: str) -> Iterator[En
 def postgres_engine(_pg_module_db: Engine) -> Iterator[Engine]:
     """Overrides conftest's: the module's database, emptied before each test."""
     with _pg_module_db.begin() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version'"
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         # DELETE, not TRUNCATE (which rewrites files and is slower for a few rows); foreign
         # keys are not checked while the tables empty in any order.
         conn.execute(text("SET LOCAL session_replication_role = replica"))

@@ -51,8 +51,12 @@ def _partners(state: WebState) -> PartnerService:
 def _refusal_page(refusal: Refusal) -> PageError:
     if refusal.code == ErrorCode.SERVICE_UNAVAILABLE:
         # The workflow may have started and carries on when a worker is back.
-        return PageError(503, "The service is busy", refusal.message,
-                         hint="Reload partner management in a minute to see the outcome.")
+        return PageError(
+            503,
+            "The service is busy",
+            refusal.message,
+            hint="Reload partner management in a minute to see the outcome.",
+        )
     return PageError(409, "Nothing was changed", refusal.message)
 
 
@@ -67,15 +71,21 @@ def _grant(state: WebState, shop_code: str, grant_id: int) -> tuple[Shop, ShopGr
     if grant is None or shop is None or bc is None or shop.code != shop_code.upper():
         raise PageError(404, "No such partner", "This shop has no such Business Center.")
     if grant.relationship is not Relationship.PARTNER:
-        raise PageError(409, "This is the shop's owner",
-                        f"{bc.name} owns the shop; only partners' access can be removed.")
+        raise PageError(
+            409,
+            "This is the shop's owner",
+            f"{bc.name} owns the shop; only partners' access can be removed.",
+        )
     return shop, grant, bc.name
 
 
 def _require_team(state: WebState, shop_code: str, email: str) -> None:
     if not reads.is_on_team(state.engine, shop_code.upper(), email):
-        raise PageError(403, "You cannot manage this shop's partners",
-                        f"{email} is not on the team of shop {shop_code}.")
+        raise PageError(
+            403,
+            "You cannot manage this shop's partners",
+            f"{email} is not on the team of shop {shop_code}.",
+        )
 
 
 def _removal_of(state: WebState, shop_id: int, grant_id: int) -> AccessRemoval | None:
@@ -96,12 +106,19 @@ def preview_removal(shop_code: str, grant_id: int, request: Request, state: Stat
     if grant.revoked_at is not None:
         return _removed_page(state, shop, bc_name, grant_id, just_now=False)
     try:
-        preview = _partners(state).preview_removal(shop_code=shop.code,
-                                                   partner_bc_id=grant.bc_id, by=email)
+        preview = _partners(state).preview_removal(
+            shop_code=shop.code, partner_bc_id=grant.bc_id, by=email
+        )
     except Refusal as refusal:
         raise _refusal_page(refusal) from None
-    return page("partners_remove.html", shop=shop, preview=preview, grant_id=grant_id,
-                csrf=state.forms.issue("remove_access", email=email), email=email)
+    return page(
+        "partners_remove.html",
+        shop=shop,
+        preview=preview,
+        grant_id=grant_id,
+        csrf=state.forms.issue("remove_access", email=email),
+        email=email,
+    )
 
 
 async def confirm_removal(
@@ -117,44 +134,63 @@ async def confirm_removal(
         )
     except Refusal as refusal:
         raise _refusal_page(refusal) from None
-    return _removed_page(state, shop, bc_name, grant_id, just_now=True,
-                         lost=len(ended.lost_bc_ids))
+    return _removed_page(state, shop, bc_name, grant_id, just_now=True, lost=len(ended.lost_bc_ids))
 
 
-def _removed_page(state: WebState, shop: Shop, bc_name: str, grant_id: int, *,
-                  just_now: bool, lost: int | None = None) -> HTMLResponse:
+def _removed_page(
+    state: WebState,
+    shop: Shop,
+    bc_name: str,
+    grant_id: int,
+    *,
+    just_now: bool,
+    lost: int | None = None,
+) -> HTMLResponse:
     assert shop.id is not None
     removal = _removal_of(state, shop.id, grant_id)
-    return page("partners_removed.html", shop=shop, bc_name=bc_name, removal=removal,
-                just_now=just_now,
-                lost=lost if lost is not None else (
-                    len(json.loads(removal.lost_bc_ids)) if removal else 0))
+    return page(
+        "partners_removed.html",
+        shop=shop,
+        bc_name=bc_name,
+        removal=removal,
+        just_now=just_now,
+        lost=lost if lost is not None else (len(json.loads(removal.lost_bc_ids)) if removal else 0),
+    )
 
 
 # --- invitations (R16, R17) -------------------------------------------------------------
 
 
 def _links(state: WebState) -> InvitationLinks:
-    return InvitationLinks(state.settings.secret_key.get_secret_value(),
-                           state.settings.link_base_url)
+    return InvitationLinks(
+        state.settings.secret_key.get_secret_value(), state.settings.link_base_url
+    )
 
 
 def _open(state: WebState, token: str) -> tuple[InvitationClaims, Invitation, dict[str, Any]]:
     claims = _links(state).verify(token)
     if claims is None or claims.email is None:
-        raise PageError(400, "This link is not valid",
-                        "The link is incomplete or has been changed, so it cannot be used. "
-                        "Nothing was changed.",
-                        hint="Open the link again from your e-mail, copying all of it.")
+        raise PageError(
+            400,
+            "This link is not valid",
+            "The link is incomplete or has been changed, so it cannot be used. "
+            "Nothing was changed.",
+            hint="Open the link again from your e-mail, copying all of it.",
+        )
     with read_session(state.engine) as session:
         invitation = session.get(Invitation, claims.invitation_id)
         if invitation is None:
-            raise PageError(404, "This invitation does not exist",
-                            "The link is genuine but points to an invitation this service "
-                            "does not know.")
+            raise PageError(
+                404,
+                "This invitation does not exist",
+                "The link is genuine but points to an invitation this service does not know.",
+            )
         inviter = session.get(BusinessCenter, invitation.bc_id)
-        partner = (session.get(BusinessCenter, invitation.partner_bc_id)
-                   if invitation.partner_bc_id else None)
+        partner = (
+            session.get(BusinessCenter, invitation.partner_bc_id)
+            if invitation.partner_bc_id
+            else None
+        )
         accounts = session.exec(
             select(InvitationAdAccount, AdAccount)
             .join(AdAccount, AdAccount.id == InvitationAdAccount.ad_account_id)  # type: ignore[arg-type]
@@ -167,22 +203,35 @@ def _open(state: WebState, token: str) -> tuple[InvitationClaims, Invitation, di
             .order_by(Shop.code)
         ).all()
     details: dict[str, Any] = {
-        "inviter": inviter, "partner": partner,
+        "inviter": inviter,
+        "partner": partner,
         "accounts": [(a.name, a.id, i.permission.value) for i, a in accounts],
         "shops": [(s.name, s.code, i.permission.value.replace("_", " ")) for i, s in shops],
     }
     return claims, invitation, details
 
 
-def _invitation_page(state: WebState, token: str, *, answered: str | None = None,
-                     status: int = 200) -> HTMLResponse:
+def _invitation_page(
+    state: WebState, token: str, *, answered: str | None = None, status: int = 200
+) -> HTMLResponse:
     claims, invitation, details = _open(state, token)
     pending = invitation.status is InvitationStatus.PENDING
-    csrf = (state.forms.issue("invitation", request_id=invitation.id, email=claims.email or "")
-            if pending else "")
-    return page("invitation.html", status, invitation=invitation, email=claims.email,
-                token=token, csrf=csrf, answered=answered,
-                member=invitation.kind is InvitationKind.MEMBER, **details)
+    csrf = (
+        state.forms.issue("invitation", request_id=invitation.id, email=claims.email or "")
+        if pending
+        else ""
+    )
+    return page(
+        "invitation.html",
+        status,
+        invitation=invitation,
+        email=claims.email,
+        token=token,
+        csrf=csrf,
+        answered=answered,
+        member=invitation.kind is InvitationKind.MEMBER,
+        **details,
+    )
 
 
 @router.get("/invitations/{token}", response_class=HTMLResponse)
@@ -191,16 +240,21 @@ def show_invitation(token: str, state: State) -> HTMLResponse:
 
 
 @router.post("/invitations/{token}/{answer}", response_class=HTMLResponse)
-async def answer_invitation(token: str, answer: str, request: Request,
-                            state: State) -> HTMLResponse:
+async def answer_invitation(
+    token: str, answer: str, request: Request, state: State
+) -> HTMLResponse:
     if answer not in ("accept", "decline"):
         raise PageError(404, "Page not found", "There is nothing at this address.")
     claims, invitation, _ = _open(state, token)
     form = await request.form()
     csrf = form.get("csrf")
     try:
-        state.forms.check(csrf if isinstance(csrf, str) else None, "invitation",
-                          request_id=invitation.id, email=claims.email or "")
+        state.forms.check(
+            csrf if isinstance(csrf, str) else None,
+            "invitation",
+            request_id=invitation.id,
+            email=claims.email or "",
+        )
     except FormRejected as reason:
         raise form_rejected(reason) from None
     if invitation.status is not InvitationStatus.PENDING:  # a second click

@@ -95,10 +95,12 @@ class AccessRequestLifecycle:
 
         while state.status is RequestStatus.PENDING:
             await workflow.wait_condition(
-                lambda: state.status is not RequestStatus.PENDING
-                or bool(state.queued_approvals)
-                or bool(state.personal_links)
-                or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    state.status is not RequestStatus.PENDING
+                    or bool(state.queued_approvals)
+                    or bool(state.personal_links)
+                    or workflow.info().is_continue_as_new_suggested()
+                )
             )
             if state.status is RequestStatus.PENDING and state.queued_approvals:
                 command = state.queued_approvals.pop(0)
@@ -116,9 +118,7 @@ class AccessRequestLifecycle:
                 and workflow.info().is_continue_as_new_suggested()
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    RequestInput(**{**input.model_dump(), "state": state})
-                )
+                workflow.continue_as_new(RequestInput(**{**input.model_dump(), "state": state}))
 
         await self._after_decision()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -162,9 +162,9 @@ class AccessRequestLifecycle:
         if decision and decision.expired_workflow_id and not state.competitor_signalled:
             # R11: the store already expired the other request; tell its workflow to end.
             try:
-                await workflow.get_external_workflow_handle(
-                    decision.expired_workflow_id
-                ).signal(Message.SUPERSEDED, Superseded(winner_request_id=self._input.request_id))
+                await workflow.get_external_workflow_handle(decision.expired_workflow_id).signal(
+                    Message.SUPERSEDED, Superseded(winner_request_id=self._input.request_id)
+                )
             except Exception as err:  # a closed loser needs no telling
                 workflow.logger.warning("Could not signal the superseded request: %s", err)
             state.competitor_signalled = True
@@ -279,8 +279,10 @@ class AccessRequestLifecycle:
             email=ask.email.strip().lower() if ask.email else None,
         )
         wanted = item.member_id is not None or bool(item.email)
-        if wanted and item not in state.personal_links and len(state.personal_links) < (
-            MAX_QUEUED_PERSONAL_LINKS
+        if (
+            wanted
+            and item not in state.personal_links
+            and len(state.personal_links) < (MAX_QUEUED_PERSONAL_LINKS)
         ):
             state.personal_links.append(item)
         return PersonalLinkAccepted(request_id=self._input.request_id)

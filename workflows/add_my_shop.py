@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=WorkflowType.ADD_MY_SHOP)
 class AddMyShopWorkflow(AccessRequestLifecycle):
-    """"Add my TikTok Shop": approval makes the BC the shop's owner BC (R14)."""
+    """ "Add my TikTok Shop": approval makes the BC the shop's owner BC (R14)."""
 
     @workflow.run
     async def run(self, input: RequestInput) -> RequestResult:

@@ -127,9 +127,11 @@ class _InvitationLifecycle:
         state = self._state
         while state.status is InvitationStatus.PENDING:
             await workflow.wait_condition(
-                lambda: state.status is not InvitationStatus.PENDING
-                or work()
-                or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    state.status is not InvitationStatus.PENDING
+                    or work()
+                    or workflow.info().is_continue_as_new_suggested()
+                )
             )
             if state.status is not InvitationStatus.PENDING:
                 break
@@ -195,8 +197,11 @@ class MemberInvitationWorkflow(_InvitationLifecycle):
                 out: InvitationOutcome = await workflow.execute_activity(
                     PartnerActivity.CREATE_MEMBER_INVITATION,
                     CreateMemberInvitation(
-                        invitation_id=input.invitation_id, bc_id=input.bc_id,
-                        email=input.email, role=input.role, ad_accounts=input.ad_accounts,
+                        invitation_id=input.invitation_id,
+                        bc_id=input.bc_id,
+                        email=input.email,
+                        role=input.role,
+                        ad_accounts=input.ad_accounts,
                         invited_by=input.invited_by,
                         workflow_id=workflow.info().workflow_id,
                     ),
@@ -230,8 +235,11 @@ class MemberInvitationWorkflow(_InvitationLifecycle):
                 state.refusal_message or REFUSED, type=state.refusal_code, non_retryable=True
             )
         return InvitationOutcome(
-            invitation_id=self._invitation_id, kind=InvitationKind.MEMBER, status=state.status,
-            bc_id=self._bc_id, email=self._input.email,
+            invitation_id=self._invitation_id,
+            kind=InvitationKind.MEMBER,
+            status=state.status,
+            bc_id=self._bc_id,
+            email=self._input.email,
             workflow_id=workflow.info().workflow_id,
         )
 
@@ -283,9 +291,12 @@ class PartnerInvitationWorkflow(_InvitationLifecycle):
                 out: InvitationOutcome = await workflow.execute_activity(
                     PartnerActivity.OFFER_PARTNER_SHOP,
                     OfferPartnerShop(
-                        invitation_id=self._invitation_id, bc_id=self._bc_id,
-                        partner_bc_id=self._input.partner_bc_id, shop_id=command.shop_id,
-                        permission=command.permission, by=command.by,
+                        invitation_id=self._invitation_id,
+                        bc_id=self._bc_id,
+                        partner_bc_id=self._input.partner_bc_id,
+                        shop_id=command.shop_id,
+                        permission=command.permission,
+                        by=command.by,
                         workflow_id=workflow.info().workflow_id,
                     ),
                     result_type=InvitationOutcome,

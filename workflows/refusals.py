@@ -22,7 +22,5 @@ ACTIVITY_FAILURES = (ActivityError, ApplicationError)
 def refusal_of(err: ActivityError | ApplicationError) -> ApplicationError:
     cause = err.cause if isinstance(err, ActivityError) else err
     if isinstance(cause, ApplicationError):
-        return ApplicationError(
-            cause.message, *cause.details, type=cause.type, non_retryable=True
-        )
+        return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
     return ApplicationError(str(err), type=ErrorCode.SERVICE_UNAVAILABLE, non_retryable=True)

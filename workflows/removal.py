@@ -59,8 +59,10 @@ class RemovePartnerAccessWorkflow:
                 state.ended = await workflow.execute_activity(
                     PartnerActivity.END_GRANTS,
                     EndGrants(
-                        removal_id=input.removal_id, shop_id=input.shop_id,
-                        partner_bc_id=input.partner_bc_id, by=input.by,
+                        removal_id=input.removal_id,
+                        shop_id=input.shop_id,
+                        partner_bc_id=input.partner_bc_id,
+                        by=input.by,
                         workflow_id=workflow.info().workflow_id,
                     ),
                     result_type=GrantsEnded,
@@ -81,9 +83,12 @@ class RemovePartnerAccessWorkflow:
             page: PageStopped = await workflow.execute_activity(
                 PartnerActivity.STOP_CAMPAIGN_PAGE,
                 StopCampaignPage(
-                    removal_id=input.removal_id, shop_id=input.shop_id,
-                    bc_ids=ended.lost_bc_ids, after_id=state.after_id,
-                    page_size=input.page_size, batch_size=input.batch_size,
+                    removal_id=input.removal_id,
+                    shop_id=input.shop_id,
+                    bc_ids=ended.lost_bc_ids,
+                    after_id=state.after_id,
+                    page_size=input.page_size,
+                    batch_size=input.batch_size,
                     pause_ms=input.pause_ms,
                 ),
                 result_type=PageStopped,
@@ -134,8 +139,10 @@ class RemovePartnerAccessWorkflow:
     @workflow.query(name=PartnerMessage.PROGRESS)
     def progress(self) -> RemovalProgress:
         return RemovalProgress(
-            removal_id=self._input.removal_id, status=self._status(),
-            campaigns_stopped=self._state.campaigns_stopped, pages=self._state.pages,
+            removal_id=self._input.removal_id,
+            status=self._status(),
+            campaigns_stopped=self._state.campaigns_stopped,
+            pages=self._state.pages,
             lost_bc_ids=self._state.ended.lost_bc_ids if self._state.ended else [],
         )
 
@@ -156,9 +163,10 @@ class RemovePartnerAccessWorkflow:
     def _result(self) -> RemovalResult:
         state = self._state
         return RemovalResult(
-            removal_id=self._input.removal_id, status=self._status(),
+            removal_id=self._input.removal_id,
+            status=self._status(),
             campaigns_stopped=state.campaigns_stopped,
             lost_bc_ids=state.ended.lost_bc_ids if state.ended else [],
-            refusal_code=state.refusal_code, refusal_message=state.refusal_message,
+            refusal_code=state.refusal_code,
+            refusal_message=state.refusal_message,
         )
-

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
 
 @workflow.defn(name=WorkflowType.REQUEST_ACCESS)
 class RequestAccessWorkflow(AccessRequestLifecycle):
-    """"Request access to other's TikTok Shop": approval makes the BC a partner (R14)."""
+    """ "Request access to other's TikTok Shop": approval makes the BC a partner (R14)."""
 
     @workflow.run
     async def run(self, input: RequestInput) -> RequestResult:

@@ -59,9 +59,13 @@ async def test_r16_invitee_accepts_from_the_emailed_link(
 ) -> None:
     partners = PartnerService(service.client, demo, settings.task_queue, timeout=20)
     await partners.invite_members(
-        bc_id=AGENCY, emails=[NEW_MEMBER], role=MemberRole.STANDARD, by=ANA,
-        ad_accounts=[AdAccountGrant(ad_account_id=AGENCY_ADS,
-                                    permission=AdAccountPermission.OPERATOR)],
+        bc_id=AGENCY,
+        emails=[NEW_MEMBER],
+        role=MemberRole.STANDARD,
+        by=ANA,
+        ad_accounts=[
+            AdAccountGrant(ad_account_id=AGENCY_ADS, permission=AdAccountPermission.OPERATOR)
+        ],
     )
     path = _path(await emailed_invitation(settings, NEW_MEMBER))
     before = snapshot(demo)
@@ -88,8 +92,13 @@ async def test_r17_partner_admin_declines_and_nothing_is_shared(
 ) -> None:
     await approved_partner(service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     partners = PartnerService(service.client, demo, settings.task_queue, timeout=20)
-    await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                              permission=Permission.AD_PROMOTION, by=ANA)
+    await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
     path = _path(await emailed_invitation(settings, LEE))
     shown = await http.get(path)
     assert "Become Agency One's partner" in shown.text and S1_SHOP in shown.text
@@ -104,8 +113,13 @@ async def test_r17_partner_accepts_in_the_browser(
 ) -> None:
     await approved_partner(service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     partners = PartnerService(service.client, demo, settings.task_queue, timeout=20)
-    await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                              permission=Permission.AD_PROMOTION, by=ANA)
+    await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
     await page.goto(await emailed_invitation(settings, LEE))
     await page.get_by_role("heading", name="Become Agency One's partner").wait_for()
     await web.screenshot(page, "r17-partner-invitation")

@@ -37,11 +37,17 @@ async def _close_partner_workflows(client, demo, worker):
 async def _story(service: RequestService, client: Any, demo: Engine, queue: str) -> str:
     """Agency One holds S1 (approved by Oli), shared it with the Sub-agency; both run a
     campaign. Returns the agency's request id (Oli's personal link signs him in)."""
-    request_id = await approved_partner(service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA,
-                                        seller=OLI)
+    request_id = await approved_partner(
+        service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
+    )
     partners = PartnerService(client, demo, queue, timeout=20)
-    shared = await partners.share_shop(bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
-                                       permission=Permission.AD_PROMOTION, by=ANA)
+    shared = await partners.share_shop(
+        bc_id=AGENCY,
+        shop_code=S1_SHOP,
+        partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION,
+        by=ANA,
+    )
     await partners.accept_invitation(shared.invitation_id or "", by=LEE)
     partners.create_campaign(ad_account_id=AGENCY_ADS, shop_code=S1_SHOP, name="A", by=ANA)
     partners.create_campaign(ad_account_id=SUB_ADS, shop_code=S1_SHOP, name="S", by=LEE)
