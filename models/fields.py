@@ -1,0 +1,58 @@
+"""Field types shared by every boundary: reference data, messages, CLI options, forms.
+
+One definition each, so the CLI, the web pages, ``load`` files and workflow inputs refuse
+the same inputs with the same words.
+
+- Ids are database integers: PostgreSQL's BIGINT and SQLite's INTEGER hold 1..2^63-1.
+  Anything outside would fail deep in the store (``OverflowError``), so it is refused at
+  the edge, before a workflow starts.
+- Display names end up in e-mail headers, pages and logs. A control character (CR, LF,
+  NUL, TAB...), a line or paragraph separator, or a bidirectional override can break a
+  header, fake a line in a log, or make a name read as something else: none of them is
+  part of a person's or a business's name, so they are refused, not cleaned.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+DB_ID_MIN = 1
+DB_ID_MAX = 2**63 - 1
+"""The range of every numeric id (BC, ad account, campaign, user, shop)."""
+
+NAME_MAX_LENGTH = 200
+
+# Bidirectional embeddings, overrides and isolates (LRE..RLO, LRI..PDI): they reorder
+# the text around them, the classic way to disguise a name. The plain marks (LRM, RLM,
+# ALM) only nudge neutral characters and do appear in real right-to-left names.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def display_name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a display name, or None if it can."""
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > NAME_MAX_LENGTH:
+        return f"must be at most {NAME_MAX_LENGTH} characters"
+    for char in value:
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return f"must not contain control characters (found U+{ord(char):04X})"
+    return None
+
+
+def _check_display_name(value: str) -> str:
+    problem = display_name_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value.strip()
+
+
+DisplayName = Annotated[str, AfterValidator(_check_display_name)]
+"""A person's or a business's name: 1-200 characters, no control characters."""
+
+DbId = Annotated[int, Field(ge=DB_ID_MIN, le=DB_ID_MAX)]
+"""A numeric id the store can hold."""
