@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         app,
         host=settings.web_host,
         port=settings.web_port,
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(app),
         proxy_headers=True,
         server_header=False,
     )
