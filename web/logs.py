@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
@@ -39,20 +39,33 @@ _SEGMENT = r"[^\s/?#\"'&]+"
 # or more (longer digests too), all URL-safe base64.
 _SIGNED = re.compile(r"\.?[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,})?\.[A-Za-z0-9_-]{27,}")
 _QUERY = re.compile(
-    r"([?&;](?:" + "|".join(TOKEN_QUERY_PARAMS) + r")=)[^\s&#\"']*", flags=re.IGNORECASE
+    r"([?&;](?:" + "|".join(TOKEN_QUERY_PARAMS) + r")=)[^\s&;#\"']*", flags=re.IGNORECASE
 )
 
 
-def token_prefixes(routes: Iterable[BaseRoute]) -> list[str]:
-    """The literal start of every route path that has a token parameter, up to it."""
-    found: list[str] = []
+def route_paths(routes: Iterable[BaseRoute], prefix: str = "") -> Iterator[str]:
+    """Every endpoint path of an app, included routers and mounts walked into."""
     for route in routes:
-        if not isinstance(route, Route):
-            continue
+        path = getattr(route, "path", None)
+        if isinstance(route, Route):
+            yield prefix + route.path
+        # FastAPI keeps an included router as one route that wraps it (0.16x).
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            context = getattr(route, "include_context", None)
+            yield from route_paths(nested.routes, prefix + str(getattr(context, "prefix", "")))
+        elif isinstance(path, str) and isinstance(getattr(route, "routes", None), list):
+            yield from route_paths(route.routes, prefix + path)  # type: ignore[attr-defined]
+
+
+def token_prefixes(routes: Iterable[BaseRoute]) -> list[str]:
+    """The start of every route path that has a token parameter, up to it."""
+    found: list[str] = []
+    for path in route_paths(routes):
         for param in TOKEN_PARAMS:
             marker = "{" + param
-            if marker in route.path:
-                found.append(route.path.split(marker, 1)[0])
+            if marker in path:
+                found.append(path.split(marker, 1)[0])
     return found
 
 
