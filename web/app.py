@@ -74,7 +74,7 @@ def create_app(
     app.include_router(partner_access.router)  # R16, R17, R19 pages
 
     @app.get("/", response_class=HTMLResponse)
-    async def home(request: Request) -> HTMLResponse:
+    def home(request: Request) -> HTMLResponse:  # plain def: the session read, in a thread
         signed_in = web_state(request).signed_in(request.cookies.get(SESSION_COOKIE))
         return page("home.html", signed_in=signed_in)
 

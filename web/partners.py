@@ -60,7 +60,7 @@ def partners(request: Request, state: State) -> HTMLResponse:
 
 @router.post("/signout", response_class=HTMLResponse)
 async def sign_out(request: Request, state: State) -> HTMLResponse:
-    email = signed_in(request, state)
+    email = await run_in_threadpool(signed_in, request, state)
     form = await request.form()
     csrf = form.get("csrf")
     try:
@@ -80,7 +80,7 @@ async def remove_access(
     shop_code: str, grant_id: int, request: Request, state: State
 ) -> HTMLResponse:
     """R19: sign-in, form token and team checks here; the removal in web/partner_access.py."""
-    email = signed_in(request, state)
+    email = await run_in_threadpool(signed_in, request, state)
     form = await request.form()
     csrf = form.get("csrf")
     try:

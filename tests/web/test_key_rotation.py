@@ -32,12 +32,19 @@ def rotated(settings: Settings, *, key: str, old: str = "") -> Settings:
 
 
 def test_settings_list_keys_oldest_first_and_refuse_weak_old_keys() -> None:
-    settings = Settings(secret_key=NEW, secret_keys_old=f" {OLD} , older-key-of-enough-length ")
-    assert settings.secret_keys == ["older-key-of-enough-length", OLD, NEW]
-    assert Settings(secret_key=NEW).secret_keys == [NEW]
+    def settings(key: str, old: str = "") -> Settings:
+        return Settings(secret_key=SecretStr(key), secret_keys_old=SecretStr(old))
+
+    assert settings(NEW, f" {OLD} , older-key-of-enough-length ").secret_keys == [
+        "older-key-of-enough-length",
+        OLD,
+        NEW,
+    ]
+    assert settings(NEW).secret_keys == [NEW]
+    assert settings(NEW, NEW).secret_keys == [NEW]  # listed twice: signs, once
     for weak in ("short", "dev-only-secret-change-me"):
         with pytest.raises(ValidationError, match="SECRET_KEYS_OLD"):
-            Settings(secret_key=NEW, secret_keys_old=weak)
+            settings(NEW, weak)
 
 
 def test_the_newest_key_signs_and_every_listed_key_verifies() -> None:
@@ -99,3 +106,9 @@ async def test_a_link_mailed_before_rotation_still_opens_and_a_dropped_key_is_re
         retired.cookies.set(SESSION_COOKIE, cookie)
         assert (await retired.get("/partners")).status_code == 401
         assert snapshot(demo) == before
+
+
+def test_the_environment_names_the_old_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", NEW)
+    monkeypatch.setenv("SECRET_KEYS_OLD", OLD)
+    assert Settings().secret_keys == [OLD, NEW]
