@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr(DEV_SECRET), description="Signs approval links and form tokens"
     )
+    secret_keys_old: SecretStr = Field(
+        default=SecretStr(""),
+        description="Earlier SECRET_KEYs, comma-separated, that still verify links, forms and "
+        "sessions but never sign: rotate by moving SECRET_KEY here (docs/operations.md)",
+    )
+    personal_link_asks_per_hour: int = Field(
+        default=3,
+        ge=1,
+        description="Personal-link asks from a copied link allowed per request and per "
+        "address in any hour; more get the same answer and no e-mail (R7)",
+    )
     dev_mode: bool = Field(
         default=False, description="Allows the built-in development secret (quick start only)"
     )
@@ -78,7 +89,24 @@ class Settings(BaseSettings):
             )
         if len(self.secret_key.get_secret_value()) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
+        for old in self.secret_keys[:-1]:
+            if len(old) < 16 or old == DEV_SECRET:
+                raise ValueError(
+                    "each SECRET_KEYS_OLD entry must be a former SECRET_KEY of at least 16 "
+                    "characters (not the built-in development secret)"
+                )
         return self
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """Every key that verifies, oldest first; the last, SECRET_KEY, is the one that signs.
+
+        SECRET_KEYS_OLD lists the earlier keys newest first, as one adds them at the front
+        when rotating; itsdangerous wants the reverse.
+        """
+        old = [k.strip() for k in self.secret_keys_old.get_secret_value().split(",")]
+        current = self.secret_key.get_secret_value()
+        return [k for k in reversed(old) if k and k != current] + [current]
 
     @property
     def activity_threads(self) -> int:

@@ -425,3 +425,33 @@ Index(
     ShopGrant.__table__.c.granted_by_bc_id,  # type: ignore[attr-defined]
     ShopGrant.__table__.c.shop_id,  # type: ignore[attr-defined]
 )
+
+
+class WebSession(SQLModel, table=True):
+    """A seller signed in to partner management (R15). The cookie carries a random id,
+    signed; only its SHA-256 is stored, so a copy of the table opens no session. Sign-out
+    sets ``ended_at``; an ended or expired session opens nothing, whatever the cookie."""
+
+    __tablename__ = "web_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    email: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+class PersonalLinkAsk(SQLModel, table=True):
+    """One ask for a personal link from a copied link (R7), counted for the hourly cap.
+    The address is kept only as a SHA-256: the cap needs to compare, not to read it."""
+
+    __tablename__ = "personal_link_ask"
+    __table_args__ = (
+        Index("ix_personal_link_ask_request_at", "request_id", "asked_at"),
+        Index("ix_personal_link_ask_address_at", "address_hash", "asked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=40)
+    address_hash: str = Field(max_length=64)
+    asked_at: datetime = Field(default_factory=utcnow)

@@ -1,5 +1,6 @@
 """Signed accept links for invitations (R16, R17), like the approval links (service.links)
 but with their own salt, so an approval token never opens an invitation page or back.
+Only the exact string issued is genuine, under any trusted key (service.tokens).
 
 A member invitation's link binds the invitation and the invited address; an add-partner
 link binds the invitation only (any admin of the invited BC may accept). No expiry:
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
+
+from service.tokens import Keys, StrictSerializer
 
 _SALT = "shop-access.invitation-link.v1"
 
@@ -22,8 +25,8 @@ class InvitationClaims:
 
 
 class InvitationLinks:
-    def __init__(self, secret: str, base_url: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+    def __init__(self, secret: Keys, base_url: str) -> None:
+        self._serializer = StrictSerializer(secret, salt=_SALT)
         self._base = base_url.rstrip("/")
 
     def token(self, invitation_id: str, email: str | None = None) -> str:

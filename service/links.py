@@ -2,15 +2,19 @@
 
 Two kinds: the *copy* link binds only the request (an agency pastes it to the seller); the
 *personal* link, e-mailed to one team member, binds the request and that recipient. Both
-are signed with SECRET_KEY, so a forged or altered token fails verification. They carry no
-expiry: a pending request waits for ever (R9), and a decided one shows its outcome.
+are signed with SECRET_KEY, so a forged or altered token fails verification, and only the
+exact string issued is genuine (service.tokens). They carry no expiry: a pending request
+waits for ever (R9), and a decided one shows its outcome. Every key in SECRET_KEYS_OLD
+still verifies, so rotating SECRET_KEY keeps mailed links working.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
+
+from service.tokens import Keys, StrictSerializer
 
 _SALT = "shop-access.approval-link.v1"
 
@@ -22,8 +26,8 @@ class LinkClaims:
 
 
 class LinkSigner:
-    def __init__(self, secret: str, base_url: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+    def __init__(self, secret: Keys, base_url: str) -> None:
+        self._serializer = StrictSerializer(secret, salt=_SALT)
         self._base = base_url.rstrip("/")
 
     def token(self, request_id: str, email: str | None = None) -> str:

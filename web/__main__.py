@@ -1,9 +1,10 @@
 """Serve the link handler: ``python -m web``.
 
 Configuration comes from the environment, like the worker's: WEB_HOST, WEB_PORT,
-WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1), and
+WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1),
+SECRET_KEYS_OLD (earlier keys that still verify), PERSONAL_LINK_ASKS_PER_HOUR, and
 Temporal's own TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*.
-The access log is on, with link tokens redacted (web.logs). See docs/operations.md.
+The access log is on, with every token redacted (web.logs). See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         app,
         host=settings.web_host,
         port=settings.web_port,
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(app),
         proxy_headers=True,
         server_header=False,
     )

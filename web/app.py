@@ -27,7 +27,7 @@ from service.temporal import connect
 from store.db import make_engine
 from web import approval, partner_access, partners
 from web.rendering import STATIC, error_page, page
-from web.security import FormTokens, SessionCookies
+from web.security import SESSION_COOKIE, FormTokens, SessionCookies
 from web.state import PageError, WebState, web_state
 
 
@@ -36,7 +36,7 @@ def create_app(
 ) -> FastAPI:
     owns_engine = engine is None
     store = engine if engine is not None else make_engine(settings.database_url)
-    secret = settings.secret_key.get_secret_value()
+    secret = settings.secret_keys  # the newest signs, all verify (key rotation)
     state = WebState(
         settings=settings,
         engine=store,
@@ -74,8 +74,8 @@ def create_app(
     app.include_router(partner_access.router)  # R16, R17, R19 pages
 
     @app.get("/", response_class=HTMLResponse)
-    async def home(request: Request) -> HTMLResponse:
-        signed_in = web_state(request).sessions.load(request.cookies.get("shop_access_session"))
+    def home(request: Request) -> HTMLResponse:  # plain def: the session read, in a thread
+        signed_in = web_state(request).signed_in(request.cookies.get(SESSION_COOKIE))
         return page("home.html", signed_in=signed_in)
 
     @app.get("/healthz", response_class=PlainTextResponse)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from functools import cache
+from datetime import timedelta
+from functools import cache, partial
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -24,6 +25,7 @@ from models.errors import ErrorCode, Refusal
 from models.messages import ApprovalOutcome, ApproveRequest
 from models.views import RequestView
 from service.links import LinkClaims
+from store import link_asks, sessions
 from web import reads
 from web.rendering import page
 from web.security import SESSION_COOKIE, FormRejected
@@ -314,6 +316,19 @@ async def personal_link(token: str, request: Request, state: State) -> HTMLRespo
             state, token, view, email=email, status_code=422,
             error="Enter the e-mail address you use for your TikTok Shop, e.g. name@example.com.",
         )  # fmt: skip
+    allowed = await run_in_threadpool(
+        partial(
+            link_asks.record_and_allow,
+            state.engine,
+            request_id=view.request_id,
+            address=email,
+            per_hour=state.settings.personal_link_asks_per_hour,
+        )
+    )
+    if not allowed:
+        # Past the hourly cap (R7): the page every ask gets, and no e-mail. The answer
+        # must not tell a capped ask from a sent one, nor a team member from a stranger.
+        return page("link_sent.html", **summary(view), email=email, token=token)
     try:
         await state.requests.request_personal_link(view.request_id, email)
     except Refusal as refusal:
@@ -329,7 +344,8 @@ async def personal_link(token: str, request: Request, state: State) -> HTMLRespo
 
 @router.post("/approve/{token}/signin")
 async def sign_in(token: str, request: Request, state: State) -> Response:
-    """From a personal link into partner management (R15): no passwords, a signed cookie."""
+    """From a personal link into partner management (R15): no passwords; a server-side
+    session (store.sessions) whose id a signed cookie carries."""
     claims, view = open_link(state, token)
     if claims.email is None:
         raise PageError(403, "Use your personal link", "Only a personal link can sign you in.")
@@ -347,10 +363,16 @@ async def sign_in(token: str, request: Request, state: State) -> Response:
             403, "You cannot manage this shop's partners",
             f"{claims.email} is not on the team of shop {view.shop_name} ({view.shop_code}).",
         )  # fmt: skip
+    session_id = await run_in_threadpool(
+        sessions.start,
+        state.engine,
+        email=claims.email,
+        lifetime=timedelta(seconds=state.sessions.max_age),
+    )
     response = RedirectResponse("/partners", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        state.sessions.dump(claims.email),
+        state.sessions.dump(session_id),
         max_age=state.sessions.max_age,
         httponly=True,
         samesite="lax",

@@ -162,9 +162,7 @@ def _removed_page(
 
 
 def _links(state: WebState) -> InvitationLinks:
-    return InvitationLinks(
-        state.settings.secret_key.get_secret_value(), state.settings.link_base_url
-    )
+    return InvitationLinks(state.settings.secret_keys, state.settings.link_base_url)
 
 
 def _open(state: WebState, token: str) -> tuple[InvitationClaims, Invitation, dict[str, Any]]:

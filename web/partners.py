@@ -2,7 +2,8 @@
 Business Centers holding each shop now, and a way to approve pending requests.
 
 Signed in by a personal link (``POST /approve/<token>/signin``), which only the shop's
-team receives: the session is a signed cookie holding the e-mail, no passwords.
+team receives: a server-side session (store.sessions) whose id a signed cookie carries, no
+passwords. Sign-out ends the session on the server.
 
 Removing access (R19): the ``remove_access`` block of templates/web/partners.html links
 each partner to the preview page, and ``remove_access`` below checks the session, the
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from models.enums import RequestStatus
+from store import sessions
 from web import reads
 from web.approval import form_rejected
 from web.rendering import page
@@ -25,7 +28,7 @@ router = APIRouter()
 
 
 def signed_in(request: Request, state: WebState) -> str:
-    email = state.sessions.load(request.cookies.get(SESSION_COOKIE))
+    email = state.signed_in(request.cookies.get(SESSION_COOKIE))
     if email is None:
         raise PageError(
             401, "Sign in with your personal link",
@@ -57,13 +60,16 @@ def partners(request: Request, state: State) -> HTMLResponse:
 
 @router.post("/signout", response_class=HTMLResponse)
 async def sign_out(request: Request, state: State) -> HTMLResponse:
-    email = signed_in(request, state)
+    email = await run_in_threadpool(signed_in, request, state)
     form = await request.form()
     csrf = form.get("csrf")
     try:
         state.forms.check(csrf if isinstance(csrf, str) else None, "signout", email=email)
     except FormRejected as reason:
         raise form_rejected(reason) from None
+    session_id = state.sessions.load(request.cookies.get(SESSION_COOKIE))
+    if session_id is not None:  # signed_in() above read it: it is there
+        await run_in_threadpool(sessions.end, state.engine, session_id)
     response = page("signed_out.html")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -74,7 +80,7 @@ async def remove_access(
     shop_code: str, grant_id: int, request: Request, state: State
 ) -> HTMLResponse:
     """R19: sign-in, form token and team checks here; the removal in web/partner_access.py."""
-    email = signed_in(request, state)
+    email = await run_in_threadpool(signed_in, request, state)
     form = await request.form()
     csrf = form.get("csrf")
     try:

@@ -1,7 +1,8 @@
 """Signed form tokens (CSRF) and the seller's session cookie.
 
-Both are itsdangerous signatures with SECRET_KEY, each under its own salt, so a link token
-can never pass as a form token or a session, nor the other way round.
+Both are itsdangerous signatures with SECRET_KEY (and, to verify only, SECRET_KEYS_OLD),
+each under its own salt, so a link token can never pass as a form token or a session, nor
+the other way round. Only the exact string issued is genuine (service.tokens).
 
 A form token binds what the form acts on (purpose, request, e-mail) and a random nonce.
 The nonce doubles as the Temporal update id of an approval, so submitting one form twice
@@ -13,7 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
+
+from service.tokens import Keys, StrictTimedSerializer
 
 _FORM_SALT = "shop-access.form.v1"
 _SESSION_SALT = "shop-access.session.v1"
@@ -42,8 +45,8 @@ class FormClaims:
 
 
 class FormTokens:
-    def __init__(self, secret: str, max_age: int = FORM_MAX_AGE_SECONDS) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=_FORM_SALT)
+    def __init__(self, secret: Keys, max_age: int = FORM_MAX_AGE_SECONDS) -> None:
+        self._serializer = StrictTimedSerializer(secret, salt=_FORM_SALT)
         self._max_age = max_age
 
     def issue(self, purpose: str, *, request_id: str = "", email: str = "") -> str:
@@ -81,22 +84,28 @@ class FormTokens:
 
 
 class SessionCookies:
-    """Who is signed in to partner management: a signed, expiring e-mail. No passwords:
-    signing in takes a personal link (which only the shop's team receives)."""
+    """The signed cookie that carries a server-side session's id (store.sessions).
 
-    def __init__(self, secret: str, max_age: int = SESSION_MAX_AGE_SECONDS) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=_SESSION_SALT)
+    The signature keeps guessed ids out before any read; the store decides whether the
+    session is still open, so signing out ends it on the server and a copy of the cookie
+    replayed afterwards opens nothing. No passwords: signing in takes a personal link
+    (which only the shop's team receives).
+    """
+
+    def __init__(self, secret: Keys, max_age: int = SESSION_MAX_AGE_SECONDS) -> None:
+        self._serializer = StrictTimedSerializer(secret, salt=_SESSION_SALT)
         self.max_age = max_age
 
-    def dump(self, email: str) -> str:
-        return self._serializer.dumps({"e": email.lower()})
+    def dump(self, session_id: str) -> str:
+        return self._serializer.dumps({"s": session_id})
 
     def load(self, value: str | None) -> str | None:
+        """The session id of a genuine, fresh cookie, else None (open or not: the store's)."""
         if not value:
             return None
         try:
             data = self._serializer.loads(value, max_age=self.max_age)
         except BadSignature:  # SignatureExpired included
             return None
-        email = data.get("e") if isinstance(data, dict) else None
-        return email if isinstance(email, str) and email else None
+        session_id = data.get("s") if isinstance(data, dict) else None
+        return session_id if isinstance(session_id, str) and session_id else None

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from models.settings import Settings
 from service.links import LinkSigner
 from service.requests import RequestService
+from store import sessions
 from web.security import FormTokens, SessionCookies
 
 
@@ -39,6 +40,11 @@ class WebState:
         if self.service is None:  # only before the lifespan has connected
             raise PageError(503, "Starting up", "The service is starting; try again shortly.")
         return self.service
+
+    def signed_in(self, cookie: str | None) -> str | None:
+        """The e-mail of the open server-side session the cookie names, else None."""
+        session_id = self.sessions.load(cookie)
+        return sessions.email_of(self.engine, session_id) if session_id else None
 
     @property
     def secure_cookies(self) -> bool:

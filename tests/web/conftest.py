@@ -214,7 +214,7 @@ class LiveServer:
             client = await connect(target_host=self.target_host, namespace=self.namespace)
             app = create_app(self.settings, client=client, engine=self.engine)
             config = uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_config=uvicorn_log_config(),
+                app, host="127.0.0.1", port=self.port, log_config=uvicorn_log_config(app),
                 lifespan="on",
             )  # fmt: skip
             self._server = uvicorn.Server(config)
