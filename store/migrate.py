@@ -77,9 +77,13 @@ def check_sqlite_file(path: Path) -> None:
     """
     if path.is_dir():
         raise StoreUnavailable(f"{path} is a directory, not a database file: check DATABASE_URL.")
+    # Without a write-ahead log the file is the whole database: "immutable" reads it
+    # without creating -wal/-shm files next to it, which even a read-only open would.
+    has_wal = path.with_name(path.name + "-wal").exists()
     problem: str | None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        uri = f"{path.resolve().as_uri()}?{'mode=ro' if has_wal else 'immutable=1'}"
+        conn = sqlite3.connect(uri, uri=True)
         try:
             rows = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
         finally:
