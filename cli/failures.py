@@ -8,7 +8,7 @@ errors included, ends here.
 - Exit status: 2 when the command line's shape is wrong (``usage_error``: unknown
   command or option, missing option or argument); 130 when interrupted; 1 for the rest
   (a refused value is ``invalid_input``; refusals by the rules; ``store_unavailable``;
-  ``service_unavailable``; ``internal_error``).
+  ``service_unavailable``, Temporal errors included; ``internal_error``).
 """
 
 from __future__ import annotations
@@ -71,6 +71,13 @@ def failure_of(err: BaseException) -> Failure:
         return Failure(ErrorCode.USAGE_ERROR, _usage_hint(err), exit_code=2)
     if isinstance(err, click.ClickException):
         return Failure(ErrorCode.INVALID_INPUT, err.format_message())
+    rpc = sys.modules.get("temporalio.service")  # loaded only by commands that use Temporal
+    if rpc is not None and isinstance(err, rpc.RPCError):
+        return Failure(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"Temporal answered {err.status.name}: {err.message}. Check the server, "
+            "TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, and that a worker is running.",
+        )
     if isinstance(err, click.Abort | KeyboardInterrupt):
         return Failure(ErrorCode.INTERRUPTED, "Interrupted.", exit_code=130)
     return Failure(

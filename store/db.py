@@ -46,14 +46,14 @@ class StoreUnavailable(Exception):
         self.message = message
 
 
-def make_engine(url: str, *, busy_timeout: float | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings this service relies on for ``url``'s dialect."""
     if url.startswith("sqlite"):
         # A pool as wide as the busiest caller (the web app's thread pool, the worker's
         # activity threads): with the default of 5, the others open and close a connection
         # per session (SQLite connections are cheap to keep).
         kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
-        timeout = SQLITE_BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
+        timeout = SQLITE_BUSY_TIMEOUT_S  # read per engine, so a test can lower it
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs
         )

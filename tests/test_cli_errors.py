@@ -467,6 +467,16 @@ def test_unexpected_error_is_internal_error_with_a_traceback_only_on_request(
     assert "Traceback" in debug.stderr and "ZeroDivisionError" in debug.stderr
 
 
+def test_a_temporal_error_mid_command_is_service_unavailable() -> None:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from cli.failures import failure_of
+
+    failure = failure_of(RPCError("namespace not found", RPCStatusCode.NOT_FOUND, b""))
+    assert (failure.code, failure.exit_code) == ("service_unavailable", 1)
+    assert "NOT_FOUND: namespace not found" in failure.message
+
+
 def test_bad_configuration_is_invalid_input(store_file: Path) -> None:
     message = invoke(
         ["shops", "--bc", str(AGENCY), "--json"], f"sqlite:///{store_file}", DEV_MODE="0"
