@@ -114,11 +114,15 @@ def where(url: str) -> str:
 
 
 def require_existing(url: str) -> None:
-    """Refuse to open a SQLite file that does not exist (SQLite would create an empty one)."""
+    """Refuse a SQLite path with no store yet: no file (SQLite would create one) or an
+    empty file (opening it would write a header). Only ``migrate`` creates a store."""
     path = sqlite_path(url)
-    if path is not None and not path.is_file():
+    if path is None:
+        return
+    if not path.is_file() or path.stat().st_size == 0:
+        state = "is empty" if path.is_file() else "does not exist"
         raise StoreUnavailable(
-            f"There is no database at {path}: check DATABASE_URL, or create it with "
+            f"The store {path} {state}: check DATABASE_URL, or create the store with "
             "`python starter.py migrate`."
         )
 

@@ -366,6 +366,8 @@ def _broken_store(kind: str, good: Path, tmp: Path) -> tuple[str, Path | None]:
         path.write_bytes(bytes(range(256)) * 64)
     elif kind == "truncated":
         path.write_bytes(good.read_bytes()[:8192])
+    elif kind == "empty":
+        path.touch()
     elif kind == "missing-file":
         return f"sqlite:///{path}", None
     elif kind == "under-a-file":  # the "directory" is a regular file: nothing can be created
@@ -377,15 +379,16 @@ def _broken_store(kind: str, good: Path, tmp: Path) -> tuple[str, Path | None]:
     return f"sqlite:///{path}", path
 
 
-@pytest.mark.parametrize(
-    "kind", ["junk", "truncated", "missing-file", "under-a-file", "postgres-down"]
-)
+BROKEN = ["junk", "truncated", "empty", "missing-file", "under-a-file", "postgres-down"]
+
+
+@pytest.mark.parametrize("kind", BROKEN)
 @pytest.mark.parametrize("args", STORE_COMMANDS, ids=lambda a: a[0])
 def test_unusable_store_is_store_unavailable_and_unchanged(
     store_file: Path, tmp_path: Path, args: list[str], kind: str
 ) -> None:
-    if kind == "missing-file" and args == ["migrate"]:
-        pytest.skip("migrate creates a missing store: that is its job")
+    if kind in ("missing-file", "empty") and args == ["migrate"]:
+        pytest.skip("migrate creates a store where there is none: that is its job")
     url, keep = _broken_store(kind, store_file, tmp_path)
     before = fingerprint(keep) if keep else None
     files_before = sorted(tmp_path.iterdir())
