@@ -470,6 +470,17 @@ def test_unexpected_error_is_internal_error_with_a_traceback_only_on_request(
     assert "Traceback" in debug.stderr and "ZeroDivisionError" in debug.stderr
 
 
+def test_ctrl_c_is_interrupted_with_status_130(
+    store_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: Any, **__: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cli.reads.queries.request_view", interrupted)
+    outcome = invoke(["status", "R1", "--json"], f"sqlite:///{store_file}")
+    assert outcome.error("interrupted", 130) == "Interrupted."
+
+
 def test_a_temporal_error_mid_command_is_service_unavailable() -> None:
     from temporalio.service import RPCError, RPCStatusCode
 
