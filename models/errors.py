@@ -38,6 +38,11 @@ class ErrorCode(StrEnum):
     ALREADY_A_MEMBER = "already_a_member"
     UNKNOWN_INVITATION = "unknown_invitation"
     UNKNOWN_AD_ACCOUNT = "unknown_ad_account"
+    # Faults the ops CLI reports (issue 8, docs/operations.md): not refusals by the rules.
+    STORE_UNAVAILABLE = "store_unavailable"
+    USAGE_ERROR = "usage_error"
+    INTERNAL_ERROR = "internal_error"
+    INTERRUPTED = "interrupted"
 
 
 class Refusal(Exception):

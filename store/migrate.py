@@ -1,7 +1,13 @@
-"""Applying and checking the schema migrations (Alembic) against DATABASE_URL."""
+"""Applying and checking the schema migrations (Alembic) against DATABASE_URL.
+
+``upgrade`` first makes sure the target is a healthy database: Alembic would otherwise
+write its version table into whatever file it is given, or read a truncated file's
+surviving pages and report success.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +15,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from store.db import StoreUnavailable, sqlite_path, store_errors
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -30,15 +38,64 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine) -> str | None:
-    """Bring the schema to the newest revision; returns it."""
+    """Bring the schema to the newest revision; returns it.
+
+    Raises StoreUnavailable, having changed nothing, when the store is not a healthy
+    database or cannot be reached.
+    """
     url = engine.url.render_as_string(hide_password=False)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None:
+        _prepare_sqlite_file(path)
     config = alembic_config(url)
-    with engine.begin() as conn:
+    with store_errors(url), engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     return head_revision(url)
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the file's directory for a new store; check an existing file is healthy."""
+    if path.exists():
+        check_sqlite_file(path)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreUnavailable(
+            f"Cannot create the directory {path.parent} for the store ({err.strerror}): "
+            "check DATABASE_URL and the directory's permissions."
+        ) from None
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not a healthy SQLite database, reading it only.
+
+    ``PRAGMA quick_check`` reads every page (it skips only the index cross-checks of
+    ``integrity_check``), so a truncated or overwritten file fails here, before Alembic
+    or the engine's connect-time PRAGMAs write to it.
+    """
+    if path.is_dir():
+        raise StoreUnavailable(f"{path} is a directory, not a database file: check DATABASE_URL.")
+    # Without a write-ahead log the file is the whole database: "immutable" reads it
+    # without creating -wal/-shm files next to it, which even a read-only open would.
+    has_wal = path.with_name(path.name + "-wal").exists()
+    problem: str | None
+    try:
+        uri = f"{path.resolve().as_uri()}?{'mode=ro' if has_wal else 'immutable=1'}"
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            rows = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+        problem = None if rows == ["ok"] else "; ".join(rows[:3])
+    except sqlite3.DatabaseError as err:
+        problem = str(err)
+    if problem is not None:
+        raise StoreUnavailable(
+            f"{path} is not a healthy SQLite database ({problem}); nothing was changed. "
+            "Restore it from a backup, or point DATABASE_URL at another file."
+        )
 
 
 class SchemaBehind(RuntimeError):

@@ -1,0 +1,74 @@
+"""The requesting side (R1-R9): ``request-access``, ``add-my-shop``, ``resend``, ``cancel``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from cli.context import Context, command
+from cli.params import DB_ID
+from models.enums import RequestMethod
+
+
+def _request_command(method: RequestMethod) -> Callable[..., None]:
+    @click.option("--bc", "bc_id", type=DB_ID, required=True, help="Requesting Business Center id.")
+    @click.option("--shop-code", required=True, help="The shop code from Seller Center.")
+    @click.option("--as", "as_email", required=True, help="E-mail of the BC admin asking.")
+    @command
+    async def run(ctx: Context, bc_id: int, shop_code: str, as_email: str) -> None:
+        service = await ctx.requests()
+        sub = await service.submit(method=method, bc_id=bc_id, shop_code=shop_code, by=as_email)
+        ctx.emit(
+            {
+                "request_id": sub.request_id,
+                "status": sub.status,
+                "approval_url": sub.approval_url,
+                "workflow_id": sub.workflow_id,
+            },
+            f"Request {sub.request_id} is {sub.status}. The shop's team has been e-mailed.\n"
+            f"Copy this link to the seller for faster approval:\n  {sub.approval_url}",
+        )
+
+    run.__doc__ = (
+        f'"{method.label}": ask a shop for access by its code (R1-R7). '
+        "Prints request_id, status and the approval_url to copy to the seller."
+    )
+    return run
+
+
+request_access = click.command("request-access")(_request_command(RequestMethod.REQUEST_ACCESS))
+add_my_shop = click.command("add-my-shop")(_request_command(RequestMethod.ADD_MY_SHOP))
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "as_email", required=True, help="E-mail of an admin of the requesting BC.")
+@click.option(
+    "--copy", "copy_link", is_flag=True, help="Take the link to copy instead of e-mailing."
+)
+@command
+async def resend(ctx: Context, request_id: str, as_email: str, copy_link: bool) -> None:
+    """Resend a pending request by e-mail, or take its link to copy (R8)."""
+    service = await ctx.requests()
+    out = await service.resend(request_id, by=as_email, copy_link=copy_link)
+    human = (
+        f"Copy this link to the seller:\n  {out.approval_url}"
+        if copy_link
+        else f"Request {request_id} e-mailed to the shop's team again."
+    )
+    ctx.emit(out.model_dump(mode="json"), human)
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "as_email", required=True, help="E-mail of an admin of the requesting BC.")
+@command
+async def cancel(ctx: Context, request_id: str, as_email: str) -> None:
+    """Withdraw a pending request (R9 policy)."""
+    service = await ctx.requests()
+    out = await service.cancel(request_id, by=as_email)
+    ctx.emit(out.model_dump(mode="json"), f"Request {request_id} is {out.status}.")
+
+
+COMMANDS = [request_access, add_my_shop, resend, cancel]

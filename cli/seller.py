@@ -1,0 +1,50 @@
+"""The seller's side (R10-R14): ``approve``, the same decision path as the link handler."""
+
+from __future__ import annotations
+
+import click
+
+from cli.context import Context, command
+from cli.params import DB_ID, DISPLAY_NAME
+from models.errors import ErrorCode, Refusal
+from models.messages import ApproveRequest
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "as_email", required=True, help="E-mail of the shop team member approving.")
+@click.option("--bc", "bc_id", type=DB_ID, help="S3: one of your Business Centers to approve with.")
+@click.option(
+    "--new-bc-name", type=DISPLAY_NAME, help="S2: create a Business Center with this name."
+)
+@click.option("--timezone", help="S2: IANA timezone of the new Business Center.")
+@command
+async def approve(
+    ctx: Context,
+    request_id: str,
+    as_email: str,
+    bc_id: int | None,
+    new_bc_name: str | None,
+    timezone: str | None,
+) -> None:
+    """Approve a pending request as a member of the shop's team (R10-R14).
+
+    The same decision path as the link handler: S1 needs no option, S2 --new-bc-name and
+    --timezone, S3 --bc; S4 is refused until the seller is an admin of their BC.
+    """
+    if bc_id is not None and (new_bc_name or timezone):
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, "Use either --bc or --new-bc-name/--timezone, not both."
+        )
+    service = await ctx.requests()
+    out = await service.approve(
+        request_id,
+        ApproveRequest(by=as_email, bc_id=bc_id, new_bc_name=new_bc_name, timezone=timezone),
+    )
+    human = f"Request {request_id} is {out.status.value}"
+    if out.relationship and out.permission:
+        human += f": the BC is now the shop's {out.relationship.value} ({out.permission.value})"
+    ctx.emit(out.model_dump(mode="json"), human + ".")
+
+
+COMMANDS = [approve]
