@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
@@ -35,7 +35,7 @@ from models.settings import Settings
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
-from service.sandbox import SandboxRunner, compiled_snippets_apply
+from service.sandbox import runner_class
 from service.temporal import connect, ensure_search_attributes
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
@@ -110,9 +110,9 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "pydantic", "pydantic_core", "models"
     )
-    # The SDK's sandbox, compiling its code snippets once (service/sandbox.py).
-    runner = SandboxRunner if compiled_snippets_apply() else SandboxedWorkflowRunner
-    return runner(restrictions=restrictions)
+    # The SDK's sandbox, compiling its code snippets once on a checked SDK version, the
+    # SDK's own runner on others (service/sandbox.py).
+    return runner_class()(restrictions=restrictions)
 
 
 def build_worker(
