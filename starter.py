@@ -688,6 +688,30 @@ def remove_access(
     ctx.emit(payload, human)
 
 
+# --- operations --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.5, 60),
+    default=5.0,
+    show_default=True,
+    help="Seconds each network check may take.",
+)
+@command
+def doctor(ctx: Context, timeout: float) -> None:
+    """Check this set-up: configuration, store and schema, Temporal (server, namespace,
+    search attributes), SMTP if configured. One PASS/FAIL line each, with a hint; exits 1
+    if any check fails. Changes nothing."""
+    from service.doctor import report_json, report_text, run_doctor
+
+    report = run_async(lambda: run_doctor(timeout=timeout))
+    ctx.emit(report_json(report), report_text(report))
+    if not report.ready:
+        sys.exit(1)
+
+
 def main() -> NoReturn:
     """Run the CLI, then leave without the interpreter's teardown.
 

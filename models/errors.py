@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     ALREADY_A_MEMBER = "already_a_member"
     UNKNOWN_INVITATION = "unknown_invitation"
     UNKNOWN_AD_ACCOUNT = "unknown_ad_account"
+    # `starter.py doctor` found a broken part (issue 10, docs/operations.md).
+    CHECKS_FAILED = "checks_failed"
 
 
 class Refusal(Exception):
