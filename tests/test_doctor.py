@@ -5,6 +5,7 @@ store, schema, Temporal, namespace, search attributes, SMTP. Doctor changes noth
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from service.doctor import report_json, report_text, run_doctor
 from service.health import Readiness
 from store.db import make_engine
-from tests.test_cli import ROOT, dump, run
+from tests.test_cli import dump, run
 
 
 def free_port() -> int:
@@ -160,8 +161,10 @@ async def test_a_schema_behind_fails_the_schema(
     check = only_failure(await run_doctor(timeout=5))
     assert check.name == "schema" and "revision none" in check.detail
     assert "starter.py migrate" in check.hint
-    with make_engine(f"sqlite:///{empty}").connect() as conn:
+    engine = make_engine(f"sqlite:///{empty}")
+    with engine.connect() as conn:
         assert inspect(conn).get_table_names() == []  # doctor never migrates
+    engine.dispose()
 
 
 async def test_an_unreachable_temporal_fails_temporal(
@@ -238,8 +241,10 @@ async def test_the_command_exits_0_when_all_pass_and_1_naming_what_failed(
     assert [c["name"] for c in good.json["checks"]] == list(ALL_PASS)
 
     broken = {**good_env, "SMTP_URL": f"smtp://127.0.0.1:{free_port()}"}
-    bad, human = await run("starter.py", "doctor", "--json", "--timeout", "3", env=broken), None
-    human = await run("starter.py", "doctor", "--timeout", "3", env=broken)
+    bad, human = await asyncio.gather(
+        run("starter.py", "doctor", "--json", "--timeout", "3", env=broken),
+        run("starter.py", "doctor", "--timeout", "3", env=broken),
+    )
     assert bad.code == 1, (bad.out, bad.err)
     assert bad.json["ok"] is False
     assert bad.json["error"] == {"code": "checks_failed", "message": "1 of 7 checks failed: smtp"}
@@ -247,4 +252,3 @@ async def test_the_command_exits_0_when_all_pass_and_1_naming_what_failed(
     assert "FAIL  smtp" in human.out and "hint: check SMTP_URL" in human.out
     assert human.out.strip().endswith("1 of 7 checks failed.")
     assert dump(engine) == before  # doctor only reads
-    assert (ROOT / "starter.py").exists()
