@@ -631,10 +631,23 @@ def _count(n: int, noun: str) -> str:
     help="A member of the shop's team, or an admin of its owner BC.",
 )
 @click.option("--preview", is_flag=True, help="Show what would stop; change nothing.")
-@click.option("--wait", is_flag=True, help="Wait until every campaign has stopped.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait until every campaign has stopped, showing progress (with --json: one line "
+    "per step, the result last).",
+)
+# Campaigns stopped per activity: smaller pages report progress more often (tests).
+@click.option("--page-size", type=click.IntRange(1, 10_000), default=2000, hidden=True)
 @command
 def remove_access(
-    ctx: Context, shop_code: str, partner_bc_id: int, as_email: str, preview: bool, wait: bool
+    ctx: Context,
+    shop_code: str,
+    partner_bc_id: int,
+    as_email: str,
+    preview: bool,
+    wait: bool,
+    page_size: int,
 ) -> None:
     """Remove a partner's access to a shop (R19), with --preview first.
 
@@ -668,9 +681,18 @@ def remove_access(
     async def go() -> Any:
         service = await _partners_connected(ctx)
         ended, workflow_id = await service.remove_access(
-            shop_code=shop_code, partner_bc_id=partner_bc_id, by=as_email
+            shop_code=shop_code,
+            partner_bc_id=partner_bc_id,
+            by=as_email,
+            page_size=page_size,
+            batch_size=min(500, page_size),
         )
-        result = await service.removal_result(workflow_id) if wait else None
+        result = None
+        if wait:
+            from service.progress import follow_removal, print_steps
+
+            await print_steps(follow_removal(service.client, workflow_id), as_json=ctx.as_json)
+            result = await service.removal_result(workflow_id)
         return ended, workflow_id, result
 
     ended, workflow_id, result = run_async(go)
