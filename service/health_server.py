@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from service.health import Readiness
 
@@ -95,3 +96,17 @@ async def serve_health(address: str, ready: Ready) -> AsyncIterator[tuple[str, i
     finally:
         server.close()
         await server.wait_closed()
+
+
+def starlette_routes(ready: Ready) -> list[Any]:
+    """The same two routes for a Starlette app, e.g. the worker's metrics app on
+    METRICS_ADDRESS, so one address can serve /metrics, /healthz and /readyz."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def endpoint(request: Request) -> JSONResponse:
+        status, body = await _answer(ready, request.method, request.url.path)
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    return [Route("/healthz", endpoint), Route("/readyz", endpoint)]

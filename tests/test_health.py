@@ -186,3 +186,20 @@ async def test_worker_readiness_times_out_instead_of_hanging(
 def test_a_malformed_worker_health_address_is_refused(address: str) -> None:
     with pytest.raises(ValidationError, match="WORKER_HEALTH_ADDRESS must be host:port"):
         Settings(dev_mode=True, worker_health_address=address)
+
+
+async def test_the_same_routes_mount_on_a_starlette_app(
+    engine: Engine, client: Client, polling: PollingFlag
+) -> None:
+    """For the worker's metrics app (one address for /metrics, /healthz and /readyz)."""
+    from starlette.applications import Starlette
+
+    from service.health_server import starlette_routes
+
+    app = Starlette(routes=starlette_routes(worker_readiness(engine, client, polling)))
+    polling.on = False
+    assert (await readyz(app, "/healthz")).json() == {"status": "ok"}
+    not_ready = await readyz(app)
+    assert not_ready.status_code == 503 and list(failed(not_ready.json())) == ["worker"]
+    polling.on = True
+    assert (await readyz(app)).status_code == 200
