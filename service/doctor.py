@@ -142,6 +142,15 @@ def store_checks(url: str, timeout: float) -> list[Check]:
         engine.dispose()
 
 
+def _short(err: BaseException) -> str:
+    # The SDK's connect error carries the Rust transport's whole debug chain.
+    text = str(err)
+    for known in ("Connection refused", "dns error", "timed out", "certificate", "Unauthenticated"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
 async def temporal_checks(timeout: float) -> list[Check]:
     """Temporal's frontend, the namespace and its search attributes."""
     from temporalio.client import Client
@@ -155,12 +164,12 @@ async def temporal_checks(timeout: float) -> list[Check]:
         async with asyncio.timeout(timeout):
             client = await Client.connect(**options)
     except Exception as err:
-        why = f"no answer in {timeout:g} s" if isinstance(err, TimeoutError) else str(err)
+        why = f"no answer in {timeout:g} s" if isinstance(err, TimeoutError) else _short(err)
         return [
             Check(
                 name="temporal",
                 ok=False,
-                detail=f"cannot connect to {target} ({why.strip().splitlines()[0]})",
+                detail=f"cannot connect to {target} ({why})",
                 hint="check TEMPORAL_ADDRESS (and TEMPORAL_API_KEY / TEMPORAL_TLS_* for "
                 "Temporal Cloud) and that the Temporal server is running",
             )

@@ -10,13 +10,19 @@ import json
 import os
 import pty
 import sys
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from models.errors import ErrorCode, Refusal
+from models.names import PartnerWorkflowType
+from models.partner_messages import RemovalInput
 from models.settings import Settings
+from service.progress import follow_removal
 from store.campaigns import bulk_insert_delivering
 from store.db import write_session
 from store.people import find_user
@@ -139,3 +145,29 @@ async def test_r19_wait_on_a_terminal_draws_a_progress_bar_to_the_end(
     assert "Stopping campaigns" in bar and "100%" in bar, bar
     assert out.decode().strip().endswith(f"{CAMPAIGNS} campaigns stopped.")
     assert campaign_counts(partner_with_campaigns, AGENCY)["stopped"] == CAMPAIGNS
+
+
+async def test_waiting_with_no_worker_ends_with_service_unavailable(client: Client) -> None:
+    """No worker answers the progress query: --wait stops waiting with the CLI's
+    service_unavailable, saying the removal carries on (it is not cancelled)."""
+    workflow_id = f"remove-access:test-{uuid.uuid4().hex[:10]}"
+    await client.start_workflow(
+        PartnerWorkflowType.REMOVE_ACCESS,
+        RemovalInput(
+            removal_id="rm_nobody", shop_id=1, shop_code="NOBODY01", partner_bc_id=AGENCY, by=OLI
+        ),
+        id=workflow_id,
+        task_queue=f"no-worker-{uuid.uuid4().hex[:10]}",
+    )
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        with pytest.raises(Refusal) as refused:
+            async for _step in follow_removal(client, workflow_id, timeout=1):
+                pass
+        assert refused.value.code == ErrorCode.SERVICE_UNAVAILABLE
+        assert "No worker answered" in refused.value.message
+        assert "carries on once a worker is back" in refused.value.message
+        description = await handle.describe()
+        assert description.status is WorkflowExecutionStatus.RUNNING  # nothing ended
+    finally:
+        await handle.terminate(reason="test finished")
