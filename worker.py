@@ -5,7 +5,8 @@
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
 LINK_BASE_URL, SECRET_KEY, DEV_MODE; tuning: WORKER_ACTIVITY_THREADS,
-WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX. Stops gracefully on SIGINT/SIGTERM: polling
+WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; WORKER_HEALTH_ADDRESS (host:port) serves
+/healthz and /readyz. Stops gracefully on SIGINT/SIGTERM: polling
 stops, running activities get a grace period to finish, and anything left is retried by
 the next worker, because every activity is idempotent.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
@@ -32,10 +35,12 @@ from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
 from models.settings import Settings
+from service.health import Check, Readiness, readiness
+from service.health_server import serve_health
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
-from service.sandbox import SandboxRunner, compiled_snippets_apply
+from service.sandbox import runner_class
 from service.temporal import connect, ensure_search_attributes
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
@@ -110,9 +115,9 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
         "pydantic", "pydantic_core", "models"
     )
-    # The SDK's sandbox, compiling its code snippets once (service/sandbox.py).
-    runner = SandboxRunner if compiled_snippets_apply() else SandboxedWorkflowRunner
-    return runner(restrictions=restrictions)
+    # The SDK's sandbox, compiling its code snippets once on a checked SDK version, the
+    # SDK's own runner on others (service/sandbox.py).
+    return runner_class()(restrictions=restrictions)
 
 
 def build_worker(
@@ -147,17 +152,56 @@ async def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        freeze_startup_heap()
-        log.info(
-            "Worker polling task queue %r on %s (namespace %s)",
-            settings.task_queue,
-            client.service_client.config.target_host,
-            client.namespace,
-        )
-        async with worker:
-            await stop.wait()
-            log.info("Shutting down: finishing running activities")
+        polling = PollingFlag()
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.worker_health_address:
+                host, port = await stack.enter_async_context(
+                    serve_health(
+                        settings.worker_health_address, worker_readiness(engine, client, polling)
+                    )
+                )
+                log.info("Health on http://%s:%d/healthz and /readyz", host, port)
+            freeze_startup_heap()
+            log.info(
+                "Worker polling task queue %r on %s (namespace %s)",
+                settings.task_queue,
+                client.service_client.config.target_host,
+                client.namespace,
+            )
+            async with worker:
+                polling.on = True
+                await stop.wait()
+                polling.on = False
+                log.info("Shutting down: finishing running activities")
     engine.dispose()
+
+
+class PollingFlag:
+    """Whether the worker is between start-up and shutdown (readiness says so)."""
+
+    on = False
+
+    def check(self) -> Check:
+        if self.on:
+            return Check(name="worker", ok=True, detail="polling its task queue")
+        return Check(
+            name="worker",
+            ok=False,
+            detail="not polling (starting up or shutting down)",
+            hint="wait for start-up; a stopping worker's tasks go to the others",
+        )
+
+
+def worker_readiness(
+    engine: Engine, client: Client, polling: PollingFlag
+) -> Callable[[], Awaitable[Readiness]]:
+    """/readyz of the worker: store, schema and Temporal as for the link handler, and
+    the worker itself polling."""
+
+    async def ready() -> Readiness:
+        return await readiness(engine, client, extra=[polling.check])
+
+    return ready
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -144,6 +144,13 @@ class PartnerActivities:
                 lost_bc_ids=ended.lost_bc_ids,
                 assignments_ended=ended.assignments_ended,
                 ended_at=ended.removal.created_at,
+                # The total a progress bar counts towards (starter.py remove-access --wait).
+                campaigns_to_stop=removal.campaigns_to_stop(
+                    session,
+                    removal_id=input.removal_id,
+                    shop_id=input.shop_id,
+                    bc_ids=ended.lost_bc_ids,
+                ),
             )
 
     @activity.defn(name=PartnerActivity.FINISH_REMOVAL)

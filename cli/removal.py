@@ -36,10 +36,16 @@ def _describe_preview(view: RemovalPreview) -> str:
     return "\n".join(lines)
 
 
-async def _remove(ctx: Context, shop_code: str, partner_bc_id: int, by: str, wait: bool) -> None:
+async def _remove(
+    ctx: Context, shop_code: str, partner_bc_id: int, by: str, wait: bool, page_size: int
+) -> None:
     service = await ctx.partners_connected()
     ended, workflow_id = await service.remove_access(
-        shop_code=shop_code, partner_bc_id=partner_bc_id, by=by
+        shop_code=shop_code,
+        partner_bc_id=partner_bc_id,
+        by=by,
+        page_size=page_size,
+        batch_size=min(500, page_size),
     )
     payload: dict[str, Any] = {**ended.model_dump(mode="json"), "workflow_id": workflow_id}
     human = (
@@ -47,6 +53,10 @@ async def _remove(ctx: Context, shop_code: str, partner_bc_id: int, by: str, wai
         f"{len(ended.lost_bc_ids)} Business Centers lost the shop. "
     )
     if wait:
+        from service.progress import follow_removal, print_steps
+
+        # The numbers come from the workflow's progress query (issue 10 item 6).
+        await print_steps(follow_removal(service.client, workflow_id), as_json=ctx.as_json)
         result = await service.removal_result(workflow_id)
         payload["campaigns_stopped"] = result.campaigns_stopped
         payload["status"] = result.status
@@ -66,10 +76,23 @@ async def _remove(ctx: Context, shop_code: str, partner_bc_id: int, by: str, wai
     help="A member of the shop's team, or an admin of its owner BC.",
 )
 @click.option("--preview", is_flag=True, help="Show what would stop; change nothing.")
-@click.option("--wait", is_flag=True, help="Wait until every campaign has stopped.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait until every campaign has stopped, showing progress (with --json: one line "
+    "per step, the result last).",
+)
+# Campaigns stopped per activity: smaller pages report progress more often (tests).
+@click.option("--page-size", type=click.IntRange(1, 10_000), default=2000, hidden=True)
 @command
 async def remove_access(
-    ctx: Context, shop_code: str, partner_bc_id: int, as_email: str, preview: bool, wait: bool
+    ctx: Context,
+    shop_code: str,
+    partner_bc_id: int,
+    as_email: str,
+    preview: bool,
+    wait: bool,
+    page_size: int,
 ) -> None:
     """Remove a partner's access to a shop (R19), with --preview first.
 
@@ -77,7 +100,7 @@ async def remove_access(
     the background, durably; the partner is e-mailed.
     """
     if not preview:
-        await _remove(ctx, shop_code, partner_bc_id, as_email, wait)
+        await _remove(ctx, shop_code, partner_bc_id, as_email, wait, page_size)
         return
     view = ctx.partners().preview_removal(
         shop_code=shop_code, partner_bc_id=partner_bc_id, by=as_email

@@ -43,6 +43,8 @@ class ErrorCode(StrEnum):
     USAGE_ERROR = "usage_error"
     INTERNAL_ERROR = "internal_error"
     INTERRUPTED = "interrupted"
+    # `starter.py doctor` found a broken part (issue 10, docs/operations.md).
+    CHECKS_FAILED = "checks_failed"
 
 
 class Refusal(Exception):

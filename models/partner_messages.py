@@ -199,6 +199,8 @@ class GrantsEnded(Message):
     lost_bc_ids: list[int]
     assignments_ended: int = 0
     ended_at: datetime
+    # Campaigns the removal stops in all (0 in removals recorded before it was counted).
+    campaigns_to_stop: int = 0
 
 
 class StopCampaignPage(Message):
@@ -233,6 +235,9 @@ class RemovalProgress(Message):
     campaigns_stopped: int
     pages: int
     lost_bc_ids: list[int] = Field(default_factory=list)
+    # What campaigns_stopped counts towards, from the store once the grants ended (0 until
+    # then, and in removals started before it was counted).
+    campaigns_total: int = 0
 
 
 class RemovalResult(Message):

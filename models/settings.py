@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -79,6 +79,21 @@ class Settings(BaseSettings):
         description="Run workflows in the SDK's sandbox (non-determinism checks). Off "
         "saves worker CPU per new run (docs/performance.md); tests stay sandboxed",
     )
+
+    worker_health_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves /healthz and /readyz "
+        "(service/health_server.py); unset: no health endpoint",
+    )
+
+    @field_validator("worker_health_address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                raise ValueError(f"WORKER_HEALTH_ADDRESS must be host:port, not {value!r}")
+        return value or None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -353,6 +353,24 @@ def campaigns_stopped(session: Session, removal_id: str) -> int:
     )
 
 
+def campaigns_to_stop(session: Session, *, removal_id: str, shop_id: int, bc_ids: list[int]) -> int:
+    """How many campaigns this removal stops in all: those of the BCs that lost the shop
+    still delivering, plus those it already stopped (the same number on every retry). No
+    campaign can start on the shop once its grants have ended, so this does not grow."""
+    if not bc_ids:
+        return 0
+    delivering = session.exec(
+        select(func.count())
+        .select_from(Campaign)
+        .where(
+            Campaign.shop_id == shop_id,
+            col(Campaign.bc_id).in_(bc_ids),
+            Campaign.status == CampaignStatus.DELIVERING,
+        )
+    ).one()
+    return int(delivering) + campaigns_stopped(session, removal_id)
+
+
 def finish_removal(
     session: Session, *, removal_id: str, now: datetime | None = None
 ) -> AccessRemoval:

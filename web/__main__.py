@@ -4,7 +4,9 @@ Configuration comes from the environment, like the worker's: WEB_HOST, WEB_PORT,
 WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1),
 SECRET_KEYS_OLD (earlier keys that still verify), PERSONAL_LINK_ASKS_PER_HOUR, and
 Temporal's own TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*.
-The access log is on, with every token redacted (web.logs). See docs/operations.md.
+The access log is on, with every token redacted (web.logs). /healthz answers while the
+process runs; /readyz checks the store, its schema and Temporal (503 with the reason). See
+docs/operations.md.
 """
 
 from __future__ import annotations

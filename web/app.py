@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from models.settings import Settings
+from service.health import readiness
 from service.heap import freeze_startup_heap
 from service.links import LinkSigner
 from service.requests import RequestService
@@ -81,6 +82,19 @@ def create_app(
     @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> str:
         return "ok"
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        # Store reachable, schema current, Temporal reachable (service/health.py); a
+        # load balancer takes the process out of rotation on 503 and reads the reason.
+        client = state.service.client if state.service is not None else None
+        result = await readiness(store, client)
+        body = {"status": "ready" if result.ready else "not ready", "reason": result.reason()}
+        return JSONResponse(
+            {**body, "checks": [c.model_dump() for c in result.checks]},
+            status_code=200 if result.ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.exception_handler(PageError)
     async def on_page_error(_request: Request, err: PageError) -> HTMLResponse:

@@ -144,6 +144,7 @@ class RemovePartnerAccessWorkflow:
             campaigns_stopped=self._state.campaigns_stopped,
             pages=self._state.pages,
             lost_bc_ids=self._state.ended.lost_bc_ids if self._state.ended else [],
+            campaigns_total=self._state.ended.campaigns_to_stop if self._state.ended else 0,
         )
 
     def _status(self) -> str:
