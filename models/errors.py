@@ -38,6 +38,14 @@ class ErrorCode(StrEnum):
     ALREADY_A_MEMBER = "already_a_member"
     UNKNOWN_INVITATION = "unknown_invitation"
     UNKNOWN_AD_ACCOUNT = "unknown_ad_account"
+    # Faults that retrying cannot heal (issue 8): bad stored data or a broken invariant.
+    # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
+    INVALID_DATA = "invalid_data"
+    BROKEN_INVARIANT = "broken_invariant"
+
+
+FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})
+"""Error types that mean the data or the code is wrong, not that a rule refused."""
 
 
 class Refusal(Exception):

@@ -19,6 +19,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from models.errors import ErrorCode, Refusal
+
 DB_ID_MIN = 1
 DB_ID_MAX = 2**63 - 1
 """The range of every numeric id (BC, ad account, campaign, user, shop)."""
@@ -56,3 +58,27 @@ DisplayName = Annotated[str, AfterValidator(_check_display_name)]
 
 DbId = Annotated[int, Field(ge=DB_ID_MIN, le=DB_ID_MAX)]
 """A numeric id the store can hold."""
+
+
+def require_db_id(field: str, value: int | None) -> None:
+    """Refuse (``invalid_input``) an id the store cannot hold, naming the ``field``.
+
+    Entry points call this before any workflow starts: an id out of range would otherwise
+    fail inside an activity, long after the caller could be told.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not DB_ID_MIN <= value <= DB_ID_MAX:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"{field} must be a whole number from {DB_ID_MIN} to {DB_ID_MAX}; got {value}.",
+            field=field,
+        )
+
+
+def require_display_name(field: str, value: str) -> str:
+    """The name, stripped; or ``invalid_input`` naming the ``field`` and the problem."""
+    problem = display_name_problem(value)
+    if problem is not None:
+        raise Refusal(ErrorCode.INVALID_INPUT, f"{field} {problem}.", field=field)
+    return value.strip()
