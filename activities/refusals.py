@@ -24,6 +24,7 @@ import functools
 import logging
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy.exc import DataError, IntegrityError, NoResultFound
 from temporalio import activity
@@ -40,8 +41,10 @@ log = logging.getLogger(__name__)
 INTEGRITY_ATTEMPTS = 3
 
 # Wrong data: every attempt reads the same values and fails the same way. ValueError covers
-# pydantic's ValidationError, UnicodeError and invalid timezones' ValueError.
+# pydantic's ValidationError and UnicodeError; a stored timezone that does not exist raises
+# ZoneInfoNotFoundError (a KeyError, so it is named before LookupError is tried).
 _INVALID_DATA: tuple[type[BaseException], ...] = (
+    ZoneInfoNotFoundError,
     ValueError,
     OverflowError,
     TypeError,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, EmailStr, Field, TypeAdapter
 
 from models.errors import ErrorCode, Refusal
 
@@ -76,9 +76,33 @@ def require_db_id(field: str, value: int | None) -> None:
         )
 
 
-def require_display_name(field: str, value: str) -> str:
-    """The name, stripped; or ``invalid_input`` naming the ``field`` and the problem."""
+def require_display_name(field: str, value: str, *, label: str | None = None) -> str:
+    """The name, stripped; or ``invalid_input`` naming the field (``label`` is how people
+    read it, e.g. "The new Business Center's name") and the problem."""
     problem = display_name_problem(value)
     if problem is not None:
-        raise Refusal(ErrorCode.INVALID_INPUT, f"{field} {problem}.", field=field)
+        raise Refusal(ErrorCode.INVALID_INPUT, f"{label or field} {problem}.", field=field)
     return value.strip()
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def require_email(field: str, value: str) -> str:
+    """The address, stripped and lower-cased; or ``invalid_input`` naming the ``field``.
+
+    Addresses go into e-mail headers: anything an e-mail validator refuses (a CR or LF
+    included) is refused here, not cleaned.
+    """
+    address = value.strip().lower()
+    if len(address) > 320:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, f"{field}: {value!r} is not an e-mail address.", field=field
+        )
+    try:
+        _EMAIL.validate_python(address)
+    except ValueError:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, f"{field}: {value!r} is not an e-mail address.", field=field
+        ) from None
+    return address
