@@ -38,6 +38,8 @@ from models.enums import MemberRole, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import (
     ApproveRequest,
+    DecideApproval,
+    Decision,
     EmailsSent,
     RequestResult,
     RequestState,
@@ -315,3 +317,35 @@ async def test_r16_invitation_whose_admission_fails_for_good_ends_failed(
         async with asyncio.timeout(20):
             result = await handle.result()
     assert result.status == "failed" and result.refusal_code == ErrorCode.BROKEN_INVARIANT
+
+
+async def test_r13_an_approval_meeting_bad_data_answers_at_once_and_stays_pending(
+    client: Client, settings: Settings, demo: Engine
+) -> None:
+    """An update's activity failing for good reaches the caller as its code and message at
+    once (not after the caller's timeout); the request stays pending, so once the data is
+    fixed the seller's next click can approve it."""
+
+    @activity.defn(name=Activity.DECIDE_AND_GRANT)
+    def broken_decision(_: DecideApproval) -> Decision:
+        raise ApplicationError(
+            "AssertionError: shop 1 has no team", type="broken_invariant", non_retryable=True
+        )
+
+    async with worker_replacing(client, settings, demo, "decide_and_grant", broken_decision):
+        service = RequestService(client, demo, settings.task_queue, timeout=20)
+        sub = await service.submit(
+            method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY, shop_code=S1_SHOP, by=ANA
+        )
+        started = time.monotonic()
+        with pytest.raises(Refusal) as info:
+            await service.approve(sub.request_id, ApproveRequest(by=OLI))
+        assert time.monotonic() - started < service.timeout
+        assert info.value.code == ErrorCode.BROKEN_INVARIANT
+        assert "has no team" in info.value.message
+        handle = client.get_workflow_handle(sub.workflow_id)
+        state = await handle.query(Message.STATE, result_type=RequestState)
+        assert state.status is RequestStatus.PENDING
+    with read_session(demo) as session:
+        row = session.get(AccessRequest, sub.request_id)
+        assert row is not None and row.status is RequestStatus.PENDING

@@ -64,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.names import Activity, Message
     from workflows import presets
-    from workflows.refusals import ACTIVITY_FAILURES, refusal_of
+    from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
@@ -376,7 +376,9 @@ class AccessRequestLifecycle:
         try:
             await workflow.execute_activity(activity, arg, result_type=EmailsSent, **presets.MAIL)
         except ACTIVITY_FAILURES as err:
-            failure = refusal_of(err)
+            failure = failed_for_good(err)
+            if failure is None:
+                raise
             note = f"{activity}: {failure.type or 'error'}: {failure.message}"
             workflow.logger.warning("E-mail not sent: %s", note)
             self._state.mail_failures = [*self._state.mail_failures, note][-10:]

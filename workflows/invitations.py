@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         WaitInvitationAdmission,
     )
     from workflows import presets
-    from workflows.refusals import refusal_of
+    from workflows.refusals import failed_for_good, refusal_of
 
 REFUSED = "refused"
 # Never admitted because of bad data or a broken invariant, not a rule (issue 8).
@@ -157,7 +157,9 @@ class _InvitationLifecycle:
                 **presets.MAIL,
             )
         except ActivityError as err:
-            failure = refusal_of(err)
+            failure = failed_for_good(err)
+            if failure is None:
+                raise
             workflow.logger.warning(
                 "Invitation e-mail not sent: %s: %s", failure.type, failure.message
             )

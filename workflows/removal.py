@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         WaitGrantsEnded,
     )
     from workflows import presets
-    from workflows.refusals import refusal_of
+    from workflows.refusals import failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
@@ -103,7 +103,10 @@ class RemovePartnerAccessWorkflow:
                 )
             except ActivityError as err:
                 # Only a fault that never heals arrives here (the rest retry inside).
-                return await self._fail(refusal_of(err))
+                failure = failed_for_good(err)
+                if failure is None:
+                    raise
+                return await self._fail(failure)
             state.campaigns_stopped += page.stopped
             state.after_id = page.last_id
             state.pages += 1
@@ -122,7 +125,9 @@ class RemovePartnerAccessWorkflow:
                 )
             except ActivityError as err:
                 # The access is gone either way; a refused address must not undo that.
-                failure = refusal_of(err)
+                failure = failed_for_good(err)
+                if failure is None:
+                    raise
                 workflow.logger.warning(
                     "Removal e-mail not sent: %s: %s", failure.type, failure.message
                 )
