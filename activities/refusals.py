@@ -26,7 +26,13 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy.exc import DataError, IntegrityError, NoResultFound
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoResultFound,
+    StatementError,
+)
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -61,6 +67,14 @@ _BROKEN_INVARIANT: tuple[type[BaseException], ...] = (
 
 def fault_of(err: BaseException, attempt: int) -> ApplicationError | None:
     """The non-retryable error ``err`` stands for, or None if retrying may heal it."""
+    if (
+        isinstance(err, StatementError)
+        and not isinstance(err, DBAPIError)
+        and isinstance(err.orig, Exception)
+    ):
+        # SQLAlchemy wraps what a value's conversion raised (a bad enum, a wrong type):
+        # classify the conversion's own error.
+        return fault_of(err.orig, attempt)
     if isinstance(err, IntegrityError):
         if attempt < INTEGRITY_ATTEMPTS:
             return None

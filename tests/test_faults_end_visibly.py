@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DataError, IntegrityError, NoResultFound, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    NoResultFound,
+    OperationalError,
+    StatementError,
+)
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
@@ -117,14 +123,20 @@ def _validation_error() -> Exception:
         (AssertionError("shop.id is None"), "broken_invariant"),
         (KeyError("missing"), "broken_invariant"),
         (NoResultFound("no row"), "broken_invariant"),
+        (
+            StatementError("bad enum", "SELECT", {}, LookupError("'x' is not a status")),
+            "broken_invariant",
+        ),
     ],
-    ids=["overflow", "value", "pydantic", "db-data", "assert", "lookup", "no-row"],
+    ids=["overflow", "value", "pydantic", "db-data", "assert", "lookup", "no-row", "wrapped"],
 )
 def test_bad_data_and_broken_invariants_never_retry(err: BaseException, code: str) -> None:
     with pytest.raises(ApplicationError) as info:
         _raising(err)()
     assert info.value.type == code and info.value.non_retryable
-    assert info.value.message.startswith(type(err).__name__)
+    wrapped = isinstance(err, StatementError) and not isinstance(err, DataError)
+    cause = err.orig if wrapped else err  # type: ignore[attr-defined]
+    assert info.value.message.startswith(type(cause).__name__)
 
 
 def test_a_stored_timezone_that_does_not_exist_is_invalid_data() -> None:
