@@ -23,7 +23,10 @@ Accepts:
 - query ``state``: the carried :class:`RequestState`.
 
 Returns :class:`RequestResult`. There is no timeout anywhere: a pending request waits for
-ever (R9) and continues-as-new, state and all, when the server suggests it.
+ever (R9) and continues-as-new, state and all, when the server suggests it. An admission
+that fails for a reason no retry heals (``invalid_data``, ``broken_invariant``) ends at
+once as ``failed``; a mail that fails for good is noted and the request carries on
+(docs/operations.md, "Failed workflows").
 """
 
 from __future__ import annotations

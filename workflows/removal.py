@@ -15,7 +15,9 @@ Accepts:
   :class:`GrantsEnded` once step 1 committed, or fails with the refusal's code.
 - query ``progress``: :class:`RemovalProgress`.
 
-Returns :class:`RemovalResult`.
+Returns :class:`RemovalResult`. A step after step 1 that fails for a reason no retry heals
+ends the removal as ``failed`` (``RequestStatus = 'failed'``, the reason in the summary);
+the grants stay ended. A refused notification e-mail is logged and skipped.
 """
 
 from __future__ import annotations
