@@ -10,6 +10,7 @@ import time
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities.refusals import refusals_as_errors
 from models.names import PartnerActivity
 from models.partner_messages import PageStopped, StopCampaignPage
 from store.campaigns import stop_batch
@@ -21,6 +22,7 @@ class CampaignActivities:
         self._engine = engine
 
     @activity.defn(name=PartnerActivity.STOP_CAMPAIGN_PAGE)
+    @refusals_as_errors
     def stop_page(self, input: StopCampaignPage) -> PageStopped:
         cursor = input.after_id
         details = activity.info().heartbeat_details

@@ -154,6 +154,7 @@ class PartnerActivities:
             )
 
     @activity.defn(name=PartnerActivity.FINISH_REMOVAL)
+    @refusals_as_errors
     def finish_removal(self, input: FinishRemoval) -> int:
         with write_session(self._engine) as session:
             return removal.finish_removal(session, removal_id=input.removal_id).campaigns_stopped
@@ -173,6 +174,7 @@ class PartnerMailActivities:
         return deliver_once(self._engine, self._transport, message, key)
 
     @activity.defn(name=PartnerActivity.SEND_INVITATION_EMAILS)
+    @refusals_as_errors
     def send_invitation_emails(self, input: InvitationEmails) -> int:
         """R16: the accept link to the invitee; R17: to each admin of the invited BC, once
         per offered shop (a later share to the same pending invitation mails again)."""
@@ -246,6 +248,7 @@ class PartnerMailActivities:
         return sent
 
     @activity.defn(name=PartnerActivity.NOTIFY_REMOVAL)
+    @refusals_as_errors
     def notify_access_removed(self, input: RemovalNotice) -> int:
         """R19: the partner is told, and so is every BC downstream that lost the shop."""
         jobs = []

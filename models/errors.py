@@ -45,6 +45,14 @@ class ErrorCode(StrEnum):
     INTERRUPTED = "interrupted"
     # `starter.py doctor` found a broken part (issue 10, docs/operations.md).
     CHECKS_FAILED = "checks_failed"
+    # Faults that retrying cannot heal (issue 8): bad stored data or a broken invariant.
+    # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
+    INVALID_DATA = "invalid_data"
+    BROKEN_INVARIANT = "broken_invariant"
+
+
+FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})
+"""Error types that mean the data or the code is wrong, not that a rule refused."""
 
 
 class Refusal(Exception):

@@ -17,7 +17,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, EmailStr, Field, TypeAdapter
+
+from models.errors import ErrorCode, Refusal
 
 DB_ID_MIN = 1
 DB_ID_MAX = 2**63 - 1
@@ -56,3 +58,51 @@ DisplayName = Annotated[str, AfterValidator(_check_display_name)]
 
 DbId = Annotated[int, Field(ge=DB_ID_MIN, le=DB_ID_MAX)]
 """A numeric id the store can hold."""
+
+
+def require_db_id(field: str, value: int | None) -> None:
+    """Refuse (``invalid_input``) an id the store cannot hold, naming the ``field``.
+
+    Entry points call this before any workflow starts: an id out of range would otherwise
+    fail inside an activity, long after the caller could be told.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not DB_ID_MIN <= value <= DB_ID_MAX:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"{field} must be a whole number from {DB_ID_MIN} to {DB_ID_MAX}; got {value}.",
+            field=field,
+        )
+
+
+def require_display_name(field: str, value: str, *, label: str | None = None) -> str:
+    """The name, stripped; or ``invalid_input`` naming the field (``label`` is how people
+    read it, e.g. "The new Business Center's name") and the problem."""
+    problem = display_name_problem(value)
+    if problem is not None:
+        raise Refusal(ErrorCode.INVALID_INPUT, f"{label or field} {problem}.", field=field)
+    return value.strip()
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def require_email(field: str, value: str) -> str:
+    """The address, stripped and lower-cased; or ``invalid_input`` naming the ``field``.
+
+    Addresses go into e-mail headers: anything an e-mail validator refuses (a CR or LF
+    included) is refused here, not cleaned.
+    """
+    address = value.strip().lower()
+    if len(address) > 320:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, f"{field}: {value!r} is not an e-mail address.", field=field
+        )
+    try:
+        _EMAIL.validate_python(address)
+    except ValueError:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, f"{field}: {value!r} is not an e-mail address.", field=field
+        ) from None
+    return address

@@ -57,13 +57,18 @@ class RequestState(Message):
     queued_approvals: list[ApproveRequest] = Field(default_factory=list)
     # Personal links asked for through the copied link, sent by the run loop (R7, R13).
     personal_links: list[SendPersonalLink] = Field(default_factory=list)
+    # Mail activities that failed for good (the last few), shown in the summary (issue 8).
+    mail_failures: list[str] = Field(default_factory=list)
 
 
 class RequestResult(Message):
     """What a finished request workflow returns."""
 
     request_id: str
-    status: str  # a RequestStatus, or "refused" when admission refused it
+    # A RequestStatus; "refused" when admission refused it; "failed" when admission
+    # failed for a reason no retry heals (refusal_code is then invalid_data or
+    # broken_invariant).
+    status: str
     superseded_by: str | None = None
     refusal_code: str | None = None
     refusal_message: str | None = None

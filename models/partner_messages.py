@@ -104,7 +104,9 @@ class InvitationResult(Message):
     """What a finished invitation workflow returns."""
 
     invitation_id: str
-    status: str  # an InvitationStatus, or "refused" when it was never admitted
+    # An InvitationStatus; "refused" when never admitted; "failed" when admission failed
+    # for a reason no retry heals (bad data, broken invariant).
+    status: str
     refusal_code: str | None = None
     refusal_message: str | None = None
     granted_shop_ids: list[int] = Field(default_factory=list)
@@ -176,6 +178,8 @@ class RemovalState(Message):
     stopping_done: bool = False
     notified: bool = False
     finished: bool = False
+    # A step after the grants ended failed for good (issue 8); the reason is in refusal_*.
+    failed: bool = False
 
 
 class WaitGrantsEnded(Message):
@@ -242,7 +246,7 @@ class RemovalProgress(Message):
 
 class RemovalResult(Message):
     removal_id: str
-    status: str  # "completed", or "refused"
+    status: str  # "completed", "refused", or "failed" (a step failed for good)
     campaigns_stopped: int = 0
     lost_bc_ids: list[int] = Field(default_factory=list)
     refusal_code: str | None = None

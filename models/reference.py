@@ -1,4 +1,8 @@
-"""The reference-data file that ``starter.py load`` imports (documented in docs/operations.md)."""
+"""The reference-data file that ``starter.py load`` imports (documented in docs/operations.md).
+
+Names and ids use the shared field types (models/fields.py): a name with a control
+character or an id the store cannot hold refuses the whole file, before anything is stored.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from models.enums import BCType, MemberRole, TeamRole
+from models.fields import DbId, DisplayName
 
 
 class UserIn(BaseModel):
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
 
 
 class MemberIn(BaseModel):
@@ -20,13 +25,13 @@ class MemberIn(BaseModel):
 
 
 class AdAccountIn(BaseModel):
-    id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=200)
+    id: DbId
+    name: DisplayName
 
 
 class BusinessCenterIn(BaseModel):
-    id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=200)
+    id: DbId
+    name: DisplayName
     type: BCType
     country: str = Field(pattern=r"^[A-Z]{2}$")
     timezone: str
@@ -50,9 +55,9 @@ class TeamMemberIn(BaseModel):
 
 class ShopIn(BaseModel):
     code: str = Field(pattern=r"^[A-Za-z0-9]{4,32}$")
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
     location: str = Field(pattern=r"^(cross_border|[A-Z]{2})$")
-    linked_bc: int | None = None
+    linked_bc: DbId | None = None
     team: list[TeamMemberIn] = []
 
 

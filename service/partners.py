@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.enums import MemberRole, Permission
 from models.errors import ErrorCode, Refusal
+from models.fields import require_db_id, require_email
 from models.names import (
     PartnerMessage,
     PartnerWorkflowType,
@@ -101,6 +102,7 @@ class PartnerService:
     def assign_member(
         self, *, bc_id: int, shop_code: str, member: str, permission: Permission, by: str
     ) -> AssignmentView:
+        require_db_id("bc_id", bc_id)
         shop = self.shop(shop_code)
         assert shop.id is not None
         with write_session(self.engine) as session:
@@ -125,7 +127,12 @@ class PartnerService:
     ) -> list[InvitationOutcome]:
         """R16: one invitation workflow per address, all started together. The first
         refusal is raised (earlier addresses stay invited: each stands alone)."""
-        addresses = list(dict.fromkeys(normalise_email(e) for e in emails if e.strip()))
+        # Issue 8: every input is checked before the first workflow starts, so a bad
+        # address or id refuses the whole call and invites nobody.
+        require_db_id("bc_id", bc_id)
+        for grant in ad_accounts:
+            require_db_id("ad_account_id", grant.ad_account_id)
+        addresses = list(dict.fromkeys(require_email("email", e) for e in emails if e.strip()))
         if not addresses:
             raise Refusal(ErrorCode.INVALID_INPUT, "Give at least one e-mail address.")
         results = await asyncio.gather(
@@ -215,6 +222,8 @@ class PartnerService:
     ) -> ShareOutcome:
         """Share at once with an existing partner; otherwise offer the shop through the
         add-partner invitation (joining the pending one if there is one)."""
+        require_db_id("bc_id", bc_id)
+        require_db_id("partner_bc_id", partner_bc_id)
         shop = self.shop(shop_code)
         assert shop.id is not None
         with read_session(self.engine) as session:
@@ -272,6 +281,7 @@ class PartnerService:
         )
 
     def shops(self, bc_id: int) -> list[HeldShopView]:
+        require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             return sharing.shops_for_bc(session, bc_id)
 
@@ -280,6 +290,7 @@ class PartnerService:
     def create_campaign(
         self, *, ad_account_id: int, shop_code: str, name: str, by: str
     ) -> CampaignView:
+        require_db_id("ad_account_id", ad_account_id)
         shop = self.shop(shop_code)
         assert shop.id is not None
         with write_session(self.engine) as session:
@@ -299,6 +310,7 @@ class PartnerService:
     def campaigns(
         self, *, bc_id: int | None = None, shop_code: str | None = None
     ) -> list[CampaignView]:
+        require_db_id("bc_id", bc_id)
         shop_id = None
         if shop_code is not None:
             shop_id = self.shop(shop_code).id
@@ -308,6 +320,7 @@ class PartnerService:
     # --- removing access (R19) -----------------------------------------------------------
 
     def preview_removal(self, *, shop_code: str, partner_bc_id: int, by: str) -> RemovalPreview:
+        require_db_id("partner_bc_id", partner_bc_id)
         shop = self.shop(shop_code)
         assert shop.id is not None
         with read_session(self.engine) as session:

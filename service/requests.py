@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.enums import RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
+from models.fields import require_db_id, require_display_name
 from models.messages import (
     AdmissionOutcome,
     ApprovalOutcome,
@@ -124,6 +125,8 @@ class RequestService:
         self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str, retry: bool = True
     ) -> Submitted:
         """Start a request workflow and wait for the store's admission (R1-R7)."""
+        # Issue 8: an id the store cannot hold is refused here, before any workflow starts.
+        require_db_id("bc_id", bc_id)
         code = parse_shop_code(shop_code)
         with read_session(self.engine) as session:
             shop = find_shop_by_code(session, code)
@@ -213,7 +216,14 @@ class RequestService:
         ``idempotency_key`` becomes the update id, so a double submit of one form returns
         the first outcome instead of deciding twice. A caller that has just read the
         request as pending (the link handler) passes its ``workflow_id`` and saves a read.
+        Ids the store cannot hold and S2 names with control characters are refused here
+        (``invalid_input``), before the workflow hears of them (issue 8).
         """
+        require_db_id("bc_id", command.bc_id)
+        if command.new_bc_name is not None and command.new_bc_name.strip():
+            require_display_name(
+                "new_bc_name", command.new_bc_name, label="The new Business Center's name"
+            )
         return await self._update(
             request_id,
             Message.APPROVE,

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from models.enums import MemberRole
 from models.errors import ErrorCode, Refusal
+from models.fields import require_display_name
 from models.partner_enums import CAMPAIGN_WRITERS, PRODUCT_SALES, CampaignStatus
 from models.partner_messages import CampaignView
 from models.tables import AdAccount, AuditEvent, Campaign, Shop, User, utcnow
@@ -34,9 +35,7 @@ def create_campaign(
     ``ad_promotion`` on it (a BC admin holds what the BC holds; a standard member needs an
     assignment and an ad account permission that may write campaigns)."""
     now = now or utcnow()
-    title = name.strip()
-    if not title or len(title) > 200:
-        raise Refusal(ErrorCode.INVALID_INPUT, "A campaign needs a name of 1-200 characters.")
+    title = require_display_name("name", name, label="The campaign's name")
     account = session.get(AdAccount, ad_account_id)
     if account is None:
         raise Refusal(ErrorCode.UNKNOWN_AD_ACCOUNT, f"There is no ad account {ad_account_id}.")

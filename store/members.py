@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from models.enums import MemberRole, Permission
 from models.errors import ErrorCode, Refusal
+from models.fields import require_email
 from models.partner_enums import AdAccountPermission, InvitationKind
 from models.partner_messages import AdAccountGrant, AssignmentView
 from models.tables import (
@@ -134,9 +135,8 @@ def create_member_invitation(
     now = now or utcnow()
     bc = require_bc(session, bc_id, lock=True)
     admin = require_bc_admin(session, bc, by)
-    address = normalise_email(email)
-    if "@" not in address or len(address) > 320:
-        raise Refusal(ErrorCode.INVALID_INPUT, f"{email!r} is not an e-mail address.")
+    # The address goes into e-mail headers: the same check as reference data (issue 8).
+    address = require_email("email", email)
     invitee = find_user(session, address)
     if invitee is not None and session.get(BCMember, (bc.id, invitee.id)) is not None:
         raise Refusal(

@@ -32,6 +32,7 @@ from models.enums import (
     SendChannel,
 )
 from models.errors import ErrorCode, Refusal
+from models.fields import require_display_name
 from models.tables import (
     AccessRequest,
     BCMember,
@@ -453,12 +454,15 @@ def decide_approval(
             )
         approving_bc = shop.linked_bc_id
     elif scenario is Scenario.S2:
-        name = (new_bc_name or "").strip()
-        if not name or len(name) > 200:
+        if not (new_bc_name or "").strip():
             raise Refusal(
                 ErrorCode.INVALID_INPUT,
                 "Enter a name (1-200 characters) for your new Business Center.",
             )
+        # The name goes into e-mails and pages: no control characters (issue 8).
+        name = require_display_name(
+            "new_bc_name", new_bc_name or "", label="The new Business Center's name"
+        )
         tz = valid_timezone(timezone)
         bc = BusinessCenter(
             id=new_bc_id(session),

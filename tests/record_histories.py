@@ -20,6 +20,12 @@ store with the demo data, and the real worker in this process, then walks:
   member ask for a personal link (R7, R13); only the member's id enters the history.
   ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
   carried member ids (the typed addresses are in it): kept so such requests still replay.
+- ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
+  timezone edited by hand into one that does not exist) and the request ends ``failed``
+  at once instead of retrying for ever (issue 8). Recorded last: it breaks the BC.
+
+To add one history without re-recording the others, record into a scratch directory and
+copy only the new file: ``--out /tmp/h && cp /tmp/h/<name>.json tests/histories/``.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
@@ -165,6 +172,23 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
     )
     await _save(client, asked.workflow_id, "RequestAccessToShop_personal_link", out)
+
+    # Issue 8: bad stored data at admission ends the request "failed", not retrying.
+    with write_session(service.engine) as session:
+        session.execute(
+            text("UPDATE business_center SET timezone = 'Mars/Olympus' WHERE id = :id"),
+            {"id": AGENCY},
+        )
+    try:
+        await service.submit(method=RA, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+        raise SystemExit("expected a failure")
+    except Refusal as failure:
+        assert failure.code == "invalid_data", failure.to_dict()
+    with read_session(service.engine) as session:
+        s4_shop = find_shop_by_code(session, "THMEMBER04")
+    assert s4_shop is not None and s4_shop.id is not None
+    failed_id = request_workflow_id(RA, AGENCY, s4_shop.id)
+    await _save(client, failed_id, "RequestAccessToShop_failed_bad_data", out)
 
 
 def main() -> None:

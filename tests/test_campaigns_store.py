@@ -146,7 +146,13 @@ def test_r18_unknown_ad_account_and_empty_name_are_refused(store: Engine) -> Non
         store,
         lambda s: _create(s, store, by=ANA, name="  "),
         ErrorCode.INVALID_INPUT,
-        "1-200 characters",
+        "campaign's name must not be empty",
+    )
+    refused_without_change(  # issue 8: names never carry control characters
+        store,
+        lambda s: _create(s, store, by=ANA, name="Spring\nsale"),
+        ErrorCode.INVALID_INPUT,
+        "control characters (found U+000A)",
     )
 
 

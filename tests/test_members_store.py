@@ -201,10 +201,15 @@ def test_r16_ad_accounts_must_belong_to_the_inviting_bc(store: Engine) -> None:
     )
 
 
-def test_r16_a_malformed_address_is_refused(store: Engine) -> None:
+@pytest.mark.parametrize(
+    "address",
+    # Issue 8: an address with a CR/LF would write its own headers into the invitation.
+    ["not-an-address", "new@brand.com\r\nBcc: evil@attacker.example", "new @brand.com"],
+)
+def test_r16_a_malformed_address_is_refused(store: Engine, address: str) -> None:
     refused_without_change(
         store,
-        lambda s: _invite(s, email="not-an-address"),
+        lambda s: _invite(s, email=address),
         ErrorCode.INVALID_INPUT,
         "is not an e-mail address",
     )

@@ -23,7 +23,10 @@ Accepts:
 - query ``state``: the carried :class:`RequestState`.
 
 Returns :class:`RequestResult`. There is no timeout anywhere: a pending request waits for
-ever (R9) and continues-as-new, state and all, when the server suggests it.
+ever (R9) and continues-as-new, state and all, when the server suggests it. An admission
+that fails for a reason no retry heals (``invalid_data``, ``broken_invariant``) ends at
+once as ``failed``; a mail that fails for good is noted and the request carries on
+(docs/operations.md, "Failed workflows").
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.enums import RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
-    from models.errors import ErrorCode
+    from models.errors import FAULT_CODES, ErrorCode
+    from models.fields import display_name_problem
     from models.messages import (
         Admission,
         AdmissionOutcome,
@@ -63,10 +67,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.names import Activity, Message
     from workflows import presets
-    from workflows.refusals import ACTIVITY_FAILURES, refusal_of
+    from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
+# Admission failed for a reason no retry heals (bad stored data, a broken invariant): no
+# row in the store, the reason in the result, the summary and RequestStatus (issue 8).
+FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
 
@@ -146,7 +153,9 @@ class AccessRequestLifecycle:
             state.refusal_message = refusal.message
             if refusal.details and isinstance(refusal.details[0], dict):
                 state.refusal_details = refusal.details[0]
-            self._publish(REFUSED)
+            if refusal.type in FAULT_CODES:
+                workflow.logger.error("Admission failed for good: %s", refusal.message)
+            self._publish(self._closed_status())
             return
         state.status = RequestStatus.PENDING
         state.approval_url = admission.approval_url
@@ -169,11 +178,9 @@ class AccessRequestLifecycle:
                 workflow.logger.warning("Could not signal the superseded request: %s", err)
             state.competitor_signalled = True
         if not state.requester_notified:  # R14: the requester is told by e-mail
-            await workflow.execute_activity(
+            await self._mail(
                 Activity.NOTIFY_REQUESTER,
                 RequesterNotice(request_id=self._input.request_id, kind="approved"),
-                result_type=EmailsSent,
-                **presets.MAIL,
             )
             state.requester_notified = True
 
@@ -205,6 +212,16 @@ class AccessRequestLifecycle:
     @approve.validator
     def _validate_approve(self, command: ApproveRequest) -> None:
         self._require_pending()
+        # S2's form: refused here too, so no caller (CLI, web, a raw client) can reach the
+        # store with a name that would break the e-mails (issue 8).
+        if command.new_bc_name is not None:
+            problem = display_name_problem(command.new_bc_name)
+            if problem is not None:
+                raise ApplicationError(
+                    f"The new Business Center's name {problem}.",
+                    type=ErrorCode.INVALID_INPUT,
+                    non_retryable=True,
+                )
 
     @workflow.signal(name=Message.APPROVE_SIGNAL)
     def approve_from_ui(self, command: ApproveRequest) -> None:
@@ -346,26 +363,51 @@ class AccessRequestLifecycle:
             return self._outcome(already_decided=already)
 
     async def _send_personal_link(self, item: SendPersonalLink) -> None:
-        await workflow.execute_activity(
-            Activity.SEND_PERSONAL_LINK, item, result_type=EmailsSent, **presets.MAIL
-        )
+        await self._mail(Activity.SEND_PERSONAL_LINK, item)
 
     async def _send_emails(self, seq: int) -> None:
-        await workflow.execute_activity(
+        await self._mail(
             Activity.SEND_REQUEST_EMAILS,
             SendRequestEmails(request_id=self._input.request_id, seq=seq),
-            result_type=EmailsSent,
-            **presets.MAIL,
         )
+
+    async def _mail(self, activity: str, arg: object) -> None:
+        """Run a mail activity. Faults that heal (SMTP away) retry inside it; one that
+        fails for good (a refused address, an unbuildable message) is noted in the state
+        and the summary, and the request carries on: the copy link still reaches the
+        seller, and one bad address must not sink everyone else's request."""
+        try:
+            await workflow.execute_activity(activity, arg, result_type=EmailsSent, **presets.MAIL)
+        except ACTIVITY_FAILURES as err:
+            failure = failed_for_good(err)
+            if failure is None:
+                raise
+            note = f"{activity}: {failure.type or 'error'}: {failure.message}"
+            workflow.logger.warning("E-mail not sent: %s", note)
+            self._state.mail_failures = [*self._state.mail_failures, note][-10:]
+            self._describe(str(self._state.status or REFUSED))
 
     def _publish(self, status: str) -> None:
         """Keep the Temporal UI's filters and summary in step with the store (R21)."""
-        input = self._input
         workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(status))])
-        workflow.set_current_details(
+        self._describe(str(status))
+
+    def _describe(self, status: str) -> None:
+        """The summary ops read in the Temporal UI: status, what, and what went wrong."""
+        input, state = self._input, self._state
+        details = (
             f"**{status}** · {input.method.label} · BC {input.bc_id} → shop {input.shop_code}"
             f" · request {input.request_id}"
         )
+        if status == FAILED:
+            details += f"\n\nFailed: {state.refusal_code}: {state.refusal_message}"
+        if state.mail_failures:
+            details += "\n\nE-mails not sent: " + "; ".join(state.mail_failures)
+        workflow.set_current_details(details)
+
+    def _closed_status(self) -> str:
+        """How a request that was never admitted ended: refused by a rule, or failed."""
+        return FAILED if self._state.refusal_code in FAULT_CODES else REFUSED
 
     def _outcome(self, *, already_decided: bool) -> ApprovalOutcome:
         state = self._state
@@ -386,7 +428,7 @@ class AccessRequestLifecycle:
         state = self._state
         return RequestResult(
             request_id=self._input.request_id,
-            status=REFUSED if state.refusal_code else str(state.status),
+            status=self._closed_status() if state.refusal_code else str(state.status),
             superseded_by=state.superseded_by,
             refusal_code=state.refusal_code,
             refusal_message=state.refusal_message,

@@ -28,7 +28,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.errors import ErrorCode
+    from models.errors import FAULT_CODES, ErrorCode
     from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
     from models.partner_enums import InvitationKind, InvitationStatus
     from models.partner_messages import (
@@ -46,9 +46,11 @@ with workflow.unsafe.imports_passed_through():
         WaitInvitationAdmission,
     )
     from workflows import presets
-    from workflows.refusals import refusal_of
+    from workflows.refusals import failed_for_good, refusal_of
 
 REFUSED = "refused"
+# Never admitted because of bad data or a broken invariant, not a rule (issue 8).
+FAILED = "failed"
 
 
 class _InvitationLifecycle:
@@ -145,16 +147,34 @@ class _InvitationLifecycle:
         raise NotImplementedError
 
     async def _send_emails(self, shop_id: int | None = None) -> None:
-        await workflow.execute_activity(
-            PartnerActivity.SEND_INVITATION_EMAILS,
-            InvitationEmails(invitation_id=self._invitation_id, shop_id=shop_id),
-            result_type=int,
-            **presets.MAIL,
-        )
+        # A mail that fails for good (a refused address) is logged and the invitation
+        # stays open: the invitee can still be told another way, and it can be cancelled.
+        try:
+            await workflow.execute_activity(
+                PartnerActivity.SEND_INVITATION_EMAILS,
+                InvitationEmails(invitation_id=self._invitation_id, shop_id=shop_id),
+                result_type=int,
+                **presets.MAIL,
+            )
+        except ActivityError as err:
+            failure = failed_for_good(err)
+            if failure is None:
+                raise
+            workflow.logger.warning(
+                "Invitation e-mail not sent: %s: %s", failure.type, failure.message
+            )
+            workflow.set_current_details(
+                f"**{self._state.status}** · {self._kind.value} invitation "
+                f"{self._invitation_id} from BC {self._bc_id}\n\nE-mail not sent: "
+                f"{failure.type}: {failure.message}"
+            )
+
+    def _unadmitted(self) -> str:
+        return FAILED if self._state.refusal_code in FAULT_CODES else REFUSED
 
     def _publish(self) -> None:
         state = self._state
-        status = REFUSED if state.refusal_code and state.status is None else state.status
+        status = self._unadmitted() if state.refusal_code and state.status is None else state.status
         workflow.set_current_details(
             f"**{status}** · {self._kind.value} invitation {self._invitation_id}"
             f" from BC {self._bc_id}"
@@ -164,7 +184,7 @@ class _InvitationLifecycle:
         state = self._state
         return InvitationResult(
             invitation_id=self._invitation_id,
-            status=REFUSED if state.status is None else str(state.status),
+            status=self._unadmitted() if state.status is None else str(state.status),
             refusal_code=state.refusal_code,
             refusal_message=state.refusal_message,
             granted_shop_ids=state.granted_shop_ids,

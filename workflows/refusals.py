@@ -24,3 +24,10 @@ def refusal_of(err: ActivityError | ApplicationError) -> ApplicationError:
     if isinstance(cause, ApplicationError):
         return ApplicationError(cause.message, *cause.details, type=cause.type, non_retryable=True)
     return ApplicationError(str(err), type=ErrorCode.SERVICE_UNAVAILABLE, non_retryable=True)
+
+
+def failed_for_good(err: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The activity's own non-retryable error, or None when the failure is something else
+    (a cancellation, say) that the caller must let through."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return cause if isinstance(cause, ApplicationError) else None

@@ -15,7 +15,9 @@ Accepts:
   :class:`GrantsEnded` once step 1 committed, or fails with the refusal's code.
 - query ``progress``: :class:`RemovalProgress`.
 
-Returns :class:`RemovalResult`.
+Returns :class:`RemovalResult`. A step after step 1 that fails for a reason no retry heals
+ends the removal as ``failed`` (``RequestStatus = 'failed'``, the reason in the summary);
+the grants stay ended. A refused notification e-mail is logged and skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from models.errors import FAULT_CODES
     from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
     from models.partner_messages import (
         EndGrants,
@@ -39,9 +42,12 @@ with workflow.unsafe.imports_passed_through():
         WaitGrantsEnded,
     )
     from workflows import presets
-    from workflows.refusals import refusal_of
+    from workflows.refusals import failed_for_good, refusal_of
+    from workflows.search_attributes import REQUEST_STATUS
 
 REFUSED = "refused"
+# A step failed for a reason no retry heals (bad data, broken invariant): issue 8.
+FAILED = "failed"
 
 
 @workflow.defn(name=PartnerWorkflowType.REMOVE_ACCESS)
@@ -73,6 +79,8 @@ class RemovePartnerAccessWorkflow:
                 state.refusal_code = refusal.type
                 state.refusal_message = refusal.message
         if state.ended is None:
+            if state.refusal_code in FAULT_CODES:
+                workflow.upsert_search_attributes([REQUEST_STATUS.value_set(FAILED)])
             self._publish()
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._result()
@@ -80,20 +88,27 @@ class RemovePartnerAccessWorkflow:
         ended = state.ended
         while not state.stopping_done:
             self._publish()
-            page: PageStopped = await workflow.execute_activity(
-                PartnerActivity.STOP_CAMPAIGN_PAGE,
-                StopCampaignPage(
-                    removal_id=input.removal_id,
-                    shop_id=input.shop_id,
-                    bc_ids=ended.lost_bc_ids,
-                    after_id=state.after_id,
-                    page_size=input.page_size,
-                    batch_size=input.batch_size,
-                    pause_ms=input.pause_ms,
-                ),
-                result_type=PageStopped,
-                **presets.CAMPAIGN_PAGE,
-            )
+            try:
+                page: PageStopped = await workflow.execute_activity(
+                    PartnerActivity.STOP_CAMPAIGN_PAGE,
+                    StopCampaignPage(
+                        removal_id=input.removal_id,
+                        shop_id=input.shop_id,
+                        bc_ids=ended.lost_bc_ids,
+                        after_id=state.after_id,
+                        page_size=input.page_size,
+                        batch_size=input.batch_size,
+                        pause_ms=input.pause_ms,
+                    ),
+                    result_type=PageStopped,
+                    **presets.CAMPAIGN_PAGE,
+                )
+            except ActivityError as err:
+                # Only a fault that never heals arrives here (the rest retry inside).
+                failure = failed_for_good(err)
+                if failure is None:
+                    raise
+                return await self._fail(failure)
             state.campaigns_stopped += page.stopped
             state.after_id = page.last_id
             state.pages += 1
@@ -103,12 +118,21 @@ class RemovePartnerAccessWorkflow:
                 workflow.continue_as_new(RemovalInput(**{**input.model_dump(), "state": state}))
 
         if not state.notified:
-            await workflow.execute_activity(
-                PartnerActivity.NOTIFY_REMOVAL,
-                RemovalNotice(removal_id=input.removal_id),
-                result_type=int,
-                **presets.MAIL,
-            )
+            try:
+                await workflow.execute_activity(
+                    PartnerActivity.NOTIFY_REMOVAL,
+                    RemovalNotice(removal_id=input.removal_id),
+                    result_type=int,
+                    **presets.MAIL,
+                )
+            except ActivityError as err:
+                # The access is gone either way; a refused address must not undo that.
+                failure = failed_for_good(err)
+                if failure is None:
+                    raise
+                workflow.logger.warning(
+                    "Removal e-mail not sent: %s: %s", failure.type, failure.message
+                )
             state.notified = True
         if not state.finished:
             # The store's count is the truth: a page retried after a crash reports only
@@ -120,6 +144,18 @@ class RemovePartnerAccessWorkflow:
                 **presets.STORE,
             )
             state.finished = True
+        self._publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _fail(self, failure: ApplicationError) -> RemovalResult:
+        """End visibly: RequestStatus and the summary say failed, with the reason."""
+        state = self._state
+        state.refusal_code = failure.type
+        state.refusal_message = failure.message
+        state.failed = True
+        workflow.logger.error("Removal failed for good: %s", failure.message)
+        workflow.upsert_search_attributes([REQUEST_STATUS.value_set(FAILED)])
         self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()
@@ -149,17 +185,22 @@ class RemovePartnerAccessWorkflow:
 
     def _status(self) -> str:
         state = self._state
+        if state.failed or (state.ended is None and state.refusal_code in FAULT_CODES):
+            return FAILED
         if state.ended is None:
             return REFUSED if state.refusal_code else "ending_grants"
         return "completed" if state.finished else "stopping_campaigns"
 
     def _publish(self) -> None:
         input, state = self._input, self._state
-        workflow.set_current_details(
+        details = (
             f"**{self._status()}** · remove BC {input.partner_bc_id} from shop "
             f"{input.shop_code} · {state.campaigns_stopped} campaigns stopped"
             f" · removal {input.removal_id}"
         )
+        if self._status() == FAILED:
+            details += f"\n\nFailed: {state.refusal_code}: {state.refusal_message}"
+        workflow.set_current_details(details)
 
     def _result(self) -> RemovalResult:
         state = self._state
