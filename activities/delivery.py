@@ -202,7 +202,13 @@ class OutboxTransport:
         return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml")
 
     def send(self, message: Message, key: str, record: Record) -> None:
-        data = message.as_bytes()  # before any file exists: a failure here leaves none
+        # Serialised before any file exists: a failure here leaves none. An international
+        # address is written as UTF-8, as SMTPUTF8 carries it, not mangled by RFC 2047.
+        data = (
+            message.as_bytes(policy=message.policy.clone(utf8=True))
+            if isinstance(message, EmailMessage)
+            else message.as_bytes()
+        )
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
         try:

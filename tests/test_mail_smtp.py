@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage, Message
@@ -170,7 +171,7 @@ def test_r7_a_message_arrives_whole_over_smtp(to: str, smtp: tuple[str, Received
         subject="Zugriff — Müller Shop", text="Grüße, Jürgen\n", html="<p>Grüße, Jürgen</p>\n"
     )
     message = build_message(key="k:1", sender="no-reply@shop-access.local", to=to, email=rendered)
-    SmtpTransport(url, timeout=5).send(message, "k:1")
+    SmtpTransport(url, timeout=5).send(message, "k:1", nullcontext)
     ((rcpts, sent),) = received.messages
     assert rcpts == [to] and sent["To"] == to
     assert sent["Subject"] == rendered.subject
