@@ -92,7 +92,7 @@ def header_text(value: str, limit: int = HEADER_LIMIT) -> str:
 # line is too long for SMTP or it holds a control character 8bit forbids; then, and only
 # then, quoted-printable.
 _AS_IS = Charset("utf-8")
-_AS_IS.body_encoding = None
+_AS_IS.body_encoding = None  # type: ignore[assignment]  # documented: None, no encoding
 _QUOTED = Charset("utf-8")
 _QUOTED.body_encoding = QP
 _UNSAFE_IN_BODY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -205,7 +205,7 @@ class OutboxTransport:
         # Serialised before any file exists: a failure here leaves none. An international
         # address is written as UTF-8, as SMTPUTF8 carries it, not mangled by RFC 2047.
         data = (
-            message.as_bytes(policy=message.policy.clone(utf8=True))
+            message.as_bytes(policy=email_policy.SMTPUTF8.clone(linesep="\n"))
             if isinstance(message, EmailMessage)
             else message.as_bytes()
         )
@@ -229,9 +229,11 @@ def _wire(message: Message, utf8: bool) -> bytes:
     """The message as SMTP's DATA carries it, CRLF line ends and leading dots doubled,
     without the final ``.`` line."""
     out = io.BytesIO()
-    base = message.policy if isinstance(message, EmailMessage) else email_policy.compat32
-    generator_policy = base.clone(linesep="\r\n", **({"utf8": True} if utf8 else {}))
-    BytesGenerator(out, policy=generator_policy).flatten(message, linesep="\r\n")
+    if isinstance(message, EmailMessage):
+        smtp_policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
+        BytesGenerator(out, policy=smtp_policy).flatten(message)
+    else:
+        BytesGenerator(out, policy=email_policy.compat32).flatten(message, linesep="\r\n")
     data = re.sub(rb"(?m)^\.", b"..", out.getvalue())
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
@@ -332,7 +334,10 @@ def delivered(session: Session, keys: Iterable[str]) -> set[str]:
         session.exec(
             select(EmailDelivery.key).where(
                 col(EmailDelivery.key).in_(wanted),
-                or_(col(EmailDelivery.sent_at).is_not(None), col(EmailDelivery.rejected).is_not(None)),
+                or_(
+                    col(EmailDelivery.sent_at).is_not(None),
+                    col(EmailDelivery.rejected).is_not(None),
+                ),
             )
         ).all()
     )
@@ -392,9 +397,7 @@ def _marking_sent(engine: Engine, key: str) -> Iterator[None]:
         # or the row lock (PostgreSQL) is already held: after the server's 250 only the
         # commit remains, with no wait behind other writers.
         session.exec(  # type: ignore[call-overload]
-            update(EmailDelivery)
-            .where(col(EmailDelivery.key) == key)
-            .values(sent_at=utcnow())
+            update(EmailDelivery).where(col(EmailDelivery.key) == key).values(sent_at=utcnow())
         )
         yield
 

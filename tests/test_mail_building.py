@@ -76,35 +76,49 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
             emails.request_approved,
             {
                 **{k: request[k] for k in ("recipient_name", "bc_name", "bc_id", "shop_name")},
-                "shop_code": "GBLINKED01", "method_label": "Add my TikTok Shop",
-                "relationship": "partner", "permission_label": "Manager permission",
+                "shop_code": "GBLINKED01",
+                "method_label": "Add my TikTok Shop",
+                "relationship": "partner",
+                "permission_label": "Manager permission",
                 "approved_by": "oli@brand-linked.com",
             },
-        ),  # fmt: skip
+        ),
         "member_invitation": (
             emails.member_invitation,
             {
-                "bc_name": "Agency One", "bc_id": 1, "invited_by": "ana@agency-one.com",
-                "role": "standard", "ad_accounts": [("Main ads", 42, "operator")], "link": LINK,
+                "bc_name": "Agency One",
+                "bc_id": 1,
+                "invited_by": "ana@agency-one.com",
+                "role": "standard",
+                "ad_accounts": [("Main ads", 42, "operator")],
+                "link": LINK,
             },
-        ),  # fmt: skip
+        ),
         "partner_invitation": (
             emails.partner_invitation,
             {
-                "recipient_name": "Lee", "bc_name": "Agency One", "bc_id": 1,
-                "partner_bc_name": "Sub Agency", "partner_bc_id": 2,
+                "recipient_name": "Lee",
+                "bc_name": "Agency One",
+                "bc_id": 1,
+                "partner_bc_name": "Sub Agency",
+                "partner_bc_id": 2,
                 "invited_by": "ana@agency-one.com",
-                "shops": [("Linked Shop", "GBLINKED01", "ad_promotion")], "link": LINK,
+                "shops": [("Linked Shop", "GBLINKED01", "ad_promotion")],
+                "link": LINK,
             },
-        ),  # fmt: skip
+        ),
         "access_removed": (
             emails.access_removed,
             {
-                "recipient_name": "Lee", "bc_name": "Sub Agency", "bc_id": 2,
-                "shop_name": "Linked Shop", "shop_code": "GBLINKED01",
-                "removed_by": "oli@brand-linked.com", "direct": True,
+                "recipient_name": "Lee",
+                "bc_name": "Sub Agency",
+                "bc_id": 2,
+                "shop_name": "Linked Shop",
+                "shop_code": "GBLINKED01",
+                "removed_by": "oli@brand-linked.com",
+                "direct": True,
             },
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -128,7 +142,7 @@ def assert_sound(raw: bytes, *, link: str | None, key: str = KEY) -> EmailMessag
     assert all(len(line.rstrip(b"\r")) <= 998 for line in head.split(b"\n"))
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
-    assert Counter(name.lower() for name in parsed.keys()) == HEADERS
+    assert Counter(name.lower() for name in parsed) == HEADERS
     assert not parsed.defects
     assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
     assert len(str(parsed["Subject"])) <= SUBJECT_LIMIT
@@ -225,7 +239,8 @@ WEDGE_DATA = {
     "users": [{"email": "max@wedge.example", "name": "Max"}],
     "business_centers": [
         {"id": 7100000000000000088, "name": "Acme", "type": "agency", "country": "SG",
-         "timezone": "Asia/Singapore", "members": [{"email": "max@wedge.example", "role": "admin"}]},
+         "timezone": "Asia/Singapore",
+         "members": [{"email": "max@wedge.example", "role": "admin"}]},
     ],
     "shops": [
         {"code": "WEDGESHOP1", "name": "Wedge Shop", "location": "SG", "linked_bc": None,
