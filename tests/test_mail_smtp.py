@@ -249,22 +249,22 @@ def _row(engine: Engine, key: str) -> EmailDelivery:
 
 
 def test_r20_a_repeat_after_a_crash_mid_send_has_the_same_message_id_and_date(
-    sqlite_engine: Engine, smtp: tuple[str, Received]
+    store_engine: Engine, smtp: tuple[str, Received]
 ) -> None:
     url, received = smtp
     transport = SmtpTransport(url, timeout=5)
     key = "access_request:req_cut:approved:to:9"
     with pytest.raises(CutOff):
-        deliver_once(sqlite_engine, DiesBeforeCommit(transport), _message(key), key)
-    assert _row(sqlite_engine, key).sent_at is None  # claimed, not marked: send again
+        deliver_once(store_engine, DiesBeforeCommit(transport), _message(key), key)
+    assert _row(store_engine, key).sent_at is None  # claimed, not marked: send again
     # The retry builds its message later; the claim's time, not the build's, is its Date.
     later = datetime(2031, 1, 1, tzinfo=UTC)
-    assert deliver_once(sqlite_engine, transport, _message(key, date=later), key) is True
-    assert deliver_once(sqlite_engine, transport, _message(key), key) is False
+    assert deliver_once(store_engine, transport, _message(key, date=later), key) is True
+    assert deliver_once(store_engine, transport, _message(key), key) is False
     first, second = (m for _, m in received.messages)
     assert len(received.messages) == 2
     assert (first["Message-ID"], first["Date"]) == (second["Message-ID"], second["Date"])
-    assert _row(sqlite_engine, key).sent_at is not None
+    assert _row(store_engine, key).sent_at is not None
 
 
 def test_r20_the_sent_mark_holds_the_write_lock_before_the_final_dot(
@@ -298,34 +298,34 @@ def test_r20_the_sent_mark_holds_the_write_lock_before_the_final_dot(
 
 
 def test_issue8_a_permanent_refusal_is_recorded_and_never_retried(
-    sqlite_engine: Engine, smtp: tuple[str, Received]
+    store_engine: Engine, smtp: tuple[str, Received]
 ) -> None:
     url, received = smtp
     received.refuse["nobody@x.example"] = "550 5.1.1 no such user"
     transport = SmtpTransport(url, timeout=5)
     key = "access_request:req_550:send:1:to:4"
     message = _message(key, to="nobody@x.example")
-    assert deliver_once(sqlite_engine, transport, message, key) is False
-    row = _row(sqlite_engine, key)
+    assert deliver_once(store_engine, transport, message, key) is False
+    row = _row(store_engine, key)
     assert row.sent_at is None and row.rejected is not None and "550" in row.rejected
-    assert deliver_once(sqlite_engine, transport, _message(key, "nobody@x.example"), key) is False
+    assert deliver_once(store_engine, transport, _message(key, "nobody@x.example"), key) is False
     assert received.rcpts == ["nobody@x.example"]  # the retry did not even connect
     assert received.messages == []
 
 
 def test_issue8_a_transient_refusal_retries_and_then_sends_once(
-    sqlite_engine: Engine, smtp: tuple[str, Received]
+    store_engine: Engine, smtp: tuple[str, Received]
 ) -> None:
     url, received = smtp
     received.refuse["busy@x.example"] = "451 4.3.0 try again later"
     transport = SmtpTransport(url, timeout=5)
     key = "access_request:req_451:send:1:to:5"
     with pytest.raises(smtplib.SMTPResponseException):
-        deliver_once(sqlite_engine, transport, _message(key, "busy@x.example"), key)
-    row = _row(sqlite_engine, key)
+        deliver_once(store_engine, transport, _message(key, "busy@x.example"), key)
+    row = _row(store_engine, key)
     assert row.sent_at is None and row.rejected is None  # still to be sent
     del received.refuse["busy@x.example"]
-    assert deliver_once(sqlite_engine, transport, _message(key, "busy@x.example"), key)
+    assert deliver_once(store_engine, transport, _message(key, "busy@x.example"), key)
     assert [rcpts for rcpts, _ in received.messages] == [["busy@x.example"]]
 
 
