@@ -167,11 +167,11 @@ def _international_message(headers: dict[str, str], email: RenderedEmail) -> Ema
     return message
 
 
-def _has_8bit(message: Message) -> bool:
+def has_8bit(message: Message) -> bool:
     return any(part.get("Content-Transfer-Encoding") == "8bit" for part in message.walk())
 
 
-def _quoted_copy(message: Message) -> Message:
+def quoted_copy(message: Message) -> Message:
     """``message`` with its 8bit parts quoted-printable, for a relay without 8BITMIME."""
     rebuilt = MIMEMultipart("alternative")
     for name, value in message.items():
@@ -292,11 +292,11 @@ class SmtpTransport:
             if not client.has_extn("smtputf8"):
                 raise EmailRejected("the relay does not offer SMTPUTF8 for this address")
             options += ["SMTPUTF8", "BODY=8BITMIME"]
-        elif _has_8bit(message):
+        elif has_8bit(message):
             if client.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
             else:
-                message = _quoted_copy(message)
+                message = quoted_copy(message)
         data = _wire(message, utf8)
         _expect(client.mail(sender, options), (250,), "MAIL FROM")
         _expect(client.rcpt(to), (250, 251), f"RCPT TO <{to}>")

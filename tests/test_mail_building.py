@@ -29,7 +29,9 @@ from activities.delivery import (
     OutboxTransport,
     RenderedEmail,
     build_message,
+    has_8bit,
     header_text,
+    quoted_copy,
 )
 from activities.mailer import MailActivities
 from models.enums import RequestMethod
@@ -294,3 +296,15 @@ def _shop_id(session: Any) -> int:
 def _key_of(path: Path) -> str:
     parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     return str(parsed["X-Shop-Access-Key"])
+
+
+def test_issue9_a_relay_without_8bitmime_gets_quoted_printable() -> None:
+    rendered = RenderedEmail(subject="Grüße", text=f"Grüße {LINK}\n", html=f"<p>Grüße {LINK}</p>\n")
+    message = build_message(key=KEY, sender=SENDER, to="owner@x.example", email=rendered)
+    quoted = quoted_copy(message)
+    assert not has_8bit(quoted)
+    parsed = assert_sound(quoted.as_bytes(), link=LINK)
+    assert [p["Content-Transfer-Encoding"] for p in parsed.iter_parts()] == ["quoted-printable"] * 2
+    original = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "X-Shop-Access-Key"):
+        assert parsed[name] == original[name]

@@ -368,3 +368,20 @@ async def test_issue8_a_refused_team_member_does_not_stop_the_others(
     while ["max@bold.example"] not in [r for r, _ in received.messages]:
         assert time.monotonic() < deadline, "the approval e-mail never came"
         await asyncio.sleep(0.05)
+
+
+def test_r7_lines_starting_with_a_dot_arrive_intact(smtp: tuple[str, Received]) -> None:
+    """We send DATA ourselves (to mark the key sent around the final dot), so we also
+    double leading dots: a lone "." line must not end the message early."""
+    url, received = smtp
+    text = "first\n.\n.leading dot\n..two\nlast\n"
+    rendered = RenderedEmail(subject="Dots", text=text, html="<p>.</p>\n.\n")
+    message = build_message(key="k:dots", sender="no-reply@shop-access.local",
+                            to="owner@x.example", email=rendered)  # fmt: skip
+    SmtpTransport(url, timeout=5).send(message, "k:dots", nullcontext)
+    ((_, sent),) = received.messages
+    text_part = sent.get_body(preferencelist=("plain",))
+    html_part = sent.get_body(preferencelist=("html",))
+    assert text_part is not None and html_part is not None
+    assert text_part.get_content().replace("\r\n", "\n") == text
+    assert html_part.get_content().replace("\r\n", "\n") == rendered.html
