@@ -1,32 +1,45 @@
 """Delivering rendered e-mail: real SMTP when SMTP_URL is set, else an outbox folder of
-RFC 5322 ``.eml`` files. ``deliver_once`` makes a retried activity never send twice.
+RFC 5322 ``.eml`` files. ``deliver_once`` claims the business key in the store before
+sending, so a retried activity or a restarted worker never sends a message twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
+import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
-from email.charset import BASE64, Charset
+from datetime import datetime
+from email import policy as email_policy
+from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.utils import formatdate
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from models.tables import EmailDelivery, utcnow
-from store.db import read_session, write_session
+from store.db import write_session
+
+log = logging.getLogger(__name__)
+
+EMAIL_REJECTED = "email_rejected"
+"""What ``email_delivery.rejected`` and the worker log call a permanent refusal."""
 
 
 @dataclass(frozen=True)
@@ -36,28 +49,203 @@ class RenderedEmail:
     html: str
 
 
+Record = Callable[[], AbstractContextManager[None]]
+"""Entered by a transport just before the point of no return and left once the message is
+taken: leaving normally commits the "sent" mark, leaving with an exception rolls it back."""
+
+
 class Transport(Protocol):
-    def send(self, message: Message, key: str) -> None: ...
+    def send(self, message: Message, key: str, record: Record) -> None: ...
+
+
+class EmailRejected(Exception):
+    """The receiving server refused the message for good (a 5xx reply): retrying with the
+    same message cannot heal it."""
+
+
+# --- headers from stored text ------------------------------------------------------------
+
+# C0 and C1 controls (CR, LF and NUL among them) and the Unicode line and paragraph
+# separators, which some parsers split lines on.
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+SUBJECT_LIMIT = 200
+HEADER_LIMIT = 900  # under RFC 5322's 998 octets a line, with the field name
+
+
+def header_text(value: str, limit: int = HEADER_LIMIT) -> str:
+    """``value`` as one safe header value: every control character (CR, LF, NUL...) and
+    line separator becomes a space and the length is bounded, so no stored text can end
+    the header block early, add a header (``\\r\\nBcc: ...``) or make the generator fail.
+    Non-ASCII stays, and the email package encodes it (RFC 2047) when the message is
+    written."""
+    if len(value) <= limit and value.isascii() and value.isprintable():
+        return value  # nearly every value: no regex, no copy
+    cleaned = _UNSAFE_IN_HEADER.sub(" ", value).strip()
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+# A part is sent as it is (7bit or 8bit, so ``cat`` and ``grep`` read the outbox) unless a
+# line is too long for SMTP or it holds a control character 8bit forbids; then, and only
+# then, quoted-printable.
+_AS_IS = Charset("utf-8")
+_AS_IS.body_encoding = None  # type: ignore[assignment]  # documented: None, no encoding
+_QUOTED = Charset("utf-8")
+_QUOTED.body_encoding = QP
+_UNSAFE_IN_BODY = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_LINE = 998
+
+
+def _readable(body: str) -> bool:
+    if _UNSAFE_IN_BODY.search(body):
+        return False
+    if len(body) <= _MAX_LINE // 4:  # 4 bytes a character at most in UTF-8
+        return True
+    return max(map(len, body.encode().split(b"\n"))) <= _MAX_LINE
+
+
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(body, _AS_IS if _readable(body) else _QUOTED)
+    return part
+
+
+def build_message(
+    *,
+    key: str,
+    sender: str,
+    to: str,
+    email: RenderedEmail,
+    domain: str = "shop-access.local",
+    date: datetime | None = None,
+) -> Message:
+    """A multipart/alternative message (text, then HTML) with stable identifying headers.
+
+    Every header value goes through ``header_text``, so stored text can never break or
+    add a header. ``deliver_once`` sets Date to the time the key was claimed, so a repeat
+    is byte-identical where it matters (Message-ID, Date) and receivers can drop it.
+
+    ASCII addresses, nearly all of them, take the stdlib's compat32 classes: a third of
+    the CPU of ``EmailMessage``, whose header objects dominated the mail activities'
+    cost (docs/performance.md). Non-ASCII addresses need SMTPUTF8 and take
+    ``EmailMessage``.
+    """
+    headers = {
+        "From": header_text(sender),
+        "To": header_text(to),
+        "Subject": header_text(email.subject, SUBJECT_LIMIT),
+        "Date": format_datetime(date or utcnow()),
+        # Stable per business key: if a send is ever repeated, receivers can tell.
+        "Message-ID": message_id(key, domain),
+        "X-Shop-Access-Key": header_text(key),
+    }
+    if not (headers["From"].isascii() and headers["To"].isascii()):
+        return _international_message(headers, email)
+    message = MIMEMultipart("alternative")
+    for name, value in headers.items():
+        message[name] = value
+    message.attach(_text_part(email.text, "plain"))
+    message.attach(_text_part(email.html, "html"))
+    return message
+
+
+def message_id(key: str, domain: str = "shop-access.local") -> str:
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+def _international_message(headers: dict[str, str], email: RenderedEmail) -> EmailMessage:
+    message = EmailMessage()
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(email.text, cte="8bit" if _readable(email.text) else "quoted-printable")
+    message.add_alternative(
+        email.html, subtype="html", cte="8bit" if _readable(email.html) else "quoted-printable"
+    )
+    return message
+
+
+def has_8bit(message: Message) -> bool:
+    return any(part.get("Content-Transfer-Encoding") == "8bit" for part in message.walk())
+
+
+def quoted_copy(message: Message) -> Message:
+    """``message`` with its 8bit parts quoted-printable, for a relay without 8BITMIME."""
+    rebuilt = MIMEMultipart("alternative")
+    for name, value in message.items():
+        if name.lower() not in ("content-type", "mime-version", "content-transfer-encoding"):
+            rebuilt[name] = value
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            body = part.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            quoted = MIMENonMultipart("text", part.get_content_subtype())
+            quoted.set_payload(body.decode("utf-8", "replace"), _QUOTED)
+            rebuilt.attach(quoted)
+    return rebuilt
+
+
+# --- transports ----------------------------------------------------------------------------
 
 
 class OutboxTransport:
-    """Writes one ``.eml`` per message. The file name comes from the business key, so a
-    repeated write replaces the same file instead of adding a second message."""
+    """Writes one ``.eml`` per message. The file name comes from the business key and the
+    file appears whole (written aside, then renamed), so a repeated write replaces the same
+    file: the outbox holds each message exactly once."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def send(self, message: Message, key: str) -> None:
+    def path(self, key: str) -> Path:
+        return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml")
+
+    def send(self, message: Message, key: str, record: Record) -> None:
+        # Serialised before any file exists: a failure here leaves none. An international
+        # address is written as UTF-8, as SMTPUTF8 carries it, not mangled by RFC 2047.
+        data = (
+            message.as_bytes(policy=email_policy.SMTPUTF8.clone(linesep="\n"))
+            if isinstance(message, EmailMessage)
+            else message.as_bytes()
+        )
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(message.as_bytes())
-        os.replace(tmp, self.directory / name)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            # No fsync: the store commits with synchronous=NORMAL, so both survive a
+            # process crash (what R20 promises) and neither is forced to disk per message.
+            os.replace(tmp, self.path(key))
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        with record():
+            pass
+
+
+def _wire(message: Message, utf8: bool) -> bytes:
+    """The message as SMTP's DATA carries it, CRLF line ends and leading dots doubled,
+    without the final ``.`` line."""
+    out = io.BytesIO()
+    if isinstance(message, EmailMessage):
+        smtp_policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
+        BytesGenerator(out, policy=smtp_policy).flatten(message)
+    else:
+        BytesGenerator(out, policy=email_policy.compat32).flatten(message, linesep="\r\n")
+    data = re.sub(rb"(?m)^\.", b"..", out.getvalue())
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 class SmtpTransport:
-    """smtp://[user[:password]@]host[:port] (STARTTLS when offered), smtps:// for TLS."""
+    """smtp://[user[:password]@]host[:port] (STARTTLS when offered), smtps:// for TLS.
+
+    The dialogue goes up to the message's last line first; only then does it take the
+    store's write transaction that marks the key sent, send the final dot, and commit as
+    soon as the server answers 250. A crash can repeat a message only between the
+    server's acceptance and that commit, and the repeat has the same Message-ID and Date.
+    """
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parts = urlsplit(url)
@@ -70,116 +258,154 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
 
-    def send(self, message: Message, key: str) -> None:
+    def _connect(self) -> smtplib.SMTP:
         if self.tls:
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
             )
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+        client.ehlo()
+        if not self.tls and client.has_extn("starttls"):
+            client.starttls(context=ssl.create_default_context())
             client.ehlo()
-            if not self.tls and client.has_extn("starttls"):
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if self.username:
-                client.login(self.username, self.password or "")
-            client.send_message(message)
+        if self.username:
+            client.login(self.username, self.password or "")
+        return client
+
+    def send(self, message: Message, key: str, record: Record) -> None:
+        (_, sender), (_, to) = getaddresses([str(message["From"]), str(message["To"])])
+        client = self._connect()
+        try:
+            self._dialogue(client, message, sender, to, record)
+        finally:
+            with suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            client.close()
+
+    def _dialogue(
+        self, client: smtplib.SMTP, message: Message, sender: str, to: str, record: Record
+    ) -> None:
+        options: list[str] = []
+        utf8 = not (sender.isascii() and to.isascii())
+        if utf8:
+            if not client.has_extn("smtputf8"):
+                raise EmailRejected("the relay does not offer SMTPUTF8 for this address")
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        elif has_8bit(message):
+            if client.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            else:
+                message = quoted_copy(message)
+        data = _wire(message, utf8)
+        _expect(client.mail(sender, options), (250,), "MAIL FROM")
+        _expect(client.rcpt(to), (250, 251), f"RCPT TO <{to}>")
+        _expect(client.docmd("DATA"), (354,), "DATA")
+        client.send(data)
+        with record():
+            client.send(b".\r\n")
+            _expect(client.getreply(), (250,), "end of data")
+
+
+def _expect(reply: tuple[int, bytes], ok: tuple[int, ...], step: str) -> None:
+    code, text = reply
+    if code in ok:
+        return
+    said = f"{step}: {code} {text.decode('utf-8', 'replace')}"
+    if 500 <= code < 600:
+        raise EmailRejected(said)
+    raise smtplib.SMTPResponseException(code, said)  # 4xx or odd: retried
 
 
 def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
     return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)
 
 
-_UTF8 = Charset("utf-8")
-_UTF8.body_encoding = BASE64
-
-
-def build_message(
-    *, key: str, sender: str, to: str, email: RenderedEmail, domain: str = "shop-access.local"
-) -> Message:
-    """A multipart/alternative message (text, then HTML) with stable identifying headers.
-
-    ASCII addresses, nearly all of them, take the stdlib's compat32 classes: a third of
-    the CPU of ``EmailMessage``, whose header objects dominated the mail activities'
-    cost (docs/performance.md). Non-ASCII addresses need SMTPUTF8 and take
-    ``EmailMessage``.
-    """
-    headers = {
-        "From": sender,
-        "To": to,
-        "Subject": email.subject,
-        "Date": formatdate(localtime=False),
-        # Stable per business key: if a send is ever repeated, receivers can tell.
-        "Message-ID": f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>",
-        "X-Shop-Access-Key": key,
-    }
-    if not (sender.isascii() and to.isascii()):
-        return _international_message(headers, email)
-    message = MIMEMultipart("alternative")
-    for name, value in headers.items():
-        message[name] = value
-    for body, subtype in ((email.text, "plain"), (email.html, "html")):
-        part = MIMENonMultipart("text", subtype)
-        part.set_payload(body, _UTF8)
-        message.attach(part)
-    return message
-
-
-def _international_message(headers: dict[str, str], email: RenderedEmail) -> EmailMessage:
-    message = EmailMessage()
-    for name, value in headers.items():
-        message[name] = value
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    return message
+# --- exactly once -------------------------------------------------------------------------
 
 
 def delivered(session: Session, keys: Iterable[str]) -> set[str]:
-    """Which of ``keys`` were already sent: for activities that read their context in one
-    session anyway, instead of a session per message in ``deliver_once``."""
+    """Which of ``keys`` need no more sending (sent, or refused for good): for activities
+    that read their context in one session anyway, so a retry renders nothing twice."""
     wanted = list(keys)
     if not wanted:
         return set()
     return set(
-        session.exec(select(EmailDelivery.key).where(col(EmailDelivery.key).in_(wanted))).all()
+        session.exec(
+            select(EmailDelivery.key).where(
+                col(EmailDelivery.key).in_(wanted),
+                or_(
+                    col(EmailDelivery.sent_at).is_not(None),
+                    col(EmailDelivery.rejected).is_not(None),
+                ),
+            )
+        ).all()
     )
 
 
 def deliver_once(engine: Engine, transport: Transport, message: Message, key: str) -> bool:
-    """Send ``message`` unless the message with this key was already sent. True if sent."""
-    with read_session(engine) as session:
-        if session.get(EmailDelivery, key) is not None:
-            return False
-    deliver(engine, transport, message, key)
+    """Send ``message`` unless the message with this key was already sent (or refused for
+    good). True if the transport took it now.
+
+    The key is claimed first: a committed row with no ``sent_at``. A retry finding the
+    row sent skips; finding it only claimed (a crash mid-send) sends again, with the
+    Message-ID from the key and the Date from the claim, so the repeat is the same
+    message. A permanent refusal (5xx) is recorded in ``rejected`` and logged, and the
+    key is never tried again: retrying cannot heal it, and the caller's other recipients
+    must still get theirs.
+    """
+    claimed_at = _claim(engine, message, key)
+    if claimed_at is None:
+        return False
+    message.replace_header("Date", format_datetime(claimed_at))
+    try:
+        transport.send(message, key, lambda: _marking_sent(engine, key))
+    except EmailRejected as refusal:
+        with write_session(engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                update(EmailDelivery)
+                .where(and_(col(EmailDelivery.key) == key, col(EmailDelivery.sent_at).is_(None)))
+                .values(rejected=str(refusal)[:300])
+            )
+        log.warning("%s: %s refused for good: %s", EMAIL_REJECTED, key, refusal)
+        return False
     return True
 
 
-def deliver(engine: Engine, transport: Transport, message: Message, key: str) -> None:
-    """Send ``message``, found not yet sent, and record it under ``key``.
-
-    A row is written only once the transport has taken the message. A crash between the
-    two sends again on retry (the outbox rewrites the same file; SMTP may deliver a
-    duplicate with the same Message-ID): at least once is the best any mail transport
-    offers, and the window is one database write wide.
-    """
-    transport.send(message, key)
+def _claim(engine: Engine, message: Message, key: str) -> datetime | None:
+    """Claim ``key``; the claim's time if it still needs sending, else None."""
     with write_session(engine) as session:
-        # A retry racing this one may have recorded the key since: keep the first row.
         session.exec(
-            _RECORD[engine.dialect.name],
+            _CLAIM[engine.dialect.name],
             params={
                 "key": key,
-                "to_addr": str(message["To"]),
+                "to_addr": str(message["To"])[:320],
                 "subject": str(message["Subject"])[:300],
                 "message_id": str(message["Message-ID"]),
                 "created_at": utcnow(),
-                "sent_at": utcnow(),
             },
         )
+        row = session.exec(_STATE, params={"key": key}).one()
+    created_at, sent_at, rejected = row
+    return created_at if sent_at is None and rejected is None else None
 
 
-_RECORD = {
+@contextmanager
+def _marking_sent(engine: Engine, key: str) -> Iterator[None]:
+    with write_session(engine) as session:
+        # Executed before the transport's point of no return, so the writer lock (SQLite)
+        # or the row lock (PostgreSQL) is already held: after the server's 250 only the
+        # commit remains, with no wait behind other writers.
+        session.exec(  # type: ignore[call-overload]
+            update(EmailDelivery).where(col(EmailDelivery.key) == key).values(sent_at=utcnow())
+        )
+        yield
+
+
+_CLAIM = {
     "sqlite": sqlite_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
     "postgresql": postgresql_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
 }
+_STATE = select(EmailDelivery.created_at, EmailDelivery.sent_at, EmailDelivery.rejected).where(
+    EmailDelivery.key == bindparam("key")
+)

@@ -1,11 +1,13 @@
 """E-mail builders: one function per e-mail, each returning subject, text and HTML.
 
 jinja2 with autoescape on the HTML templates and StrictUndefined everywhere, so a missing
-value fails loudly in tests instead of mailing a blank.
+value fails loudly in tests instead of mailing a blank. Stored text reaches a template on
+one line (``one_line``): a name holding a line break cannot fake lines of the text part.
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,8 +30,22 @@ def environment() -> Environment:
     )
 
 
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(value: Any) -> Any:
+    """``value`` with every control character and line separator in its text (tuples and
+    lists included) turned into a space; other values unchanged."""
+    if isinstance(value, str):
+        return value if value.isprintable() else _LINE_BREAKING.sub(" ", value)
+    if isinstance(value, tuple | list):
+        return type(value)(one_line(item) for item in value)
+    return value
+
+
 def render(name: str, subject: str, **context: Any) -> RenderedEmail:
     env = environment()
+    context = {key: one_line(value) for key, value in context.items()}
     return RenderedEmail(
         subject=subject,
         text=env.get_template(f"{name}.txt").render(**context),

@@ -10,14 +10,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities import emails
-from activities.delivery import (
-    RenderedEmail,
-    Transport,
-    build_message,
-    deliver,
-    deliver_once,
-    delivered,
-)
+from activities.delivery import RenderedEmail, Transport, build_message, deliver_once, delivered
 from models.enums import Permission, Relationship, RequestMethod
 from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
@@ -58,6 +51,7 @@ class MailActivities:
                 for user, _member in team_members(session, context.request.shop_id)
             ]
             done = delivered(session, (key for _user, key in team))
+        sent = 0
         for user, key in team:
             if key in done:
                 continue
@@ -67,8 +61,8 @@ class MailActivities:
                 resend=input.seq > 1,
                 **context.approval_fields(),
             )
-            self._send(key, user.email, rendered)
-        return EmailsSent(sent=len(team) - len(done), skipped=len(done))
+            sent += int(self._deliver(key, user.email, rendered))
+        return EmailsSent(sent=sent, skipped=len(team) - sent)
 
     @activity.defn(name=Activity.SEND_PERSONAL_LINK)
     def send_personal_link(self, input: SendPersonalLink) -> EmailsSent:
@@ -121,17 +115,14 @@ class MailActivities:
             permission_label=PERMISSION_LABELS[Permission(permission)],
             approved_by=approved_by or "the shop's team",
         )
-        self._send(key, requester.email, rendered)
-        return EmailsSent(sent=1)
+        sent = self._deliver(key, requester.email, rendered)
+        return EmailsSent(sent=int(sent), skipped=int(not sent))
 
     def _deliver(self, key: str, to: str, rendered: RenderedEmail) -> bool:
+        """Claim, send and mark ``key`` (activities.delivery.deliver_once); False if it
+        needed no sending or the recipient's server refused it for good."""
         message = build_message(key=key, sender=self._sender, to=to, email=rendered)
         return deliver_once(self._engine, self._transport, message, key)
-
-    def _send(self, key: str, to: str, rendered: RenderedEmail) -> None:
-        """Deliver a message already checked as unsent in the activity's read session."""
-        message = build_message(key=key, sender=self._sender, to=to, email=rendered)
-        deliver(self._engine, self._transport, message, key)
 
 
 _CONTEXT = (
