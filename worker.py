@@ -5,7 +5,8 @@
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
 LINK_BASE_URL, SECRET_KEY, DEV_MODE; tuning: WORKER_ACTIVITY_THREADS,
-WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX. Stops gracefully on SIGINT/SIGTERM: polling
+WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability: METRICS_ADDRESS (host:port of
+/metrics), LOG_FORMAT (text or json), OTEL_* (traces). Stops gracefully on SIGINT/SIGTERM: polling
 stops, running activities get a grace period to finish, and anything left is retried by
 the next worker, because every activity is idempotent.
 """
@@ -17,13 +18,14 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
@@ -35,8 +37,11 @@ from models.settings import Settings
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
+from service.logging_setup import configure_logging
 from service.sandbox import SandboxRunner, compiled_snippets_apply
 from service.temporal import connect, ensure_search_attributes
+from service.tracing import traced_transport
+from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
 from workflows.add_my_shop import AddMyShopWorkflow
@@ -59,7 +64,8 @@ WORKFLOWS: list[type] = [
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     """Every activity, bound to its injected dependencies."""
     links = LinkSigner(settings.secret_key.get_secret_value(), settings.link_base_url)
-    transport = make_transport(settings.smtp_url, settings.mail_outbox_dir)
+    # A span per SMTP exchange when tracing is on (service/tracing.py).
+    transport = traced_transport(make_transport(settings.smtp_url, settings.mail_outbox_dir))
     store = RequestStoreActivities(engine, links)
     mail = MailActivities(engine, transport, links, settings.mail_from)
     return [
@@ -116,8 +122,13 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
 
 
 def build_worker(
-    client: Client, settings: Settings, engine: Engine, executor: ThreadPoolExecutor
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    executor: ThreadPoolExecutor,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
+    """``interceptors``: the metrics and log-context observer (WorkerTelemetry)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -128,13 +139,15 @@ def build_worker(
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=workflow_runner(settings.worker_sandbox),
         graceful_shutdown_timeout=timedelta(seconds=10),
+        interceptors=interceptors,
     )
 
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     require_current(engine)
-    client = await connect()
+    telemetry = WorkerTelemetry.start(settings, engine)
+    client = await connect(runtime=telemetry.runtime, interceptors=telemetry.client_interceptors)
     try:
         added = await ensure_search_attributes(client)
         if added:
@@ -142,7 +155,9 @@ async def run(settings: Settings) -> None:
     except Exception as err:  # e.g. Temporal Cloud: created in the console instead
         log.warning("Could not check search attributes (%s); create them as in docs", err)
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        worker = build_worker(client, settings, engine, executor)
+        worker = build_worker(
+            client, settings, engine, executor, interceptors=telemetry.worker_interceptors
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -154,10 +169,13 @@ async def run(settings: Settings) -> None:
             client.service_client.config.target_host,
             client.namespace,
         )
-        async with worker:
+        if settings.metrics_address:
+            log.info("Metrics on http://%s/metrics", settings.metrics_address)
+        async with worker, telemetry.serving():
             await stop.wait()
             log.info("Shutting down: finishing running activities")
     engine.dispose()
+    telemetry.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,13 +185,11 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings()
     except ValueError as err:
         sys.exit(f"worker: invalid configuration: {err}")
+    configure_logging(settings.log_format)
     try:
         asyncio.run(run(settings))
     except SchemaBehind as err:

@@ -9,6 +9,7 @@ TEMPORAL_API_KEY, TEMPORAL_TLS_*) are read by ``temporalio.envconfig`` in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,21 @@ class Settings(BaseSettings):
         default=True,
         description="Run workflows in the SDK's sandbox (non-determinism checks). Off "
         "saves worker CPU per new run (docs/performance.md); tests stay sandboxed",
+    )
+
+    # Observability (docs/operations.md, "Metrics, traces and logs"). Traces are
+    # configured by OpenTelemetry's own OTEL_* variables (service/tracing.py).
+    metrics_address: str | None = Field(
+        default=None,
+        pattern=r"^(\[[0-9a-fA-F:]+\]|[^\s:\[\]]+):[0-9]{1,5}$",
+        description="host:port where the worker serves /metrics (its own and the Temporal "
+        "SDK's); unset: no metrics",
+    )
+    web_metrics: bool = Field(
+        default=True, description="The link handler counts requests and serves /metrics"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json (one object per line) for pipelines"
     )
 
     @model_validator(mode="after")

@@ -3,7 +3,9 @@
 Configuration comes from the environment, like the worker's: WEB_HOST, WEB_PORT,
 WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1), and
 Temporal's own TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*.
-The access log is on, with link tokens redacted (web.logs). See docs/operations.md.
+The access log is on, with link tokens redacted (web.logs). Observability: WEB_METRICS
+(/metrics, on by default), LOG_FORMAT (text or json), OTEL_* (traces). See
+docs/operations.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 import uvicorn
 
 from models.settings import Settings
+from service.logging_setup import configure_logging
+from service.tracing import setup_tracing
 from web.app import create_app
 from web.logs import uvicorn_log_config
 
@@ -29,6 +33,11 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as err:
         sys.exit(f"web: invalid configuration: {err}")
+    configure_logging(settings.log_format)
+    try:
+        setup_tracing("shop-access-web")
+    except ValueError as err:
+        sys.exit(f"web: invalid configuration: {err}")
     app = create_app(settings)
     print(
         f"Seller link handler on http://{settings.web_host}:{settings.web_port} "
@@ -39,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
         app,
         host=settings.web_host,
         port=settings.web_port,
-        log_config=uvicorn_log_config(),
+        # JSON: uvicorn's loggers propagate to the root handler, which formats and scrubs.
+        log_config=uvicorn_log_config() if settings.log_format == "text" else None,
         proxy_headers=True,
         server_header=False,
     )
