@@ -81,12 +81,12 @@ def make_handler(log_format: LogFormat, stream: Any = None) -> logging.Handler:
     return handler
 
 
-def configure_logging(log_format: LogFormat, level: int = logging.INFO) -> None:
-    """One handler on the root logger; everything else propagates to it."""
+def configure_logging(log_format: LogFormat, level: int = logging.INFO, stream: Any = None) -> None:
+    """One handler on the root logger (stderr unless ``stream``); all else propagates."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(make_handler(log_format))
+    root.addHandler(make_handler(log_format, stream))
     root.setLevel(level)
     if log_format == "json":
         # The context is in fields: Temporal need not append it to every message too.

@@ -78,11 +78,16 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, address: str) -> AsyncIterator[uvicorn.Server]:
-    """Serve ``app`` on ``address`` for the duration of the block."""
+async def serving(
+    app: Starlette, address: str, *, access_log: bool = False
+) -> AsyncIterator[uvicorn.Server]:
+    """Serve ``app`` on ``address`` for the duration of the block; uvicorn's loggers
+    propagate to the process's handler (``service.logging_setup``)."""
     host, port = split_address(address)
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+        uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=access_log, lifespan="off"
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
