@@ -44,7 +44,7 @@ def requested_exporters(environ: Mapping[str, str] = os.environ) -> list[str]:
     return names
 
 
-def _exporter(name: str) -> SpanExporter:
+def exporter_for(name: str) -> SpanExporter:
     found = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
     entry = found.get(name) or found.get(_ALIASES.get(name, ""))
     if entry is None:
@@ -66,7 +66,7 @@ def setup_tracing(
     names = requested_exporters(environ)
     if not names:
         return None
-    exporters = [_exporter(name) for name in names]
+    exporters = [exporter_for(name) for name in names]
     attributes = {} if environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
     provider = TracerProvider(resource=Resource.create(attributes))
     for exporter in exporters:

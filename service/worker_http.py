@@ -84,11 +84,11 @@ async def serving(
     """Serve ``app`` on ``address`` for the duration of the block; uvicorn's loggers
     propagate to the process's handler (``service.logging_setup``)."""
     host, port = split_address(address)
-    server = _Server(
-        uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=access_log, lifespan="off"
-        )
-    )
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off")
+    # Set after construction: Config(access_log=False) would also silence the process's
+    # "uvicorn.access" logger for every other server in it (propagate=False).
+    config.access_log = access_log
+    server = _Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():  # e.g. the address is in use: say so at start-up
