@@ -14,6 +14,7 @@ are served beside these by ``service.worker_http``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -110,6 +111,13 @@ class ServiceMetrics:
             "shop_access_email_attempts_failed",
             "Mail activity attempts that raised (each is retried), by template",
             ["template"],
+            registry=registry,
+        )
+        self.activity_faults = Counter(
+            "shop_access_activity_faults",
+            "Activity attempts that failed for a reason other than a business refusal "
+            "(database, SMTP, a bug): each is retried; a steady rise needs a person",
+            ["activity"],
             registry=registry,
         )
         self.info = Gauge(
@@ -215,7 +223,11 @@ def _refusal_code(err: BaseException) -> str | None:
 def _count_failure(
     metrics: ServiceMetrics, activity_type: str, argument: Any, err: BaseException
 ) -> None:
+    if isinstance(err, asyncio.CancelledError | CancelledError):
+        return  # a shutdown or a timeout: the server retries it elsewhere
     code = _refusal_code(err)
+    if code is None:
+        metrics.activity_faults.labels(activity=activity_type).inc()
     if activity_type == Activity.ADMIT_REQUEST and code is not None:
         metrics.requests_refused.labels(method=_method(argument), code=code).inc()
     elif activity_type == Activity.DECIDE_AND_GRANT and code is not None:

@@ -4,6 +4,7 @@ bounded (no ids, tokens or addresses); METRICS_ADDRESS unset means no metrics.""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -161,6 +162,10 @@ def test_r12_s4_refusal_and_r11_race_are_counted_by_scenario_and_outcome() -> No
     assert value(samples, "shop_access_approval_refusals_total", code="bc_admin_required") == 1
     assert value(samples, "shop_access_approval_to_grant_seconds_count") == 1
     assert value(samples, "shop_access_approval_to_grant_seconds_sum") >= 0.04
+    # The refusal is a business outcome; the database error is the one fault.
+    assert (
+        value(samples, "shop_access_activity_faults_total", activity=Activity.DECIDE_AND_GRANT) == 1
+    )
 
 
 def test_r19_removals_campaigns_and_partner_mail_are_counted() -> None:
@@ -171,8 +176,16 @@ def test_r19_removals_campaigns_and_partner_mail_are_counted() -> None:
     _count_success(metrics, _info(PartnerActivity.FINISH_REMOVAL), None, 500)
     _count_success(metrics, _info(PartnerActivity.NOTIFY_REMOVAL), None, 3)
     _count_failure(metrics, PartnerActivity.SEND_INVITATION_EMAILS, None, OSError("smtp"))
+    _count_failure(metrics, PartnerActivity.STOP_CAMPAIGN_PAGE, None, asyncio.CancelledError())
     samples = parse_metrics(generate_latest(metrics.registry).decode())
     assert value(samples, "shop_access_campaigns_stopped_total") == 500
     assert value(samples, "shop_access_removals_completed_total") == 1
     assert value(samples, "shop_access_emails_sent_total", template="access_removed") == 3
     assert value(samples, "shop_access_email_attempts_failed_total", template="invitation") == 1
+    # Faults (retried) are counted per activity; a cancellation is not a fault.
+    faults = {
+        dict(labels)["activity"]: v
+        for (name, labels), v in samples.items()
+        if name == "shop_access_activity_faults_total"
+    }
+    assert faults == {PartnerActivity.SEND_INVITATION_EMAILS: 1}
