@@ -40,7 +40,7 @@ from service.links import LinkSigner
 from service.logging_setup import configure_logging
 from service.sandbox import SandboxRunner, compiled_snippets_apply
 from service.temporal import connect, ensure_search_attributes
-from service.tracing import traced_transport
+from service.tracing import TracingConfigError, traced_transport
 from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(settings.log_format)
     try:
         asyncio.run(run(settings))
-    except SchemaBehind as err:
+    except (SchemaBehind, TracingConfigError) as err:
         sys.exit(f"worker: {err}")
 
 

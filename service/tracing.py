@@ -27,6 +27,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from activities.delivery import Transport
 
+
+class TracingConfigError(ValueError):
+    """The OTEL_* variables name an exporter that is not installed."""
+
+
 # "otlp" is the spec's name; the package we ship registers its HTTP flavour.
 _ALIASES = {"otlp": "otlp_proto_http"}
 
@@ -48,7 +53,7 @@ def exporter_for(name: str) -> SpanExporter:
     found = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
     entry = found.get(name) or found.get(_ALIASES.get(name, ""))
     if entry is None:
-        raise ValueError(
+        raise TracingConfigError(
             f"OTEL_TRACES_EXPORTER={name!r} is not installed; choose from {sorted(found)}"
         )
     exporter: SpanExporter = entry.load()()
@@ -60,7 +65,7 @@ def setup_tracing(
 ) -> TracerProvider | None:
     """Make this process's tracer provider if the environment asks for traces.
 
-    Raises ValueError for an exporter name that is not installed: a typo in
+    Raises TracingConfigError for an exporter name that is not installed: a typo in
     ``OTEL_TRACES_EXPORTER`` should stop the process, not silently drop every trace.
     """
     names = requested_exporters(environ)
