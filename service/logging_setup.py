@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -57,8 +58,11 @@ class ScrubbedJsonFormatter(JsonFormatter):
                 "temporal_activity",
                 "color_message",
             ],
-            datefmt="%Y-%m-%dT%H:%M:%S%z",
         )
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # ISO 8601 in UTC with milliseconds: log pipelines order and join on it.
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]

@@ -33,18 +33,35 @@ from tests.observability_support import (
 _EXPORTER = InMemorySpanExporter()
 
 
+class _WhileRecording(SimpleSpanProcessor):
+    """Exports only while a test here records: OpenTelemetry lets a process set its
+    tracer provider once, so later tests in the session keep tracing on (spans are made
+    and dropped) without filling memory."""
+
+    recording = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.recording:
+            super().on_end(span)
+
+
+_PROCESSOR = _WhileRecording(_EXPORTER)
+
+
 @pytest.fixture()
 def spans() -> Iterator[InMemorySpanExporter]:
-    """This process's tracer provider, exporting to memory (OpenTelemetry lets a process
-    set it once; later tests reuse it)."""
     if not tracing.enabled():
         provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        provider.add_span_processor(_PROCESSOR)
         trace.set_tracer_provider(provider)
     assert tracing.enabled()
     _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
+    _PROCESSOR.recording = True
+    try:
+        yield _EXPORTER
+    finally:
+        _PROCESSOR.recording = False
+        _EXPORTER.clear()
 
 
 def lineage(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> list[str]:
