@@ -81,8 +81,9 @@ def setup_tracing(
 
 
 def enabled() -> bool:
-    """Whether this process has a real tracer provider (else spans cost nothing)."""
-    return isinstance(trace.get_tracer_provider(), TracerProvider)
+    """Whether this process has set a tracer provider (else spans cost nothing)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def temporal_interceptors() -> list[Any]:
