@@ -95,6 +95,9 @@ async def test_r1_r12_s1_request_refusal_and_approval_move_both_endpoints(
         worker_text = await scrape(worker_url)
         web_page = await stack.http.get("/metrics")
 
+    # The seller's click to the grant took milliseconds here, not since the epoch.
+    latency = "shop_access_approval_to_grant_seconds_sum"
+    assert 0 < value(after, latency) - value(before, latency) < 10
     # Approved: nothing left pending for the method; the gauge reads the store.
     assert value(after, "shop_access_pending_requests", method="request_access") == 0
     # The Temporal SDK's own metrics on the same page, named the Prometheus way.
