@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     # configured by OpenTelemetry's own OTEL_* variables (service/tracing.py).
     metrics_address: str | None = Field(
         default=None,
-        pattern=r"^(\[[0-9a-fA-F:]+\]|[^\s:\[\]]+):[0-9]{1,5}$",
         description="host:port where the worker serves /metrics (its own and the Temporal "
         "SDK's); unset: no metrics",
     )
@@ -84,6 +83,15 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json (one object per line) for pipelines"
     )
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _metrics_host_and_port(cls, value: str | None) -> str | None:
+        if value:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+                raise ValueError(f"METRICS_ADDRESS must be host:port, not {value!r}")
+        return value or None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

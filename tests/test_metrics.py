@@ -5,8 +5,12 @@ bounded (no ids, tokens or addresses); METRICS_ADDRESS unset means no metrics.""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,6 +39,8 @@ from tests.observability_support import (
     submit_and_wait_for_emails,
     value,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_address() -> str:
@@ -127,9 +133,57 @@ def test_metrics_address_unset_serves_nothing_and_counts_nothing(
     assert [type(i).__name__ for i in telemetry.worker_interceptors] == ["ActivityObserver"]
 
 
-def test_metrics_address_must_be_host_and_port() -> None:
-    with pytest.raises(ValueError, match="metrics_address"):
-        Settings(dev_mode=True, metrics_address="9464")
+def run_worker(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env={**os.environ, "DEV_MODE": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("bad", ["9464", "localhost:", ":9464", "127.0.0.1:99999", "a:b"])
+def test_worker_refuses_a_malformed_metrics_address_before_anything_starts(bad: str) -> None:
+    with pytest.raises(ValueError, match="METRICS_ADDRESS must be host:port"):
+        Settings(dev_mode=True, metrics_address=bad)
+
+
+def test_worker_process_says_which_setting_is_wrong(tmp_path: Path) -> None:
+    done = run_worker(
+        {
+            "METRICS_ADDRESS": "9464",
+            "LOG_FORMAT": "json",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
+            "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        }
+    )
+    assert done.returncode == 1
+    assert "worker: invalid configuration" in done.stderr
+    assert "METRICS_ADDRESS must be host:port, not '9464'" in done.stderr
+    assert not (tmp_path / "never.db").exists()  # nothing was touched
+
+
+async def test_worker_process_stops_when_its_metrics_address_is_taken(
+    temporal_env: WorkflowEnvironment, engine: Engine, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        host, port = taken.getsockname()
+        done = await asyncio.to_thread(
+            run_worker,
+            {
+                "METRICS_ADDRESS": f"{host}:{port}",
+                "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+                "TASK_QUEUE": f"taken-{port}",
+                "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+            },
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr
 
 
 def _info(activity_type: str, scheduled: datetime | None = None) -> Any:
