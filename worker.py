@@ -37,7 +37,7 @@ from models.settings import Settings
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
-from service.logging_setup import configure_logging
+from service.logging_setup import configure_logging, forward_core_logs
 from service.sandbox import SandboxRunner, compiled_snippets_apply
 from service.temporal import connect, ensure_search_attributes
 from service.tracing import TracingConfigError, traced_transport
@@ -190,10 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         sys.exit(f"worker: invalid configuration: {err}")
     configure_logging(settings.log_format)
+    forward_core_logs(settings.log_format)
     try:
         asyncio.run(run(settings))
     except (SchemaBehind, TracingConfigError) as err:
         sys.exit(f"worker: {err}")
+    except Exception:
+        # Through logging, so that with LOG_FORMAT=json the last words are JSON too.
+        log.exception("Worker stopped by an error")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

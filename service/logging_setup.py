@@ -19,6 +19,13 @@ from typing import Any, Literal
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 from temporalio import activity, workflow
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from service.log_context import CONTEXT_FIELDS, LogContextFilter
 from web.logs import redact
@@ -56,6 +63,7 @@ class ScrubbedJsonFormatter(JsonFormatter):
                 *RESERVED_ATTRS,
                 "temporal_workflow",
                 "temporal_activity",
+                "temporal_log",  # the SDK core's record; its fields are in the message
                 "color_message",
             ],
         )
@@ -96,3 +104,22 @@ def configure_logging(log_format: LogFormat, level: int = logging.INFO, stream: 
         # The context is in fields: Temporal need not append it to every message too.
         workflow.logger.workflow_info_on_message = False
         activity.logger.activity_info_on_message = False
+
+
+def core_logging(log_format: LogFormat) -> LoggingConfig:
+    """How the Temporal SDK's Rust core logs: to stderr in its own format by default; with
+    JSON, through Python logging (logger ``temporalio.core``), so every line is JSON."""
+    if log_format != "json":
+        return LoggingConfig.default
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+
+
+def forward_core_logs(log_format: LogFormat) -> None:
+    """For an entry point, before any Temporal client: clients made without a runtime of
+    their own log through ``core_logging(log_format)``."""
+    if log_format == "json":
+        runtime = Runtime(telemetry=TelemetryConfig(logging=core_logging(log_format)))
+        Runtime.set_default(runtime, error_if_already_set=False)

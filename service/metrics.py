@@ -26,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -266,17 +266,18 @@ def _count_success(
             metrics.emails_sent.labels(template=MAIL_TEMPLATES[kind]).inc(sent)
 
 
-def sdk_runtime(bind_address: str) -> Runtime:
+def sdk_runtime(bind_address: str, logging: LoggingConfig | None = None) -> Runtime:
     """A Temporal runtime whose SDK metrics are served on ``bind_address`` (one per
     process, made before any client), named the Prometheus way: ``_total`` on counters,
-    units in names, durations in seconds."""
+    units in names, durations in seconds. ``logging``: the core's (``core_logging``)."""
     return Runtime(
         telemetry=TelemetryConfig(
+            logging=logging or LoggingConfig.default,
             metrics=PrometheusConfig(
                 bind_address=bind_address,
                 counters_total_suffix=True,
                 unit_suffix=True,
                 durations_as_seconds=True,
-            )
+            ),
         )
     )

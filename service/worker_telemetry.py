@@ -28,6 +28,7 @@ from temporalio.worker import Interceptor
 
 from models.settings import Settings
 from service import tracing
+from service.logging_setup import core_logging
 from service.metrics import (
     ActivityObserver,
     PendingRequestsCollector,
@@ -65,7 +66,7 @@ class WorkerTelemetry:
         telemetry.metrics.info.labels(sandbox=str(settings.worker_sandbox).lower()).set(1)
         # The SDK serves its own page on a private loopback port; ours re-serves it.
         sdk_address = free_loopback_address()
-        telemetry.runtime = sdk_runtime(sdk_address)
+        telemetry.runtime = sdk_runtime(sdk_address, core_logging(settings.log_format))
         telemetry.sdk_metrics_url = f"http://{sdk_address}/metrics"
         telemetry.metrics_address = settings.metrics_address
         return telemetry

@@ -8,8 +8,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -152,3 +156,39 @@ def test_text_format_scrubs_the_same() -> None:
     assert "abc.def-123" not in cleaned and "/approve/[token]" in cleaned
     assert "oli@brand-linked.com" not in cleaned and "[address]" in cleaned
     assert "eyJhbGci" not in cleaned and "shop_access_session=[cookie]" in cleaned
+
+
+def test_worker_process_with_json_logs_writes_only_json_even_when_it_fails(
+    engine: Engine,
+) -> None:
+    """The worker's own lines, the SDK core's (forwarded to Python logging) and its last
+    words when Temporal cannot be reached: all JSON."""
+    done = subprocess.run(
+        [sys.executable, "worker.py"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={
+            **os.environ,
+            "DEV_MODE": "1",
+            "LOG_FORMAT": "json",
+            "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "TEMPORAL_ADDRESS": "127.0.0.1:1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    last = records[-1]
+    assert (last["level"], last["message"]) == ("ERROR", "Worker stopped by an error")
+    assert "Connection refused" in last["exc_info"] or "connect" in last["exc_info"]
+
+
+def test_core_logs_go_through_python_logging_only_for_json() -> None:
+    from temporalio.runtime import LoggingConfig
+
+    from service.logging_setup import core_logging
+
+    assert core_logging("text") is LoggingConfig.default
+    forwarded = core_logging("json").forwarding
+    assert forwarded is not None and forwarded.logger.name == "temporalio.core"

@@ -16,7 +16,7 @@ import sys
 import uvicorn
 
 from models.settings import Settings
-from service.logging_setup import configure_logging
+from service.logging_setup import configure_logging, forward_core_logs
 from service.tracing import setup_tracing
 from web.app import create_app
 from web.logs import uvicorn_log_config
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         sys.exit(f"web: invalid configuration: {err}")
     configure_logging(settings.log_format)
+    forward_core_logs(settings.log_format)
     try:
         setup_tracing("shop-access-web")
     except ValueError as err:
