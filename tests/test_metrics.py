@@ -246,3 +246,31 @@ def test_r19_removals_campaigns_and_partner_mail_are_counted() -> None:
         if name == "shop_access_activity_faults_total"
     }
     assert faults == {PartnerActivity.SEND_INVITATION_EMAILS: 1}
+
+
+async def test_worker_page_serves_extra_routes_and_survives_a_missing_sdk_page() -> None:
+    """The API the health checks join: routes added beside /metrics; and the service's
+    figures still serve when the SDK's private page does not answer."""
+    from prometheus_client import Counter
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from service.worker_http import worker_http_app
+
+    registry = CollectorRegistry()
+    Counter("shop_access_probe", "a probe", registry=registry).inc()
+
+    async def readyz(_request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ready")
+
+    app = worker_http_app(
+        registry, f"http://{free_address()}/metrics", extra_routes=[Route("/readyz", readyz)]
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://worker"
+    ) as http:
+        page = await http.get("/metrics")
+        ready = await http.get("/readyz")
+    assert page.status_code == 200
+    assert value(parse_metrics(page.text), "shop_access_probe_total") == 1
+    assert (ready.status_code, ready.text) == (200, "ready")
