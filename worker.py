@@ -5,10 +5,12 @@
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
 LINK_BASE_URL, SECRET_KEY, DEV_MODE; tuning: WORKER_ACTIVITY_THREADS,
-WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; WORKER_HEALTH_ADDRESS (host:port) serves
-/healthz and /readyz. Stops gracefully on SIGINT/SIGTERM: polling
-stops, running activities get a grace period to finish, and anything left is retried by
-the next worker, because every activity is idempotent.
+WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability: METRICS_ADDRESS (host:port of
+/metrics, /healthz and /readyz), WORKER_HEALTH_ADDRESS (host:port of /healthz and /readyz
+alone, for a worker without metrics), LOG_FORMAT (text or json), OTEL_* (traces). Stops
+gracefully on SIGINT/SIGTERM:
+polling stops, running activities get a grace period to finish, and anything left is
+retried by the next worker, because every activity is idempotent.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
@@ -36,12 +38,15 @@ from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
 from models.settings import Settings
 from service.health import Check, Readiness, readiness
-from service.health_server import serve_health
+from service.health_server import serve_health, starlette_routes
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
+from service.logging_setup import configure_logging, forward_core_logs
 from service.sandbox import runner_class
 from service.temporal import connect, ensure_search_attributes
+from service.tracing import TracingConfigError, traced_transport
+from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
 from workflows.add_my_shop import AddMyShopWorkflow
@@ -64,7 +69,8 @@ WORKFLOWS: list[type] = [
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     """Every activity, bound to its injected dependencies."""
     links = LinkSigner(settings.secret_key.get_secret_value(), settings.link_base_url)
-    transport = make_transport(settings.smtp_url, settings.mail_outbox_dir)
+    # A span per SMTP exchange when tracing is on (service/tracing.py).
+    transport = traced_transport(make_transport(settings.smtp_url, settings.mail_outbox_dir))
     store = RequestStoreActivities(engine, links)
     mail = MailActivities(engine, transport, links, settings.mail_from)
     return [
@@ -121,8 +127,13 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
 
 
 def build_worker(
-    client: Client, settings: Settings, engine: Engine, executor: ThreadPoolExecutor
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    executor: ThreadPoolExecutor,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
+    """``interceptors``: the metrics and log-context observer (WorkerTelemetry)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -133,13 +144,15 @@ def build_worker(
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=workflow_runner(settings.worker_sandbox),
         graceful_shutdown_timeout=timedelta(seconds=10),
+        interceptors=interceptors,
     )
 
 
 async def run(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     require_current(engine)
-    client = await connect()
+    telemetry = WorkerTelemetry.start(settings, engine)
+    client = await connect(runtime=telemetry.runtime, interceptors=telemetry.client_interceptors)
     try:
         added = await ensure_search_attributes(client)
         if added:
@@ -147,20 +160,28 @@ async def run(settings: Settings) -> None:
     except Exception as err:  # e.g. Temporal Cloud: created in the console instead
         log.warning("Could not check search attributes (%s); create them as in docs", err)
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        worker = build_worker(client, settings, engine, executor)
+        worker = build_worker(
+            client, settings, engine, executor, interceptors=telemetry.worker_interceptors
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         polling = PollingFlag()
+        ready = worker_readiness(engine, client, polling)
         async with contextlib.AsyncExitStack() as stack:
             if settings.worker_health_address:
                 host, port = await stack.enter_async_context(
-                    serve_health(
-                        settings.worker_health_address, worker_readiness(engine, client, polling)
-                    )
+                    serve_health(settings.worker_health_address, ready)
                 )
                 log.info("Health on http://%s:%d/healthz and /readyz", host, port)
+            # One address for everything a scraper or a probe asks (issue 10).
+            await stack.enter_async_context(telemetry.serving(extra_routes=starlette_routes(ready)))
+            if settings.metrics_address:
+                log.info(
+                    "Metrics on http://%s/metrics, health on /healthz and /readyz",
+                    settings.metrics_address,
+                )
             freeze_startup_heap()
             log.info(
                 "Worker polling task queue %r on %s (namespace %s)",
@@ -174,6 +195,7 @@ async def run(settings: Settings) -> None:
                 polling.on = False
                 log.info("Shutting down: finishing running activities")
     engine.dispose()
+    telemetry.shutdown()
 
 
 class PollingFlag:
@@ -211,17 +233,20 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     ).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings()
     except ValueError as err:
         sys.exit(f"worker: invalid configuration: {err}")
+    configure_logging(settings.log_format)
+    forward_core_logs(settings.log_format)
     try:
         asyncio.run(run(settings))
-    except SchemaBehind as err:
+    except (SchemaBehind, TracingConfigError) as err:
         sys.exit(f"worker: {err}")
+    except Exception:
+        # Through logging, so that with LOG_FORMAT=json the last words are JSON too.
+        log.exception("Worker stopped by an error")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ TEMPORAL_API_KEY, TEMPORAL_TLS_*) are read by ``temporalio.envconfig`` in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -86,13 +87,28 @@ class Settings(BaseSettings):
         "(service/health_server.py); unset: no health endpoint",
     )
 
-    @field_validator("worker_health_address")
+    # Observability (docs/operations.md, "Metrics, traces and logs"). Traces are
+    # configured by OpenTelemetry's own OTEL_* variables (service/tracing.py).
+    metrics_address: str | None = Field(
+        default=None,
+        description="host:port where the worker serves /metrics (its own and the Temporal "
+        "SDK's); unset: no metrics",
+    )
+    web_metrics: bool = Field(
+        default=True, description="The link handler counts requests and serves /metrics"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text for people, json (one object per line) for pipelines"
+    )
+
+    @field_validator("worker_health_address", "metrics_address")
     @classmethod
-    def _host_and_port(cls, value: str | None) -> str | None:
+    def _host_and_port(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value:
             host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or int(port) > 65535:
-                raise ValueError(f"WORKER_HEALTH_ADDRESS must be host:port, not {value!r}")
+            if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+                name = (info.field_name or "address").upper()
+                raise ValueError(f"{name} must be host:port, not {value!r}")
         return value or None
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """The quick start: the whole stack on embedded defaults, in the foreground.
 
     python -m service.stack [--temporal-port 7233] [--ui-port 8233] [--web-port 8000]
+                            [--metrics-port 9464]
 
 Starts the Temporal dev server (a SQLite file under var/, web UI, search attributes
 registered, tuned as in service.devserver), migrates the store (SQLite under var/ unless
@@ -52,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--temporal-port", type=int, default=7233, help="Temporal frontend port")
     parser.add_argument("--ui-port", type=int, default=8233, help="Temporal web UI port")
     parser.add_argument("--web-port", type=int, default=8000, help="seller link handler port")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9464, help="worker's Prometheus /metrics port"
+    )
     parser.add_argument("--data-dir", type=Path, default=ROOT / "var", help="where state lives")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     return parser.parse_args(argv)
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.temporal_port, "Temporal"),
         (args.ui_port, "the Temporal UI"),
         (args.web_port, "the link handler"),
+        (args.metrics_port, "the worker's metrics"),
     ):
         if _port_open(host, port):
             print(
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     env["TEMPORAL_ADDRESS"] = f"{host}:{args.temporal_port}"
     env["WEB_HOST"], env["WEB_PORT"] = host, str(args.web_port)
     env.setdefault("LINK_BASE_URL", f"http://{host}:{args.web_port}")
+    env["METRICS_ADDRESS"] = f"{host}:{args.metrics_port}"
     python = sys.executable
 
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -129,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  Link handler     {env['LINK_BASE_URL']}\n"
             f"  E-mail outbox    {env['MAIL_OUTBOX_DIR']}  (open a .eml, follow its link)\n"
             f"  Store            {env['DATABASE_URL']}\n"
+            f"  Metrics          http://{env['METRICS_ADDRESS']}/metrics (worker), "
+            f"{env['LINK_BASE_URL']}/metrics (link handler)\n"
             "  Ops CLI, from another shell:\n"
             f"    export DEV_MODE=1 TEMPORAL_ADDRESS={env['TEMPORAL_ADDRESS']} "
             f"DATABASE_URL={env['DATABASE_URL']}\n"

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {"temporal": free_port(), "ui": free_port(), "web": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "web": free_port(), "metrics": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DATABASE_"))}
     log = (tmp_path / "stack.log").open("w+")
     stack = subprocess.Popen(
@@ -42,6 +42,8 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
             str(ports["ui"]),
             "--web-port",
             str(ports["web"]),
+            "--metrics-port",
+            str(ports["metrics"]),
             "--data-dir",
             str(tmp_path / "var"),
         ],
@@ -96,6 +98,18 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
 
         # ... and each shop's team got its e-mail (one per team member).
         assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 5
+
+        # Issue 10: the quick start says where the metrics are, and they count the demo.
+        worker_metrics = f"http://127.0.0.1:{ports['metrics']}/metrics"
+        assert worker_metrics in output
+        with urllib.request.urlopen(worker_metrics, timeout=10) as page:
+            figures = page.read().decode()
+        assert 'shop_access_requests_admitted_total{method="request_access"} 4.0' in figures
+        assert 'shop_access_requests_admitted_total{method="add_my_shop"} 1.0' in figures
+        assert 'shop_access_pending_requests{method="request_access"} 4.0' in figures
+        assert "temporal_" in figures  # the SDK's own, on the same page
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['web']}/metrics") as page:
+            assert "shop_access_http_requests_total" in page.read().decode()
     finally:
         try:
             children = psutil.Process(stack.pid).children(recursive=True)

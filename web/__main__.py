@@ -5,7 +5,9 @@ WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1)
 SECRET_KEYS_OLD (earlier keys that still verify), PERSONAL_LINK_ASKS_PER_HOUR, and
 Temporal's own TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*.
 The access log is on, with every token redacted (web.logs). /healthz answers while the
-process runs; /readyz checks the store, its schema and Temporal (503 with the reason). See
+process runs; /readyz checks the store, its schema and Temporal (503 with the reason).
+Observability: WEB_METRICS (/metrics, on by default), LOG_FORMAT (text or json), OTEL_*
+(traces). See
 docs/operations.md.
 """
 
@@ -17,6 +19,8 @@ import sys
 import uvicorn
 
 from models.settings import Settings
+from service.logging_setup import configure_logging, forward_core_logs
+from service.tracing import setup_tracing
 from web.app import create_app
 from web.logs import uvicorn_log_config
 
@@ -32,6 +36,12 @@ def main(argv: list[str] | None = None) -> None:
         settings = Settings()
     except ValueError as err:
         sys.exit(f"web: invalid configuration: {err}")
+    configure_logging(settings.log_format)
+    forward_core_logs(settings.log_format)
+    try:
+        setup_tracing("shop-access-web")
+    except ValueError as err:
+        sys.exit(f"web: invalid configuration: {err}")
     app = create_app(settings)
     print(
         f"Seller link handler on http://{settings.web_host}:{settings.web_port} "
@@ -42,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         app,
         host=settings.web_host,
         port=settings.web_port,
-        log_config=uvicorn_log_config(app),
+        # JSON: uvicorn's loggers propagate to the root handler, which formats and scrubs.
+        log_config=uvicorn_log_config(app) if settings.log_format == "text" else None,
         proxy_headers=True,
         server_header=False,
     )

@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from models.settings import Settings
+from service import tracing
 from service.health import readiness
 from service.heap import freeze_startup_heap
+from service.http_metrics import instrument
 from service.links import LinkSigner
 from service.requests import RequestService
 from service.temporal import connect
@@ -53,7 +55,11 @@ def create_app(
         # Plain-def routes and run_in_threadpool draw on this limiter (settings.page_threads).
         to_thread.current_default_thread_limiter().total_tokens = settings.page_threads
         if state.service is None:
-            state.service = RequestService(await connect(), store, settings.task_queue)
+            state.service = RequestService(
+                await connect(interceptors=tracing.temporal_interceptors()),
+                store,
+                settings.task_queue,
+            )
         freeze_startup_heap()
         try:
             yield
@@ -69,6 +75,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.web = state
+    observe(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(approval.router)
     app.include_router(partners.router)
@@ -118,3 +125,11 @@ def create_app(
         return error_page(400, "This address is not valid", "Open the link from your e-mail again.")
 
     return app
+
+
+def observe(app: FastAPI, settings: Settings) -> None:
+    """Request metrics at /metrics (WEB_METRICS) and a server span per request when
+    tracing is configured (OTEL_*): docs/operations.md, "Metrics, traces and logs"."""
+    if settings.web_metrics:
+        instrument(app)
+    tracing.instrument_web(app)
