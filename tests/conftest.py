@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shutil
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pytest
 import pytest_asyncio
@@ -55,6 +57,57 @@ OLI, NIA, RAJ, KIM, BO = (
     "bo@brand-member.com",
 )
 S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP = "GBLINKED01", "SGNEWBC002", "USADMIN003", "THMEMBER04"
+
+T = TypeVar("T")
+
+# How long a test waits for a state it expects. Generous on purpose: on a loaded machine
+# (CI beside other jobs, two cores) things take many times longer than on a quiet one,
+# and a wait on state returns as soon as the state is there, so a long deadline costs
+# nothing when all is well.
+WAIT_SECONDS = 60.0
+
+
+# --- waiting on state ----------------------------------------------------------------------
+
+
+@overload
+async def wait_until(
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+@overload
+async def wait_until(
+    check: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+async def wait_until(
+    check: Callable[[], Any],
+    *,
+    timeout: float = WAIT_SECONDS,
+    interval: float = 0.05,
+    what: str = "the expected state",
+) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy, and return it.
+
+    Tests wait on state with this, never on a fixed sleep: the deadline only bounds a
+    failure. On timeout the assertion names ``what`` and shows the last value seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached within {timeout:.0f} s (last: {value!r})")
+        await asyncio.sleep(interval)
 
 
 # --- Temporal ----------------------------------------------------------------------------
