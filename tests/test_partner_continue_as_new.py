@@ -38,6 +38,7 @@ from tests.conftest import (
     can_suggesting_worker,
     closed_runs,
     outbox_messages,
+    wait_until,
 )
 from tests.partners_support import approved_partner, load_extra
 
@@ -80,6 +81,14 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
         )  # fmt: skip
         assert first.invitation_id == second.invitation_id
         assert partner_grants(demo) == 0  # offered, not granted, until accepted
+
+        # The invitation moves to a new run while it waits (after its e-mails go out):
+        # accept only then, or a fast accept would race the move and prove nothing.
+        async def continued_as_new() -> bool:
+            runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            return any(r.status is WorkflowExecutionStatus.CONTINUED_AS_NEW for r in runs)
+
+        await wait_until(continued_as_new, interval=0.2, what="the invitation continued as new")
         answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
         assert answer.status is InvitationStatus.ACCEPTED
         assert len(answer.granted_shop_ids) == 2
