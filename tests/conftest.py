@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shutil
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pytest
 import pytest_asyncio
@@ -29,7 +31,7 @@ from models.reference import ReferenceData
 from models.settings import Settings
 from service.devserver import temporal_cli, test_server, tuning_args
 from service.requests import RequestService
-from store.db import make_engine, write_session
+from store.db import make_engine, read_session, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -55,6 +57,75 @@ OLI, NIA, RAJ, KIM, BO = (
     "bo@brand-member.com",
 )
 S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP = "GBLINKED01", "SGNEWBC002", "USADMIN003", "THMEMBER04"
+
+T = TypeVar("T")
+
+# How long a test waits for a state it expects. Generous on purpose: on a loaded machine
+# (CI beside other jobs, two cores) things take many times longer than on a quiet one,
+# and a wait on state returns as soon as the state is there, so a long deadline costs
+# nothing when all is well.
+WAIT_SECONDS = 60.0
+
+
+# --- waiting on state ----------------------------------------------------------------------
+
+
+@overload
+async def wait_until(
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+@overload
+async def wait_until(
+    check: Callable[[], T],
+    *,
+    timeout: float = ...,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
+async def wait_until(
+    check: Callable[[], Any],
+    *,
+    timeout: float = WAIT_SECONDS,
+    interval: float = 0.05,
+    what: str = "the expected state",
+) -> Any:
+    """Poll ``check`` (sync or async) until it returns something truthy, and return it.
+
+    Tests wait on state with this, never on a fixed sleep: the deadline only bounds a
+    failure. On timeout the assertion names ``what`` and shows the last value seen.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached within {timeout:.0f} s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+def wait_until_sync(
+    check: Callable[[], T],
+    *,
+    timeout: float = WAIT_SECONDS,
+    interval: float = 0.2,
+    what: str = "the expected state",
+) -> T:
+    """:func:`wait_until` for plain (non-async) tests: poll ``check`` until truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not reached within {timeout:.0f} s (last: {value!r})")
+        time.sleep(interval)
 
 
 # --- Temporal ----------------------------------------------------------------------------
@@ -229,32 +300,58 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         async with build_worker(client, settings, engine, executor) as running:
             yield running
-    await terminate_open_workflows(client, settings.task_queue)
+    await terminate_open_workflows(client, settings.task_queue, engine)
 
 
-async def terminate_open_workflows(client: Client, task_queue: str) -> None:
+def recorded_workflow_ids(engine: Engine) -> set[str]:
+    """Every workflow id the store knows: requests, invitations and removals."""
+    from sqlmodel import select
+
+    from models.tables import AccessRemoval, AccessRequest, Invitation
+
+    with read_session(engine) as session:
+        return {
+            *session.exec(select(AccessRequest.workflow_id)).all(),
+            *session.exec(select(Invitation.workflow_id)).all(),
+            *session.exec(select(AccessRemoval.workflow_id)).all(),
+        }
+
+
+async def terminate_open_workflows(
+    client: Client, task_queue: str, engine: Engine | None = None
+) -> None:
     """End the workflows a test left open on its queue. Pending requests never expire (R9)
     and their ids are built from store ids that restart in every fresh database, so a
-    leftover would make the next test's identical request look already pending (R6)."""
-    await asyncio.sleep(0.2)  # visibility is eventually consistent
+    leftover would make the next test's identical request look already pending (R6).
+
+    The store's ids come first: they need no visibility, which lags behind on a loaded
+    machine. Then whatever visibility still lists as running on the queue, until it
+    lists none.
+    """
+    from temporalio.service import RPCError
+
+    for workflow_id in recorded_workflow_ids(engine) if engine is not None else set():
+        with contextlib.suppress(RPCError):  # closed already
+            await client.get_workflow_handle(workflow_id).terminate(reason="test finished")
     query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
-    for _ in range(5):
+
+    async def none_running() -> bool:
         running = [w async for w in client.list_workflows(query)]
-        if not running:
-            return
         for wf in running:
-            with contextlib.suppress(Exception):  # closed meanwhile
+            with contextlib.suppress(RPCError):  # closed meanwhile
                 await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(
                     reason="test finished"
                 )
-        await asyncio.sleep(0.2)
+        return not running
+
+    await wait_until(none_running, interval=0.2, what=f"no workflow running on {task_queue}")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def service(
     client: Client, settings: Settings, engine: Engine, worker: Any
 ) -> RequestService:
-    return RequestService(client, engine, settings.task_queue, timeout=20)
+    return RequestService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
 
 
 def outbox_messages(settings: Settings) -> list[Any]:
@@ -304,10 +401,14 @@ async def closed_runs(client: Client, workflow_id: str) -> list[Any]:
     """Every run of ``workflow_id`` once visibility shows them all closed."""
     from temporalio.client import WorkflowExecutionStatus
 
-    deadline = asyncio.get_running_loop().time() + 15
-    while True:
+    async def all_closed() -> list[Any]:
         runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
         if runs and all(r.status is not WorkflowExecutionStatus.RUNNING for r in runs):
             return runs
-        assert asyncio.get_running_loop().time() < deadline, [r.status for r in runs]
-        await asyncio.sleep(0.2)
+        return []
+
+    # Visibility is eventually consistent: wait for it to show every run closed.
+    runs: list[Any] = await wait_until(
+        all_closed, interval=0.2, what=f"every run of {workflow_id} closed"
+    )
+    return runs

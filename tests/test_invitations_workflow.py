@@ -4,8 +4,6 @@ gathers every shop shared with the same BC until it is accepted."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_asyncio
 from sqlmodel import select
@@ -29,7 +27,9 @@ from tests.conftest import (
     S2_SHOP,
     SAM,
     SUBAGENCY,
+    WAIT_SECONDS,
     outbox_messages,
+    wait_until,
 )
 from tests.partners_support import (
     AGENCY_ADS,
@@ -42,7 +42,7 @@ from tests.partners_support import (
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
-    return PartnerService(client, engine, settings.task_queue, timeout=20)
+    return PartnerService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
 
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
@@ -69,10 +69,7 @@ async def test_r16_invites_several_addresses_at_once_each_with_its_link(
     assert sorted(o.email or "" for o in out) == ["a@x.com", "b@x.com"]
     assert {o.status for o in out} == {InvitationStatus.PENDING}
     # The e-mails are sent by the workflows after admission; wait for both.
-    for _ in range(100):
-        if len(outbox_messages(settings)) == 2:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: len(outbox_messages(settings)) == 2, what="both e-mails out")
     messages = outbox_messages(settings)
     assert sorted(m["To"] for m in messages) == ["a@x.com", "b@x.com"]
     body = messages[0].get_body(("plain",)).get_content()

@@ -34,9 +34,11 @@ from tests.conftest import (
     S1_SHOP,
     S2_SHOP,
     SUBAGENCY,
+    WAIT_SECONDS,
     can_suggesting_worker,
     closed_runs,
     outbox_messages,
+    wait_until,
 )
 from tests.partners_support import approved_partner, load_extra
 
@@ -58,8 +60,8 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
     load_extra(demo)
     workflow_id = partner_invitation_workflow_id(AGENCY, SUBAGENCY)
     async with can_suggesting_worker(settings, demo) as client:
-        requests = RequestService(client, demo, settings.task_queue, timeout=20)
-        partners = PartnerService(client, demo, settings.task_queue, timeout=20)
+        requests = RequestService(client, demo, settings.task_queue, timeout=WAIT_SECONDS)
+        partners = PartnerService(client, demo, settings.task_queue, timeout=WAIT_SECONDS)
         # The agency holds two shops (R14), then shares both with its sub-agency.
         await approved_partner(requests, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
         sub = await requests.submit(
@@ -79,11 +81,19 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
         )  # fmt: skip
         assert first.invitation_id == second.invitation_id
         assert partner_grants(demo) == 0  # offered, not granted, until accepted
+
+        # The invitation moves to a new run while it waits (after its e-mails go out):
+        # accept only then, or a fast accept would race the move and prove nothing.
+        async def continued_as_new() -> bool:
+            runs = [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            return any(r.status is WorkflowExecutionStatus.CONTINUED_AS_NEW for r in runs)
+
+        await wait_until(continued_as_new, interval=0.2, what="the invitation continued as new")
         answer = await partners.accept_invitation(first.invitation_id or "", by=LEE)
         assert answer.status is InvitationStatus.ACCEPTED
         assert len(answer.granted_shop_ids) == 2
         handle = client.get_workflow_handle(workflow_id, result_type=InvitationResult)
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(WAIT_SECONDS):
             assert (await handle.result()).status == "accepted"
         runs = await closed_runs(client, workflow_id)
     statuses = [r.status for r in runs]
@@ -125,11 +135,11 @@ async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign
             created_by_user_id=ana.id, count=campaigns,
         )  # fmt: skip
     async with can_suggesting_worker(settings, demo) as client:
-        partners = PartnerService(client, demo, settings.task_queue, timeout=20)
+        partners = PartnerService(client, demo, settings.task_queue, timeout=WAIT_SECONDS)
         _ended, workflow_id = await partners.remove_access(
             shop_code=S1_SHOP, partner_bc_id=AGENCY, by=OLI, page_size=50, batch_size=25
         )
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(2 * WAIT_SECONDS):  # 12 pages, 12 runs
             result = await partners.removal_result(workflow_id)
         runs = await closed_runs(client, workflow_id)
     statuses = [r.status for r in runs]

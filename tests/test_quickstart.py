@@ -10,12 +10,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.conftest import WAIT_SECONDS, wait_until_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,16 +54,18 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 90
-        while "Press Ctrl-C" not in (tmp_path / "stack.log").read_text():
+
+        def up() -> bool:
             assert stack.poll() is None, (tmp_path / "stack.log").read_text()
-            assert time.monotonic() < deadline, "the stack did not come up in 90 s"
-            time.sleep(0.5)
+            return "Press Ctrl-C" in (tmp_path / "stack.log").read_text()
+
+        # Three processes start and the demo is seeded: a loaded machine takes minutes.
+        wait_until_sync(up, timeout=3 * WAIT_SECONDS, interval=0.5, what="the stack up")
         output = (tmp_path / "stack.log").read_text()
         assert f"http://127.0.0.1:{ports['ui']}" in output
 
         # The Temporal UI answers.
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['ui']}/", timeout=10) as page:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['ui']}/", timeout=30) as page:
             assert page.status == 200
 
         # The demo requests are pending in the store (R8) ...
@@ -80,9 +83,8 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
         assert len(rows) == 5 and {r["status"] for r in rows} == {"pending"}
 
         # ... in Temporal's filtered list, as the UI shows it ...
-        deadline = time.monotonic() + 20
-        while True:
-            found = subprocess.run(
+        def count_pending() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
                 [
                     str(Path(sys.executable).parent / "temporal"), "workflow", "count",
                     "--address", f"127.0.0.1:{ports['temporal']}",
@@ -91,13 +93,18 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
                 ],
                 capture_output=True, text=True,
             )  # fmt: skip
-            if "Total: 5" in found.stdout or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert "Total: 5" in found.stdout, found.stdout + found.stderr
+
+        # Visibility is eventually consistent.
+        wait_until_sync(
+            lambda: "Total: 5" in count_pending().stdout, interval=0.5,
+            what="Temporal listing the 5 pending requests",
+        )  # fmt: skip
 
         # ... and each shop's team got its e-mail (one per team member).
-        assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 5
+        # The team e-mails go out after each admission answered: wait for them.
+        outbox = tmp_path / "var" / "outbox"
+        wait_until_sync(lambda: len(list(outbox.glob("*.eml"))) >= 5, what="5 e-mails")
+        assert len(list(outbox.glob("*.eml"))) == 5
 
         # Issue 10: the quick start says where the metrics are, and they count the demo.
         worker_metrics = f"http://127.0.0.1:{ports['metrics']}/metrics"
@@ -120,5 +127,5 @@ def test_quickstart_runs_the_stack_with_demo_data_and_stops_cleanly(tmp_path: Pa
         log.close()
     assert code == 0, (tmp_path / "stack.log").read_text()
     assert "Stopped." in (tmp_path / "stack.log").read_text()
-    _gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"left running: {[p.cmdline() for p in alive]}"

@@ -36,7 +36,7 @@ from models.settings import Settings
 from models.tables import AccessRequest, Shop, ShopGrant
 from service.requests import RequestService, new_request_id
 from store.db import read_session
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP
+from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS
 from worker import WORKFLOWS, activities_for
 
 A_YEAR_AND_A_DAY = timedelta(days=366)
@@ -101,7 +101,7 @@ async def test_r9_request_pending_for_a_year_is_still_pending_and_can_be_approve
                 row = session.get(AccessRequest, request_id)
                 assert row is not None and row.status is RequestStatus.PENDING
 
-            service = RequestService(env.client, demo, settings.task_queue, timeout=30)
+            service = RequestService(env.client, demo, settings.task_queue, timeout=WAIT_SECONDS)
             outcome = await service.approve(request_id, ApproveRequest(by=OLI))
             assert outcome.status is RequestStatus.APPROVED
             assert (await handle.result()).status == "approved"

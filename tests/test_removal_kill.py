@@ -22,7 +22,7 @@ from service.partners import PartnerService
 from store.campaigns import bulk_insert_delivering
 from store.db import read_session, write_session
 from store.people import find_user
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP
+from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS, wait_until
 from tests.partners_support import (
     AGENCY_ADS,
     OTHER_ADMIN,
@@ -100,7 +100,11 @@ async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once
     first = await _start_worker(settings, address, log)
     second = None
     try:
-        partners = PartnerService(temporal_env.client, demo, settings.task_queue, timeout=30)
+        # The first answer waits for the worker process to start: seconds of CPU, many more
+        # on a loaded machine.
+        partners = PartnerService(
+            temporal_env.client, demo, settings.task_queue, timeout=2 * WAIT_SECONDS
+        )
         # Small paced batches so the kill lands mid-way (80 transactions of 25).
         _ended, workflow_id = await partners.remove_access(
             shop_code=S1_SHOP,
@@ -110,16 +114,19 @@ async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once
             batch_size=25,
             pause_ms=25,
         )
-        async with asyncio.timeout(30):
-            while _stopped(demo) < CAMPAIGNS // 4:
-                await asyncio.sleep(0.01)
+        await wait_until(
+            lambda: _stopped(demo) >= CAMPAIGNS // 4,
+            timeout=2 * WAIT_SECONDS,
+            interval=0.01,
+            what="a quarter of the campaigns stopped",
+        )
         first.send_signal(signal.SIGKILL)
         await first.wait()
         at_kill = _stopped(demo)
         assert CAMPAIGNS // 4 <= at_kill < CAMPAIGNS, at_kill
 
         second = await _start_worker(settings, address, log)
-        async with asyncio.timeout(90):
+        async with asyncio.timeout(3 * WAIT_SECONDS):
             result = await partners.removal_result(workflow_id)
     finally:
         for proc in (first, second):

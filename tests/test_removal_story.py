@@ -24,7 +24,16 @@ from models.tables import AccessRequest, MemberAssignment
 from service.partners import PartnerService
 from service.requests import RequestService
 from store.db import read_session
-from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, outbox_messages
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    LEE,
+    OLI,
+    S1_SHOP,
+    SUBAGENCY,
+    WAIT_SECONDS,
+    outbox_messages,
+)
 from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
@@ -43,7 +52,7 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
-    return PartnerService(client, engine, settings.task_queue, timeout=20)
+    return PartnerService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
 
 
 @pytest_asyncio.fixture(autouse=True, loop_scope="session")
