@@ -175,47 +175,28 @@ def load(ctx: Context, file: Path) -> None:
 def seed_demo(ctx: Context, no_requests: bool) -> None:
     """Load the built-in demo data set and start one request per scenario (S1-S4).
 
-    Agency One (admin ana@agency-one.com) asks for each demo shop; the sellers approve
-    through the links in the outbox. Running it again skips requests already pending.
+    Agency One (admin ana@agency-one.com) asks for each demo shop, plus an "Add my shop"
+    that races the S3 request (R11); the sellers approve through the links in the outbox.
+    Running it again starts nothing for a shop Agency One holds or a request still
+    pending, and says what it kept.
     """
-    counts = _load(ctx, DEMO_DATA.read_text(), "demo data")
-    requests: list[dict[str, Any]] = []
+    from service import demo
+
+    counts = demo.load_demo_data(ctx.engine)
+    outcomes: list[demo.DemoOutcome] = []
     if not no_requests:
-        requests = run_async(lambda: _seed_requests(ctx))
-    lines = [f"Loaded demo data: {counts}"]
-    lines += [
-        f"  {r['shop_code']}: {r.get('request_id', '-')} {r['status']}  {r.get('approval_url', '')}"
-        for r in requests
-    ]
-    ctx.emit({"loaded": counts, "requests": requests}, "\n".join(lines))
 
+        async def go() -> list[demo.DemoOutcome]:
+            return await demo.seed_requests(await _service(ctx), ctx.engine)
 
-async def _seed_requests(ctx: Context) -> list[dict[str, Any]]:
-    service = await _service(ctx)
-    agency, admin = 7100000000000000001, "ana@agency-one.com"
-    plan = [
-        (RequestMethod.REQUEST_ACCESS, "GBLINKED01"),
-        (RequestMethod.REQUEST_ACCESS, "SGNEWBC002"),
-        (RequestMethod.REQUEST_ACCESS, "USADMIN003"),
-        (RequestMethod.ADD_MY_SHOP, "USADMIN003"),  # races the one above (R11)
-        (RequestMethod.REQUEST_ACCESS, "THMEMBER04"),
-    ]
-    out = []
-    for method, code in plan:
-        try:
-            sub = await service.submit(method=method, bc_id=agency, shop_code=code, by=admin)
-            out.append(
-                {
-                    "shop_code": code,
-                    "method": method.value,
-                    "request_id": sub.request_id,
-                    "status": sub.status,
-                    "approval_url": sub.approval_url,
-                }
-            )
-        except Refusal as refusal:
-            out.append({"shop_code": code, "method": method.value, "status": refusal.code})
-    return out
+        outcomes = run_async(go)
+    human = (
+        f"Loaded demo data: {counts['users']} users, {counts['business_centers']} business "
+        f"centers, {counts['shops']} shops."
+    )
+    if outcomes:
+        human += "\n" + demo.summary(outcomes)
+    ctx.emit({"loaded": counts, "requests": [o.to_dict() for o in outcomes]}, human)
 
 
 # --- partner side ------------------------------------------------------------------------

@@ -148,7 +148,7 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     with read_session(service.engine) as session:
         shop = find_shop_by_code(session, "THMEMBER04")
     assert shop is not None and shop.id is not None
-    refused_id = request_workflow_id(RA, AGENCY, shop.id)
+    refused_id = request_workflow_id(RA, AGENCY, shop.code)
     await _save(client, refused_id, "RequestAccessToShop_refused", out)
 
     # R7, R13: personal links asked through the copied link, then approval (S2).
