@@ -94,14 +94,16 @@ class DemoOutcome:
         }
 
     def line(self) -> str:
-        head = f"  {self.step.scenario:<4}{self.step.shop_code}  {self.step.method.label}"
+        step = self.step
+        head = f"  {step.scenario:<4}{step.shop_code}  {step.method.value:<16}"
+        approve = f"\n        approve as {step.approver}: {step.what}"
         if self.action == "refused":
-            return f"{head}\n        refused: {self.note}"
-        kept = "kept " if self.action == "kept" else ""
-        return (
-            f"{head}\n        {kept}{self.request_id or ''} {self.status}; "
-            f"{self.note or f'approve as {self.step.approver}: {self.step.what}'}"
-        )
+            return f"{head}refused ({self.status}): {self.note}"
+        if self.status == "held":
+            return f"{head}kept: {self.note}"
+        if self.action == "kept":
+            return f"{head}kept {self.request_id}, still {self.status}{approve}"
+        return f"{head}started {self.request_id}, {self.status}{approve}"
 
 
 def load_demo_data(engine: Engine) -> dict[str, int]:
@@ -165,7 +167,13 @@ def links_command(email_address: str) -> str:
 
 def summary(outcomes: Iterable[DemoOutcome]) -> str:
     """What the quick start prints: each scenario, who approves, and how to get the link."""
-    lines = ["Demo requests from Agency One (BC 7100000000000000001, admin ana@agency-one.com):"]
+    outcomes = list(outcomes)
+    counts = {a: sum(o.action == a for o in outcomes) for a in ("started", "kept", "refused")}
+    lines = [
+        "Demo requests from Agency One (BC 7100000000000000001, admin ana@agency-one.com): "
+        + ", ".join(f"{n} {action}" for action, n in counts.items() if n)
+        + ":"
+    ]
     lines += [outcome.line() for outcome in outcomes]
     lines += [
         "  Each seller's personal approval link is in the e-mail outbox; the newest first:",
