@@ -234,8 +234,9 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
 
 async def terminate_open_workflows(client: Client, task_queue: str) -> None:
     """End the workflows a test left open on its queue. Pending requests never expire (R9)
-    and their ids are built from business keys (BC id, shop code) every test's data
-    repeats, so a leftover would make the next test's identical request look already pending (R6)."""
+    and their ids are built from business keys (BC id, shop code) that every test's data
+    repeats, so a leftover would make the next test's identical request look already
+    pending (R6)."""
     await asyncio.sleep(0.2)  # visibility is eventually consistent
     query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
     for _ in range(5):
