@@ -191,12 +191,15 @@ def seed_demo(ctx: Context, no_requests: bool) -> None:
 
         outcomes = run_async(go)
     human = (
-        f"Loaded demo data: {counts['users']} users, {counts['business_centers']} business "
-        f"centers, {counts['shops']} shops."
+        "Demo data already loaded; kept as it is."
+        if counts is None
+        else f"Loaded demo data: {counts['users']} users, {counts['business_centers']} "
+        f"business centers, {counts['shops']} shops."
     )
     if outcomes:
         human += "\n" + demo.summary(outcomes)
-    ctx.emit({"loaded": counts, "requests": [o.to_dict() for o in outcomes]}, human)
+    requests = [o.to_dict() for o in outcomes]
+    ctx.emit({"loaded": counts, "data_kept": counts is None, "requests": requests}, human)
 
 
 # --- partner side ------------------------------------------------------------------------

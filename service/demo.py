@@ -106,9 +106,17 @@ class DemoOutcome:
         return f"{head}started {self.request_id}, {self.status}{approve}"
 
 
-def load_demo_data(engine: Engine) -> dict[str, int]:
-    """Load service/data/demo.json; loading it again changes nothing."""
+def load_demo_data(engine: Engine) -> dict[str, int] | None:
+    """Load service/data/demo.json, unless its shops are all there already (None).
+
+    Loading again would reset what approvals changed since: ``load`` writes each shop's
+    linked BC from the file, so S2's and S3's links would vanish and their sellers would be
+    asked to pick a BC again. So a demo that is there is kept as it is.
+    """
     data = ReferenceData.model_validate_json(DEMO_DATA.read_text())
+    with read_session(engine) as session:
+        if all(find_shop_by_code(session, shop.code) for shop in data.shops):
+            return None
     with write_session(engine) as session:
         counts = load_reference(session, data)
     return {

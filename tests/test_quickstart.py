@@ -215,6 +215,17 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         first.cli("approve", s1, "--as", "oli@brand-linked.com")
         s3 = history_id(first, "USADMIN003", "request_access")
         first.cli("approve", s3, "--as", "raj@brand-admin.com", "--bc", "7100000000000000004")
+        # S4 cannot be approved: a refusal, told to the caller, and no traceback in the
+        # quick start's output (the worker logs refusals as answers, not faults).
+        s4 = history_id(first, "THMEMBER04", "request_access")
+        refused = subprocess.run(
+            [sys.executable, "starter.py", "approve", s4, "--as", "kim@brand-member.com",
+             "--json"],
+            cwd=ROOT, env=first.cli_env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert refused.returncode == 1
+        assert json.loads(refused.stdout)["error"]["code"] == "bc_admin_required"
+        assert "Traceback" not in first.output, first.output
 
     # Again on the same data dir: clean, and nothing new for held or pending shops.
     again = Stack(tmp_path, data, "again")
@@ -222,6 +233,7 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         output = again.output
         assert "Traceback" not in output, output
         assert f"Keeping the state in {data}" in output
+        assert "Demo data already loaded; kept as it is." in output
         lines = scenario_lines(output)
         for key in (("S1", "GBLINKED01", "request_access"), ("S3", "USADMIN003", "request_access"),
                     ("R11", "USADMIN003", "add_my_shop")):  # fmt: skip
@@ -237,6 +249,15 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         }
         counted = again.pending_in_temporal(2)
         assert "Total: 2" in counted, counted
+        # S3 linked Raj's BC to USADMIN003, and the re-run kept it: another BC's request
+        # is now one click (S1) for Raj.
+        sub = again.cli(
+            "request-access", "--bc", "7100000000000000002", "--shop-code", "USADMIN003",
+            "--as", "lee@subagency.com",
+        )  # fmt: skip
+        done = again.cli("approve", sub["request_id"], "--as", "raj@brand-admin.com")
+        assert done["status"] == "approved"
+        assert "Traceback" not in again.output, again.output
 
     # --reset: from nothing.
     fresh = Stack(tmp_path, data, "fresh")
