@@ -178,7 +178,7 @@ def seed_demo(ctx: Context, no_requests: bool) -> None:
     Agency One (admin ana@agency-one.com) asks for each demo shop, plus an "Add my shop"
     that races the S3 request (R11); the sellers approve through the links in the outbox.
     Running it again starts nothing for a shop Agency One holds or a request still
-    pending, and says what it kept.
+    pending, leaves the loaded data as it is, and says what it kept.
     """
     from service import demo
 
