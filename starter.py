@@ -182,14 +182,15 @@ def seed_demo(ctx: Context, no_requests: bool) -> None:
     """
     from service import demo
 
-    counts = demo.load_demo_data(ctx.engine)
-    outcomes: list[demo.DemoOutcome] = []
-    if not no_requests:
+    async def go() -> tuple[dict[str, int] | None, list[demo.DemoOutcome]]:
+        # Reach Temporal first: if it is down, the refusal leaves the store untouched.
+        service = None if no_requests else await _service(ctx)
+        counts = demo.load_demo_data(ctx.engine)
+        if service is None:
+            return counts, []
+        return counts, await demo.seed_requests(service, ctx.engine)
 
-        async def go() -> list[demo.DemoOutcome]:
-            return await demo.seed_requests(await _service(ctx), ctx.engine)
-
-        outcomes = run_async(go)
+    counts, outcomes = run_async(go)
     human = (
         "Demo data already loaded; kept as it is."
         if counts is None
