@@ -34,7 +34,7 @@ from sqlalchemy.exc import (
     StatementError,
 )
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from models.errors import ErrorCode, Refusal
 
@@ -111,8 +111,15 @@ def refusals_as_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except Refusal as refusal:
+            # BENIGN: a refusal is an answer, not a fault; the SDK then logs it at DEBUG
+            # instead of a warning with a traceback in the worker's (and quick start's)
+            # output. The caller still gets the code and message.
             raise ApplicationError(
-                refusal.message, refusal.details, type=refusal.code, non_retryable=True
+                refusal.message,
+                refusal.details,
+                type=refusal.code,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             ) from None
         except ApplicationError:
             raise

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 from pydantic import ValidationError
 
 from cli.context import Context, command
-from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.reference import ReferenceData
 from store.db import write_session
-
-DEMO_DATA = Path(__file__).resolve().parent.parent / "service" / "data" / "demo.json"
-DEMO_AGENCY, DEMO_ADMIN = 7100000000000000001, "ana@agency-one.com"
-DEMO_PLAN = [
-    (RequestMethod.REQUEST_ACCESS, "GBLINKED01"),
-    (RequestMethod.REQUEST_ACCESS, "SGNEWBC002"),
-    (RequestMethod.REQUEST_ACCESS, "USADMIN003"),
-    (RequestMethod.ADD_MY_SHOP, "USADMIN003"),  # races the one above (R11)
-    (RequestMethod.REQUEST_ACCESS, "THMEMBER04"),
-]
 
 
 @click.command()
@@ -109,40 +97,27 @@ def load(ctx: Context, file: Path) -> None:
 async def seed_demo(ctx: Context, no_requests: bool) -> None:
     """Load the built-in demo data set and start one request per scenario (S1-S4).
 
-    Agency One (admin ana@agency-one.com) asks for each demo shop; the sellers approve
-    through the links in the outbox. Running it again skips requests already pending.
+    Agency One (admin ana@agency-one.com) asks for each demo shop, plus an "Add my shop"
+    that races the S3 request (R11); the sellers approve through the links in the outbox.
+    Running it again starts nothing for a shop Agency One holds or a request still
+    pending, leaves the loaded data as it is, and says what it kept.
     """
-    counts = load_into_store(ctx, parse_reference(DEMO_DATA.read_text(), "demo data"))
-    requests = [] if no_requests else await _seed_requests(ctx)
-    lines = [f"Loaded demo data: {counts}"]
-    lines += [
-        f"  {r['shop_code']}: {r.get('request_id', '-')} {r['status']}  {r.get('approval_url', '')}"
-        for r in requests
-    ]
-    ctx.emit({"loaded": counts, "requests": requests}, "\n".join(lines))
+    from service import demo
 
-
-async def _seed_requests(ctx: Context) -> list[dict[str, Any]]:
-    service = await ctx.requests()
-    out: list[dict[str, Any]] = []
-    for method, code in DEMO_PLAN:
-        entry: dict[str, Any] = {"shop_code": code, "method": method.value}
-        try:
-            sub = await service.submit(
-                method=method, bc_id=DEMO_AGENCY, shop_code=code, by=DEMO_ADMIN
-            )
-        except Refusal as refusal:
-            out.append({**entry, "status": refusal.code})
-            continue
-        out.append(
-            {
-                **entry,
-                "request_id": sub.request_id,
-                "status": sub.status,
-                "approval_url": sub.approval_url,
-            }
-        )
-    return out
+    # Reach Temporal first: if it is down, the refusal leaves the store untouched.
+    service = None if no_requests else await ctx.requests()
+    counts = demo.load_demo_data(ctx.engine)
+    outcomes = [] if service is None else await demo.seed_requests(service, ctx.engine)
+    human = (
+        "Demo data already loaded; kept as it is."
+        if counts is None
+        else f"Loaded demo data: {counts['users']} users, {counts['business_centers']} "
+        f"business centers, {counts['shops']} shops."
+    )
+    if outcomes:
+        human += "\n" + demo.summary(outcomes)
+    requests = [o.to_dict() for o in outcomes]
+    ctx.emit({"loaded": counts, "data_kept": counts is None, "requests": requests}, human)
 
 
 COMMANDS = [migrate, load, seed_demo]

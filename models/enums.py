@@ -1,4 +1,4 @@
-"""Enumerations named by the spec (SPEC.md, "Entities")."""
+"""Enumerations named by the rules (docs/rules.md, "The people and things")."""
 
 from enum import StrEnum
 

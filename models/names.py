@@ -41,9 +41,17 @@ class Message:
     STATE = "state"  # query
 
 
-def request_workflow_id(method: RequestMethod, bc_id: int, shop_id: int) -> str:
-    """R6: one open workflow per (BC, shop, method); internal ids only, no names or e-mails."""
-    return f"access-request:{method.value}:bc-{bc_id}:shop-{shop_id}"
+def request_workflow_id(method: RequestMethod, bc_id: int, shop_code: str) -> str:
+    """R6: one open workflow per (BC, shop, method).
+
+    E.g. ``add-my-shop:bc-7100000000000000001:shop-USADMIN003``: an operator reads the BC
+    id and the shop code the seller knows; no names or e-mails. Shop codes are unique and
+    stored upper-case, and loading never renames a shop, so the id is stable. The prefix
+    differs from the earlier ``access-request:<method>:bc-<id>:shop-<row id>`` ids, so the
+    two forms never collide; R6 holds across them because the store refuses a second
+    pending request anyway.
+    """
+    return f"{method.value.replace('_', '-')}:bc-{bc_id}:shop-{shop_code.upper()}"
 
 
 # --- partner side (R16-R19) ------------------------------------------------------------

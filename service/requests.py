@@ -133,7 +133,7 @@ class RequestService:
         if shop is None or shop.id is None:
             raise unknown_shop_code()
         request_id = new_request_id()
-        workflow_id = request_workflow_id(method, bc_id, shop.id)
+        workflow_id = request_workflow_id(method, bc_id, shop.code)
         start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
             WORKFLOW_TYPE_FOR_METHOD[method],
             RequestInput(

@@ -1,28 +1,30 @@
 """The quick start: the whole stack on embedded defaults, in the foreground.
 
     python -m service.stack [--temporal-port 7233] [--ui-port 8233] [--web-port 8000]
-                            [--metrics-port 9464]
+                            [--metrics-port 9464] [--data-dir var] [--no-demo] [--reset]
 
 Starts the Temporal dev server (a SQLite file under var/, web UI, search attributes
 registered, tuned as in service.devserver), migrates the store (SQLite under var/ unless
 DATABASE_URL says otherwise), starts the worker and the seller link handler as child
 processes, loads the demo data with one request per scenario, prints where everything is,
 and stops it all cleanly on Ctrl-C. Everything it runs ships in the virtualenv: nothing
-downloads.
+downloads. Run again on the same data dir it keeps what is there; --reset starts afresh.
+
+This module imports only the standard library at the top, so scripts/quickstart answers
+--help and usage errors before it installs anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-from service.devserver import start_dev_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,23 +49,104 @@ def _wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], what: st
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/quickstart",
-        description="Run shop-access on embedded defaults: Temporal dev server + UI, worker, "
-        "seller link handler, SQLite store, e-mail outbox, demo data. Ctrl-C stops it all.",
+        description="Install shop-access into .venv (first run only), then run it on embedded "
+        "defaults: Temporal dev server + UI, worker, seller link handler, SQLite store, e-mail "
+        "outbox, demo data. Ctrl-C stops it all.",
+        epilog="Run again on the same data dir, it keeps the store, the workflows and the "
+        "outbox, and starts no demo request already pending or approved.",
     )
-    parser.add_argument("--temporal-port", type=int, default=7233, help="Temporal frontend port")
-    parser.add_argument("--ui-port", type=int, default=8233, help="Temporal web UI port")
-    parser.add_argument("--web-port", type=int, default=8000, help="seller link handler port")
+    for flag, default, what in (
+        ("--temporal-port", 7233, "Temporal frontend port"),
+        ("--ui-port", 8233, "Temporal web UI port"),
+        ("--web-port", 8000, "seller link handler port"),
+        ("--metrics-port", 9464, "worker's Prometheus /metrics port"),
+    ):
+        parser.add_argument(
+            flag, type=_port_number, default=default, help=f"{what} (default: {default})"
+        )
     parser.add_argument(
-        "--metrics-port", type=int, default=9464, help="worker's Prometheus /metrics port"
+        "--data-dir",
+        type=Path,
+        default=Path("var"),
+        help="where the Temporal database, the store and the outbox live (default: %(default)s; "
+        "relative paths are from the checkout)",
     )
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "var", help="where state lives")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the data dir's Temporal database, store and outbox first: start afresh",
+    )
+    # scripts/quickstart parses the arguments once before installing (help, usage errors).
+    parser.add_argument("--check-args", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
+def _port_number(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
+    return value
+
+
+HELP_SHOWN = 100  # scripts/quickstart's pre-install check: --help was printed, stop.
+
+# What --reset deletes in the data dir; var/pip.log and anything else stay.
+_STATE_FILES = ("temporal.db", "shop_access.db")
+
+
+def reset(data: Path, database_url: str) -> list[str]:
+    """Delete the quick start's state under ``data``; return what went."""
+    gone = []
+    for name in _STATE_FILES:
+        for path in sorted(data.glob(name + "*")):  # with SQLite's -wal / -shm / -journal
+            path.unlink()
+            gone.append(path.name)
+    if (data / "outbox").is_dir():
+        shutil.rmtree(data / "outbox")
+        gone.append("outbox/")
+    if database_url != f"sqlite:///{data / 'shop_access.db'}":
+        print(f"--reset leaves the store at DATABASE_URL={database_url} as it is.", flush=True)
+    return gone
+
+
+def banner(env: dict[str, str], ui_port: int) -> str:
+    """Where everything is, and the export line the README's "Try it" starts from."""
+    return (
+        "\nshop-access is running:\n"
+        f"  Temporal UI      http://127.0.0.1:{ui_port}  (filter: RequestStatus = 'pending';\n"
+        "                   ids read request-access:bc-<BC id>:shop-<shop code>; a\n"
+        "                   workflow's one-line summary is under User Metadata)\n"
+        f"  Link handler     {env['LINK_BASE_URL']}\n"
+        f"  E-mail outbox    {env['MAIL_OUTBOX_DIR']}\n"
+        f"  Store            {env['DATABASE_URL']}\n"
+        f"  Metrics          http://{env['METRICS_ADDRESS']}/metrics (worker), "
+        f"{env['LINK_BASE_URL']}/metrics (link handler)\n"
+        '  From another shell, in this checkout (the README\'s "Try it" starts here):\n'
+        f"    export DEV_MODE=1 TEMPORAL_ADDRESS={env['TEMPORAL_ADDRESS']} "
+        f"DATABASE_URL={env['DATABASE_URL']} MAIL_OUTBOX_DIR={env['MAIL_OUTBOX_DIR']}\n"
+        "    .venv/bin/python -m service.demo links oli@brand-linked.com   # S1's approval link\n"
+        "    .venv/bin/python starter.py --help\n"
+        "Press Ctrl-C to stop everything."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    data: Path = args.data_dir.resolve()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+    except SystemExit as done:
+        if done.code == 0 and "--check-args" in argv:
+            return HELP_SHOWN  # scripts/quickstart stops here: no install for --help
+        raise
+    if args.check_args:
+        return 0
+    from service.devserver import start_dev_command
+
+    data: Path = (ROOT / args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     host = "127.0.0.1"
     for port, what in (
@@ -83,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env.setdefault("DEV_MODE", "1")
     env.setdefault("DATABASE_URL", f"sqlite:///{data / 'shop_access.db'}")
+    if args.reset:
+        gone = reset(data, env["DATABASE_URL"])
+        print(f"Reset {data}: deleted {', '.join(gone) or 'nothing (it was empty)'}.", flush=True)
+    elif (data / "temporal.db").exists():
+        print(f"Keeping the state in {data} (--reset starts afresh).", flush=True)
     env.setdefault("MAIL_OUTBOX_DIR", str(data / "outbox"))
     env["TEMPORAL_ADDRESS"] = f"{host}:{args.temporal_port}"
     env["WEB_HOST"], env["WEB_PORT"] = host, str(args.web_port)
@@ -128,22 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             _wait_for_port(host, args.web_port, web, "The link handler")
         if not args.no_demo:
             subprocess.run([python, "starter.py", "seed-demo"], cwd=ROOT, env=env, check=True)
-        print(
-            "\nshop-access is running:\n"
-            f"  Temporal UI      http://{host}:{args.ui_port}"
-            "  (filter: RequestStatus = 'pending')\n"
-            f"  Link handler     {env['LINK_BASE_URL']}\n"
-            f"  E-mail outbox    {env['MAIL_OUTBOX_DIR']}  (open a .eml, follow its link)\n"
-            f"  Store            {env['DATABASE_URL']}\n"
-            f"  Metrics          http://{env['METRICS_ADDRESS']}/metrics (worker), "
-            f"{env['LINK_BASE_URL']}/metrics (link handler)\n"
-            "  Ops CLI, from another shell:\n"
-            f"    export DEV_MODE=1 TEMPORAL_ADDRESS={env['TEMPORAL_ADDRESS']} "
-            f"DATABASE_URL={env['DATABASE_URL']}\n"
-            "    .venv/bin/python starter.py --help\n"
-            "Press Ctrl-C to stop everything.",
-            flush=True,
-        )
+        print(banner(env, args.ui_port), flush=True)
         while True:
             for what, proc in children:
                 if proc.poll() is not None:

@@ -577,6 +577,27 @@ GRANT_FOR_METHOD = {
 }
 
 
+def _end_partner_grants(session: Session, request: AccessRequest, now: datetime) -> None:
+    """Decision (docs/decisions.md): "Add my shop" by a partner upgrades it to owner. The
+    owner grant replaces the partner grant(s) rather than sitting beside them, so the BC
+    holds the shop once; member assignments and onward shares hang on (BC, shop), not on
+    the grant, and stay. The ended grant is kept as history (R21)."""
+    for held in active_grants(session, request.bc_id, request.shop_id):
+        held.revoked_at = now
+        session.add(held)
+        audit.record(
+            session,
+            actor="system",
+            entity="shop_grant",
+            entity_id=held.id or 0,
+            action="upgraded_to_owner",
+            at=now,
+            bc_id=request.bc_id,
+            shop_id=request.shop_id,
+            request_id=request.id,
+        )
+
+
 def grant_access(session: Session, *, request_id: str, now: datetime | None = None) -> ShopGrant:
     """R14: the approved request's BC gets the shop; once per request, however often called."""
     existing = session.exec(
@@ -592,6 +613,8 @@ def grant_access(session: Session, *, request_id: str, now: datetime | None = No
 
 def _write_grant(session: Session, request: AccessRequest, now: datetime) -> ShopGrant:
     relationship, permission = GRANT_FOR_METHOD[request.method]
+    if relationship is Relationship.OWNER:
+        _end_partner_grants(session, request, now)
     grant = ShopGrant(
         bc_id=request.bc_id,
         shop_id=request.shop_id,

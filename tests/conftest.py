@@ -321,8 +321,9 @@ async def terminate_open_workflows(
     client: Client, task_queue: str, engine: Engine | None = None
 ) -> None:
     """End the workflows a test left open on its queue. Pending requests never expire (R9)
-    and their ids are built from store ids that restart in every fresh database, so a
-    leftover would make the next test's identical request look already pending (R6).
+    and their ids are built from business keys (BC id, shop code) that every test's data
+    repeats, so a leftover would make the next test's identical request look already
+    pending (R6).
 
     The store's ids come first: they need no visibility, which lags behind on a loaded
     machine. Then whatever visibility still lists as running on the queue, until it

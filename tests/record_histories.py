@@ -155,7 +155,7 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     with read_session(service.engine) as session:
         shop = find_shop_by_code(session, "THMEMBER04")
     assert shop is not None and shop.id is not None
-    refused_id = request_workflow_id(RA, AGENCY, shop.id)
+    refused_id = request_workflow_id(RA, AGENCY, shop.code)
     await _save(client, refused_id, "RequestAccessToShop_refused", out)
 
     # R7, R13: personal links asked through the copied link, then approval (S2).
@@ -186,10 +186,7 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         raise SystemExit("expected a failure")
     except Refusal as failure:
         assert failure.code == "invalid_data", failure.to_dict()
-    with read_session(service.engine) as session:
-        s4_shop = find_shop_by_code(session, "THMEMBER04")
-    assert s4_shop is not None and s4_shop.id is not None
-    failed_id = request_workflow_id(RA, AGENCY, s4_shop.id)
+    failed_id = request_workflow_id(RA, AGENCY, "THMEMBER04")
     await _save(client, failed_id, "RequestAccessToShop_failed_bad_data", out)
 
 

@@ -137,7 +137,7 @@ async def test_submit_with_an_id_out_of_range_starts_no_workflow(
     assert shop is not None and shop.id is not None
     with pytest.raises(RPCError) as info:
         await client.get_workflow_handle(
-            request_workflow_id(RequestMethod.REQUEST_ACCESS, bc_id, shop.id)
+            request_workflow_id(RequestMethod.REQUEST_ACCESS, bc_id, S1_SHOP)
         ).describe()
     assert info.value.status is RPCStatusCode.NOT_FOUND
     await no_workflows_on(client, settings.task_queue)

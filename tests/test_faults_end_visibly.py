@@ -64,7 +64,6 @@ from models.tables import AccessRequest
 from service.partners import PartnerService
 from service.requests import RequestService
 from store.db import read_session, write_session
-from store.people import find_shop_by_code
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, terminate_open_workflows
 from tests.partners_support import grant_in_store
 
@@ -170,9 +169,6 @@ async def test_admission_on_bad_stored_data_ends_failed_not_retrying(
             text("UPDATE business_center SET timezone = 'Mars/Olympus' WHERE id = :id"),
             {"id": AGENCY},
         )
-        shop = find_shop_by_code(session, S1_SHOP)
-        assert shop is not None and shop.id is not None
-        shop_id = shop.id
     started = time.monotonic()
     with pytest.raises(Refusal) as info:
         await service.submit(
@@ -183,7 +179,7 @@ async def test_admission_on_bad_stored_data_ends_failed_not_retrying(
     assert info.value.code == ErrorCode.INVALID_DATA
     assert "Mars/Olympus" in info.value.message
 
-    workflow_id = request_workflow_id(RequestMethod.REQUEST_ACCESS, AGENCY, shop_id)
+    workflow_id = request_workflow_id(RequestMethod.REQUEST_ACCESS, AGENCY, S1_SHOP)
     handle = client.get_workflow_handle(workflow_id, result_type=RequestResult)
     async with asyncio.timeout(20):
         result = await handle.result()

@@ -81,7 +81,7 @@ async def test_r9_request_pending_for_a_year_is_still_pending_and_can_be_approve
                     shop_code=shop.code,
                     requested_by=ANA,
                 ),
-                id=request_workflow_id(method, AGENCY, shop.id),
+                id=request_workflow_id(method, AGENCY, shop.code),
                 task_queue=settings.task_queue,
                 result_type=RequestResult,
             )

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.enums import Permission, RequestMethod, RequestStatus
+from models.enums import Permission, Relationship, RequestMethod, RequestStatus
 from models.errors import ErrorCode
 from models.tables import AccessRequest, MemberAssignment, ShopGrant
 from store import campaigns, invitations, members, removal, sharing
@@ -140,11 +140,18 @@ def test_r19_a_bc_that_holds_the_shop_another_way_keeps_it(store: Engine) -> Non
         seller=OLI,
         method=RequestMethod.ADD_MY_SHOP,
     )
+    # Becoming owner ended the share it held from the agency (docs/decisions.md: "Add my
+    # shop" by a partner is an upgrade), so the sub-agency is no longer downstream of it.
     with read_session(store) as session:
         preview = removal.preview_removal(
             session, shop_id=shop_id_of(store, S1_SHOP), partner_bc_id=AGENCY, by=OLI
         )
-    assert [(d.bc_id, d.keeps_access) for d in preview.downstream] == [(SUBAGENCY, True)]
+        held = session.exec(
+            select(ShopGrant.relationship).where(
+                ShopGrant.bc_id == SUBAGENCY, col(ShopGrant.revoked_at).is_(None)
+            )
+        ).all()
+    assert preview.downstream == [] and list(held) == [Relationship.OWNER]
     with write_session(store) as session:
         ended = _end(session, store)
     assert ended.lost_bc_ids == [AGENCY]

@@ -170,7 +170,7 @@ def admit(
             bc_id=bc,
             shop_id=sid,
             requested_by=by,
-            workflow_id=request_workflow_id(method, bc, sid),
+            workflow_id=request_workflow_id(method, bc, code),
             now=now,
         )
         return admitted.request

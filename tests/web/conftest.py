@@ -98,12 +98,12 @@ async def close_request_workflows(client: Client, demo: Engine, worker: Any) -> 
     from models.tables import Shop
 
     with read_session(demo) as session:
-        shop_ids = [s for s in session.exec(select(Shop.id)).all() if s is not None]
+        shop_codes = list(session.exec(select(Shop.code)).all())
         bc_ids = list(session.exec(select(BusinessCenter.id)).all())
     for method in RequestMethod:
         for bc_id in bc_ids:
-            for shop_id in shop_ids:
-                handle = client.get_workflow_handle(request_workflow_id(method, bc_id, shop_id))
+            for code in shop_codes:
+                handle = client.get_workflow_handle(request_workflow_id(method, bc_id, code))
                 with contextlib.suppress(RPCError):  # never started, or already closed
                     await handle.terminate(reason="test finished")
 
