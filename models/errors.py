@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from models.wording import wording
+
 
 class ErrorCode(StrEnum):
     NOT_BC_ADMIN = "not_bc_admin"
@@ -56,13 +58,15 @@ FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})
 
 
 class Refusal(Exception):
-    """A request the rules refuse. Carries a stable code and a sentence for people."""
+    """A request the rules refuse. Carries a stable code and its details; the sentence
+    for people comes from the catalogue in models/wording.py (``message`` is only for
+    codes not yet catalogued)."""
 
-    def __init__(self, code: ErrorCode | str, message: str, **details: Any) -> None:
-        super().__init__(message)
+    def __init__(self, code: ErrorCode | str, message: str | None = None, **details: Any) -> None:
         self.code = str(code)
-        self.message = message
         self.details = details
+        self.message = wording(self.code, details, fallback=message)
+        super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
