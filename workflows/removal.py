@@ -26,13 +26,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Activity definitions, for typed calls; only their names reach history.
+    from activities.campaigns import CampaignActivities
+    from activities.partners import PartnerActivities, PartnerMailActivities
     from models.errors import FAULT_CODES
-    from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
+    from models.names import PartnerMessage, PartnerWorkflowType
     from models.partner_messages import (
         EndGrants,
         FinishRemoval,
         GrantsEnded,
-        PageStopped,
         RemovalInput,
         RemovalNotice,
         RemovalProgress,
@@ -62,8 +64,8 @@ class RemovePartnerAccessWorkflow:
         state = self._state
         if state.ended is None and state.refusal_code is None:
             try:
-                state.ended = await workflow.execute_activity(
-                    PartnerActivity.END_GRANTS,
+                state.ended = await workflow.execute_activity_method(
+                    PartnerActivities.end_grants,
                     EndGrants(
                         removal_id=input.removal_id,
                         shop_id=input.shop_id,
@@ -71,7 +73,6 @@ class RemovePartnerAccessWorkflow:
                         by=input.by,
                         workflow_id=workflow.info().workflow_id,
                     ),
-                    result_type=GrantsEnded,
                     **presets.STORE,
                 )
             except ActivityError as err:
@@ -89,8 +90,8 @@ class RemovePartnerAccessWorkflow:
         while not state.stopping_done:
             self._publish()
             try:
-                page: PageStopped = await workflow.execute_activity(
-                    PartnerActivity.STOP_CAMPAIGN_PAGE,
+                page = await workflow.execute_activity_method(
+                    CampaignActivities.stop_page,
                     StopCampaignPage(
                         removal_id=input.removal_id,
                         shop_id=input.shop_id,
@@ -100,7 +101,6 @@ class RemovePartnerAccessWorkflow:
                         batch_size=input.batch_size,
                         pause_ms=input.pause_ms,
                     ),
-                    result_type=PageStopped,
                     **presets.CAMPAIGN_PAGE,
                 )
             except ActivityError as err:
@@ -119,10 +119,9 @@ class RemovePartnerAccessWorkflow:
 
         if not state.notified:
             try:
-                await workflow.execute_activity(
-                    PartnerActivity.NOTIFY_REMOVAL,
+                await workflow.execute_activity_method(
+                    PartnerMailActivities.notify_access_removed,
                     RemovalNotice(removal_id=input.removal_id),
-                    result_type=int,
                     **presets.MAIL,
                 )
             except ActivityError as err:
@@ -137,12 +136,12 @@ class RemovePartnerAccessWorkflow:
         if not state.finished:
             # The store's count is the truth: a page retried after a crash reports only
             # what its last attempt stopped.
-            state.campaigns_stopped = await workflow.execute_activity(
-                PartnerActivity.FINISH_REMOVAL,
+            finished = await workflow.execute_activity_method(
+                PartnerActivities.finish_removal,
                 FinishRemoval(removal_id=input.removal_id),
-                result_type=int,
                 **presets.STORE,
             )
+            state.campaigns_stopped = finished.campaigns_stopped
             state.finished = True
         self._publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
