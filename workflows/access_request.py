@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         WaitAdmission,
     )
     from models.names import Message
+    from models.wording import wording
     from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
@@ -335,16 +336,19 @@ class AccessRequestLifecycle:
     # --- helpers -----------------------------------------------------------------------
 
     def _require_pending(self) -> None:
-        status = self._state.status
-        if status is not RequestStatus.PENDING:
-            detail = f"Request {self._input.request_id} is {status or 'not admitted'}"
-            if self._state.superseded_by:
-                detail += f" because request {self._state.superseded_by} was approved first"
-            raise ApplicationError(
-                detail + "; only a pending request can change.",
-                type=ErrorCode.REQUEST_NOT_PENDING,
-                non_retryable=True,
-            )
+        """Refuse with the code and the same details as the store's ``not_pending``; the
+        sentence comes from the catalogue (models/wording.py), here and at every edge."""
+        state = self._state
+        if state.status is RequestStatus.PENDING:
+            return
+        details: dict[str, str] = {
+            "request_id": self._input.request_id,
+            "status": str(state.status) if state.status else "not admitted",
+        }
+        if state.superseded_by:
+            details["superseded_by"] = state.superseded_by
+        code = ErrorCode.REQUEST_NOT_PENDING
+        raise ApplicationError(wording(code, details), details, type=code, non_retryable=True)
 
     async def _approve(self, command: ApproveRequest) -> ApprovalOutcome:
         state = self._state
