@@ -345,8 +345,8 @@ class AccessRequestLifecycle:
             "request_id": self._input.request_id,
             "status": str(state.status) if state.status else "not admitted",
         }
-        if state.superseded_by:
-            details["superseded_by"] = state.superseded_by
+        if state.superseded_by:  # R11: the catalogue names the winner for this reason
+            details.update(reason="superseded", superseded_by=state.superseded_by)
         code = ErrorCode.REQUEST_NOT_PENDING
         raise ApplicationError(wording(code, details), details, type=code, non_retryable=True)
 

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         RespondToInvitation,
         WaitInvitationAdmission,
     )
+    from models.wording import wording
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
 
@@ -100,14 +101,17 @@ class _InvitationLifecycle:
     # --- helpers -----------------------------------------------------------------------
 
     def _require_pending(self) -> None:
+        """Refuse with the code and the store's detail keys; the sentence comes from the
+        catalogue (models/wording.py), here and at every edge."""
         status = self._state.status
-        if status is not InvitationStatus.PENDING:
-            raise ApplicationError(
-                f"Invitation {self._invitation_id} is {status or 'not admitted'}; only a "
-                "pending invitation can be answered or changed.",
-                type=ErrorCode.INVITATION_NOT_PENDING,
-                non_retryable=True,
-            )
+        if status is InvitationStatus.PENDING:
+            return
+        details = {
+            "invitation_id": self._invitation_id,
+            "status": str(status) if status else "not admitted",
+        }
+        code = ErrorCode.INVITATION_NOT_PENDING
+        raise ApplicationError(wording(code, details), details, type=code, non_retryable=True)
 
     async def _answer(self, answer: Answer, command: RespondToInvitation) -> InvitationOutcome:
         state = self._state
