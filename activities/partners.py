@@ -24,6 +24,8 @@ from models.partner_messages import (
     InvitationEmails,
     InvitationOutcome,
     OfferPartnerShop,
+    PartnerEmailsSent,
+    RemovalFinished,
     RemovalNotice,
 )
 from models.tables import (
@@ -155,9 +157,10 @@ class PartnerActivities:
 
     @activity.defn(name=PartnerActivity.FINISH_REMOVAL)
     @refusals_as_errors
-    def finish_removal(self, input: FinishRemoval) -> int:
+    def finish_removal(self, input: FinishRemoval) -> RemovalFinished:
         with write_session(self._engine) as session:
-            return removal.finish_removal(session, removal_id=input.removal_id).campaigns_stopped
+            finished = removal.finish_removal(session, removal_id=input.removal_id)
+            return RemovalFinished(campaigns_stopped=finished.campaigns_stopped)
 
 
 class PartnerMailActivities:
@@ -175,7 +178,7 @@ class PartnerMailActivities:
 
     @activity.defn(name=PartnerActivity.SEND_INVITATION_EMAILS)
     @refusals_as_errors
-    def send_invitation_emails(self, input: InvitationEmails) -> int:
+    def send_invitation_emails(self, input: InvitationEmails) -> PartnerEmailsSent:
         """R16: the accept link to the invitee; R17: to each admin of the invited BC, once
         per offered shop (a later share to the same pending invitation mails again)."""
         sent = 0
@@ -245,11 +248,11 @@ class PartnerMailActivities:
                     )
         for key, to, rendered in jobs:
             sent += int(self._deliver(key, to, rendered))
-        return sent
+        return PartnerEmailsSent(sent=sent)
 
     @activity.defn(name=PartnerActivity.NOTIFY_REMOVAL)
     @refusals_as_errors
-    def notify_access_removed(self, input: RemovalNotice) -> int:
+    def notify_access_removed(self, input: RemovalNotice) -> PartnerEmailsSent:
         """R19: the partner is told, and so is every BC downstream that lost the shop."""
         jobs = []
         with read_session(self._engine) as session:
@@ -274,4 +277,4 @@ class PartnerMailActivities:
                         direct=bc_id == record.partner_bc_id,
                     )
                     jobs.append((f"removal:{record.id}:bc-{bc_id}:to:{address}", address, rendered))
-        return sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        return PartnerEmailsSent(sent=sum(int(self._deliver(k, to, r)) for k, to, r in jobs))
