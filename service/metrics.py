@@ -274,8 +274,8 @@ def _count_success(
     elif kind == PartnerActivity.FINISH_REMOVAL:
         metrics.removals.inc()
     elif kind in MAIL_TEMPLATES:
-        # The request mails return EmailsSent; the partner mails return a count.
-        sent = result if isinstance(result, int) else getattr(result, "sent", 0)
+        # EmailsSent (requests) and PartnerEmailsSent (partner side) both say ``sent``.
+        sent = getattr(result, "sent", 0)
         if sent:
             metrics.emails_sent.labels(template=MAIL_TEMPLATES[kind]).inc(sent)
 
