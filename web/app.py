@@ -24,14 +24,15 @@ from service import tracing
 from service.health import readiness
 from service.heap import freeze_startup_heap
 from service.http_metrics import instrument
+from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
-from service.requests import RequestService
 from service.temporal import connect
 from store.db import make_engine
-from web import approval, partner_access, partners
+from web import approval, invitations, partners
+from web.deps import MaybeSignedIn
 from web.rendering import STATIC, error_page, page
-from web.security import SESSION_COOKIE, FormTokens, SessionCookies
-from web.state import PageError, WebState, web_state
+from web.security import FormTokens, SessionCookies
+from web.state import PageError, WebState
 
 
 def create_app(
@@ -44,22 +45,19 @@ def create_app(
         settings=settings,
         engine=store,
         links=LinkSigner(secret, settings.link_base_url),
+        invitation_links=InvitationLinks(secret, settings.link_base_url),
         forms=FormTokens(secret),
         sessions=SessionCookies(secret),
     )
     if client is not None:
-        state.service = RequestService(client, store, settings.task_queue)
+        state.connect(client)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Plain-def routes and run_in_threadpool draw on this limiter (settings.page_threads).
         to_thread.current_default_thread_limiter().total_tokens = settings.page_threads
         if state.service is None:
-            state.service = RequestService(
-                await connect(interceptors=tracing.temporal_interceptors()),
-                store,
-                settings.task_queue,
-            )
+            state.connect(await connect(interceptors=tracing.temporal_interceptors()))
         freeze_startup_heap()
         try:
             yield
@@ -77,14 +75,13 @@ def create_app(
     app.state.web = state
     observe(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(approval.router)
-    app.include_router(partners.router)
-    app.include_router(partner_access.router)  # R16, R17, R19 pages
+    app.include_router(approval.router)  # R7, R10, R12, R13: /approve/<token>
+    app.include_router(partners.router)  # R15, R19: /partners, /signout
+    app.include_router(invitations.router)  # R16, R17: /invitations/<token>
 
     @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:  # plain def: the session read, in a thread
-        signed_in = web_state(request).signed_in(request.cookies.get(SESSION_COOKIE))
-        return page("home.html", signed_in=signed_in)
+    def home(email: MaybeSignedIn) -> HTMLResponse:  # plain def: the session read, in a thread
+        return page("home.html", signed_in=email)
 
     @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> str:
