@@ -14,13 +14,26 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, BeforeValidator, StringConstraints
 
 from store import seller_views
 from web.security import SESSION_COOKIE, FormClaims, FormRejected
 from web.state import PageError, State, WebState
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+def _text_or_none(value: object) -> str | None:
+    # A file upload under a text field's name is no answer: the same as leaving it out,
+    # so a bad token is still the 403 page below, never a 400.
+    return value if isinstance(value, str) else None
+
+
+def _text_or_empty(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+Token = Annotated[str | None, BeforeValidator(_text_or_none)]
+Text = Annotated[str, BeforeValidator(_text_or_empty), StringConstraints(strip_whitespace=True)]
+"""A text field, trimmed; anything but text reads as empty."""
 
 
 # --- forms (pydantic models read with Form()) -------------------------------------------
@@ -29,7 +42,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 class CsrfForm(BaseModel):
     """A form that carries only its signed token (web.security.FormTokens)."""
 
-    csrf: str | None = None
+    csrf: Token = None
 
 
 class ApproveForm(CsrfForm):
