@@ -21,8 +21,9 @@ from models.tables import BusinessCenter, Shop, ShopGrant, ShopTeamMember, User
 from models.views import RequestView
 from store import queries
 from store.db import read_session
+from store.grants import GRANT_FOR_METHOD
 from store.people import bc_admin_emails, find_user, normalise_email
-from store.requests import GRANT_FOR_METHOD, scenario_for, seller_bcs
+from store.scenarios import scenario_for, seller_bcs
 
 PERMISSION_NAMES = {
     Permission.AD_PROMOTION: "ad promotion",
