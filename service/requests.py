@@ -111,33 +111,16 @@ class RequestService:
         with read_session(self.engine) as session:
             shop = require_shop_by_code(session, shop_code)
         assert shop.id is not None
-        request_id = new_request_id()
-        workflow_id = request_workflow_id(method, bc_id, shop.code)
-        start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
-            WORKFLOW_TYPE_FOR_METHOD[method],
-            RequestInput(
-                request_id=request_id,
-                method=method,
-                bc_id=bc_id,
-                shop_id=shop.id,
-                shop_code=shop.code,
-                requested_by=by.strip().lower(),
-            ),
-            id=workflow_id,
-            task_queue=self.task_queue,
-            # R6: Temporal itself refuses a second open request for (BC, shop, method).
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            result_type=RequestResult,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(BC_ID, str(bc_id)),
-                    SearchAttributePair(SHOP_CODE, shop.code),
-                    SearchAttributePair(REQUEST_METHOD, method.value),
-                    SearchAttributePair(REQUEST_STATUS, "admitting"),
-                ]
-            ),
-            static_summary=f"{method.label}: BC {bc_id} → shop {shop.code} ({request_id})",
+        request = RequestInput(
+            request_id=new_request_id(),
+            method=method,
+            bc_id=bc_id,
+            shop_id=shop.id,
+            shop_code=shop.code,
+            requested_by=by.strip().lower(),
         )
+        workflow_id = request_workflow_id(method, bc_id, shop.code)
+        start = self._start_operation(request, workflow_id)
         try:
             async with asyncio.timeout(self.timeout):
                 outcome: AdmissionOutcome = await self.client.execute_update_with_start_workflow(
@@ -164,10 +147,33 @@ class RequestService:
         except TimeoutError:
             raise self._unavailable() from None
         return Submitted(
-            request_id=request_id,
+            request_id=request.request_id,
             status=outcome.status,
             approval_url=outcome.approval_url or "",
             workflow_id=workflow_id,
+        )
+
+    def _start_operation(
+        self, request: RequestInput, workflow_id: str
+    ) -> WithStartWorkflowOperation[Any, RequestResult]:
+        method, bc_id, code = request.method, request.bc_id, request.shop_code
+        return WithStartWorkflowOperation(
+            WORKFLOW_TYPE_FOR_METHOD[method],
+            request,
+            id=workflow_id,
+            task_queue=self.task_queue,
+            # R6: Temporal itself refuses a second open request for (BC, shop, method).
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=RequestResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(BC_ID, str(bc_id)),
+                    SearchAttributePair(SHOP_CODE, code),
+                    SearchAttributePair(REQUEST_METHOD, method.value),
+                    SearchAttributePair(REQUEST_STATUS, "admitting"),
+                ]
+            ),
+            static_summary=f"{method.label}: BC {bc_id} → shop {code} ({request.request_id})",
         )
 
     async def resend(self, request_id: str, *, by: str, copy_link: bool) -> ResendOutcome:

@@ -24,7 +24,7 @@ from models.enums import (
     SendChannel,
 )
 from models.errors import ErrorCode, Refusal
-from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, utcnow
+from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User, utcnow
 from store import audit
 from store.grants import active_grants
 from store.people import require_bc, require_bc_admin, unknown_shop_code
@@ -165,22 +165,29 @@ def admit_request(
         bc_local_day=day,
         workflow_id=workflow_id,
     )
+    _record_admission(session, request, user, shop)
+    return Admitted(request, created=True)
+
+
+def _record_admission(session: Session, request: AccessRequest, user: User, shop: Shop) -> None:
+    """The request, its first send by e-mail (R7) and the audit line."""
+    assert user.id is not None
+    now = request.created_at
     session.add(request)
     session.add(
         RequestSend(
-            request_id=request_id, seq=1, channel=SendChannel.EMAIL, by_user_id=user.id, at=now
+            request_id=request.id, seq=1, channel=SendChannel.EMAIL, by_user_id=user.id, at=now
         )
     )
     audit.record(
         session,
         actor=user.email,
         entity="access_request",
-        entity_id=request_id,
+        entity_id=request.id,
         action="requested",
         at=now,
-        method=method.value,
-        bc_id=bc.id,
+        method=request.method.value,
+        bc_id=request.bc_id,
         shop_code=shop.code,
     )
     session.flush()
-    return Admitted(request, created=True)
