@@ -25,7 +25,7 @@ from models.views import RequestView
 from store import queries
 from store.db import read_session
 from store.people import bc_admin_emails, find_user, normalise_email
-from store.requests import scenario_for, seller_bcs
+from store.scenarios import scenario_for, seller_bcs
 
 
 def request_view(engine: Engine, request_id: str) -> RequestView | None:

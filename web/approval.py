@@ -30,7 +30,7 @@ from models.messages import ApprovalOutcome, ApproveRequest
 from models.views import RequestView
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
-from store.requests import GRANT_FOR_METHOD
+from store.grants import GRANT_FOR_METHOD
 from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, check_form
 from web.rendering import page
 from web.security import SESSION_COOKIE
