@@ -189,7 +189,10 @@ class AuditEvent(SQLModel, table=True):
     """Append-only log of every state change, with time and actor (R21)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        UniqueConstraint("seq", name="uq_audit_event_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)
@@ -198,6 +201,11 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str = Field(max_length=120)
     action: str = Field(max_length=60)
     detail: str = Field(default="{}")
+    # The hash chain (R27, docs/audit.md): ``seq`` is the row's place in the one chain,
+    # ``hash`` covers the row's fields and ``prev_hash``, the hash of the row at seq - 1.
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class EmailDelivery(SQLModel, table=True):
@@ -458,3 +466,14 @@ class PersonalLinkAsk(SQLModel, table=True):
     request_id: str = Field(max_length=40)
     address_hash: str = Field(max_length=64)
     asked_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The audit chain's last link (one row, id 1): a writer locks it to take the next
+    ``seq``, so concurrent writers extend one chain and never fork it (docs/audit.md)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
