@@ -51,6 +51,14 @@ class ErrorCode(StrEnum):
     # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
     INVALID_DATA = "invalid_data"
     BROKEN_INVARIANT = "broken_invariant"
+    # `starter.py audit verify` found a file that fails its check (R27, docs/audit.md);
+    # details name the first bad ``line``.
+    AUDIT_NOT_AN_EXPORT = "audit_not_an_export"
+    AUDIT_LINE_ALTERED = "audit_line_altered"
+    AUDIT_LINE_OUT_OF_CHAIN = "audit_line_out_of_chain"
+    AUDIT_LINES_MISSING = "audit_lines_missing"
+    AUDIT_STORE_MISMATCH = "audit_store_mismatch"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

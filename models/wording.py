@@ -20,6 +20,25 @@ CATALOGUE: dict[str, str] = {
     # --- requesting and approving (R1-R15) ---------------------------------------------
     # --- partner side (R16-R19) ----------------------------------------------------------
     # --- faults and the entry points' own codes ------------------------------------------
+    # --- audit and webhooks (R26, R27; docs/audit.md) -------------------------------------
+    "audit_not_an_export": "Line {line} is not the header of an audit export.",
+    "audit_line_altered": "Line {line} was altered: its content does not match its hash.",
+    "audit_line_out_of_chain": (
+        "Line {line} does not follow the line before it: a line before it was removed, "
+        "or lines were reordered."
+    ),
+    "audit_lines_missing": (
+        "The file ends early at line {line}: lines were removed from its end, or its "
+        "trailer was altered."
+    ),
+    "audit_store_mismatch": (
+        "Line {line} is not what the store recorded: the file was rewritten, or it comes "
+        "from another store."
+    ),
+    "audit_chain_broken": (
+        "The store's audit chain breaks at change {seq}: a row was altered, removed or "
+        "inserted outside the service."
+    ),
 }
 """code -> template. Codes without an entry fall back to the message given when raised."""
 

@@ -112,7 +112,7 @@ def record_many(session: Session, changes: Iterable[Change]) -> None:
     params: list[dict[str, Any]] = []
     for n, change in enumerate(batch):
         seq = last_seq - len(batch) + 1 + n
-        fields = {
+        fields: dict[str, Any] = {
             "seq": seq,
             "at": change.at or utcnow(),
             "actor": change.actor,
@@ -153,7 +153,7 @@ def first_broken_seq(session: Session, batch: int = 5000) -> int | None:
         if not rows:
             break
         for r in rows:
-            fields = {
+            fields: dict[str, Any] = {
                 "seq": r.seq,
                 "at": r.at,
                 "actor": r.actor,
