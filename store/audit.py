@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
@@ -100,14 +101,16 @@ def record_many(session: Session, changes: Iterable[Change]) -> None:
     if not batch:
         return
     # One UPDATE takes the head's lock and the next seqs (3 statements a batch in all).
-    row = session.execute(
+    take = (
         update(_HEAD)
         .where(_HEAD.c.id == 1)
         .values(seq=_HEAD.c.seq + len(batch))
         .returning(_HEAD.c.seq, _HEAD.c.hash)
-    ).one_or_none()
+    )
+    row = session.execute(take).one_or_none()
     if row is None:
-        raise RuntimeError("The audit chain has no head row: run `python starter.py migrate`.")
+        _start_chain(session)
+        row = session.execute(take).one()
     last_seq, prev = int(row[0]), str(row[1])
     params: list[dict[str, Any]] = []
     for n, change in enumerate(batch):
@@ -126,6 +129,21 @@ def record_many(session: Session, changes: Iterable[Change]) -> None:
         params.append(fields)
     session.execute(_INSERT, params)
     session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=prev))
+
+
+def _start_chain(session: Session) -> None:
+    """Put back the head of an emptied log (the migration writes it; tests empty tables).
+    A log with rows but no head was tampered with: refuse to write rather than fork."""
+    if session.execute(select(col(AuditEvent.id)).limit(1)).first() is not None:
+        raise RuntimeError(
+            "The audit log has rows but no audit_chain_head: the chain cannot be extended "
+            "safely; see docs/audit.md."
+        )
+    try:
+        with session.begin_nested():
+            session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
+    except IntegrityError:
+        pass  # another writer put it back first; its row is locked, then read, by the caller
 
 
 @dataclass(frozen=True)

@@ -284,3 +284,58 @@ def test_migration_chains_rows_written_before_it(tmp_path: Path) -> None:
     with read_session(engine) as session:
         assert audit.first_broken_seq(session) is None
     engine.dispose()
+
+
+# --- the CLI: the error contract ------------------------------------------------------------
+
+
+async def test_r27_cli_exports_verifies_and_names_the_bad_line(
+    demo: Engine, tmp_path: Path
+) -> None:
+    from tests.test_cli import refused, run
+
+    request_and_approve(demo)
+    env = {"DATABASE_URL": demo.url.render_as_string(hide_password=False), "DEV_MODE": "1"}
+    out = tmp_path / "s1.jsonl"
+    made = await run("starter.py", "audit", "export", "--shop-code", S1_SHOP.lower(),
+                     "-o", str(out), "--json", env=env)  # fmt: skip
+    assert made.code == 0, made.err
+    assert made.json["lines"] == len(out.read_text().splitlines()) - 2
+    ok = await run("starter.py", "audit", "verify", str(out), "--json", env=env)
+    assert ok.code == 0 and ok.json["ok"] is True and ok.json["head"] == made.json["head"]
+    head = await run("starter.py", "audit", "head", "--shop-code", S1_SHOP, "--json", env=env)
+    assert head.json["head"] == made.json["head"]
+
+    lines = out.read_text().splitlines()
+    lines[2] = lines[2].replace(ANA, "mallory@example.com")
+    out.write_text("\n".join(lines) + "\n")
+    bad = await run("starter.py", "audit", "verify", str(out), "--json", env=env)
+    assert "line 3" in refused(bad, ErrorCode.AUDIT_LINE_ALTERED).lower()
+    assert bad.json["error"]["details"] == {"line": 3}
+
+
+async def test_r27_cli_refuses_bad_input_and_writes_nothing(demo: Engine, tmp_path: Path) -> None:
+    from tests.test_cli import refused, run
+
+    env = {"DATABASE_URL": demo.url.render_as_string(hide_password=False), "DEV_MODE": "1"}
+    out = tmp_path / "never.jsonl"
+    both = await run("starter.py", "audit", "export", "--shop-code", S1_SHOP, "--bc",
+                     str(AGENCY), "-o", str(out), "--json", env=env)  # fmt: skip
+    assert "exactly one" in refused(both, ErrorCode.INVALID_INPUT)
+    unknown = await run("starter.py", "audit", "export", "--shop-code", "NOPE",
+                        "-o", str(out), "--json", env=env)  # fmt: skip
+    refused(unknown, ErrorCode.UNKNOWN_SHOP_CODE)
+    stdout_json = await run("starter.py", "audit", "export", "--bc", str(AGENCY), "--json",
+                            env=env)  # fmt: skip
+    assert "--output" in refused(stdout_json, ErrorCode.INVALID_INPUT)
+    since = await run("starter.py", "audit", "export", "--bc", str(AGENCY), "--since",
+                      "yesterday", "-o", str(out), "--json", env=env)  # fmt: skip
+    assert "--since" in refused(since, ErrorCode.INVALID_INPUT)
+    assert not out.exists()
+    missing = await run("starter.py", "audit", "verify", str(tmp_path / "none"), "--json",
+                        env=env)  # fmt: skip
+    assert "does not exist" in refused(missing, ErrorCode.INVALID_INPUT)
+    not_export = tmp_path / "x.jsonl"
+    not_export.write_bytes(b"\xff\xfe")
+    refused(await run("starter.py", "audit", "verify", str(not_export), "--json", env=env),
+            ErrorCode.AUDIT_NOT_AN_EXPORT)  # fmt: skip
