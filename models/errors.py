@@ -59,6 +59,10 @@ class ErrorCode(StrEnum):
     AUDIT_LINES_MISSING = "audit_lines_missing"
     AUDIT_STORE_MISMATCH = "audit_store_mismatch"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    # Webhook subscriptions (R26, docs/audit.md).
+    UNKNOWN_WEBHOOK = "unknown_webhook"
+    UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"
+    WEBHOOK_REMOVED = "webhook_removed"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

@@ -39,6 +39,12 @@ CATALOGUE: dict[str, str] = {
         "The store's audit chain breaks at change {seq}: a row was altered, removed or "
         "inserted outside the service."
     ),
+    "unknown_webhook": "No webhook subscription has id {subscription_id}.",
+    "unknown_webhook_event": (
+        "Subscription {subscription_id} has no logged delivery of event {event_id}; "
+        "`webhook deliveries` lists them."
+    ),
+    "webhook_removed": "Subscription {subscription_id} was removed; it sends nothing more.",
 }
 """code -> template. Codes without an entry fall back to the message given when raised."""
 

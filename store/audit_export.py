@@ -60,7 +60,7 @@ def _str_ids(column: Any) -> Any:
     return cast(column, String)
 
 
-def _scope_filter(session: Session, scope: Scope) -> ColumnElement[bool]:
+def scope_filter(session: Session, scope: Scope) -> ColumnElement[bool]:
     entity, entity_id = col(AuditEvent.entity), col(AuditEvent.entity_id)
 
     def of(kind: str, ids: Any) -> ColumnElement[bool]:
@@ -147,7 +147,7 @@ class Export:
 
 def export(session: Session, scope: Scope, since: datetime | None = None) -> Export:
     """The scope's rows from the first one at or after ``since`` to the end of the chain."""
-    where = _scope_filter(session, scope)
+    where = scope_filter(session, scope)
     rows = list(
         session.exec(sm_select(AuditEvent).where(where).order_by(col(AuditEvent.seq))).all()
     )

@@ -43,3 +43,15 @@ CAMPAIGN_PAGE: dict[str, Any] = {
     "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": _FAULT_RETRY,
 }
+
+# R26: waiting for a subscription's next events. The wait heartbeats every half second,
+# so a dead worker's wait moves to another within seconds; its start-to-close is set per
+# call from the wait's own length.
+WEBHOOK_WAIT: dict[str, Any] = {
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": _FAULT_RETRY,
+}
+
+# One POST: the receiver gets 10 s to answer (activities/webhooks.py); the rest of the
+# budget is the store's two short transactions.
+WEBHOOK_POST_TIMEOUT = timedelta(seconds=30)

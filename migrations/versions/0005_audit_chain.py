@@ -1,4 +1,5 @@
-"""audit chain: audit_event.seq, prev_hash, hash and the one-row audit_chain_head (R27)
+"""audit chain: audit_event.seq, prev_hash, hash and the one-row audit_chain_head (R27);
+webhook subscriptions and their delivery log (R26)
 
 Rows written before this revision are chained here in id order, so the export of an old
 store verifies like a new one (docs/audit.md).
@@ -92,6 +93,39 @@ def upgrade() -> None:
             "hash", existing_type=sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
         )
         batch.create_unique_constraint("uq_audit_event_seq", ["seq"])
+    _webhook_tables()
+
+
+def _webhook_tables() -> None:
+    op.create_table(
+        "webhook_subscription",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("shop_code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("bc_id", sa.BigInteger(), nullable=True),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("secret", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("start_seq", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("removed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "webhook_delivery",
+        sa.Column("subscription_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("last_attempt_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("delivered_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["subscription_id"], ["webhook_subscription.id"]),
+        sa.PrimaryKeyConstraint("subscription_id", "seq"),
+    )
+    op.create_index("ix_webhook_delivery_status", "webhook_delivery", ["subscription_id", "status"])
 
 
 def _canonical(text: str | None) -> str:
@@ -105,6 +139,9 @@ def _canonical(text: str | None) -> str:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_delivery_status", table_name="webhook_delivery")
+    op.drop_table("webhook_delivery")
+    op.drop_table("webhook_subscription")
     op.drop_table("audit_chain_head")
     with op.batch_alter_table("audit_event") as batch:
         batch.drop_constraint("uq_audit_event_seq", type_="unique")

@@ -1,0 +1,170 @@
+"""Signed webhooks (R26) through the real worker, to a real HTTP receiver on loopback.
+
+Events arrive signed (the receiver checks them as docs/audit.md shows), each with an event
+id, in the order the changes happened; a receiver that is down for a while gets
+everything once it is back, the refused attempts in the delivery log; a replay repeats an
+event with the same id; a removed subscription's dispatcher ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from models.names import webhook_dispatcher_id
+from models.settings import Settings
+from models.webhook_messages import DispatchResult
+from service.webhooks import start_dispatcher
+from store import webhooks
+from store.audit_export import Scope
+from store.db import read_session, write_session
+from tests.conftest import S1_SHOP, wait_until
+from tests.test_audit_export import request_and_approve
+
+SECRET = "test-secret-0123456789abcdef"
+
+
+def signature_ok(secret: str, header: str, body: bytes, tolerance_s: int = 300) -> bool:
+    """The receiver's check, as docs/audit.md gives it."""
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    t, given = parts.get("t", ""), parts.get("v1", "")
+    if not t.isdigit() or abs(time.time() - int(t)) > tolerance_s:
+        return False
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given)
+
+
+@dataclass
+class Receiver:
+    url: str = ""
+    up: bool = True
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    refused: int = 0
+    bad_signatures: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [e["id"] for e in self.accepted]
+
+    def types(self) -> list[str]:
+        with self.lock:
+            return [e["type"] for e in self.accepted]
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with state.lock:
+                if not state.up:
+                    state.refused += 1
+                    self.send_response(503)
+                elif not signature_ok(SECRET, self.headers[webhooks.SIGNATURE_HEADER], body):
+                    state.bad_signatures += 1
+                    self.send_response(400)
+                else:
+                    event = json.loads(body)
+                    assert self.headers[webhooks.EVENT_ID_HEADER] == event["id"]
+                    state.accepted.append(event)
+                    self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+async def subscribe(engine: Engine, client: Client, settings: Settings, receiver: Receiver) -> str:
+    with write_session(engine) as session:
+        sub = webhooks.add_subscription(
+            session, scope=Scope(shop_code=S1_SHOP), url=receiver.url, created_by="ops",
+            secret=SECRET,
+        )  # fmt: skip
+    await start_dispatcher(
+        client, settings.task_queue, sub.id, sub.start_seq, max_wait_s=5, first_retry_s=0.5
+    )
+    return sub.id
+
+
+def log_of(engine: Engine, sub_id: str) -> dict[str, Any]:
+    with read_session(engine) as session:
+        return {e.event_id: e for e in webhooks.deliveries(session, sub_id)}
+
+
+STORY = ["access_request.requested", "access_request.approved", "shop_grant.granted"]
+
+
+async def test_r26_events_arrive_signed_in_order_and_replay_keeps_the_id(
+    demo: Engine, client: Client, settings: Settings, worker: Any, receiver: Receiver
+) -> None:
+    sub_id = await subscribe(demo, client, settings, receiver)
+    request_id = request_and_approve(demo)
+    await wait_until(lambda: len(receiver.accepted) >= 3, what="three events delivered")
+    assert receiver.types() == STORY
+    assert receiver.bad_signatures == 0
+    ids = receiver.ids()
+    assert len(set(ids)) == 3
+    seqs = [e["audit"]["seq"] for e in receiver.accepted]
+    assert seqs == sorted(seqs)
+    first = receiver.accepted[0]
+    assert first["entity"] == {"type": "access_request", "id": request_id}
+    assert first["subscription"] == {"id": sub_id, "shop_code": S1_SHOP}
+    log = await wait_until(
+        lambda: (
+            all(e.status == "delivered" for e in log_of(demo, sub_id).values())
+            and log_of(demo, sub_id)
+        ),
+        what="the delivery log shows every event delivered",
+    )
+    assert set(log) == set(ids)
+
+    with write_session(demo) as session:
+        webhooks.ask_replay(session, sub_id, ids[0])
+    await wait_until(lambda: receiver.ids().count(ids[0]) == 2, what="the replay")
+    assert receiver.accepted[-1] == first  # the same event, the same id
+
+    with write_session(demo) as session:
+        webhooks.remove_subscription(session, sub_id, "ops")
+    result = await client.get_workflow_handle(webhook_dispatcher_id(sub_id)).result()
+    assert DispatchResult.model_validate(result).delivered == 4
+
+
+async def test_r26_a_receiver_down_for_a_while_gets_everything_after(
+    demo: Engine, client: Client, settings: Settings, worker: Any, receiver: Receiver
+) -> None:
+    sub_id = await subscribe(demo, client, settings, receiver)
+    receiver.up = False
+    request_and_approve(demo)
+    # Refused attempts are logged; nothing is accepted and nothing is skipped.
+    await wait_until(lambda: receiver.refused >= 3, what="three refused attempts")
+    pending = log_of(demo, sub_id)
+    assert [e.status for e in pending.values()] == ["pending"]
+    assert next(iter(pending.values())).last_status_code == 503
+    receiver.up = True
+    await wait_until(lambda: len(receiver.accepted) >= 3, timeout=90, what="all events")
+    assert receiver.types() == STORY
+    assert len(set(receiver.ids())) == 3
+    first = log_of(demo, sub_id)[receiver.ids()[0]]
+    assert first.status == "delivered" and first.attempts >= 4
