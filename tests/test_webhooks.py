@@ -131,13 +131,12 @@ async def test_r26_events_arrive_signed_in_order_and_replay_keeps_the_id(
     first = receiver.accepted[0]
     assert first["entity"] == {"type": "access_request", "id": request_id}
     assert first["subscription"] == {"id": sub_id, "shop_code": S1_SHOP}
-    log = await wait_until(
-        lambda: (
-            all(e.status == "delivered" for e in log_of(demo, sub_id).values())
-            and log_of(demo, sub_id)
-        ),
-        what="the delivery log shows every event delivered",
-    )
+
+    def all_delivered() -> dict[str, Any] | None:
+        log = log_of(demo, sub_id)
+        return log if log and all(e.status == "delivered" for e in log.values()) else None
+
+    log = await wait_until(all_delivered, what="the delivery log shows every event delivered")
     assert set(log) == set(ids)
 
     with write_session(demo) as session:
