@@ -137,7 +137,7 @@ async def test_r26_events_arrive_signed_in_order_and_replay_keeps_the_id(
         return log if log and all(e.status == "delivered" for e in log.values()) else None
 
     log = await wait_until(all_delivered, what="the delivery log shows every event delivered")
-    assert set(log) == set(ids)
+    assert log is not None and set(log) == set(ids)
 
     with write_session(demo) as session:
         webhooks.ask_replay(session, sub_id, ids[0])
