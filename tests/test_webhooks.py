@@ -8,19 +8,26 @@ event with the same id; a removed subscription's dispatcher ends.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
+import os
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from models.names import webhook_dispatcher_id
 from models.settings import Settings
@@ -29,7 +36,7 @@ from service.webhooks import start_dispatcher
 from store import webhooks
 from store.audit_export import Scope
 from store.db import read_session, write_session
-from tests.conftest import S1_SHOP, wait_until
+from tests.conftest import S1_SHOP, WAIT_SECONDS, wait_until
 from tests.test_audit_export import request_and_approve
 
 SECRET = "test-secret-0123456789abcdef"
@@ -52,6 +59,11 @@ class Receiver:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     refused: int = 0
     bad_signatures: int = 0
+    # Accept the event numbered ``stall_at`` (1-based), then hold the answer until
+    # ``release`` is set: the sender dies before it learns the event was accepted.
+    stall_at: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
+    bodies: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ids(self) -> list[str]:
@@ -81,8 +93,13 @@ def receiver() -> Iterator[Receiver]:
                     event = json.loads(body)
                     assert self.headers[webhooks.EVENT_ID_HEADER] == event["id"]
                     state.accepted.append(event)
+                    state.bodies.append(body)
                     self.send_response(204)
-            self.end_headers()
+                stall = state.stall_at is not None and len(state.accepted) == state.stall_at
+            if stall:
+                state.release.wait(timeout=60)
+            with contextlib.suppress(OSError):  # the sender may be gone
+                self.end_headers()
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -167,3 +184,60 @@ async def test_r26_a_receiver_down_for_a_while_gets_everything_after(
     assert len(set(receiver.ids())) == 3
     first = log_of(demo, sub_id)[receiver.ids()[0]]
     assert first.status == "delivered" and first.attempts >= 4
+
+
+@pytest.mark.slow
+async def test_r26_a_killed_worker_repeats_an_event_only_with_its_id(
+    temporal_env: WorkflowEnvironment,
+    demo: Engine,
+    settings: Settings,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """The worker PROCESS is SIGKILLed while the receiver holds its answer to event 2: the
+    next worker sends event 2 again, with the same id and the same body (only the
+    signature's time differs), then event 3; nothing is lost."""
+    address = temporal_env.client.service_client.config.target_host
+    log = tmp_path / "worker.log"
+    receiver.stall_at = 2
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DEV_MODE": "1",
+        "TASK_QUEUE": settings.task_queue,
+        "MAIL_OUTBOX_DIR": str(settings.mail_outbox_dir),
+        "TEMPORAL_ADDRESS": address,
+    }
+
+    async def start_worker() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "worker.py", cwd=Path(__file__).resolve().parent.parent, env=env,
+            stdout=log.open("ab"), stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+
+    first = await start_worker()
+    second = None
+    try:
+        await subscribe(demo, temporal_env.client, settings, receiver)
+        request_and_approve(demo)
+        await wait_until(
+            lambda: len(receiver.accepted) >= 2, timeout=2 * WAIT_SECONDS, what="event 2 held"
+        )
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        receiver.release.set()
+        second = await start_worker()
+        await wait_until(
+            lambda: len(receiver.accepted) >= 4,
+            timeout=2 * WAIT_SECONDS,
+            what="all events",
+        )
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    ids = receiver.ids()
+    assert ids[:2] == [ids[0], ids[1]] and ids[2] == ids[1], ids  # event 2 again
+    assert len(set(ids)) == 3 and receiver.types()[-1] == STORY[-1]
+    assert receiver.bodies[2] == receiver.bodies[1]  # recognisable: same id, same body

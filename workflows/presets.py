@@ -54,4 +54,4 @@ WEBHOOK_WAIT: dict[str, Any] = {
 
 # One POST: the receiver gets 10 s to answer (activities/webhooks.py); the rest of the
 # budget is the store's two short transactions.
-WEBHOOK_POST_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_POST_TIMEOUT = timedelta(seconds=15)
