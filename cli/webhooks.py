@@ -63,8 +63,10 @@ async def add(
     """Subscribe URL to the changes made from now on; prints the id and the secret."""
     if (bc_id is None) == (shop_code is None):
         raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
-    service = await ctx.requests()  # Temporal first: no subscription without a dispatcher
     scope = Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
+    with read_session(ctx.engine) as session:
+        webhooks.check_subscription(session, scope=scope, url=url, secret=secret)
+    service = await ctx.requests()  # before writing: no subscription without a dispatcher
     with write_session(ctx.engine) as session:
         sub = webhooks.add_subscription(
             session, scope=scope, url=url, created_by=ACTOR, secret=secret

@@ -55,10 +55,10 @@ def _check_url(url: str) -> str:
     return url
 
 
-def add_subscription(
-    session: Session, *, scope: Scope, url: str, created_by: str, secret: str | None = None
-) -> WebhookSubscription:
-    """A new subscription, receiving the scope's changes made from now on."""
+def check_subscription(
+    session: Session, *, scope: Scope, url: str, secret: str | None = None
+) -> str:
+    """Refuse a bad URL or secret, or an unknown shop or BC; the URL as it will be kept."""
     url = _check_url(url)
     if secret is not None and not 16 <= len(secret) <= 200:
         raise Refusal(
@@ -67,6 +67,14 @@ def add_subscription(
             field="secret",
         )
     scope_filter(session, scope)  # refuses an unknown shop or BC
+    return url
+
+
+def add_subscription(
+    session: Session, *, scope: Scope, url: str, created_by: str, secret: str | None = None
+) -> WebhookSubscription:
+    """A new subscription, receiving the scope's changes made from now on."""
+    url = check_subscription(session, scope=scope, url=url, secret=secret)
     head = session.get(AuditChainHead, 1)
     sub = WebhookSubscription(
         id="whk_" + uuid.uuid4().hex[:20],

@@ -241,3 +241,46 @@ async def test_r26_a_killed_worker_repeats_an_event_only_with_its_id(
     assert ids[:2] == [ids[0], ids[1]] and ids[2] == ids[1], ids  # event 2 again
     assert len(set(ids)) == 3 and receiver.types()[-1] == STORY[-1]
     assert receiver.bodies[2] == receiver.bodies[1]  # recognisable: same id, same body
+
+
+# --- the CLI: refusals change nothing ------------------------------------------------------
+
+
+async def test_r26_cli_refuses_bad_input_and_adds_nothing(demo: Engine) -> None:
+    from tests.test_cli import refused, run
+
+    env = {
+        "DATABASE_URL": demo.url.render_as_string(hide_password=False),
+        "DEV_MODE": "1",
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",  # refusals come before Temporal is needed
+    }
+    url = "http://127.0.0.1:9/hooks"
+    cases = [
+        (["--shop-code", S1_SHOP, "--url", "ftp://x/y"], "invalid_input", "--url"),
+        (["--shop-code", S1_SHOP, "--url", "http:///nohost"], "invalid_input", "--url"),
+        (["--shop-code", S1_SHOP, "--url", url, "--secret", "short"], "invalid_input", "--secret"),
+        (["--url", url], "invalid_input", "exactly one"),
+        (["--shop-code", "NOPE", "--url", url], "unknown_shop_code", ""),
+        (["--bc", "12345", "--url", url], "unknown_bc", ""),
+    ]
+    for args, code, words in cases:
+        message = refused(await run("starter.py", "webhook", "add", *args, "--json", env=env), code)
+        assert words in message, (args, message)
+    unknown = await run("starter.py", "webhook", "remove", "whk_nope", "--json", env=env)
+    assert "whk_nope" in refused(unknown, "unknown_webhook")
+    log = await run("starter.py", "webhook", "deliveries", "whk_nope", "--json", env=env)
+    refused(log, "unknown_webhook")
+    listed = await run("starter.py", "webhook", "list", "--json", env=env)
+    assert listed.code == 0 and listed.json == {"subscriptions": []}
+
+    with write_session(demo) as session:
+        sub = webhooks.add_subscription(
+            session, scope=Scope(shop_code=S1_SHOP), url=url, created_by="ops"
+        )
+    replay = await run("starter.py", "webhook", "replay", sub.id, "evt_1", "--json", env=env)
+    assert "webhook deliveries" in refused(replay, "unknown_webhook_event")
+    removed = await run("starter.py", "webhook", "remove", sub.id, "--json", env=env)
+    assert removed.code == 0 and removed.json["removed_at"]
+    listed = await run("starter.py", "webhook", "list", "--json", env=env)
+    assert [s["id"] for s in listed.json["subscriptions"]] == [sub.id]
+    assert "secret" not in listed.json["subscriptions"][0]
