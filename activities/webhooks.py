@@ -1,10 +1,11 @@
 """Webhook activities (R26): wait for a subscription's next events, POST one signed, give
 up on one after 3 days. Thin over store/webhooks.py; the dispatcher workflow orders them.
 
-Waiting is an async activity that checks the audit chain's one-row head every
-``POLL_S`` and reads the scope's events only when the head moved, so an idle subscription
-costs one small read a second on the worker and one activity per ``max_wait_s`` in its
-history, and takes no activity thread.
+Waiting is an async activity that, every ``POLL_S``, reads the subscription, the audit
+chain's one-row head and the log's replay flags (three primary-key or indexed reads, in a
+thread of the event loop's default pool) and reads the scope's events only when the head
+moved. So an idle subscription costs those reads twice a second on the worker and one
+activity per ``max_wait_s`` in its history, and holds no activity slot's thread.
 """
 
 from __future__ import annotations
