@@ -284,3 +284,38 @@ async def test_r26_cli_refuses_bad_input_and_adds_nothing(demo: Engine) -> None:
     listed = await run("starter.py", "webhook", "list", "--json", env=env)
     assert [s["id"] for s in listed.json["subscriptions"]] == [sub.id]
     assert "secret" not in listed.json["subscriptions"][0]
+
+
+async def test_r26_cli_add_deliveries_and_remove(
+    temporal_env: WorkflowEnvironment,
+    demo: Engine,
+    client: Client,
+    settings: Settings,
+    worker: Any,
+    receiver: Receiver,
+) -> None:
+    from tests.test_cli import run
+
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "DEV_MODE": "1",
+        "TASK_QUEUE": settings.task_queue,
+        "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+    }
+    added = await run("starter.py", "webhook", "add", "--shop-code", S1_SHOP.lower(),
+                      "--url", receiver.url, "--secret", SECRET, "--json", env=env)  # fmt: skip
+    assert added.code == 0, (added.out, added.err)
+    sub_id = added.json["id"]
+    assert added.json["secret"] == SECRET
+    assert added.json["workflow_id"] == webhook_dispatcher_id(sub_id)
+    request_and_approve(demo)
+    await wait_until(lambda: len(receiver.accepted) >= 3, what="three events delivered")
+    assert receiver.types() == STORY and receiver.bad_signatures == 0
+    log = await run("starter.py", "webhook", "deliveries", sub_id, "--json", env=env)
+    assert [(d["type"], d["status"]) for d in reversed(log.json["deliveries"])] == [
+        (t, "delivered") for t in STORY
+    ]
+    removed = await run("starter.py", "webhook", "remove", sub_id, "--json", env=env)
+    assert removed.code == 0
+    result = await client.get_workflow_handle(webhook_dispatcher_id(sub_id)).result()
+    assert DispatchResult.model_validate(result).delivered == 3
