@@ -48,7 +48,7 @@ def label(action: str, actor: str, detail: dict[str, Any]) -> str:
             return "access ended by its end date"
         if actor in SYSTEM_ACTORS:
             return "access ended automatically"
-        return "access removed by the seller"
+        return "access removed"  # by the seller: the actor, shown beside it, says who
     if action == "reminded":
         return "reminder sent"
     return action.replace("_", " ")
