@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from sqlalchemy import Engine
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from models.enums import RequestMethod
@@ -27,6 +28,7 @@ from tests.partners_support import close_partner_workflows
 from tests.test_cli import Run, run
 from tests.web.conftest import csrf_in, personal_path, submit
 from web.rendering import when
+from workflows.summaries import request_details
 
 # What each transition means for the Temporal UI: the RequestStatus search attribute of the
 # workflow that made the change.
@@ -171,8 +173,19 @@ async def test_r15_r21_one_shop_through_every_transition_tells_one_story(
     assert approval["BusinessCenterId"] == str(AGENCY)
     removal = await _status_attribute(client, removal_workflow, "revoked")
     assert removal["BusinessCenterId"] == str(AGENCY) and removal["ShopCode"] == S1_SHOP
-    summary = await client.get_workflow_handle(removal_workflow).describe()
+    handle = client.get_workflow_handle(removal_workflow)
+    summary = await handle.describe()
     assert f"Remove BC {AGENCY}" in (await summary.static_summary() or "")
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert f"access removed by {OLI}: BC {AGENCY} from shop {S1_SHOP}" in (metadata.current_details)
+
+
+def test_r11_request_details_name_the_winner() -> None:
+    details = request_details(
+        status="expired", method_label="Add my TikTok Shop", bc_id=1, shop_code="S",
+        request_id="req_b", superseded_by="req_a",
+    )  # fmt: skip
+    assert details.endswith("request req_b · req_a was approved first")
 
 
 def test_r21_unknown_and_new_actions_get_readable_labels() -> None:
