@@ -39,7 +39,8 @@ def _last(view: RequestView) -> str:
 @click.argument("request_id")
 @command
 def status(ctx: Context, request_id: str) -> None:
-    """Show one request: status, method, BC, shop, dates, sends, superseded_by."""
+    """Show one request: status, method, BC, shop, dates, sends, superseded_by, and
+    every transition with its time and actor."""
     with read_session(ctx.engine) as session:
         view = history.with_transitions(session, [queries.request_view(session, request_id)])[0]
     ctx.emit(view.model_dump(mode="json"), _describe(view))
@@ -50,7 +51,8 @@ def status(ctx: Context, request_id: str) -> None:
 @click.option("--shop-code", help="A shop's request history, as its seller sees it (R15).")
 @command
 def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
-    """List requests of a Business Center (--bc) or of a shop (--shop-code)."""
+    """List requests of a Business Center (--bc) or of a shop (--shop-code), each with
+    every transition (time, what, actor): the seller's history (R15, R21)."""
     if (bc_id is None) == (shop_code is None):
         raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
     with read_session(ctx.engine) as session:

@@ -182,3 +182,20 @@ async def test_r19_preview_grammar_and_removal_in_the_history(
     await page.goto(live_server.url + personal_path(settings, request_id, OLI))
     ended = await page.locator("[data-ended]").inner_text()
     assert "Access removed" in ended and OLI in ended
+
+
+async def test_r7_copied_link_refusal_is_in_view_and_focused(
+    live_server: LiveServer, tab: Tab, service: RequestService
+) -> None:
+    sub = await submit(service, S2_SHOP)
+    page = tab.page
+    await page.goto(sub.approval_url)
+    # The browser's own check lets "nia@shop" through; the page asks for a full address.
+    await page.get_by_label("Your e-mail address").fill("nia@shop")
+    await page.get_by_role("button", name="E-mail me my link").click()
+    await page.locator("#form-error").wait_for()
+    assert await page.evaluate("document.activeElement && document.activeElement.id") == (
+        "form-error"
+    )
+    assert await _in_view(tab, "#form-error"), "the refusal is below the fold"
+    await tab.shot("copy-link-refused", full_page=False)
