@@ -96,6 +96,14 @@ async def _status_attribute(client: Client, workflow_id: str, expected: str) -> 
     return found
 
 
+async def _details(client: Client, workflow_id: str) -> str:
+    """The summary line the Temporal UI shows for a workflow (its current details)."""
+    metadata = await client.get_workflow_handle(workflow_id).query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
+    return str(metadata.current_details)
+
+
 async def test_r15_r21_one_shop_through_every_transition_tells_one_story(
     http: httpx.AsyncClient,
     service: RequestService,
@@ -169,15 +177,16 @@ async def test_r15_r21_one_shop_through_every_transition_tells_one_story(
         last = by_shop[sub.request_id][-1][0]
         attrs = await _status_attribute(client, sub.workflow_id, STATUS_AFTER[last])
         assert attrs["ShopCode"] == S1_SHOP
+        assert f"**{STATUS_AFTER[last]}**" in await _details(client, sub.workflow_id)
     approval = await _status_attribute(client, partner.workflow_id, "approved")
     assert approval["BusinessCenterId"] == str(AGENCY)
+    assert (await _details(client, partner.workflow_id)).startswith("**approved**")
     removal = await _status_attribute(client, removal_workflow, "revoked")
     assert removal["BusinessCenterId"] == str(AGENCY) and removal["ShopCode"] == S1_SHOP
-    handle = client.get_workflow_handle(removal_workflow)
-    summary = await handle.describe()
+    summary = await client.get_workflow_handle(removal_workflow).describe()
     assert f"Remove BC {AGENCY}" in (await summary.static_summary() or "")
-    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-    assert f"access removed by {OLI}: BC {AGENCY} from shop {S1_SHOP}" in (metadata.current_details)
+    details = await _details(client, removal_workflow)
+    assert f"access removed by {OLI}: BC {AGENCY} from shop {S1_SHOP}" in details
 
 
 def test_r11_request_details_name_the_winner() -> None:
