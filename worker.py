@@ -34,6 +34,7 @@ from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
+from activities.expiry import ExpiryActivities
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
@@ -50,6 +51,7 @@ from service.tracing import TracingConfigError, traced_transport
 from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
+from workflows.access_until import AccessUntilWorkflow
 from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
@@ -64,6 +66,8 @@ WORKFLOWS: list[type] = [
     MemberInvitationWorkflow,
     PartnerInvitationWorkflow,
     RemovePartnerAccessWorkflow,
+    # Access until a date (R23).
+    AccessUntilWorkflow,
 ]
 
 
@@ -83,7 +87,14 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         mail.notify_requester,
         mail.send_personal_link,
         *partner_activities(settings, engine, transport),
+        *until_activities(settings, engine, transport),
     ]
+
+
+def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
+    """R23: the reminder before an end date and the store's decision at it."""
+    until = ExpiryActivities(engine, transport, settings.mail_from)
+    return [until.remind, until.expire]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:

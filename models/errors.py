@@ -51,6 +51,9 @@ class ErrorCode(StrEnum):
     # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
     INVALID_DATA = "invalid_data"
     BROKEN_INVARIANT = "broken_invariant"
+    # R23 (issue 11, until11): an end date later than the grantor's own, or in the past.
+    END_DATE_TOO_LATE = "end_date_too_late"
+    END_DATE_PASSED = "end_date_passed"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})
