@@ -42,5 +42,3 @@ def parse_until(raw: str) -> datetime:
 
 def shown(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-

@@ -163,7 +163,9 @@ def expire(
     grant = session.get(ShopGrant, grant_id, with_for_update=True)
     if grant is None or grant.revoked_at is not None or grant.ends_at is None:
         return Expiry(status="gone")
-    if grant.ends_at != ends_at or grant.ends_at > now:
+    # The workflow's timer says the date has come (its clock: the time-skipping server's
+    # in tests); the store only confirms it still holds that date.
+    if grant.ends_at != ends_at:
         return Expiry(status="not_due", ends_at=grant.ends_at)
     shop = require_shop(session, grant.shop_id)
     others = [

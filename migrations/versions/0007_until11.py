@@ -20,8 +20,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("shop_grant", sa.Column("ends_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-    op.add_column("member_assignment", sa.Column("ends_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    op.add_column(
+        "shop_grant", sa.Column("ends_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+    )
+    op.add_column(
+        "member_assignment",
+        sa.Column("ends_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    )
 
 
 def downgrade() -> None:
