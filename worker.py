@@ -51,7 +51,7 @@ from service.tracing import TracingConfigError, traced_transport
 from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
-from workflows.access_until import AccessUntilWorkflow
+from workflows.access_until import AccessUntilWorkflow, AssignmentUntilWorkflow
 from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
@@ -68,6 +68,7 @@ WORKFLOWS: list[type] = [
     RemovePartnerAccessWorkflow,
     # Access until a date (R23).
     AccessUntilWorkflow,
+    AssignmentUntilWorkflow,
 ]
 
 
@@ -94,7 +95,7 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
 def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
     """R23: the reminder before an end date and the store's decision at it."""
     until = ExpiryActivities(engine, transport, settings.mail_from)
-    return [until.remind, until.expire]
+    return [until.remind, until.expire, until.end_assignment]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:

@@ -13,7 +13,7 @@ from activities.refusals import refusals_as_errors
 from models.names import UntilName
 from models.partner_messages import PartnerEmailsSent
 from models.tables import BusinessCenter, Shop
-from models.until_messages import ExpireGrant, Expiry, RemindEnding
+from models.until_messages import EndAssignment, ExpireGrant, Expiry, RemindEnding
 from store import expiry
 from store.db import read_session, write_session
 from store.people import bc_admin_emails, find_user
@@ -61,3 +61,11 @@ class ExpiryActivities:
     def expire(self, input: ExpireGrant) -> Expiry:
         with write_session(self._engine) as session:
             return expiry.expire(session, grant_id=input.grant_id, ends_at=input.ends_at)
+
+    @activity.defn(name=UntilName.END_ASSIGNMENT)
+    @refusals_as_errors
+    def end_assignment(self, input: EndAssignment) -> Expiry:
+        with write_session(self._engine) as session:
+            return expiry.expire_assignment(
+                session, assignment_id=input.assignment_id, ends_at=input.ends_at
+            )

@@ -47,6 +47,9 @@ async def approve(
         raise Refusal(
             ErrorCode.INVALID_INPUT, "Use either --bc or --new-bc-name/--timezone, not both."
         )
+    from service.until import check_until
+
+    check_until(until)  # R23: a date already past is refused before anything starts
     service = await ctx.requests()
     out = await service.approve(
         request_id,

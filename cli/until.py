@@ -45,6 +45,7 @@ async def access_until(
         raise Refusal(ErrorCode.INVALID_INPUT, "Give either --until DATE or --clear.")
     from service import until as until_service
 
+    until_service.check_until(until)  # refused before Temporal is even reached
     service = await ctx.requests()
     done = await until_service.set_partner_until(
         service.client,

@@ -20,6 +20,18 @@ class UntilInput(UntilMessage):
     ends_at: datetime | None = None
 
 
+class AssignmentUntilInput(UntilMessage):
+    """Starts the timer of one member assignment (R23)."""
+
+    assignment_id: int
+    ends_at: datetime | None = None
+
+
+class EndAssignment(UntilMessage):
+    assignment_id: int
+    ends_at: datetime
+
+
 class SetUntil(UntilMessage):
     """Signal: the end date now stored for the grant; None once the seller cleared it."""
 
@@ -62,6 +74,6 @@ class Expiry(UntilMessage):
 
 
 class UntilResult(UntilMessage):
-    grant_id: int
+    grant_id: int  # the assignment's id for AssignmentUntil
     status: str
     removal: RemovalResult | None = None

@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.names import UntilName, access_until_workflow_id
+from models.names import UntilName, access_until_workflow_id, assignment_until_workflow_id
 from models.tables import utcnow
-from models.until_messages import SetUntil, UntilInput
+from models.until_messages import AssignmentUntilInput, SetUntil, UntilInput
 from store import expiry
 from store.db import write_session
 
@@ -91,3 +91,28 @@ async def set_request_until(
     if grant_id is not None:
         await arm(client, task_queue, grant_id, ends_at)
     return grant_id
+
+
+async def follow_assignment(
+    client: Client, task_queue: str, assignment_id: int, ends_at: datetime | None
+) -> None:
+    """Arm (signal-with-start) or disarm the timer of one member assignment."""
+    workflow_id = assignment_until_workflow_id(assignment_id)
+    if ends_at is None:
+        try:
+            await client.get_workflow_handle(workflow_id).signal(
+                UntilName.SET_UNTIL, SetUntil(ends_at=None)
+            )
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    await client.start_workflow(
+        UntilName.ASSIGNMENT_WORKFLOW,
+        AssignmentUntilInput(assignment_id=assignment_id, ends_at=ends_at),
+        id=workflow_id,
+        task_queue=task_queue,
+        start_signal=UntilName.SET_UNTIL,
+        start_signal_args=[SetUntil(ends_at=ends_at)],
+        static_summary=f"Member assignment {assignment_id} until {expiry.shown(ends_at)}",
+    )

@@ -15,7 +15,15 @@ from sqlmodel import Session, col, select
 
 from models.enums import Relationship
 from models.errors import ErrorCode, Refusal
-from models.tables import BusinessCenter, Shop, ShopGrant, ShopTeamMember, User, utcnow
+from models.tables import (
+    BusinessCenter,
+    MemberAssignment,
+    Shop,
+    ShopGrant,
+    ShopTeamMember,
+    User,
+    utcnow,
+)
 from models.until_dates import shown
 from models.until_messages import Expiry
 from store import audit
@@ -23,6 +31,11 @@ from store.people import require_bc
 from store.removal import not_a_partner, partner_grants, require_removal_authority
 from store.requests import parse_shop_code
 from store.sharing import require_shop
+
+NOT_YET_PARTNER = (
+    "An end date can be set only when sharing with a Business Center that already is your "
+    "partner; share without --until, or add the partner first."
+)
 
 
 def require_future(ends_at: datetime, now: datetime) -> None:
@@ -211,3 +224,55 @@ def ending_grant(session: Session, grant_id: int, ends_at: datetime) -> ShopGran
     if grant is None or grant.revoked_at is not None or grant.ends_at != ends_at:
         return None
     return grant
+
+
+def set_assignment_end(
+    session: Session,
+    assignment: MemberAssignment,
+    ends_at: datetime | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """R23: a member's assignment ends by itself, never later than the BC's own access."""
+    if ends_at is not None:
+        require_future(ends_at, now)
+    shop = require_shop(session, assignment.shop_id)
+    check_not_later_than_grantor(
+        session, grantor_bc_id=assignment.bc_id, shop=shop, ends_at=ends_at
+    )
+    assignment.ends_at = ends_at
+    session.add(assignment)
+    audit.record(
+        session,
+        actor=actor,
+        entity="member_assignment",
+        entity_id=f"bc-{assignment.bc_id}:shop-{assignment.shop_id}:user-{assignment.user_id}",
+        action="end_date_set" if ends_at else "end_date_cleared",
+        at=now,
+        shop_code=shop.code,
+        ends_at=ends_at.isoformat() if ends_at else None,
+    )
+
+
+def expire_assignment(
+    session: Session, *, assignment_id: int, ends_at: datetime, now: datetime | None = None
+) -> Expiry:
+    """At an assignment's end date: it ends (the smaller removal: only the assignment)."""
+    assignment = session.get(MemberAssignment, assignment_id, with_for_update=True)
+    if assignment is None or assignment.ended_at is not None or assignment.ends_at is None:
+        return Expiry(status="gone")
+    if assignment.ends_at != ends_at:
+        return Expiry(status="not_due", ends_at=assignment.ends_at)
+    now = now or utcnow()
+    assignment.ended_at = now
+    session.add(assignment)
+    audit.record(
+        session,
+        actor="system",
+        entity="member_assignment",
+        entity_id=f"bc-{assignment.bc_id}:shop-{assignment.shop_id}:user-{assignment.user_id}",
+        action="ended_on_date",
+        at=now,
+    )
+    return Expiry(status="ended", shop_id=assignment.shop_id)

@@ -22,6 +22,7 @@ end runs when a worker is back. The history stays small (a few events per date c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from models.names import UntilName
     from models.partner_messages import RemovalInput
     from models.until_messages import (
+        AssignmentUntilInput,
+        EndAssignment,
         ExpireGrant,
         Expiry,
         RemindEnding,
@@ -46,6 +49,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.removal import RemovePartnerAccessWorkflow
 
 REMINDER_LEAD = timedelta(days=3)
+
+
+async def changed_before(moment: datetime, changed: Callable[[], bool]) -> bool:
+    """Sleep until ``moment``; True if ``changed()`` became true first (a new date)."""
+    delay = moment - workflow.now()
+    if delay <= timedelta(0):
+        return False
+    try:
+        await workflow.wait_condition(changed, timeout=delay)
+    except TimeoutError:
+        return False
+    return True
 
 
 @workflow.defn(name=UntilName.WORKFLOW)
@@ -91,16 +106,8 @@ class AccessUntilWorkflow:
             return await self._remove(input, expiry)
 
     async def _changed_before(self, moment: datetime) -> bool:
-        """Sleep until ``moment``; True if a signal changed the date first."""
         seen = self._version
-        delay = moment - workflow.now()
-        if delay <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(lambda: self._version != seen, timeout=delay)
-        except TimeoutError:
-            return False
-        return True
+        return await changed_before(moment, lambda: self._version != seen)
 
     async def _remove(self, input: UntilInput, expiry: Expiry) -> UntilResult:
         shop_id, shop_code, partner_bc_id = expiry.shop_id, expiry.shop_code, expiry.partner_bc_id
@@ -135,6 +142,56 @@ class AccessUntilWorkflow:
         self._state.status = status
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UntilResult(grant_id=self._state.grant_id, status=status)
+
+    @workflow.signal(name=UntilName.SET_UNTIL)
+    def set_until(self, command: SetUntil) -> None:
+        self._cleared = command.ends_at is None
+        if command.ends_at is not None:
+            self._state.ends_at = command.ends_at
+        self._version += 1
+
+    @workflow.query(name=UntilName.STATE)
+    def state(self) -> UntilState:
+        return self._state
+
+
+@workflow.defn(name=UntilName.ASSIGNMENT_WORKFLOW)
+class AssignmentUntilWorkflow:
+    """R23 for a member assignment (``assignment-until:<id>``): at its end date only the
+    assignment ends. Same signal and query as ``AccessUntil``; no reminder."""
+
+    @workflow.init
+    def __init__(self, input: AssignmentUntilInput) -> None:
+        self._state = UntilState(grant_id=input.assignment_id, ends_at=input.ends_at)
+        self._cleared = False
+        self._version = 0
+
+    @workflow.run
+    async def run(self, input: AssignmentUntilInput) -> UntilResult:
+        state = self._state
+        while True:
+            ends_at = state.ends_at
+            if self._cleared or ends_at is None:
+                state.status = "cleared"
+                break
+            if await self._changed_before(ends_at):
+                continue
+            ended = await workflow.execute_activity_method(
+                ExpiryActivities.end_assignment,
+                EndAssignment(assignment_id=input.assignment_id, ends_at=ends_at),
+                **presets.STORE,
+            )
+            if ended.status == "not_due":
+                state.ends_at = ended.ends_at
+                continue
+            state.status = ended.status
+            break
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UntilResult(grant_id=input.assignment_id, status=state.status)
+
+    async def _changed_before(self, moment: datetime) -> bool:
+        seen = self._version
+        return await changed_before(moment, lambda: self._version != seen)
 
     @workflow.signal(name=UntilName.SET_UNTIL)
     def set_until(self, command: SetUntil) -> None:
