@@ -52,6 +52,12 @@ def _grant(engine: Engine, bc_id: int) -> ShopGrant:
         return session.exec(select(ShopGrant).where(ShopGrant.bc_id == bc_id)).one()
 
 
+def _row(session, grant_id: int | None) -> ShopGrant:  # type: ignore[no-untyped-def]
+    grant = session.get(ShopGrant, grant_id)
+    assert grant is not None
+    return grant
+
+
 def _set(session, ends_at, by=OLI, bc=AGENCY):  # type: ignore[no-untyped-def]
     return expiry.set_partner_end(
         session, shop_code=S1_SHOP, partner_bc_id=bc, ends_at=ends_at, by=by
@@ -100,17 +106,17 @@ def test_r23_a_share_never_ends_later_than_the_sharers_own_access(held: Engine) 
     share = _grant(held, SUBAGENCY)
 
     def later(session) -> None:  # type: ignore[no-untyped-def]
-        grant = session.get(ShopGrant, share.id)
+        grant = _row(session, share.id)
         expiry.set_end(session, grant, own + timedelta(days=1), actor=ANA, now=utcnow())
 
     def no_end(session) -> None:  # type: ignore[no-untyped-def]
-        expiry.set_end(session, session.get(ShopGrant, share.id), None, actor=ANA, now=utcnow())
+        expiry.set_end(session, _row(session, share.id), None, actor=ANA, now=utcnow())
 
     shown = expiry.shown(own)
     refused_without_change(held, later, ErrorCode.END_DATE_TOO_LATE, shown, str(AGENCY))
     refused_without_change(held, no_end, ErrorCode.END_DATE_TOO_LATE, shown)
     with write_session(held) as session:  # the same day or earlier is fine
-        expiry.set_end(session, session.get(ShopGrant, share.id), own, actor=ANA, now=utcnow())
+        expiry.set_end(session, _row(session, share.id), own, actor=ANA, now=utcnow())
     assert _grant(held, SUBAGENCY).ends_at == own
 
 
@@ -157,7 +163,7 @@ def test_r23_a_share_ending_while_the_bc_holds_the_shop_otherwise_ends_alone(
         )  # fmt: skip
     ends = utcnow() + SOON
     with write_session(held) as session:
-        expiry.set_end(session, session.get(ShopGrant, share.id), ends, actor=ANA, now=utcnow())
+        expiry.set_end(session, _row(session, share.id), ends, actor=ANA, now=utcnow())
     with write_session(held) as session:
         out = expiry.expire(session, grant_id=share.id or 0, ends_at=ends)
     assert out.status == "ended"
