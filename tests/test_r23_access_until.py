@@ -38,13 +38,24 @@ from models.names import (
 )
 from models.partner_enums import CampaignStatus
 from models.settings import Settings
-from models.tables import Campaign, ShopGrant, utcnow
+from models.tables import BCPartner, Campaign, MemberAssignment, ShopGrant, utcnow
 from models.until_messages import UntilResult, UntilState
 from service import until as until_service
+from service.partners import PartnerService
 from service.requests import RequestService, new_request_id
 from store import campaigns, invitations, sharing
 from store.db import read_session, write_session
-from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, WAIT_SECONDS, outbox_messages
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    LEE,
+    OLI,
+    S1_SHOP,
+    SAM,
+    SUBAGENCY,
+    WAIT_SECONDS,
+    outbox_messages,
+)
 from tests.partners_support import AGENCY_ADS, grant_in_store, load_extra, shop_id_of
 from worker import WORKFLOWS, activities_for
 
@@ -264,3 +275,44 @@ async def test_r23_approval_with_an_end_date_close_by_reminds_at_once_and_ends_o
 
         request = session.get(AccessRequest, request_id)
         assert request is not None and request.status is RequestStatus.REVOKED
+
+
+async def test_r23_a_share_and_an_assignment_with_end_dates_end_on_time(
+    time_skipping_env: WorkflowEnvironment, demo: Engine, ts_settings: Settings
+) -> None:
+    """share-shop --until and assign-member --until: the share's end runs R19 for the BC
+    that got it (AGENCY keeps the shop); the assignment just ends."""
+    env, settings = time_skipping_env, ts_settings
+    load_extra(demo)
+    grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
+    with write_session(demo) as session:
+        session.add(BCPartner(bc_id=AGENCY, partner_bc_id=SUBAGENCY, created_at=utcnow()))
+    now = await env.get_current_time()
+    partners = PartnerService(env.client, demo, settings.task_queue)
+    async with running_worker(env, settings, demo):
+        shared = await partners.share_shop(
+            bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
+            permission=Permission.AD_PROMOTION, by=ANA, until=now + 5 * DAY,
+        )  # fmt: skip
+        assert shared.status == "shared" and shared.ends_at == now + 5 * DAY
+        view = await partners.assign_member_until(
+            bc_id=AGENCY, shop_code=S1_SHOP, member=SAM, permission=Permission.AD_PROMOTION,
+            by=ANA, until=now + 2 * DAY,
+        )  # fmt: skip
+        assert view.ends_at == now + 2 * DAY
+        await env.sleep(DAY)
+        assert _active_assignments(demo) == 1
+        await env.sleep(DAY + timedelta(hours=1))
+        await _poll(lambda: _active_assignments(demo) == 0, env)
+        assert _grants(demo, SUBAGENCY)[0].revoked_at is None
+        await env.sleep(3 * DAY)
+        await _poll(lambda: _grants(demo, SUBAGENCY)[0].revoked_at is not None, env)
+        assert _grants(demo, AGENCY)[0].revoked_at is None  # the sharer keeps its own
+        # The partner's admins were reminded (the share had 5 days: reminded at day 2).
+        assert {m["To"] for m in _mails(settings, "Reminder")} == {LEE}
+
+
+def _active_assignments(engine: Engine) -> int:
+    with read_session(engine) as session:
+        rows = session.exec(select(MemberAssignment)).all()
+    return sum(1 for r in rows if r.ended_at is None)
