@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models.enums import Relationship
@@ -27,6 +28,7 @@ from models.tables import (
 from models.until_dates import shown
 from models.until_messages import Expiry
 from store import audit
+from store.db import read_session
 from store.people import require_bc
 from store.removal import not_a_partner, partner_grants, require_removal_authority
 from store.requests import parse_shop_code
@@ -276,3 +278,16 @@ def expire_assignment(
         at=now,
     )
     return Expiry(status="ended", shop_id=assignment.shop_id)
+
+
+def end_dates(engine: Engine, grant_ids: list[int]) -> dict[int, datetime]:
+    """The end date of each of these grants that has one (partner management's list)."""
+    if not grant_ids:
+        return {}
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(ShopGrant.id, ShopGrant.ends_at).where(
+                col(ShopGrant.id).in_(grant_ids), col(ShopGrant.ends_at).is_not(None)
+            )
+        ).all()
+    return {int(i): e for i, e in rows if i is not None and e is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
 from models.messages import ApprovalOutcome, ApproveRequest
+from models.until_dates import parse_until
 from models.views import RequestView
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
@@ -232,7 +233,18 @@ async def approve(
         return await run_in_threadpool(
             partial(decided_page, state, token, view, email, after_submit=True)
         )
-    values = form.model_dump(include={"bc_id", "new_bc_name", "timezone"})
+    values = form.model_dump(include={"bc_id", "new_bc_name", "timezone", "until"})
+    until: datetime | None = None
+    if values["until"]:
+        try:  # R23: a date that does not parse re-shows the form; nothing is decided
+            until = parse_until(values["until"])
+        except Refusal as refusal:
+            return await run_in_threadpool(
+                partial(
+                    approval_page, state, token, view, email,
+                    error=refusal.message, values=values, status_code=422,
+                )
+            )  # fmt: skip
     bc_id: int | None = None
     if values["bc_id"]:
         try:
@@ -257,6 +269,7 @@ async def approve(
             command,
             idempotency_key=update_id(csrf.nonce, command),
             workflow_id=view.workflow_id,
+            until=until,
         )
     except Refusal as refusal:
         return await run_in_threadpool(refused, state, token, view, email, refusal, values)
@@ -285,7 +298,7 @@ def refused(
     code = refusal.code
     if code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
         return decided_page(state, token, view, email, after_submit=True, reread=True)
-    if code == ErrorCode.INVALID_INPUT:
+    if code in (ErrorCode.INVALID_INPUT, ErrorCode.END_DATE_PASSED):
         return approval_page(
             state, token, view, email, error=refusal.message, values=values, status_code=422
         )
