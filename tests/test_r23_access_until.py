@@ -11,6 +11,8 @@ no-ops here and workflows start without them.
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +36,7 @@ from models.names import (
     UntilName,
     WorkflowType,
     access_until_workflow_id,
+    assignment_until_workflow_id,
     request_workflow_id,
 )
 from models.partner_enums import CampaignStatus
@@ -60,6 +63,16 @@ from tests.partners_support import AGENCY_ADS, grant_in_store, load_extra, shop_
 from worker import WORKFLOWS, activities_for
 
 DAY = timedelta(days=1)
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+async def _record(env: WorkflowEnvironment, workflow_id: str, name: str) -> None:
+    """Write a history for tests/test_replay.py (RECORD_HISTORIES=1 refreshes them)."""
+    path = HISTORIES / f"{name}.json"
+    if os.environ.get("RECORD_HISTORIES") != "1" and path.exists():
+        return
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    path.write_text(json.dumps(json.loads(history.to_json()), indent=1))
 
 
 @pytest.fixture()
@@ -182,6 +195,7 @@ async def test_r23_reminded_three_days_before_then_removed_at_the_end_across_a_w
         result = await handle.result()
         assert result.status == "removed"
         assert result.removal is not None and result.removal.status == "completed"
+        await _record(env, handle.id, "AccessUntil_reminded_then_removed")
     assert all(g.revoked_at is not None for g in _grants(demo, AGENCY))
     assert all(g.revoked_at is not None for g in _grants(demo, SUBAGENCY))  # onward share
     assert _campaign_status(demo) == [CampaignStatus.STOPPED]
@@ -220,6 +234,7 @@ async def test_r23_seller_changes_then_clears_the_date_and_access_lasts(
         await set_until(None)
         result = await handle.result()
         assert result.status == "cleared"
+        await _record(env, handle.id, "AccessUntil_changed_then_cleared")
         await env.sleep(40 * DAY)
         (after,) = _grants(demo, AGENCY)
         assert after.revoked_at is None and after.ends_at is None
@@ -304,6 +319,11 @@ async def test_r23_a_share_and_an_assignment_with_end_dates_end_on_time(
         assert _active_assignments(demo) == 1
         await env.sleep(DAY + timedelta(hours=1))
         await _poll(lambda: _active_assignments(demo) == 0, env)
+        assignment = env.client.get_workflow_handle(
+            assignment_until_workflow_id(view_id(demo)), result_type=UntilResult
+        )
+        assert (await assignment.result()).status == "ended"
+        await _record(env, assignment.id, "AssignmentUntil_ended")
         assert _grants(demo, SUBAGENCY)[0].revoked_at is None
         await env.sleep(3 * DAY)
         await _poll(lambda: _grants(demo, SUBAGENCY)[0].revoked_at is not None, env)
@@ -316,3 +336,10 @@ def _active_assignments(engine: Engine) -> int:
     with read_session(engine) as session:
         rows = session.exec(select(MemberAssignment)).all()
     return sum(1 for r in rows if r.ended_at is None)
+
+
+def view_id(engine: Engine) -> int:
+    with read_session(engine) as session:
+        (row,) = session.exec(select(MemberAssignment)).all()
+    assert row.id is not None
+    return row.id
