@@ -215,6 +215,17 @@ def update_id(nonce: str, command: ApproveRequest) -> str:
     return f"web-approve:{nonce}:{digest}"
 
 
+def form_answers(values: dict[str, str]) -> tuple[int | None, datetime | None]:
+    """The picked BC (S3) and the optional end date (R23), or the refusal to show."""
+    bc_id: int | None = None
+    if values["bc_id"]:
+        try:
+            bc_id = int(values["bc_id"])
+        except ValueError:
+            raise Refusal(ErrorCode.INVALID_INPUT, "Pick one of your Business Centers.") from None
+    return bc_id, parse_until(values["until"]) if values["until"] else None
+
+
 @router.post("/approve/{token}", response_class=HTMLResponse)
 async def approve(
     token: str, link: Link, form: Annotated[ApproveForm, Form()], state: State
@@ -234,28 +245,15 @@ async def approve(
             partial(decided_page, state, token, view, email, after_submit=True)
         )
     values = form.model_dump(include={"bc_id", "new_bc_name", "timezone", "until"})
-    until: datetime | None = None
-    if values["until"]:
-        try:  # R23: a date that does not parse re-shows the form; nothing is decided
-            until = parse_until(values["until"])
-        except Refusal as refusal:
-            return await run_in_threadpool(
-                partial(
-                    approval_page, state, token, view, email,
-                    error=refusal.message, values=values, status_code=422,
-                )
-            )  # fmt: skip
-    bc_id: int | None = None
-    if values["bc_id"]:
-        try:
-            bc_id = int(values["bc_id"])
-        except ValueError:
-            return await run_in_threadpool(
-                partial(
-                    approval_page, state, token, view, email,
-                    error="Pick one of your Business Centers.", values=values, status_code=422,
-                )
-            )  # fmt: skip
+    try:
+        bc_id, until = form_answers(values)
+    except Refusal as refusal:  # re-shows the form with what was typed; nothing decided
+        return await run_in_threadpool(
+            partial(
+                approval_page, state, token, view, email,
+                error=refusal.message, values=values, status_code=422,
+            )
+        )  # fmt: skip
     command = ApproveRequest(
         by=email,
         bc_id=bc_id,
