@@ -27,6 +27,7 @@ from cli import (
     removal,
     requests,
     seller,
+    until,
     webhooks,
 )
 from cli.failures import ShopAccessGroup
@@ -53,6 +54,7 @@ for group in (
     operations,
     audit,
     webhooks,
+    until,
 ):
     for cmd in group.COMMANDS:
         cli.add_command(cmd)

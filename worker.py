@@ -34,6 +34,7 @@ from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
+from activities.expiry import ExpiryActivities
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
@@ -51,6 +52,7 @@ from service.tracing import TracingConfigError, traced_transport
 from service.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
+from workflows.access_until import AccessUntilWorkflow, AssignmentUntilWorkflow
 from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
@@ -68,6 +70,9 @@ WORKFLOWS: list[type] = [
     RemovePartnerAccessWorkflow,
     # Signed webhooks (R26).
     WebhookDispatcherWorkflow,
+    # Access until a date (R23).
+    AccessUntilWorkflow,
+    AssignmentUntilWorkflow,
 ]
 
 
@@ -88,6 +93,7 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         mail.send_personal_link,
         *partner_activities(settings, engine, transport),
         *webhook_activities(engine),
+        *until_activities(settings, engine, transport),
     ]
 
 
@@ -95,6 +101,12 @@ def webhook_activities(engine: Engine) -> list[Any]:
     """Signed webhooks (R26): wait for a subscription's events, POST one, give one up."""
     hooks = WebhookActivities(engine)
     return [hooks.wait_for_events, hooks.deliver, hooks.give_up]
+
+
+def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
+    """R23: the reminder before an end date and the store's decision at it."""
+    until = ExpiryActivities(engine, transport, settings.mail_from)
+    return [until.remind, until.expire, until.end_assignment]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:

@@ -170,3 +170,20 @@ def access_removed(
         f"Access removed: {bc_name} no longer has access to {shop_name}",
         **locals(),
     )
+
+
+def access_ending(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    shop_name: str,
+    shop_code: str,
+    ends_at: str,
+) -> RenderedEmail:
+    """R23: three days before a grant's end date, to each admin of the BC holding it."""
+    return render(
+        "access_ending",
+        f"Reminder: {bc_name}'s access to {shop_name} ends on {ends_at}",
+        **locals(),
+    )

@@ -8,11 +8,13 @@ Their failures are click's BadParameter, which the CLI reports as ``invalid_inpu
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import click
 
 from models.fields import DB_ID_MAX, DB_ID_MIN, display_name_problem
+from models.until_dates import parse_until, until_problem
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -52,5 +54,22 @@ class DisplayNameType(click.ParamType):
         return str(value).strip()
 
 
+class UntilType(click.ParamType):
+    """R23: an end date, YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset."""
+
+    name = "DATE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        problem = until_problem(str(value))
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return parse_until(str(value))
+
+
 DB_ID = DbIdType()
 DISPLAY_NAME = DisplayNameType()
+UNTIL = UntilType()

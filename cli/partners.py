@@ -7,15 +7,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import click
 
 from cli.context import Context, command
-from cli.params import DB_ID, id_problem
+from cli.params import DB_ID, UNTIL, id_problem
 from models.enums import MemberRole, Permission
 from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
+from models.until_dates import shown
 
 PERMISSIONS = click.Choice([p.value for p in Permission])
 
@@ -41,21 +43,37 @@ def ad_account_grant(raw: str) -> AdAccountGrant:
 @click.option("--member", required=True, help="E-mail of a member of the BC.")
 @click.option("--permission", type=PERMISSIONS, required=True)
 @click.option("--as", "as_email", required=True, help="E-mail of an admin of the BC.")
+@click.option(
+    "--until",
+    type=UNTIL,
+    help="R23: the assignment ends then (YYYY-MM-DD, through that day UTC), never later "
+    "than the BC's own access.",
+)
 @command
-def assign_member(
-    ctx: Context, bc_id: int, shop_code: str, member: str, permission: str, as_email: str
+async def assign_member(
+    ctx: Context,
+    bc_id: int,
+    shop_code: str,
+    member: str,
+    permission: str,
+    as_email: str,
+    until: datetime | None,
 ) -> None:
     """Give a BC member manager or ad_promotion on a shop the BC holds (R16)."""
-    view = ctx.partners().assign_member(
+    # Only an end date needs Temporal (its timer); without one this stays store-only.
+    service = await ctx.partners_connected() if until is not None else ctx.partners()
+    view = await service.assign_member_until(
         bc_id=bc_id,
         shop_code=shop_code,
         member=member,
         permission=Permission(permission),
         by=as_email,
+        until=until,
     )
+    ends = f" until {shown(view.ends_at)}" if view.ends_at else ""
     ctx.emit(
         view.model_dump(mode="json"),
-        f"{view.member} now has {view.permission.value} on shop {view.shop_code}.",
+        f"{view.member} now has {view.permission.value} on shop {view.shop_code}{ends}.",
     )
 
 
@@ -131,6 +149,12 @@ cancel_invitation = click.command("cancel-invitation")(
 @click.option("--partner-bc", "partner_bc_id", type=DB_ID, required=True)
 @click.option("--permission", type=PERMISSIONS, required=True)
 @click.option("--as", "as_email", required=True, help="E-mail of an admin of the sharing BC.")
+@click.option(
+    "--until",
+    type=UNTIL,
+    help="R23, existing partners only: the share ends then (YYYY-MM-DD, through that day "
+    "UTC), never later than your own access.",
+)
 @command
 async def share_shop(
     ctx: Context,
@@ -139,6 +163,7 @@ async def share_shop(
     partner_bc_id: int,
     permission: str,
     as_email: str,
+    until: datetime | None,
 ) -> None:
     """Share a shop with another BC, never above your own permission (R17).
 
@@ -152,9 +177,11 @@ async def share_shop(
         partner_bc_id=partner_bc_id,
         permission=Permission(permission),
         by=as_email,
+        until=until,
     )
+    ends = f", until {shown(out.ends_at)}" if out.ends_at else ""
     human = (
-        f"Shop {out.shop_code} shared with BC {partner_bc_id} ({out.permission.value})."
+        f"Shop {out.shop_code} shared with BC {partner_bc_id} ({out.permission.value}{ends})."
         if out.status == "shared"
         else f"BC {partner_bc_id} is not yet a partner: add-partner invitation "
         f"{out.invitation_id} sent; the share takes effect when it is accepted."
@@ -172,6 +199,7 @@ def shops(ctx: Context, bc_id: int) -> None:
         "\n".join(
             f"{v.shop_code}  {v.relationship.value:<8} {v.permission.value:<13} via {v.via}"
             + (f" from BC {v.granted_by_bc_id}" if v.via == "share" else "")
+            + (f" until {shown(v.ends_at)}" if v.ends_at else "")
             for v in views
         )
         or "No shops."

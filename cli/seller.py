@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from cli.context import Context, command
-from cli.params import DB_ID, DISPLAY_NAME
+from cli.params import DB_ID, DISPLAY_NAME, UNTIL
+from models.enums import RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
+from models.until_dates import shown
 
 
 @click.command()
@@ -18,6 +22,12 @@ from models.messages import ApproveRequest
     "--new-bc-name", type=DISPLAY_NAME, help="S2: create a Business Center with this name."
 )
 @click.option("--timezone", help="S2: IANA timezone of the new Business Center.")
+@click.option(
+    "--until",
+    type=UNTIL,
+    help="R23: the access ends then: YYYY-MM-DD (through that day, UTC) or an ISO "
+    "date-time with offset. Default: no end.",
+)
 @command
 async def approve(
     ctx: Context,
@@ -26,6 +36,7 @@ async def approve(
     bc_id: int | None,
     new_bc_name: str | None,
     timezone: str | None,
+    until: datetime | None,
 ) -> None:
     """Approve a pending request as a member of the shop's team (R10-R14).
 
@@ -36,15 +47,23 @@ async def approve(
         raise Refusal(
             ErrorCode.INVALID_INPUT, "Use either --bc or --new-bc-name/--timezone, not both."
         )
+    from service.until import check_until
+
+    check_until(until)  # R23: a date already past is refused before anything starts
     service = await ctx.requests()
     out = await service.approve(
         request_id,
         ApproveRequest(by=as_email, bc_id=bc_id, new_bc_name=new_bc_name, timezone=timezone),
+        until=until,
     )
     human = f"Request {request_id} is {out.status.value}"
     if out.relationship and out.permission:
         human += f": the BC is now the shop's {out.relationship.value} ({out.permission.value})"
-    ctx.emit(out.model_dump(mode="json"), human + ".")
+    payload = out.model_dump(mode="json")
+    if until is not None and out.status is RequestStatus.APPROVED and not out.already_decided:
+        payload["ends_at"] = until.isoformat()
+        human += f", until {shown(until)}"
+    ctx.emit(payload, human + ".")
 
 
 COMMANDS = [approve]

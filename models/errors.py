@@ -63,6 +63,9 @@ class ErrorCode(StrEnum):
     UNKNOWN_WEBHOOK = "unknown_webhook"
     UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"
     WEBHOOK_REMOVED = "webhook_removed"
+    # R23 (issue 11, until11): an end date later than the grantor's own, or in the past.
+    END_DATE_TOO_LATE = "end_date_too_late"
+    END_DATE_PASSED = "end_date_passed"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

@@ -87,6 +87,27 @@ class PartnerMessage:
     PROGRESS = "progress"  # query (removal)
 
 
+class UntilName:
+    """R23 (issue 11): the workflow that ends an access on its date, and its messages."""
+
+    WORKFLOW = "AccessUntil"
+    ASSIGNMENT_WORKFLOW = "AssignmentUntil"
+    SET_UNTIL = "set_until"  # signal: the store's new end date, or None once cleared
+    STATE = "state"  # query
+    REMIND = "until.remind"  # activity
+    EXPIRE = "until.expire"  # activity
+    END_ASSIGNMENT = "until.end_assignment"  # activity
+
+
+def access_until_workflow_id(grant_id: int) -> str:
+    """R23: one timer per grant with an end date; changing the date signals this one."""
+    return f"access-until:grant-{grant_id}"
+
+
+def assignment_until_workflow_id(assignment_id: int) -> str:
+    return f"assignment-until:{assignment_id}"
+
+
 def member_invitation_workflow_id(bc_id: int, invitation_id: str) -> str:
     return f"member-invitation:bc-{bc_id}:{invitation_id}"
 

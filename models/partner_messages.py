@@ -299,6 +299,8 @@ class HeldShopView(BaseModel):
     granted_by_bc_id: int | None = None
     via: str  # "request" or "share"
     since: datetime
+    # R23: when the access ends by itself (None: no end date).
+    ends_at: datetime | None = None
 
 
 class CampaignView(BaseModel):
@@ -344,6 +346,8 @@ class AssignmentView(BaseModel):
     member: str
     permission: Permission
     since: datetime
+    # R23: when the assignment ends by itself (None: no end date).
+    ends_at: datetime | None = None
 
 
 class ShareOutcome(BaseModel):
@@ -356,6 +360,8 @@ class ShareOutcome(BaseModel):
     permission: Permission
     grant_id: int | None = None
     invitation_id: str | None = None
+    # R23: when the share ends by itself (None: no end date).
+    ends_at: datetime | None = None
 
 
 RemovalInput.model_rebuild()

@@ -183,6 +183,8 @@ class ShopGrant(SQLModel, table=True):
     granted_by_bc_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    # R23: the access ends by itself at this moment (the R19 removal runs); None: no end.
+    ends_at: datetime | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -261,6 +263,8 @@ class MemberAssignment(SQLModel, table=True):
     ended_at: datetime | None = None
     # The removal (R19) that ended it, if any.
     ended_by_removal_id: str | None = Field(default=None, max_length=40)
+    # R23: the assignment ends by itself at this moment; None: no end.
+    ends_at: datetime | None = None
 
 
 class AdAccountMember(SQLModel, table=True):

@@ -131,6 +131,12 @@ CATALOGUE: dict[str, str] = {
         "`webhook deliveries` lists them."
     ),
     "webhook_removed": "Subscription {subscription_id} was removed; it sends nothing more.",
+    # --- access until a date (R23, until11) -----------------------------------------------
+    "end_date_too_late": (
+        "The end date {ends_at} is later than the end of Business Center {bc_id}'s own "
+        "access to shop {shop_code} ({own_ends_at}); pick {own_ends_at} or earlier."
+    ),
+    "end_date_passed": "The end date {ends_at} has already passed; pick a later one.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""

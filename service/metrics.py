@@ -36,7 +36,7 @@ from temporalio.worker import (
 
 from models.enums import RequestMethod, RequestStatus
 from models.errors import FAULT_CODES, ErrorCode
-from models.names import Activity, PartnerActivity
+from models.names import Activity, PartnerActivity, UntilName
 from service.log_context import ActivityLogContext, bind_activity
 
 # Which e-mail each mail activity sends: the template label of the e-mail counters.
@@ -46,6 +46,7 @@ MAIL_TEMPLATES = {
     Activity.NOTIFY_REQUESTER: "request_approved",
     PartnerActivity.SEND_INVITATION_EMAILS: "invitation",
     PartnerActivity.NOTIFY_REMOVAL: "access_removed",
+    UntilName.REMIND: "access_ending",  # R23
 }
 
 # Seller's click to committed grant is one local activity: milliseconds normally, seconds

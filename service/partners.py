@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -52,9 +53,10 @@ from models.partner_messages import (
     WaitGrantsEnded,
     WaitInvitationAdmission,
 )
-from models.tables import Campaign, Shop
+from models.tables import Campaign, Shop, utcnow
+from service import until as until_service
 from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
-from store import campaigns, members, removal, sharing
+from store import campaigns, expiry, members, removal, sharing
 from store.db import read_session, write_session
 from store.invitations import require_invitation
 from store.people import normalise_email, require_shop_by_code
@@ -110,6 +112,45 @@ class PartnerService:
                 by=by,
             )
             return members.assignment_view(session, assignment)
+
+    async def assign_member_until(
+        self,
+        *,
+        bc_id: int,
+        shop_code: str,
+        member: str,
+        permission: Permission,
+        by: str,
+        until: datetime | None,
+    ) -> AssignmentView:
+        """R16 with R23's optional end date, in the same transaction (a date refused
+        leaves no assignment), then the assignment's timer."""
+        if until is None:
+            return self.assign_member(
+                bc_id=bc_id, shop_code=shop_code, member=member, permission=permission, by=by
+            )
+        require_db_id("bc_id", bc_id)
+        until_service.check_until(until)
+        shop = self.shop(shop_code)
+        assert shop.id is not None
+        with write_session(self.engine) as session:
+            assignment = members.assign_member(
+                session,
+                bc_id=bc_id,
+                shop_id=shop.id,
+                member_email=member,
+                permission=permission,
+                by=by,
+            )
+            expiry.set_assignment_end(
+                session, assignment, until, actor=normalise_email(by), now=utcnow()
+            )
+            session.flush()
+            view = members.assignment_view(session, assignment)
+            assignment_id = assignment.id
+        assert assignment_id is not None and self.client is not None
+        await until_service.follow_assignment(self.client, self.task_queue, assignment_id, until)
+        return view
 
     async def invite_members(
         self,
@@ -214,15 +255,20 @@ class PartnerService:
         partner_bc_id: int,
         permission: Permission,
         by: str,
+        until: datetime | None = None,
     ) -> ShareOutcome:
         """Share at once with an existing partner; otherwise offer the shop through the
-        add-partner invitation (joining the pending one if there is one)."""
+        add-partner invitation (joining the pending one if there is one). ``until`` (R23,
+        existing partners only): the share ends then, never later than the sharer's own."""
         require_db_id("bc_id", bc_id)
         require_db_id("partner_bc_id", partner_bc_id)
+        until_service.check_until(until)
         shop = self.shop(shop_code)
         assert shop.id is not None
         with read_session(self.engine) as session:
             partnered = sharing.is_partner(session, bc_id, partner_bc_id)
+        if until is not None and not partnered:
+            raise Refusal(ErrorCode.INVALID_INPUT, expiry.NOT_YET_PARTNER, field="until")
         if partnered:
             with write_session(self.engine) as session:
                 grant = sharing.share_shop(
@@ -234,14 +280,21 @@ class PartnerService:
                     permission=permission,
                     by=by,
                 )
-                return ShareOutcome(
-                    status="shared",
-                    bc_id=bc_id,
-                    partner_bc_id=partner_bc_id,
-                    shop_code=shop.code,
-                    permission=permission,
-                    grant_id=grant.id,
-                )
+                if until is not None:
+                    # R23 in the same transaction: a share refused for its date never exists.
+                    expiry.set_end(session, grant, until, actor=normalise_email(by), now=utcnow())
+                grant_id = grant.id
+            if until is not None and grant_id is not None and self.client is not None:
+                await until_service.arm(self.client, self.task_queue, grant_id, until)
+            return ShareOutcome(
+                status="shared",
+                bc_id=bc_id,
+                partner_bc_id=partner_bc_id,
+                shop_code=shop.code,
+                permission=permission,
+                grant_id=grant_id,
+                ends_at=until,
+            )
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.PARTNER_INVITATION,
             PartnerInvitationInput(

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -45,6 +46,7 @@ from models.messages import (
 )
 from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
 from models.views import RequestView
+from service import until as until_service
 from store import queries
 from store.admission import already_pending, find_pending_request
 from store.db import read_session
@@ -195,6 +197,7 @@ class RequestService:
         *,
         idempotency_key: str | None = None,
         workflow_id: str | None = None,
+        until: datetime | None = None,
     ) -> ApprovalOutcome:
         """R10-R14: the one decision path of the CLI and the link handler.
 
@@ -203,13 +206,15 @@ class RequestService:
         request as pending (the link handler) passes its ``workflow_id`` and saves a read.
         Ids the store cannot hold and S2 names with control characters are refused here
         (``invalid_input``), before the workflow hears of them (issue 8).
+        ``until`` (R23): the access ends then; a date already past is refused first.
         """
         require_db_id("bc_id", command.bc_id)
+        until_service.check_until(until)
         if command.new_bc_name is not None and command.new_bc_name.strip():
             require_display_name(
                 "new_bc_name", command.new_bc_name, label="The new Business Center's name"
             )
-        return await self._update(
+        outcome = await self._update(
             request_id,
             Message.APPROVE,
             command,
@@ -217,6 +222,21 @@ class RequestService:
             update_id=idempotency_key,
             workflow_id=workflow_id,
         )
+        if (
+            until is not None
+            and outcome.status is RequestStatus.APPROVED
+            and not outcome.already_decided
+        ):
+            # R23, after the decision: the request workflow stays as it was (docs/decisions.md).
+            await until_service.set_request_until(
+                self.client,
+                self.engine,
+                self.task_queue,
+                request_id=request_id,
+                ends_at=until,
+                by=command.by,
+            )
+        return outcome
 
     async def request_personal_link(self, request_id: str, email: str) -> PersonalLinkAccepted:
         """R7/R13: queue a personal link for ``email``; mailed only if on the shop's team.

@@ -113,6 +113,7 @@ def assignment_view(session: Session, assignment: MemberAssignment) -> Assignmen
         member=user.email,
         permission=assignment.permission,
         since=assignment.created_at,
+        ends_at=assignment.ends_at,
     )
 
 

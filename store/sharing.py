@@ -387,6 +387,7 @@ def shops_for_bc(session: Session, bc_id: int) -> list[HeldShopView]:
             granted_by_bc_id=grant.granted_by_bc_id,
             via="share" if grant.source_share_key else "request",
             since=grant.created_at,
+            ends_at=grant.ends_at,
         )
         for grant, shop in rows
     ]

@@ -307,13 +307,21 @@ def recorded_workflow_ids(engine: Engine) -> set[str]:
     """Every workflow id the store knows: requests, invitations and removals."""
     from sqlmodel import select
 
-    from models.tables import AccessRemoval, AccessRequest, Invitation
+    from models.names import access_until_workflow_id
+    from models.tables import AccessRemoval, AccessRequest, Invitation, ShopGrant
 
     with read_session(engine) as session:
         return {
             *session.exec(select(AccessRequest.workflow_id)).all(),
             *session.exec(select(Invitation.workflow_id)).all(),
             *session.exec(select(AccessRemoval.workflow_id)).all(),
+            # R23: grants with an end date have a timer (access_until_workflow_id).
+            *(
+                access_until_workflow_id(grant_id or 0)
+                for grant_id in session.exec(
+                    select(ShopGrant.id).where(ShopGrant.ends_at != None)  # noqa: E711
+                ).all()
+            ),
         }
 
 

@@ -121,6 +121,17 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "direct": True,
             },
         ),
+        "access_ending": (  # R23
+            emails.access_ending,
+            {
+                "recipient_name": "Ana",
+                "bc_name": "Agency One",
+                "bc_id": 1,
+                "shop_name": "Linked Shop",
+                "shop_code": "GBLINKED01",
+                "ends_at": "2027-02-01 00:00 UTC",
+            },
+        ),
     }
 
 

@@ -27,7 +27,7 @@ from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
 from service.temporal import connect
 from store.db import make_engine
-from web import approval, home, invitations, partners
+from web import approval, home, invitations, partners, until
 from web.rendering import STATIC, error_page
 from web.security import FormTokens, SessionCookies
 from web.state import PageError, WebState
@@ -75,6 +75,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(approval.router)  # R7, R10, R12, R13: /approve/<token>
     app.include_router(partners.router)  # R15, R19: /partners, /signout
+    app.include_router(until.router)  # R23: /partners/<shop>/grants/<grant>/until
     app.include_router(invitations.router)  # R16, R17: /invitations/<token>
     app.include_router(home.router)  # /, /healthz, /readyz
     add_error_pages(app)

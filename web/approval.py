@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
 from models.messages import ApprovalOutcome, ApproveRequest
+from models.until_dates import parse_until
 from models.views import RequestView
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
@@ -214,6 +215,17 @@ def update_id(nonce: str, command: ApproveRequest) -> str:
     return f"web-approve:{nonce}:{digest}"
 
 
+def form_answers(values: dict[str, str]) -> tuple[int | None, datetime | None]:
+    """The picked BC (S3) and the optional end date (R23), or the refusal to show."""
+    bc_id: int | None = None
+    if values["bc_id"]:
+        try:
+            bc_id = int(values["bc_id"])
+        except ValueError:
+            raise Refusal(ErrorCode.INVALID_INPUT, "Pick one of your Business Centers.") from None
+    return bc_id, parse_until(values["until"]) if values["until"] else None
+
+
 @router.post("/approve/{token}", response_class=HTMLResponse)
 async def approve(
     token: str, link: Link, form: Annotated[ApproveForm, Form()], state: State
@@ -232,18 +244,16 @@ async def approve(
         return await run_in_threadpool(
             partial(decided_page, state, token, view, email, after_submit=True)
         )
-    values = form.model_dump(include={"bc_id", "new_bc_name", "timezone"})
-    bc_id: int | None = None
-    if values["bc_id"]:
-        try:
-            bc_id = int(values["bc_id"])
-        except ValueError:
-            return await run_in_threadpool(
-                partial(
-                    approval_page, state, token, view, email,
-                    error="Pick one of your Business Centers.", values=values, status_code=422,
-                )
-            )  # fmt: skip
+    values = form.model_dump(include={"bc_id", "new_bc_name", "timezone", "until"})
+    try:
+        bc_id, until = form_answers(values)
+    except Refusal as refusal:  # re-shows the form with what was typed; nothing decided
+        return await run_in_threadpool(
+            partial(
+                approval_page, state, token, view, email,
+                error=refusal.message, values=values, status_code=422,
+            )
+        )  # fmt: skip
     command = ApproveRequest(
         by=email,
         bc_id=bc_id,
@@ -257,6 +267,7 @@ async def approve(
             command,
             idempotency_key=update_id(csrf.nonce, command),
             workflow_id=view.workflow_id,
+            until=until,
         )
     except Refusal as refusal:
         return await run_in_threadpool(refused, state, token, view, email, refusal, values)
@@ -285,7 +296,7 @@ def refused(
     code = refusal.code
     if code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
         return decided_page(state, token, view, email, after_submit=True, reread=True)
-    if code == ErrorCode.INVALID_INPUT:
+    if code in (ErrorCode.INVALID_INPUT, ErrorCode.END_DATE_PASSED):
         return approval_page(
             state, token, view, email, error=refusal.message, values=values, status_code=422
         )

@@ -51,6 +51,8 @@ class ApproveForm(CsrfForm):
     bc_id: Text = ""
     new_bc_name: Text = ""
     timezone: Text = ""
+    # R23: the optional end date (YYYY-MM-DD from the date field; empty: no end).
+    until: Text = ""
 
 
 class PersonalLinkForm(CsrfForm):

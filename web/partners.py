@@ -25,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 from models.enums import Relationship, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.tables import Shop
-from store import partner_views, seller_views, sessions
+from store import expiry, partner_views, seller_views, sessions
 from store.partner_views import GrantOfShop
+from web import until
 from web.deps import OnTeam, RemoveAccessForm, SignedIn, SignOutForm
 from web.rendering import page
 from web.security import SESSION_COOKIE
@@ -64,6 +65,9 @@ def partners(email: SignedIn, state: State) -> HTMLResponse:
         review=review,
         signout_csrf=state.forms.issue("signout", email=email),
         remove_csrf=state.forms.issue("remove_access", email=email),
+        # R23: each partner's end date, and the token of the forms that change it.
+        ends=expiry.end_dates(state.engine, [h.grant_id for s in shops for h in s.holders]),
+        until_csrf=until.form_token(state, email),
     )
 
 

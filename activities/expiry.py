@@ -1,0 +1,71 @@
+"""Activities of the access-until workflow (R23): the reminder e-mail and the store's
+decision at the end date. Each is one transaction or one delivery per recipient, and
+idempotent on its business key (the grant and its end date)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from activities import emails
+from activities.delivery import Transport, build_message, deliver_once
+from activities.refusals import refusals_as_errors
+from models.names import UntilName
+from models.partner_messages import PartnerEmailsSent
+from models.tables import BusinessCenter, Shop
+from models.until_messages import EndAssignment, ExpireGrant, Expiry, RemindEnding
+from store import expiry
+from store.db import read_session, write_session
+from store.people import bc_admin_emails, find_user
+
+
+class ExpiryActivities:
+    def __init__(self, engine: Engine, transport: Transport, sender: str) -> None:
+        self._engine = engine
+        self._transport = transport
+        self._sender = sender
+
+    @activity.defn(name=UntilName.REMIND)
+    @refusals_as_errors
+    def remind(self, input: RemindEnding) -> PartnerEmailsSent:
+        """Three days before: each admin of the BC, once per grant and end date (a changed
+        date reminds again)."""
+        jobs = []
+        with read_session(self._engine) as session:
+            grant = expiry.ending_grant(session, input.grant_id, input.ends_at)
+            if grant is None:
+                return PartnerEmailsSent(sent=0)
+            bc = session.get(BusinessCenter, grant.bc_id)
+            shop = session.get(Shop, grant.shop_id)
+            assert bc is not None and shop is not None
+            for address in bc_admin_emails(session, bc.id):
+                user = find_user(session, address)
+                rendered = emails.access_ending(
+                    recipient_name=user.name if user else address,
+                    bc_name=bc.name,
+                    bc_id=bc.id,
+                    shop_name=shop.name,
+                    shop_code=shop.code,
+                    ends_at=expiry.shown(input.ends_at),
+                )
+                key = f"until:grant-{grant.id}:{int(input.ends_at.timestamp())}:to:{address}"
+                jobs.append((key, address, rendered))
+        sent = 0
+        for key, to, rendered in jobs:
+            message = build_message(key=key, sender=self._sender, to=to, email=rendered)
+            sent += int(deliver_once(self._engine, self._transport, message, key))
+        return PartnerEmailsSent(sent=sent)
+
+    @activity.defn(name=UntilName.EXPIRE)
+    @refusals_as_errors
+    def expire(self, input: ExpireGrant) -> Expiry:
+        with write_session(self._engine) as session:
+            return expiry.expire(session, grant_id=input.grant_id, ends_at=input.ends_at)
+
+    @activity.defn(name=UntilName.END_ASSIGNMENT)
+    @refusals_as_errors
+    def end_assignment(self, input: EndAssignment) -> Expiry:
+        with write_session(self._engine) as session:
+            return expiry.expire_assignment(
+                session, assignment_id=input.assignment_id, ends_at=input.ends_at
+            )

@@ -1,0 +1,79 @@
+"""Messages of the access-until workflow (R23, issue 11). Pure: workflow code imports it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from models.partner_messages import RemovalResult
+
+
+class UntilMessage(BaseModel):
+    model_config = {"frozen": False, "extra": "ignore"}
+
+
+class UntilInput(UntilMessage):
+    """Starts the timer of one grant. ``ends_at`` is the store's end date at start."""
+
+    grant_id: int
+    ends_at: datetime | None = None
+
+
+class AssignmentUntilInput(UntilMessage):
+    """Starts the timer of one member assignment (R23)."""
+
+    assignment_id: int
+    ends_at: datetime | None = None
+
+
+class EndAssignment(UntilMessage):
+    assignment_id: int
+    ends_at: datetime
+
+
+class SetUntil(UntilMessage):
+    """Signal: the end date now stored for the grant; None once the seller cleared it."""
+
+    ends_at: datetime | None = None
+
+
+class UntilState(UntilMessage):
+    grant_id: int
+    ends_at: datetime | None
+    reminded_for: datetime | None = None
+    status: str = "waiting"  # waiting | cleared | gone | ended | removed
+
+
+class RemindEnding(UntilMessage):
+    """E-mail the partner's admins that the access ends at ``ends_at`` (once per date)."""
+
+    grant_id: int
+    ends_at: datetime
+
+
+class ExpireGrant(UntilMessage):
+    grant_id: int
+    ends_at: datetime
+
+
+class Expiry(UntilMessage):
+    """What the store did at the end date.
+
+    ``status``: ``not_due`` (the store holds another date: ``ends_at``), ``gone`` (already
+    ended or cleared), ``ended`` (only this grant ended: the BC keeps the shop another
+    way), ``remove`` (the R19 removal must run: ``removal`` describes it).
+    """
+
+    status: str
+    ends_at: datetime | None = None
+    shop_id: int | None = None
+    shop_code: str | None = None
+    partner_bc_id: int | None = None
+    by: str | None = None
+
+
+class UntilResult(UntilMessage):
+    grant_id: int  # the assignment's id for AssignmentUntil
+    status: str
+    removal: RemovalResult | None = None

@@ -1,0 +1,205 @@
+"""Access until a date (R23): ``AccessUntil``, one per grant with an end date.
+
+Id ``access-until:grant-<id>`` (models/names.py), started with signal-with-start by
+whoever writes the date to the store (the approval, ``access-until``, the partners page),
+so a second start joins the running one. The store is the truth; this workflow keeps the
+timers:
+1. three days before the end date, the partner BC's admins are reminded (once per date;
+   a date set closer than that reminds at once);
+2. at the end date the store decides (:func:`store.expiry.expire`): if the BC keeps the
+   shop another way only this grant ends; otherwise the same removal as R19 runs, as a
+   child ``RemovePartnerAccess``: campaigns stop, onward shares and assignments end, the
+   partner is told.
+
+Accepts:
+- signal ``set_until`` (:class:`SetUntil`): the date stored now; re-arms the timers, or
+  ends the workflow when cleared (None).
+- query ``state``: :class:`UntilState`.
+
+Timers are durable: a worker restart, or none running at the moment, changes nothing; the
+end runs when a worker is back. The history stays small (a few events per date change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.expiry import ExpiryActivities
+    from models.errors import ErrorCode
+    from models.names import UntilName
+    from models.partner_messages import RemovalInput
+    from models.until_messages import (
+        AssignmentUntilInput,
+        EndAssignment,
+        ExpireGrant,
+        Expiry,
+        RemindEnding,
+        SetUntil,
+        UntilInput,
+        UntilResult,
+        UntilState,
+    )
+    from workflows import presets
+    from workflows.removal import RemovePartnerAccessWorkflow
+
+REMINDER_LEAD = timedelta(days=3)
+
+
+async def changed_before(moment: datetime, changed: Callable[[], bool]) -> bool:
+    """Sleep until ``moment``; True if ``changed()`` became true first (a new date)."""
+    delay = moment - workflow.now()
+    if delay <= timedelta(0):
+        return False
+    try:
+        await workflow.wait_condition(changed, timeout=delay)
+    except TimeoutError:
+        return False
+    return True
+
+
+@workflow.defn(name=UntilName.WORKFLOW)
+class AccessUntilWorkflow:
+    @workflow.init
+    def __init__(self, input: UntilInput) -> None:
+        self._state = UntilState(grant_id=input.grant_id, ends_at=input.ends_at)
+        self._cleared = False
+        # Bumped by every signal: a timer that sees it change re-reads the date.
+        self._version = 0
+
+    @workflow.run
+    async def run(self, input: UntilInput) -> UntilResult:
+        state = self._state
+        while True:
+            ends_at = state.ends_at
+            if self._cleared or ends_at is None:
+                return await self._finish("cleared")
+            if state.reminded_for != ends_at:
+                if await self._changed_before(ends_at - REMINDER_LEAD):
+                    continue
+                # No reminder after the fact (no worker ran until past the end date).
+                if workflow.now() < ends_at:
+                    await workflow.execute_activity_method(
+                        ExpiryActivities.remind,
+                        RemindEnding(grant_id=input.grant_id, ends_at=ends_at),
+                        **presets.MAIL,
+                    )
+                state.reminded_for = ends_at
+            if await self._changed_before(ends_at):
+                continue
+            expiry = await workflow.execute_activity_method(
+                ExpiryActivities.expire,
+                ExpireGrant(grant_id=input.grant_id, ends_at=ends_at),
+                **presets.STORE,
+            )
+            if expiry.status == "not_due":
+                # The store holds another date (a signal not yet here): follow the store.
+                state.ends_at = expiry.ends_at
+                continue
+            if expiry.status != "remove":
+                return await self._finish(expiry.status)
+            return await self._remove(input, expiry)
+
+    async def _changed_before(self, moment: datetime) -> bool:
+        seen = self._version
+        return await changed_before(moment, lambda: self._version != seen)
+
+    async def _remove(self, input: UntilInput, expiry: Expiry) -> UntilResult:
+        shop_id, shop_code, partner_bc_id = expiry.shop_id, expiry.shop_code, expiry.partner_bc_id
+        if expiry.by is None or shop_id is None or shop_code is None or partner_bc_id is None:
+            self._state.status = "failed"
+            raise ApplicationError(
+                f"Grant {input.grant_id} reached its end date but shop {shop_code} has no "
+                "team member to run the removal in the name of.",
+                type=ErrorCode.BROKEN_INVARIANT,
+                non_retryable=True,
+            )
+        self._state.status = "removing"
+        removal = await workflow.execute_child_workflow(
+            RemovePartnerAccessWorkflow.run,
+            RemovalInput(
+                # Deterministic: a retried start finds the same removal (idempotent key).
+                removal_id=f"until-g{input.grant_id}",
+                shop_id=shop_id,
+                shop_code=shop_code,
+                partner_bc_id=partner_bc_id,
+                by=expiry.by,
+            ),
+            id=f"access-until-removal:grant-{input.grant_id}",
+            # The removal is durable on its own: it finishes even if this one is ended.
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        self._state.status = "removed"
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UntilResult(grant_id=input.grant_id, status="removed", removal=removal)
+
+    async def _finish(self, status: str) -> UntilResult:
+        self._state.status = status
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UntilResult(grant_id=self._state.grant_id, status=status)
+
+    @workflow.signal(name=UntilName.SET_UNTIL)
+    def set_until(self, command: SetUntil) -> None:
+        self._cleared = command.ends_at is None
+        if command.ends_at is not None:
+            self._state.ends_at = command.ends_at
+        self._version += 1
+
+    @workflow.query(name=UntilName.STATE)
+    def state(self) -> UntilState:
+        return self._state
+
+
+@workflow.defn(name=UntilName.ASSIGNMENT_WORKFLOW)
+class AssignmentUntilWorkflow:
+    """R23 for a member assignment (``assignment-until:<id>``): at its end date only the
+    assignment ends. Same signal and query as ``AccessUntil``; no reminder."""
+
+    @workflow.init
+    def __init__(self, input: AssignmentUntilInput) -> None:
+        self._state = UntilState(grant_id=input.assignment_id, ends_at=input.ends_at)
+        self._cleared = False
+        self._version = 0
+
+    @workflow.run
+    async def run(self, input: AssignmentUntilInput) -> UntilResult:
+        state = self._state
+        while True:
+            ends_at = state.ends_at
+            if self._cleared or ends_at is None:
+                state.status = "cleared"
+                break
+            if await self._changed_before(ends_at):
+                continue
+            ended = await workflow.execute_activity_method(
+                ExpiryActivities.end_assignment,
+                EndAssignment(assignment_id=input.assignment_id, ends_at=ends_at),
+                **presets.STORE,
+            )
+            if ended.status == "not_due":
+                state.ends_at = ended.ends_at
+                continue
+            state.status = ended.status
+            break
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return UntilResult(grant_id=input.assignment_id, status=state.status)
+
+    async def _changed_before(self, moment: datetime) -> bool:
+        seen = self._version
+        return await changed_before(moment, lambda: self._version != seen)
+
+    @workflow.signal(name=UntilName.SET_UNTIL)
+    def set_until(self, command: SetUntil) -> None:
+        self._cleared = command.ends_at is None
+        if command.ends_at is not None:
+            self._state.ends_at = command.ends_at
+        self._version += 1
+
+    @workflow.query(name=UntilName.STATE)
+    def state(self) -> UntilState:
+        return self._state
