@@ -137,6 +137,7 @@ class PartnerActivities:
                 partner_bc_id=input.partner_bc_id,
                 by=input.by,
                 workflow_id=input.workflow_id,
+                reason=input.reason,
             )
             return GrantsEnded(
                 removal_id=input.removal_id,

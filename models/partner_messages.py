@@ -185,6 +185,9 @@ class RemovalInput(Message):
     shop_code: str
     partner_bc_id: int
     by: str
+    # Why, when it is not the seller's own act: "end_date" for R23's automatic removal
+    # (the history says "access ended by its end date", R21).
+    reason: str | None = None
     # Paging: campaigns per activity, per transaction, and an optional pause between
     # transactions (to spare a real ads backend; the kill test uses it to stop halfway).
     page_size: int = 2000
@@ -217,6 +220,7 @@ class EndGrants(Message):
     partner_bc_id: int
     by: str
     workflow_id: str
+    reason: str | None = None
 
 
 class GrantsEnded(Message):

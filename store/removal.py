@@ -246,9 +246,11 @@ def end_grants(
     by: str,
     workflow_id: str,
     now: datetime | None = None,
+    reason: str | None = None,
 ) -> Ended:
     """R19, at once: end the grants, onward shares, assignments, and mark the requests
-    revoked, in this one transaction. Idempotent on ``removal_id``."""
+    revoked, in this one transaction. Idempotent on ``removal_id``. ``reason`` (e.g.
+    "end_date", R23) goes into the audit rows, so the history says why (R21)."""
     existing = session.get(AccessRemoval, removal_id)
     if existing is not None:
         return Ended(
@@ -258,6 +260,7 @@ def end_grants(
             _assignments_ended(session, removal_id),
         )
     now = now or utcnow()
+    why = {"reason": reason} if reason else {}
     shop, partner, user, plan = _checked(session, shop_id, partner_bc_id, by, lock=True)
     assert user.id is not None
     grant_ids: list[int] = []
@@ -277,6 +280,7 @@ def end_grants(
             shop_code=shop.code,
             removal_id=removal_id,
             removed_partner_bc_id=partner.id,
+            **why,
         )
         if grant.source_request_id:
             request = session.get(AccessRequest, grant.source_request_id)
@@ -291,6 +295,7 @@ def end_grants(
                     action="revoked",
                     at=now,
                     removal_id=removal_id,
+                    **why,
                 )
     assignments = _active_assignments(session, shop_id, plan.lost_bc_ids)
     for assignment in assignments:

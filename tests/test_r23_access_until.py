@@ -46,7 +46,7 @@ from models.until_messages import UntilResult, UntilState
 from service import until as until_service
 from service.partners import PartnerService
 from service.requests import RequestService, new_request_id
-from store import campaigns, invitations, sharing
+from store import campaigns, history, invitations, sharing
 from store.db import read_session, write_session
 from tests.conftest import (
     AGENCY,
@@ -290,6 +290,9 @@ async def test_r23_approval_with_an_end_date_close_by_reminds_at_once_and_ends_o
 
         request = session.get(AccessRequest, request_id)
         assert request is not None and request.status is RequestStatus.REVOKED
+        # R21: the history says why access ended, not that a person removed it.
+        story = [t.label for t in history.transitions(session, [request_id])[request_id]]
+    assert story[-1] == "access ended by its end date", story
 
 
 async def test_r23_a_share_and_an_assignment_with_end_dates_end_on_time(

@@ -129,6 +129,7 @@ class AccessUntilWorkflow:
                 shop_code=shop_code,
                 partner_bc_id=partner_bc_id,
                 by=expiry.by,
+                reason="end_date",
             ),
             id=f"access-until-removal:grant-{input.grant_id}",
             # The removal is durable on its own: it finishes even if this one is ended.

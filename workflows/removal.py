@@ -103,6 +103,7 @@ class RemovePartnerAccessWorkflow:
                     partner_bc_id=input.partner_bc_id,
                     by=input.by,
                     workflow_id=workflow.info().workflow_id,
+                    reason=input.reason,
                 ),
                 **presets.STORE,
             )
