@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import click
 
-from cli import campaigns, data, operations, partners, reads, removal, requests, seller
+from cli import bulk, campaigns, data, operations, partners, reads, removal, requests, seller
 from cli.failures import ShopAccessGroup
 
 
@@ -31,7 +31,7 @@ def cli() -> None:
     """
 
 
-for group in (data, requests, seller, reads, partners, campaigns, removal, operations):
+for group in (data, requests, seller, reads, partners, campaigns, removal, operations, bulk):
     for cmd in group.COMMANDS:
         cli.add_command(cmd)
 

@@ -51,6 +51,9 @@ class ErrorCode(StrEnum):
     # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
     INVALID_DATA = "invalid_data"
     BROKEN_INVARIANT = "broken_invariant"
+    # Bulk requests (issue 11 item 2, bulk11).
+    UNKNOWN_BULK = "unknown_bulk"
+    BULK_NOT_RUNNING = "bulk_not_running"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

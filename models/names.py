@@ -99,3 +99,24 @@ def partner_invitation_workflow_id(bc_id: int, partner_bc_id: int) -> str:
 def removal_workflow_id(shop_id: int, partner_bc_id: int, grant_id: int) -> str:
     """R19: one removal per partner grant; a second click joins the first."""
     return f"remove-access:shop-{shop_id}:bc-{partner_bc_id}:{grant_id}"
+
+
+# --- bulk requests (issue 11 item 2, R24) -----------------------------------------------
+
+
+class BulkWorkflowType:
+    BULK_REQUEST = "BulkAccessRequest"
+
+
+class BulkActivity:
+    ADMIT_ONE = "bulk.admit_one"
+
+
+class BulkMessage:
+    PROGRESS = "progress"  # query: BulkProgress
+    CANCEL = "cancel"  # update: CancelBulk -> BulkProgress
+
+
+def bulk_workflow_id(bulk_id: str) -> str:
+    """One workflow per bulk id; ``bulk-status ID`` finds it from the id alone."""
+    return f"bulk-request:{bulk_id}"

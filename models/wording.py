@@ -20,6 +20,9 @@ CATALOGUE: dict[str, str] = {
     # --- requesting and approving (R1-R15) ---------------------------------------------
     # --- partner side (R16-R19) ----------------------------------------------------------
     # --- faults and the entry points' own codes ------------------------------------------
+    # --- bulk requests (issue 11 item 2, bulk11) -------------------------------------------
+    "unknown_bulk": "There is no bulk request {bulk_id}.",
+    "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
 }
 """code -> template. Codes without an entry fall back to the message given when raised."""
 

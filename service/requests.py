@@ -122,9 +122,20 @@ class RequestService:
     # --- partner side --------------------------------------------------------------------
 
     async def submit(
-        self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str, retry: bool = True
+        self,
+        *,
+        method: RequestMethod,
+        bc_id: int,
+        shop_code: str,
+        by: str,
+        retry: bool = True,
+        request_id: str | None = None,
     ) -> Submitted:
-        """Start a request workflow and wait for the store's admission (R1-R7)."""
+        """Start a request workflow and wait for the store's admission (R1-R7).
+
+        ``request_id``: a caller that may ask again for the same request (a bulk request's
+        retried activity, R24) fixes the id; otherwise a new one is made.
+        """
         # Issue 8: an id the store cannot hold is refused here, before any workflow starts.
         require_db_id("bc_id", bc_id)
         code = parse_shop_code(shop_code)
@@ -132,7 +143,7 @@ class RequestService:
             shop = find_shop_by_code(session, code)
         if shop is None or shop.id is None:
             raise unknown_shop_code()
-        request_id = new_request_id()
+        request_id = request_id or new_request_id()
         workflow_id = request_workflow_id(method, bc_id, shop.code)
         start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
             WORKFLOW_TYPE_FOR_METHOD[method],
@@ -173,7 +184,12 @@ class RequestService:
                 # The previous request was decided; now the store answers (e.g. R6's
                 # already_has_access), not the id of a workflow that is closing.
                 return await self.submit(
-                    method=method, bc_id=bc_id, shop_code=shop_code, by=by, retry=False
+                    method=method,
+                    bc_id=bc_id,
+                    shop_code=shop_code,
+                    by=by,
+                    retry=False,
+                    request_id=request_id,
                 )
             raise self._already_pending(bc_id, shop.id, method, shop.code) from None
         except WorkflowUpdateFailedError as err:

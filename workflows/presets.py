@@ -58,3 +58,13 @@ CAMPAIGN_PAGE: Final[HeartbeatPreset] = {
     "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": _FAULT_RETRY,
 }
+
+# R24: one bulk code's admission, which starts an ordinary request and waits for the
+# store's answer (bounded by RequestService's own 30 s, twice when a decided request is
+# still closing). It heartbeats while it waits, so a killed worker is noticed in seconds;
+# the retry asks for the same request id, so nothing is admitted twice.
+BULK_ADMISSION: Final[HeartbeatPreset] = {
+    "start_to_close_timeout": timedelta(seconds=75),
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": _FAULT_RETRY,
+}
