@@ -196,6 +196,7 @@ class RequestService:
             raise self._refusal(err) from None
         except RPCError as err:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
+                await _settle(start)
                 raise self._already_pending(bc_id, shop.id, method, shop.code) from None
             raise
         except TimeoutError:
