@@ -88,9 +88,11 @@ async def wait_status(bulk: BulkService, bulk_id: str, status: str, admitted: in
         step = await bulk.progress(bulk_id)
         return step if (step.status, step.admitted) == (status, admitted) else None
 
-    return await wait_until(
+    found: BulkProgress | None = await wait_until(
         reached, timeout=3 * WAIT_SECONDS, interval=0.2, what=f"{status} with {admitted}"
     )
+    assert found is not None
+    return found
 
 
 async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
