@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -29,7 +31,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 import service.requests
 import store.quota
@@ -161,6 +164,17 @@ async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
         handle = env.client.get_workflow_handle(bulk_workflow_id(bulk_id), result_type=BulkProgress)
         assert await handle.result() == done
         assert await handle.query(BulkMessage.PROGRESS, result_type=BulkProgress) == done
+        history = await handle.fetch_history()
+
+    # The two days replay on today's code (a committed copy lives in tests/histories,
+    # written when BULK_HISTORY_OUT names a directory).
+    replayed = await Replayer(
+        workflows=WORKFLOWS, data_converter=pydantic_data_converter
+    ).replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
+    if out := os.environ.get("BULK_HISTORY_OUT"):
+        path = Path(out) / "BulkAccessRequest_two_days.json"
+        path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
 
     found = rows(engine)
     per_day = Counter(day for _id, _code, day in found)

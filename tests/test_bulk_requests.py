@@ -6,6 +6,7 @@ naming the line), the CLI (`request-access --shop-codes-file`, `--wait`, `bulk-s
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
+from models.names import bulk_workflow_id
 from models.settings import Settings
 from service.bulk import MAX_CODES, BulkService, parse_shop_codes
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
@@ -172,3 +174,7 @@ async def test_r24_cancel_a_waiting_bulk_ends_the_codes_not_tried_and_keeps_the_
     with pytest.raises(Refusal) as again:
         await bulk.cancel(bulk_id, by=BULK_ADMIN)
     assert again.value.code == ErrorCode.BULK_NOT_RUNNING
+    if out := os.environ.get("BULK_HISTORY_OUT"):  # the committed replay history
+        history = await worker.client.get_workflow_handle(bulk_workflow_id(bulk_id)).fetch_history()
+        path = Path(out) / "BulkAccessRequest_cancelled_waiting.json"
+        path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
