@@ -30,8 +30,8 @@ from sqlalchemy import Engine
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
-from temporalio.testing import WorkflowEnvironment
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 import service.requests
