@@ -5,6 +5,7 @@ naming the line), the CLI (`request-access --shop-codes-file`, `--wait`, `bulk-s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -13,13 +14,20 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from models.bulk_messages import BulkProgress
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.names import bulk_workflow_id
 from models.settings import Settings
 from service.bulk import MAX_CODES, BulkService, parse_shop_codes
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
-from tests.conftest import WAIT_SECONDS, load_data, wait_until
+from tests.conftest import (
+    WAIT_SECONDS,
+    can_suggesting_worker,
+    closed_runs,
+    load_data,
+    wait_until,
+)
 from tests.test_cli import cli_env, dump, refused, run
 
 __all__ = ["cli_env"]  # the fixture, used by name below
@@ -178,3 +186,27 @@ async def test_r24_cancel_a_waiting_bulk_ends_the_codes_not_tried_and_keeps_the_
         history = await worker.client.get_workflow_handle(bulk_workflow_id(bulk_id)).fetch_history()
         path = Path(out) / "BulkAccessRequest_cancelled_waiting.json"
         path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+# --- continue-as-new -----------------------------------------------------------------------
+
+
+async def test_r24_bulk_continues_as_new_and_keeps_every_result(
+    engine: Engine, settings: Settings
+) -> None:
+    load_data(engine, bulk_data())
+    codes = BULK_SHOPS[:8]
+    async with can_suggesting_worker(settings, engine) as client:
+        bulk = BulkService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
+        bulk_id = await bulk.start(
+            method=RequestMethod.REQUEST_ACCESS, bc_id=BULK_BC, shop_codes=codes, by=BULK_ADMIN
+        )
+        handle = client.get_workflow_handle(bulk_workflow_id(bulk_id), result_type=BulkProgress)
+        result = await asyncio.wait_for(handle.result(), 3 * WAIT_SECONDS)
+        runs = await closed_runs(client, bulk_workflow_id(bulk_id))
+    assert len(runs) > 1  # it did move to new runs
+    assert (result.status, result.admitted, result.total) == ("completed", 8, 8)
+    assert admitted_per_shop(engine) == dict.fromkeys(codes, 1)
+    assert {r.request_id for r in result.results} == {
+        request_id for request_id, _code, _day in rows(engine)
+    }
