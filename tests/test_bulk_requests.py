@@ -146,6 +146,20 @@ async def test_r24_bulk_through_the_cli_with_wait_status_quota_and_refusals(
     assert "completed" in refused(cancel, "bulk_not_running")
     refused(unknown, "unknown_bulk")
 
+    # For people: a progress bar on stderr, the result on stdout. Without --wait: the id.
+    more = tmp_path / "more.txt"
+    more.write_text("BULKSHOP03\n")
+    human = await run(
+        "starter.py", "request-access", "--bc", str(BULK_BC), "--shop-codes-file", str(more),
+        "--as", BULK_ADMIN, "--wait", env=cli_env,
+    )  # fmt: skip
+    assert human.code == 0, human.err
+    assert "completed, 1 admitted, 0 refused of 1." in human.out and "Shop codes" in human.err
+    more.write_text("BULKSHOP04\n")
+    started = await run(*ask, "--shop-codes-file", str(more), "--as", BULK_ADMIN, env=cli_env)
+    assert started.code == 0 and started.json["status"] == "running"
+    assert started.json["bulk_id"].startswith("bulk_") and started.json["shop_codes"] == 1
+
 
 # --- cancelling ----------------------------------------------------------------------------
 
