@@ -10,7 +10,6 @@ import click
 from cli.context import Context, command
 from cli.params import DB_ID
 from models.enums import RequestMethod
-from models.errors import ErrorCode, Refusal
 
 
 def _request_command(method: RequestMethod) -> Callable[..., None]:
@@ -38,9 +37,14 @@ def _request_command(method: RequestMethod) -> Callable[..., None]:
         as_email: str,
         wait: bool,
     ) -> None:
-        if (shop_code is None) == (shop_codes_file is None):
-            raise Refusal(
-                ErrorCode.INVALID_INPUT, "Give exactly one of --shop-code or --shop-codes-file."
+        here = click.get_current_context()
+        if shop_code is None and shop_codes_file is None:
+            raise click.UsageError(
+                "Missing option '--shop-code' (or '--shop-codes-file' for many shops).", here
+            )
+        if shop_code is not None and shop_codes_file is not None:
+            raise click.UsageError(
+                "Give either '--shop-code' or '--shop-codes-file', not both.", here
             )
         if shop_codes_file is not None:
             from cli.bulk import start_bulk
@@ -48,7 +52,7 @@ def _request_command(method: RequestMethod) -> Callable[..., None]:
             await start_bulk(ctx, method, bc_id, shop_codes_file, as_email, wait)
             return
         if wait:
-            raise Refusal(ErrorCode.INVALID_INPUT, "--wait goes with --shop-codes-file.")
+            raise click.UsageError("'--wait' goes with '--shop-codes-file'.", here)
         assert shop_code is not None
         service = await ctx.requests()
         sub = await service.submit(method=method, bc_id=bc_id, shop_code=shop_code, by=as_email)

@@ -99,7 +99,8 @@ async def test_r24_bulk_through_the_cli_with_wait_status_quota_and_refusals(
         *ask, "--shop-code", "BULKSHOP01", "--shop-codes-file", str(good), "--as", BULK_ADMIN,
         env=cli_env,
     )  # fmt: skip
-    assert "exactly one" in refused(both, "invalid_input")
+    assert both.code == 2 and both.json["error"]["code"] == "usage_error"
+    assert "not both" in both.json["error"]["message"]
     missing = await run(
         *ask, "--shop-codes-file", str(tmp_path / "nope.txt"), "--as", BULK_ADMIN, env=cli_env
     )
