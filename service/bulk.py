@@ -36,6 +36,8 @@ CODE_COLUMNS = ("shop_code", "code")
 BULK_ID = re.compile(r"^bulk_[0-9a-f]{16}$")
 # A UI refresh rate, not a test's wait: the query is served from the worker's cache.
 POLL_INTERVAL = 0.5
+# While a bulk sleeps until tomorrow nothing changes but a cancel: ask less often.
+WAITING_POLL_INTERVAL = 10.0
 FINAL = frozenset({"completed", "cancelled"})
 
 
@@ -191,7 +193,9 @@ class BulkService:
                 last = step
             if step.status in FINAL:
                 return
-            await asyncio.sleep(interval)
+            await asyncio.sleep(
+                max(interval, WAITING_POLL_INTERVAL) if step.status == "waiting" else interval
+            )
 
     @staticmethod
     def _check(bulk_id: str) -> str:
