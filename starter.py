@@ -19,6 +19,7 @@ import click
 
 from cli import (
     audit,
+    bulk,
     campaigns,
     data,
     operations,
@@ -55,6 +56,7 @@ for group in (
     audit,
     webhooks,
     until,
+    bulk,
 ):
     for cmd in group.COMMANDS:
         cli.add_command(cmd)

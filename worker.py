@@ -32,6 +32,7 @@ from temporalio.client import Client
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
+from activities.bulk import BulkActivities
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
 from activities.expiry import ExpiryActivities
@@ -54,6 +55,7 @@ from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
 from workflows.access_until import AccessUntilWorkflow, AssignmentUntilWorkflow
 from workflows.add_my_shop import AddMyShopWorkflow
+from workflows.bulk_request import BulkRequestWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
 from workflows.request_access import RequestAccessWorkflow
@@ -73,6 +75,8 @@ WORKFLOWS: list[type] = [
     # Access until a date (R23).
     AccessUntilWorkflow,
     AssignmentUntilWorkflow,
+    # Bulk requests (R24).
+    BulkRequestWorkflow,
 ]
 
 
@@ -131,6 +135,12 @@ def partner_activities(settings: Settings, engine: Engine, transport: Transport)
     ]
 
 
+def bulk_activities(client: Client, settings: Settings, engine: Engine) -> list[Any]:
+    """R24: the bulk request's admission, which starts request workflows (so it needs the
+    worker's own Temporal client)."""
+    return [BulkActivities(client, engine, settings.task_queue).admit_one]
+
+
 def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     """How every worker here runs workflows (bench/bare_worker.py reuses it).
 
@@ -162,7 +172,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(settings, engine),
+        activities=[*activities_for(settings, engine), *bulk_activities(client, settings, engine)],
         activity_executor=executor,
         max_concurrent_activities=settings.activity_threads,
         max_cached_workflows=settings.worker_max_cached_workflows,

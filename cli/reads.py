@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from cli.context import Context, command
@@ -76,7 +78,17 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
         )
         or "No requests."
     )
-    ctx.emit({"requests": rows}, human)
+    payload: dict[str, object] = {"requests": rows}
+    if bc_id is not None:
+        # R24: today's quota beside the list, so a BC sees what it can still ask.
+        from cli.bulk import quota_line
+        from store.quota import quota_today
+
+        with read_session(ctx.engine) as session, contextlib.suppress(Refusal):
+            quota = quota_today(session, bc_id)
+            payload["quota"] = quota.model_dump(mode="json")
+            human += "\n" + quota_line(quota)
+    ctx.emit(payload, human)
 
 
 COMMANDS = [status, requests]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -13,10 +14,46 @@ from models.enums import RequestMethod
 
 def _request_command(method: RequestMethod) -> Callable[..., None]:
     @click.option("--bc", "bc_id", type=DB_ID, required=True, help="Requesting Business Center id.")
-    @click.option("--shop-code", required=True, help="The shop code from Seller Center.")
+    @click.option("--shop-code", help="The shop code from Seller Center.")
+    @click.option(
+        "--shop-codes-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Many shops at once (R24): one code per line, or CSV with a shop_code column. "
+        "Starts one bulk request; see bulk-status.",
+    )
     @click.option("--as", "as_email", required=True, help="E-mail of the BC admin asking.")
+    @click.option(
+        "--wait",
+        is_flag=True,
+        help="With --shop-codes-file: follow the bulk to the end, showing progress (with "
+        "--json: one line per step, the result last).",
+    )
     @command
-    async def run(ctx: Context, bc_id: int, shop_code: str, as_email: str) -> None:
+    async def run(
+        ctx: Context,
+        bc_id: int,
+        shop_code: str | None,
+        shop_codes_file: Path | None,
+        as_email: str,
+        wait: bool,
+    ) -> None:
+        here = click.get_current_context()
+        if shop_code is None and shop_codes_file is None:
+            raise click.UsageError(
+                "Missing option '--shop-code' (or '--shop-codes-file' for many shops).", here
+            )
+        if shop_code is not None and shop_codes_file is not None:
+            raise click.UsageError(
+                "Give either '--shop-code' or '--shop-codes-file', not both.", here
+            )
+        if shop_codes_file is not None:
+            from cli.bulk import start_bulk
+
+            await start_bulk(ctx, method, bc_id, shop_codes_file, as_email, wait)
+            return
+        if wait:
+            raise click.UsageError("'--wait' goes with '--shop-codes-file'.", here)
+        assert shop_code is not None
         service = await ctx.requests()
         sub = await service.submit(method=method, bc_id=bc_id, shop_code=shop_code, by=as_email)
         ctx.emit(
@@ -32,7 +69,9 @@ def _request_command(method: RequestMethod) -> Callable[..., None]:
 
     run.__doc__ = (
         f'"{method.label}": ask a shop for access by its code (R1-R7). '
-        "Prints request_id, status and the approval_url to copy to the seller."
+        "Prints request_id, status and the approval_url to copy to the seller. With "
+        "--shop-codes-file, starts one bulk request admitting as many as today's limit "
+        "allows and the rest as it resets (R24)."
     )
     return run
 

@@ -66,6 +66,9 @@ class ErrorCode(StrEnum):
     # R23 (issue 11, until11): an end date later than the grantor's own, or in the past.
     END_DATE_TOO_LATE = "end_date_too_late"
     END_DATE_PASSED = "end_date_passed"
+    # Bulk requests (issue 11 item 2, bulk11).
+    UNKNOWN_BULK = "unknown_bulk"
+    BULK_NOT_RUNNING = "bulk_not_running"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

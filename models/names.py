@@ -137,3 +137,24 @@ class WebhookActivity:
 
 def webhook_dispatcher_id(subscription_id: str) -> str:
     return f"webhook-dispatcher:{subscription_id}"
+
+
+# --- bulk requests (issue 11 item 2, R24) -----------------------------------------------
+
+
+class BulkWorkflowType:
+    BULK_REQUEST = "BulkAccessRequest"
+
+
+class BulkActivity:
+    ADMIT_ONE = "bulk.admit_one"
+
+
+class BulkMessage:
+    PROGRESS = "progress"  # query: BulkProgress
+    CANCEL = "cancel"  # update: CancelBulk -> BulkProgress
+
+
+def bulk_workflow_id(bulk_id: str) -> str:
+    """One workflow per bulk id; ``bulk-status ID`` finds it from the id alone."""
+    return f"bulk-request:{bulk_id}"

@@ -137,6 +137,9 @@ CATALOGUE: dict[str, str] = {
         "access to shop {shop_code} ({own_ends_at}); pick {own_ends_at} or earlier."
     ),
     "end_date_passed": "The end date {ends_at} has already passed; pick a later one.",
+    # --- bulk requests (issue 11 item 2, bulk11) -------------------------------------------
+    "unknown_bulk": "There is no bulk request {bulk_id}.",
+    "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""

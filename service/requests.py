@@ -105,16 +105,27 @@ class RequestService:
     # --- partner side --------------------------------------------------------------------
 
     async def submit(
-        self, *, method: RequestMethod, bc_id: int, shop_code: str, by: str, retry: bool = True
+        self,
+        *,
+        method: RequestMethod,
+        bc_id: int,
+        shop_code: str,
+        by: str,
+        retry: bool = True,
+        request_id: str | None = None,
     ) -> Submitted:
-        """Start a request workflow and wait for the store's admission (R1-R7)."""
+        """Start a request workflow and wait for the store's admission (R1-R7).
+
+        ``request_id``: a caller that may ask again for the same request (a bulk request's
+        retried activity, R24) fixes the id; otherwise a new one is made.
+        """
         # Issue 8: an id the store cannot hold is refused here, before any workflow starts.
         require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             shop = require_shop_by_code(session, shop_code)
         assert shop.id is not None
         request = RequestInput(
-            request_id=new_request_id(),
+            request_id=request_id or new_request_id(),
             method=method,
             bc_id=bc_id,
             shop_id=shop.id,
@@ -137,13 +148,19 @@ class RequestService:
                 # The previous request was decided; now the store answers (e.g. R6's
                 # already_has_access), not the id of a workflow that is closing.
                 return await self.submit(
-                    method=method, bc_id=bc_id, shop_code=shop_code, by=by, retry=False
+                    method=method,
+                    bc_id=bc_id,
+                    shop_code=shop_code,
+                    by=by,
+                    retry=False,
+                    request_id=request_id,
                 )
             raise self._already_pending(bc_id, shop.id, method, shop.code) from None
         except WorkflowUpdateFailedError as err:
             raise self._refusal(err) from None
         except RPCError as err:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
+                await _settle(start)
                 raise self._already_pending(bc_id, shop.id, method, shop.code) from None
             raise
         except TimeoutError:

@@ -77,3 +77,13 @@ WEBHOOK_WAIT: Final[WaitPreset] = {
 # One POST: the receiver gets 10 s to answer (activities/webhooks.py); the rest of the
 # budget is the store's two short transactions.
 WEBHOOK_POST_TIMEOUT = timedelta(seconds=15)
+
+# R24: one bulk code's admission, which starts an ordinary request and waits for the
+# store's answer (bounded by RequestService's own 30 s, twice when a decided request is
+# still closing). It heartbeats while it waits, so a killed worker is noticed in seconds;
+# the retry asks for the same request id, so nothing is admitted twice.
+BULK_ADMISSION: Final[HeartbeatPreset] = {
+    "start_to_close_timeout": timedelta(seconds=75),
+    "heartbeat_timeout": timedelta(seconds=5),
+    "retry_policy": _FAULT_RETRY,
+}

@@ -1,0 +1,217 @@
+"""Client-side bulk requests (R24): read a file of shop codes, start the bulk workflow,
+follow its progress, cancel it; and the daily quota read (R4).
+
+A bad file is refused whole, naming the line, before anything starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.bulk_messages import BulkInput, BulkProgress, CancelBulk
+from models.enums import RequestMethod
+from models.errors import ErrorCode, Refusal
+from models.fields import require_db_id
+from models.names import BulkMessage, BulkWorkflowType, bulk_workflow_id
+from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
+from store.admission import check_eligible_bc
+from store.db import read_session
+from store.people import SHOP_CODE, require_bc, require_bc_admin
+
+# A bulk is one person's list, not a data load: past this, split the file.
+MAX_CODES = 1000
+# Column names taken as the shop code in a CSV file with a header (compared lower-case,
+# spaces and dashes as underscores).
+CODE_COLUMNS = ("shop_code", "code")
+BULK_ID = re.compile(r"^bulk_[0-9a-f]{16}$")
+# A UI refresh rate, not a test's wait: the query is served from the worker's cache.
+POLL_INTERVAL = 0.5
+# While a bulk sleeps until tomorrow nothing changes but a cancel: ask less often.
+WAITING_POLL_INTERVAL = 10.0
+FINAL = frozenset({"completed", "cancelled"})
+
+
+def _bad_line(line: int, problem: str) -> Refusal:
+    return Refusal(ErrorCode.INVALID_INPUT, f"Line {line}: {problem}", line=line)
+
+
+def parse_shop_codes(text: str) -> list[str]:
+    """The codes of a file: one per line, or CSV with a header naming a ``shop_code`` (or
+    ``code``) column. Blank lines are skipped; codes are upper-cased (R5). A malformed
+    code, a repeated code, a row without a code or more than MAX_CODES codes refuse the
+    whole file with ``invalid_input`` naming the line."""
+    text = text.removeprefix("\ufeff")
+    lines = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), start=1)]
+    lines = [(n, raw) for n, raw in lines if raw]
+    if not lines:
+        raise Refusal(ErrorCode.INVALID_INPUT, "The file has no shop codes.")
+    first_line, first = lines[0]
+    header = [c.strip().lower().replace(" ", "_").replace("-", "_") for c in first.split(",")]
+    entries: list[tuple[int, str]]
+    if "," in first or header[0] in CODE_COLUMNS:
+        column = next((header.index(c) for c in CODE_COLUMNS if c in header), None)
+        if column is None:
+            raise _bad_line(
+                first_line, "a CSV file needs a header with a shop_code column, e.g. shop_code"
+            )
+        entries = []
+        for n, raw in lines[1:]:
+            row = next(csv.reader(io.StringIO(raw)))
+            value = row[column].strip() if column < len(row) else ""
+            if not value:
+                raise _bad_line(n, "this row has no shop code")
+            entries.append((n, value))
+    else:
+        entries = lines
+    codes: list[str] = []
+    seen: dict[str, int] = {}
+    for n, value in entries:
+        code = value.upper()
+        if not SHOP_CODE.match(code):
+            raise _bad_line(n, f"{value[:40]!r} is not a shop code (4 to 32 letters and digits)")
+        if code in seen:
+            raise _bad_line(n, f"shop code {code} is already on line {seen[code]}")
+        seen[code] = n
+        codes.append(code)
+    if not codes:
+        raise Refusal(ErrorCode.INVALID_INPUT, "The file has no shop codes.")
+    if len(codes) > MAX_CODES:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"The file has {len(codes)} shop codes; a bulk request takes at most {MAX_CODES}.",
+        )
+    return codes
+
+
+def new_bulk_id() -> str:
+    return "bulk_" + uuid.uuid4().hex[:16]
+
+
+class BulkService:
+    def __init__(
+        self,
+        client: Client,
+        engine: Engine,
+        task_queue: str,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.task_queue = task_queue
+        self.timeout = timeout
+
+    async def start(
+        self, *, method: RequestMethod, bc_id: int, shop_codes: list[str], by: str
+    ) -> str:
+        """Start a bulk request and return its id. R1 and R2 are checked here, so a BC
+        that may not ask at all starts nothing; every other rule answers per code."""
+        require_db_id("bc_id", bc_id)
+        with read_session(self.engine) as session:
+            bc = require_bc(session, bc_id)
+            require_bc_admin(session, bc, by)  # R1
+            check_eligible_bc(bc)  # R2
+        bulk_id = new_bulk_id()
+        await self.client.start_workflow(
+            BulkWorkflowType.BULK_REQUEST,
+            BulkInput(
+                bulk_id=bulk_id,
+                method=method,
+                bc_id=bc_id,
+                requested_by=by.strip().lower(),
+                shop_codes=shop_codes,
+            ),
+            id=bulk_workflow_id(bulk_id),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"Bulk {method.label}: BC {bc_id}, {len(shop_codes)} shops",
+        )
+        return bulk_id
+
+    async def progress(self, bulk_id: str) -> BulkProgress:
+        handle = self.client.get_workflow_handle(bulk_workflow_id(self._check(bulk_id)))
+        try:
+            async with asyncio.timeout(self.timeout):
+                result: BulkProgress = await handle.query(
+                    BulkMessage.PROGRESS, result_type=BulkProgress
+                )
+                return result
+        except RPCError as err:
+            if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+                raise self._unknown(bulk_id) from None
+            raise
+        except TimeoutError:
+            raise self._unavailable(bulk_id) from None
+
+    async def cancel(self, bulk_id: str, *, by: str) -> BulkProgress:
+        """Stop a running bulk before its next code; only an admin of its BC may (R1)."""
+        current = await self.progress(bulk_id)
+        with read_session(self.engine) as session:
+            require_bc_admin(session, require_bc(session, current.bc_id), by)
+        handle = self.client.get_workflow_handle(bulk_workflow_id(bulk_id))
+        try:
+            async with asyncio.timeout(self.timeout):
+                outcome: BulkProgress = await handle.execute_update(
+                    BulkMessage.CANCEL, CancelBulk(by=by), result_type=BulkProgress
+                )
+                return outcome
+        except WorkflowUpdateFailedError as err:
+            refusal = refusal_from(err)
+            if refusal is None:
+                raise Refusal(ErrorCode.SERVICE_UNAVAILABLE, f"Cancel failed: {err}") from None
+            raise refusal from None
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:  # it finished meanwhile
+                raise Refusal(
+                    ErrorCode.BULK_NOT_RUNNING,
+                    f"Bulk request {bulk_id} has finished.",
+                    bulk_id=bulk_id,
+                    status="completed",
+                ) from None
+            raise
+        except TimeoutError:
+            raise self._unavailable(bulk_id) from None
+
+    async def follow(
+        self, bulk_id: str, *, interval: float = POLL_INTERVAL
+    ) -> AsyncIterator[BulkProgress]:
+        """Each distinct progress of a bulk, until it is completed or cancelled."""
+        last: BulkProgress | None = None
+        while True:
+            step = await self.progress(bulk_id)
+            if step != last:
+                yield step
+                last = step
+            if step.status in FINAL:
+                return
+            await asyncio.sleep(
+                max(interval, WAITING_POLL_INTERVAL) if step.status == "waiting" else interval
+            )
+
+    @staticmethod
+    def _check(bulk_id: str) -> str:
+        if not BULK_ID.match(bulk_id):
+            raise BulkService._unknown(bulk_id)
+        return bulk_id
+
+    @staticmethod
+    def _unknown(bulk_id: str) -> Refusal:
+        return Refusal(
+            ErrorCode.UNKNOWN_BULK, f"There is no bulk request {bulk_id}.", bulk_id=bulk_id
+        )
+
+    def _unavailable(self, bulk_id: str) -> Refusal:
+        return Refusal(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"No worker answered about bulk request {bulk_id} within {self.timeout:.0f} "
+            "seconds; it carries on once a worker is back.",
+        )
