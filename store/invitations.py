@@ -16,7 +16,6 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.enums import Permission
-from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, InvitationKind, InvitationStatus
 from models.tables import (
     AdAccount,
@@ -30,9 +29,10 @@ from models.tables import (
     utcnow,
 )
 from store import audit
+from store import partner_refusals as refusals
 from store.members import accept_member_invitation
 from store.people import find_user, normalise_email, require_bc, require_bc_admin
-from store.sharing import accept_partner_invitation, invitation_not_pending
+from store.sharing import accept_partner_invitation
 
 
 def require_invitation(session: Session, invitation_id: str, *, lock: bool = False) -> Invitation:
@@ -41,12 +41,8 @@ def require_invitation(session: Session, invitation_id: str, *, lock: bool = Fal
         query = query.with_for_update()
     invitation = session.exec(query).first()
     if invitation is None:
-        raise unknown_invitation(invitation_id)
+        raise refusals.unknown_invitation(invitation_id)
     return invitation
-
-
-def unknown_invitation(invitation_id: str) -> Refusal:
-    return Refusal(ErrorCode.UNKNOWN_INVITATION, f"There is no invitation {invitation_id}.")
 
 
 def _invitee(session: Session, invitation: Invitation, by: str) -> User:
@@ -54,11 +50,7 @@ def _invitee(session: Session, invitation: Invitation, by: str) -> User:
     if invitation.kind is InvitationKind.MEMBER:
         address = normalise_email(by)
         if address != invitation.email:
-            raise Refusal(
-                ErrorCode.PERMISSION_DENIED,
-                f"Invitation {invitation.id} was sent to another e-mail address; only its "
-                "recipient can answer it.",
-            )
+            raise refusals.not_the_invitee(invitation)
         user = find_user(session, address)
         if user is None:  # a new person: accepting creates their user
             user = User(email=address, name=address.split("@")[0])
@@ -98,7 +90,7 @@ def accept_invitation(
     ):
         return invitation, _granted(session, invitation)
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     user = _invitee(session, invitation, by)
     granted: list[ShopGrant] = []
     if invitation.kind is InvitationKind.MEMBER:
@@ -116,7 +108,7 @@ def decline_invitation(
     if _same_answer(invitation, InvitationStatus.DECLINED, find_user(session, by)):
         return invitation
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     user = _invitee(session, invitation, by)
     _decide(session, invitation, InvitationStatus.DECLINED, user, now or utcnow())
     return invitation
@@ -132,7 +124,7 @@ def cancel_invitation(
     if _same_answer(invitation, InvitationStatus.CANCELLED, admin):
         return invitation
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     _decide(session, invitation, InvitationStatus.CANCELLED, admin, now or utcnow())
     return invitation
 
@@ -261,5 +253,5 @@ def invitation_details(session: Session, invitation_id: str) -> InvitationDetail
     """The invitation's details; refused with ``unknown_invitation`` if there is none."""
     details = find_invitation_details(session, invitation_id)
     if details is None:
-        raise unknown_invitation(invitation_id)
+        raise refusals.unknown_invitation(invitation_id)
     return details
