@@ -20,19 +20,39 @@ from pathlib import Path
 
 import pytest
 
-from models.enums import Permission
+from models.enums import BCType, Permission
 from models.errors import ErrorCode, Refusal
-from models.partner_enums import InvitationStatus
+from models.partner_enums import InvitationKind, InvitationStatus
 from models.tables import BusinessCenter, Invitation, Shop
 from models.wording import fields_of, template_for
 from store import partner_refusals as refusals
 
 ROOT = Path(__file__).resolve().parent.parent
-AGENCY = BusinessCenter(id=7100000000000000001, name="Agency One")
-SUB = BusinessCenter(id=7100000000000000002, name="Sub Agency")
-SHOP = Shop(id=4, code="SGNEWBC002", name="New BC Shop")
-PENDING = Invitation(id="inv_0123456789abcdef0123", status=InvitationStatus.PENDING)
-ACCEPTED = Invitation(id="inv_0123456789abcdef0123", status=InvitationStatus.ACCEPTED)
+
+
+def _bc(bc_id: int, name: str) -> BusinessCenter:
+    return BusinessCenter(
+        id=bc_id, name=name, timezone="Asia/Singapore", type=BCType.AGENCY, country="SG"
+    )
+
+
+def _invitation(status: InvitationStatus) -> Invitation:
+    return Invitation(
+        id="inv_0123456789abcdef0123",
+        kind=InvitationKind.PARTNER,
+        bc_id=AGENCY.id,
+        invited_by_user_id=1,
+        partner_bc_id=SUB.id,
+        status=status,
+        workflow_id="partner-invitation",
+    )
+
+
+AGENCY = _bc(7100000000000000001, "Agency One")
+SUB = _bc(7100000000000000002, "Sub Agency")
+SHOP = Shop(id=4, code="SGNEWBC002", name="New BC Shop", location="SG")
+PENDING = _invitation(InvitationStatus.PENDING)
+ACCEPTED = _invitation(InvitationStatus.ACCEPTED)
 
 # name of the function in store/partner_refusals.py -> (call as a raise site makes it,
 # the code, the sentence people read)
@@ -223,7 +243,7 @@ def test_each_refusal_survives_the_trip_through_temporal(name: str) -> None:
 
 def test_each_sentence_has_one_template() -> None:
     """No two refusals share a template by accident (each reason names one sentence)."""
-    keys = {}
+    keys: dict[str, str] = {}
     for name, (make, _code, _sentence) in RAISED.items():
         refusal = make()
         reason = refusal.details.get("reason")
