@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -239,14 +240,23 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"worker: invalid configuration: {err}")
     configure_logging(settings.log_format)
     forward_core_logs(settings.log_format)
+    status = 0
     try:
         asyncio.run(run(settings))
     except (SchemaBehind, TracingConfigError) as err:
-        sys.exit(f"worker: {err}")
+        print(f"worker: {err}", file=sys.stderr)
+        status = 1
     except Exception:
         # Through logging, so that with LOG_FORMAT=json the last words are JSON too.
         log.exception("Worker stopped by an error")
-        sys.exit(1)
+        status = 1
+    # The SDK core's threads can abort the interpreter's teardown (SIGABRT,
+    # temporalio/sdk-python#300), turning this status into -6: leave without it, as
+    # starter.py does.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from models.names import Activity
 from service.links import LinkSigner
 from store.db import read_session
 from store.deliveries import delivered
+from store.grants import GRANT_FOR_METHOD
 from store.mail_context import RequestContext, approval_of, request_context, team_member
 from store.people import team_members
-from store.requests import GRANT_FOR_METHOD
 
 PERMISSION_LABELS = {
     Permission.AD_PROMOTION: "Ad promotion permission (run Product Sales ads with the shop)",

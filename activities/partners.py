@@ -21,6 +21,8 @@ from models.partner_messages import (
     InvitationEmails,
     InvitationOutcome,
     OfferPartnerShop,
+    PartnerEmailsSent,
+    RemovalFinished,
     RemovalNotice,
 )
 from models.tables import Invitation, ShopGrant
@@ -146,9 +148,10 @@ class PartnerActivities:
 
     @activity.defn(name=PartnerActivity.FINISH_REMOVAL)
     @refusals_as_errors
-    def finish_removal(self, input: FinishRemoval) -> int:
+    def finish_removal(self, input: FinishRemoval) -> RemovalFinished:
         with write_session(self._engine) as session:
-            return removal.finish_removal(session, removal_id=input.removal_id).campaigns_stopped
+            finished = removal.finish_removal(session, removal_id=input.removal_id)
+            return RemovalFinished(campaigns_stopped=finished.campaigns_stopped)
 
 
 class PartnerMailActivities:
@@ -166,7 +169,7 @@ class PartnerMailActivities:
 
     @activity.defn(name=PartnerActivity.SEND_INVITATION_EMAILS)
     @refusals_as_errors
-    def send_invitation_emails(self, input: InvitationEmails) -> int:
+    def send_invitation_emails(self, input: InvitationEmails) -> PartnerEmailsSent:
         """R16: the accept link to the invitee; R17: to each admin of the invited BC, once
         per offered shop (a later share to the same pending invitation mails again)."""
         with read_session(self._engine) as session:
@@ -180,7 +183,9 @@ class PartnerMailActivities:
                 jobs = self._partner_invitations(
                     details, admin_recipients(session, details.partner.id), input.shop_id
                 )
-        return sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        return PartnerEmailsSent(
+            sent=sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        )
 
     def _member_invitation(self, details: InvitationDetails) -> _Job:
         invitation = details.invitation
@@ -219,7 +224,7 @@ class PartnerMailActivities:
 
     @activity.defn(name=PartnerActivity.NOTIFY_REMOVAL)
     @refusals_as_errors
-    def notify_access_removed(self, input: RemovalNotice) -> int:
+    def notify_access_removed(self, input: RemovalNotice) -> PartnerEmailsSent:
         """R19: the partner is told, and so is every BC downstream that lost the shop."""
         with read_session(self._engine) as session:
             context = removal_context(session, input.removal_id)
@@ -242,4 +247,6 @@ class PartnerMailActivities:
             for lost in context.lost
             for recipient in lost.recipients
         ]
-        return sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        return PartnerEmailsSent(
+            sent=sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        )

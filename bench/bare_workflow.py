@@ -1,11 +1,16 @@
 """The baseline: a workflow of the same shape as an access request, with no-op activities.
 
 Same messages (update ``admission`` sent with start, update ``approve`` with a validator,
-query ``state``), same activity names, inputs and results, same timeouts, same search
-attribute upserts and the same order of commands as workflows/access_request.py on the
-happy path: admit (local), e-mail the team, wait, decide and grant (local), notify. The
-activity bodies do nothing, so what ours costs beyond this is our store, rendering and
-e-mail.
+query ``state``), same activity names (models/names.py), input and result models
+(models/messages.py), same presets (workflows/presets.py), same search attribute upserts
+and the same order of commands as workflows/access_request.py on the happy path: admit
+(local), e-mail the team, wait, decide and grant (local), notify. The activity bodies do
+nothing, so what ours costs beyond this is our store, rendering and e-mail.
+
+It restates the workflow rather than importing ours so that the bare worker loads none of
+ours' activity modules (sqlmodel, jinja2), whose memory the benchmark would count against
+the baseline. tests/test_bare_workflow.py keeps the two from drifting apart: it runs both
+through one lifecycle on these no-op activities and compares their commands in order.
 
 Runs under its own workflow type on its own task queue (bench/bare_worker.py).
 """
@@ -117,8 +122,8 @@ class BareAccessRequest:
     @workflow.run
     async def run(self, input: RequestInput) -> RequestResult:
         state = self._state
-        admission: Admission = await workflow.execute_local_activity(
-            Activity.ADMIT_REQUEST,
+        admission = await workflow.execute_local_activity(
+            admit_request,
             AdmitRequest(
                 request_id=input.request_id,
                 method=input.method,
@@ -127,24 +132,21 @@ class BareAccessRequest:
                 requested_by=input.requested_by,
                 workflow_id=workflow.info().workflow_id,
             ),
-            result_type=Admission,
             **presets.STORE,
         )
         state.status = RequestStatus.PENDING
         state.approval_url = admission.approval_url
         workflow.upsert_search_attributes([REQUEST_STATUS.value_set(str(state.status))])
         await workflow.execute_activity(
-            Activity.SEND_REQUEST_EMAILS,
+            send_request_emails,
             SendRequestEmails(request_id=input.request_id, seq=1),
-            result_type=EmailsSent,
             **presets.MAIL,
         )
         state.first_email_sent = True
         await workflow.wait_condition(lambda: state.status is not RequestStatus.PENDING)
         await workflow.execute_activity(
-            Activity.NOTIFY_REQUESTER,
+            notify_requester,
             RequesterNotice(request_id=input.request_id, kind="approved"),
-            result_type=EmailsSent,
             **presets.MAIL,
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -162,10 +164,9 @@ class BareAccessRequest:
     @workflow.update(name=Message.APPROVE)
     async def approve(self, command: ApproveRequest) -> ApprovalOutcome:
         state = self._state
-        decision: Decision = await workflow.execute_local_activity(
-            Activity.DECIDE_AND_GRANT,
+        decision = await workflow.execute_local_activity(
+            decide_and_grant,
             DecideApproval(request_id=self._input.request_id, by=command.by),
-            result_type=Decision,
             **presets.STORE,
         )
         state.granted = decision.grant

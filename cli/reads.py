@@ -10,8 +10,7 @@ from models.errors import ErrorCode, Refusal
 from models.views import RequestView
 from store import queries
 from store.db import read_session
-from store.people import find_shop_by_code
-from store.requests import unknown_shop_code
+from store.people import require_shop_by_code
 
 
 def _describe(view: RequestView) -> str:
@@ -51,9 +50,8 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
             views = queries.requests_for_bc(session, bc_id)
         else:
             assert shop_code is not None
-            shop = find_shop_by_code(session, shop_code)
-            if shop is None or shop.id is None:
-                raise unknown_shop_code()
+            shop = require_shop_by_code(session, shop_code)
+            assert shop.id is not None
             views = queries.requests_for_shop(session, shop.id)
     rows = [v.model_dump(mode="json", exclude={"sends"}) for v in views]
     human = (

@@ -8,8 +8,9 @@ One model per message so fields can be added without breaking recorded histories
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from models.enums import MemberRole, Permission, Relationship
 from models.partner_enums import (
@@ -142,6 +143,30 @@ class InvitationDecision(Message):
     by: str
 
 
+class CountResult(Message):
+    """An activity result that used to be a bare ``int``.
+
+    Histories recorded before it became a model hold the bare number, and replay decodes
+    them with the activity's declared result type: a bare int is read as ``count_field``.
+    """
+
+    count_field: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bare_int(cls, data: Any) -> Any:
+        if isinstance(data, int) and not isinstance(data, bool):
+            return {cls.count_field: data}
+        return data
+
+
+class PartnerEmailsSent(CountResult):
+    """How many e-mails an invitation or removal notice delivered (each once, by key)."""
+
+    count_field: ClassVar[str] = "sent"
+    sent: int
+
+
 class InvitationEmails(Message):
     """E-mail the invitee (member) or the partner BC's admins about one offered shop."""
 
@@ -225,6 +250,13 @@ class PageStopped(Message):
 
 class FinishRemoval(Message):
     removal_id: str
+
+
+class RemovalFinished(CountResult):
+    """The removal recorded as completed, with the store's count of campaigns stopped."""
+
+    count_field: ClassVar[str] = "campaigns_stopped"
+    campaigns_stopped: int
 
 
 class RemovalNotice(Message):

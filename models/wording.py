@@ -18,6 +18,86 @@ from typing import Any
 
 CATALOGUE: dict[str, str] = {
     # --- requesting and approving (R1-R15) ---------------------------------------------
+    # A code with several sentences has one entry per ``reason`` detail ("code.reason").
+    "not_bc_admin.not_a_member": (
+        "{email} is not a member of Business Center {bc_id} ({bc_name}); "
+        "only its admins can do this."
+    ),
+    "not_bc_admin.standard_member": (
+        "{email} is a standard member of Business Center {bc_id} ({bc_name}); "
+        "ask an admin of that Business Center to make you a co-admin."
+    ),
+    "unknown_user": "No user with the e-mail {email!r} is known.",
+    "unknown_bc": "Business Center {bc_id} does not exist.",
+    "unknown_shop_code": (
+        "No shop can be requested with that code. Check the shop code in Seller Center > "
+        "My Account > Seller profile > Seller information."
+    ),
+    "bc_not_eligible": (
+        "Business Center {bc_id} is a {bc_type} Business Center registered in {country}; "
+        "requesting shop access is available to direct and agency Business Centers "
+        "registered in {eligible_countries}, and to regular Business Centers anywhere."
+    ),
+    "shop_location_not_supported": (
+        "Shops located in {location} cannot be requested from Business Center yet; "
+        "cross-border shops and shops in {supported_locations} can."
+    ),
+    "already_has_access": (
+        "Business Center {bc_id} already has access to shop {shop_code} "
+        "({relationship}, {permission})."
+    ),
+    "request_already_pending": (
+        "A request for shop {shop_code} is already pending approval ({request_id}); "
+        "resend it instead of asking again."
+    ),
+    "daily_limit_reached": (
+        "Business Center {bc_id} has made {limit} shop access requests today ({day}, "
+        "{timezone}); the limit resets at midnight {timezone}, {resets_at}."
+    ),
+    "unknown_request": "There is no access request {request_id}.",
+    "request_not_pending": ("Request {request_id} is {status}; only a pending request can change."),
+    "request_not_pending.superseded": (
+        "Request {request_id} is {status} because request {superseded_by} was approved "
+        "first; only a pending request can change."
+    ),
+    "resend_too_soon": (
+        "The request was resent by e-mail less than a minute ago; try again in "
+        "{retry_after_seconds} seconds, or copy the link instead."
+    ),
+    "not_shop_team": (
+        "{email} is not on the team of shop {shop_code}; only its owner, main admins and "
+        "ad managers can approve access."
+    ),
+    "invalid_input.s1_bc_given": (
+        "Shop {shop_code} is already linked to Business Center {linked_bc_id}; approve "
+        "without choosing or creating one."
+    ),
+    "invalid_input.new_bc_name_missing": (
+        "Enter a name (1-200 characters) for your new Business Center."
+    ),
+    "invalid_input.timezone_missing": "Pick a timezone for the new Business Center.",
+    "invalid_input.timezone_unknown": (
+        "{timezone!r} is not an IANA timezone (e.g. Asia/Singapore)."
+    ),
+    "invalid_input.s3_new_bc": (
+        "You already administer a Business Center; pick one of yours instead of creating a new one."
+    ),
+    "invalid_input.s3_bc_missing": (
+        "Pick one of the Business Centers you administer: {bc_choices}."
+    ),
+    "invalid_input.email_missing": "Enter your e-mail address.",
+    "bc_admin_required.s3_not_admin": (
+        "You are not an admin of Business Center {bc_id}. Pick one of the Business Centers "
+        "you administer: {bc_choices}."
+    ),
+    "bc_admin_required.s4": (
+        "To approve, you need admin access to your Business Center {seller_bcs}. Ask its "
+        "admin ({bc_admins}) to make you an admin, then open this link again."
+    ),
+    "bc_admin_required.s4_no_admins": (
+        "To approve, you need admin access to your Business Center {seller_bcs}. Ask its "
+        "admin to make you an admin, then open this link again."
+    ),
     # --- partner side (R16-R19) ----------------------------------------------------------
     # Raised through store/partner_refusals.py, which gives each the details it names.
     "not_a_member.assign": (

@@ -101,6 +101,13 @@ def configure_logging(log_format: LogFormat, level: int = logging.INFO, stream: 
     root.addHandler(make_handler(log_format, stream))
     root.setLevel(level)
     if log_format == "json":
+        # uvicorn's own handlers (from an earlier dictConfig in this process) would write
+        # text beside the JSON and keep the access log from the root handler.
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+            server_logger = logging.getLogger(name)
+            for old in list(server_logger.handlers):
+                server_logger.removeHandler(old)
+            server_logger.propagate = True
         # The context is in fields: Temporal need not append it to every message too.
         workflow.logger.workflow_info_on_message = False
         activity.logger.activity_info_on_message = False

@@ -15,6 +15,7 @@ are served beside these by ``service.worker_http``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from temporalio.worker import (
 )
 
 from models.enums import RequestMethod, RequestStatus
-from models.errors import ErrorCode
+from models.errors import FAULT_CODES, ErrorCode
 from models.names import Activity, PartnerActivity
 from service.log_context import ActivityLogContext, bind_activity
 
@@ -169,6 +170,9 @@ class PendingRequestsCollector(Collector):
         yield age
 
 
+log = logging.getLogger("shop_access.activities")
+
+
 class ActivityObserver(Interceptor):
     """Worker interceptor: log context for every activity, and metrics when given some."""
 
@@ -197,13 +201,20 @@ class _ObservedActivity(ActivityInboundInterceptor):
                 request_id=getattr(argument, "request_id", None),
             )
         )
-        if self._metrics is None:
-            return await super().execute_activity(input)
         try:
             result = await super().execute_activity(input)
         except BaseException as err:
-            _count_failure(self._metrics, info.activity_type, argument, err)
+            code = _refusal_code(err)
+            if code is not None:
+                # Refusals are raised as BENIGN, which the SDK logs only at DEBUG: one
+                # line with the code (never the message, which may name a person) keeps
+                # them visible to whoever reads the logs.
+                log.info("%s refused: %s", info.activity_type, code)
+            if self._metrics is not None:
+                _count_failure(self._metrics, info.activity_type, argument, err)
             raise
+        if self._metrics is None:
+            return result
         _count_success(self._metrics, info, argument, result)
         return result
 
@@ -214,8 +225,11 @@ def _method(argument: Any) -> str:
 
 
 def _refusal_code(err: BaseException) -> str | None:
-    """The refusal code of a business refusal; None for faults (which are retried)."""
+    """The refusal code of a business refusal; None for faults: those retried, and those
+    that cannot heal (invalid_data, broken_invariant), which end the workflow failed."""
     if isinstance(err, ApplicationError) and err.non_retryable and err.type:
+        if err.type in FAULT_CODES:
+            return None
         return err.type if err.type in _KNOWN_CODES else "other"
     return None
 
@@ -260,8 +274,8 @@ def _count_success(
     elif kind == PartnerActivity.FINISH_REMOVAL:
         metrics.removals.inc()
     elif kind in MAIL_TEMPLATES:
-        # The request mails return EmailsSent; the partner mails return a count.
-        sent = result if isinstance(result, int) else getattr(result, "sent", 0)
+        # EmailsSent (requests) and PartnerEmailsSent (partner side) both say ``sent``.
+        sent = getattr(result, "sent", 0)
         if sent:
             metrics.emails_sent.labels(template=MAIL_TEMPLATES[kind]).inc(sent)
 

@@ -25,7 +25,7 @@ from models.enums import RequestMethod, RequestStatus, Scenario
 from models.errors import Refusal
 from models.messages import DecideApproval, Decision
 from models.names import Activity, PartnerActivity
-from models.partner_messages import PageStopped
+from models.partner_messages import PageStopped, PartnerEmailsSent, RemovalFinished
 from models.settings import Settings
 from service.metrics import ServiceMetrics, _count_failure, _count_success
 from service.worker_telemetry import WorkerTelemetry
@@ -230,8 +230,9 @@ def test_r19_removals_campaigns_and_partner_mail_are_counted() -> None:
     page = PageStopped(stopped=250, last_id=9, done=False)
     _count_success(metrics, _info(PartnerActivity.STOP_CAMPAIGN_PAGE), None, page)
     _count_success(metrics, _info(PartnerActivity.STOP_CAMPAIGN_PAGE), None, page)
-    _count_success(metrics, _info(PartnerActivity.FINISH_REMOVAL), None, 500)
-    _count_success(metrics, _info(PartnerActivity.NOTIFY_REMOVAL), None, 3)
+    finished = RemovalFinished(campaigns_stopped=500)
+    _count_success(metrics, _info(PartnerActivity.FINISH_REMOVAL), None, finished)
+    _count_success(metrics, _info(PartnerActivity.NOTIFY_REMOVAL), None, PartnerEmailsSent(sent=3))
     _count_failure(metrics, PartnerActivity.SEND_INVITATION_EMAILS, None, OSError("smtp"))
     _count_failure(metrics, PartnerActivity.STOP_CAMPAIGN_PAGE, None, asyncio.CancelledError())
     samples = parse_metrics(generate_latest(metrics.registry).decode())

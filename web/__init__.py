@@ -1,5 +1,7 @@
-"""The seller's link handler: approval pages for R10-R13 and partner management (R15).
+"""The seller's link handler: approval pages for R10-R13, partner management (R15, R19)
+and invitations (R16, R17).
 
-Thin over ``service.requests.RequestService`` (every decision is a workflow update) and
-the store's read models. Built by :func:`web.app.create_app`; ``python -m web`` serves it.
+Thin over ``RequestService`` and ``PartnerService`` (every decision is a workflow) and the
+store's read models (store/seller_views.py, store/partner_views.py). Built by
+:func:`web.app.create_app`; ``python -m web`` serves it.
 """

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,17 +21,16 @@ from temporalio.client import Client
 
 from models.settings import Settings
 from service import tracing
-from service.health import readiness
 from service.heap import freeze_startup_heap
 from service.http_metrics import instrument
+from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
-from service.requests import RequestService
 from service.temporal import connect
 from store.db import make_engine
-from web import approval, partner_access, partners
-from web.rendering import STATIC, error_page, page
-from web.security import SESSION_COOKIE, FormTokens, SessionCookies
-from web.state import PageError, WebState, web_state
+from web import approval, home, invitations, partners
+from web.rendering import STATIC, error_page
+from web.security import FormTokens, SessionCookies
+from web.state import PageError, WebState
 
 
 def create_app(
@@ -44,22 +43,19 @@ def create_app(
         settings=settings,
         engine=store,
         links=LinkSigner(secret, settings.link_base_url),
+        invitation_links=InvitationLinks(secret, settings.link_base_url),
         forms=FormTokens(secret),
         sessions=SessionCookies(secret),
     )
     if client is not None:
-        state.service = RequestService(client, store, settings.task_queue)
+        state.connect(client)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Plain-def routes and run_in_threadpool draw on this limiter (settings.page_threads).
         to_thread.current_default_thread_limiter().total_tokens = settings.page_threads
         if state.service is None:
-            state.service = RequestService(
-                await connect(interceptors=tracing.temporal_interceptors()),
-                store,
-                settings.task_queue,
-            )
+            state.connect(await connect(interceptors=tracing.temporal_interceptors()))
         freeze_startup_heap()
         try:
             yield
@@ -77,31 +73,16 @@ def create_app(
     app.state.web = state
     observe(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(approval.router)
-    app.include_router(partners.router)
-    app.include_router(partner_access.router)  # R16, R17, R19 pages
+    app.include_router(approval.router)  # R7, R10, R12, R13: /approve/<token>
+    app.include_router(partners.router)  # R15, R19: /partners, /signout
+    app.include_router(invitations.router)  # R16, R17: /invitations/<token>
+    app.include_router(home.router)  # /, /healthz, /readyz
+    add_error_pages(app)
+    return app
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:  # plain def: the session read, in a thread
-        signed_in = web_state(request).signed_in(request.cookies.get(SESSION_COOKIE))
-        return page("home.html", signed_in=signed_in)
 
-    @app.get("/healthz", response_class=PlainTextResponse)
-    async def healthz() -> str:
-        return "ok"
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        # Store reachable, schema current, Temporal reachable (service/health.py); a
-        # load balancer takes the process out of rotation on 503 and reads the reason.
-        client = state.service.client if state.service is not None else None
-        result = await readiness(store, client)
-        body = {"status": "ready" if result.ready else "not ready", "reason": result.reason()}
-        return JSONResponse(
-            {**body, "checks": [c.model_dump() for c in result.checks]},
-            status_code=200 if result.ready else 503,
-            headers={"Cache-Control": "no-store"},
-        )
+def add_error_pages(app: FastAPI) -> None:
+    """Every failure is a page in plain language (and changes nothing)."""
 
     @app.exception_handler(PageError)
     async def on_page_error(_request: Request, err: PageError) -> HTMLResponse:
@@ -123,8 +104,6 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def on_bad_request(_request: Request, _err: RequestValidationError) -> HTMLResponse:
         return error_page(400, "This address is not valid", "Open the link from your e-mail again.")
-
-    return app
 
 
 def observe(app: FastAPI, settings: Settings) -> None:

@@ -4,6 +4,10 @@ GET only shows (mail scanners open links). Every POST carries a signed form toke
 to the request and e-mail of the link it was made for. A personal link shows the
 approval form for the seller's scenario; a copied link shows the request and offers a
 personal link by e-mail. A decided request shows its outcome, whoever opens it.
+
+Each URL's GET and POST live here together. Store reads run off the event loop: plain
+``def`` routes and dependencies (FastAPI's thread pool), or ``run_in_threadpool`` inside
+the async routes that also await a workflow update. Queries live in store/seller_views.py.
 """
 
 from __future__ import annotations
@@ -13,22 +17,23 @@ import re
 import time
 from datetime import timedelta
 from functools import cache, partial
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from models.enums import RequestStatus, Scenario
+from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
 from models.messages import ApprovalOutcome, ApproveRequest
 from models.views import RequestView
 from service.links import LinkClaims
-from store import link_asks, sessions
-from web import reads
+from store import link_asks, seller_views, sessions
+from store.grants import GRANT_FOR_METHOD
+from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, check_form
 from web.rendering import page
-from web.security import SESSION_COOKIE, FormRejected
+from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
 router = APIRouter()
@@ -44,21 +49,29 @@ def timezones() -> list[str]:
     )
 
 
-def form_rejected(reason: FormRejected) -> PageError:
-    if reason.reason == "expired":
-        return PageError(
-            403, "This page was open too long",
-            "For your safety, forms stop working after a week. Nothing was changed.",
-            hint="Open the link from your e-mail again and submit from the fresh page.",
-        )  # fmt: skip
-    return PageError(
-        403, "This form could not be checked",
-        "The page was not sent by this site, or it was changed on the way. Nothing was changed.",
-        hint="Open the link from your e-mail again and submit from there.",
-    )  # fmt: skip
+PERMISSION_NAMES = {
+    Permission.AD_PROMOTION: "ad promotion",
+    Permission.MANAGER: "manager",
+}
 
 
-def open_link(state: WebState, token: str) -> tuple[LinkClaims, RequestView]:
+def grant_text(method: RequestMethod, bc_name: str) -> str:
+    """R14 in a seller's words: what approving gives the requesting BC."""
+    relationship, permission = GRANT_FOR_METHOD[method]
+    if relationship is Relationship.OWNER:
+        what = f"{bc_name} becomes your shop's owner Business Center"
+    else:
+        what = (
+            f"{bc_name} becomes a partner of your shop with "
+            f"{PERMISSION_NAMES[permission]} permission"
+        )
+    return (
+        what + "; every ad account under it can run Product Sales campaigns with your shop "
+        "as the product source."
+    )
+
+
+def open_link(token: str, state: State) -> tuple[LinkClaims, RequestView]:
     claims = state.links.verify(token)
     if claims is None:
         raise PageError(
@@ -68,7 +81,7 @@ def open_link(state: WebState, token: str) -> tuple[LinkClaims, RequestView]:
             hint="Open the link again from your e-mail, copying all of it, or ask the "
             "Business Center that sent it for a new one.",
         )  # fmt: skip
-    view = reads.request_view(state.engine, claims.request_id)
+    view = seller_views.request_view(state.engine, claims.request_id)
     if view is None:
         raise PageError(
             404, "This request does not exist",
@@ -78,10 +91,14 @@ def open_link(state: WebState, token: str) -> tuple[LinkClaims, RequestView]:
     return claims, view
 
 
+Link = Annotated[tuple[LinkClaims, RequestView], Depends(open_link)]
+"""The link in the URL (``{token}``) and its request; else a 400 or 404 page."""
+
+
 def summary(view: RequestView) -> dict[str, Any]:
     return {
         "view": view,
-        "grant_text": reads.grant_text(view.method, view.bc_name),
+        "grant_text": grant_text(view.method, view.bc_name),
         "method_label": view.method.label,
     }
 
@@ -99,7 +116,7 @@ def approval_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    seller = reads.approver(state.engine, view.shop_code, email)
+    seller = seller_views.approver(state.engine, view.shop_code, email)
     if not seller.on_team:
         raise PageError(
             403, "You cannot approve this request",
@@ -149,7 +166,7 @@ def decided_page(
     """The definitive outcome: approved (and what the partner can do now), expired because
     the other method won (named), cancelled, or access removed since. ``reread`` reads the
     request again, after a decision this page did not see."""
-    facts = reads.outcome(state.engine, view, viewer, reread=reread)
+    facts = seller_views.outcome(state.engine, view, viewer, reread=reread)
     view = facts.view
     by_viewer = viewer is not None and view.decided_by == viewer
     # A second submit of the form that approved returns its outcome (200); any other
@@ -178,10 +195,10 @@ def decided_page(
 
 
 @router.get("/approve/{token}", response_class=HTMLResponse)
-def show(token: str, state: State) -> HTMLResponse:
+def show(token: str, link: Link, state: State) -> HTMLResponse:
     # Plain def: FastAPI runs it in its thread pool, so store reads and rendering never
     # hold up the event loop that carries other sellers' workflow updates.
-    claims, view = open_link(state, token)
+    claims, view = link
     if view.status is not RequestStatus.PENDING:
         return decided_page(state, token, view, claims.email)
     if claims.email is None:
@@ -197,14 +214,11 @@ def update_id(nonce: str, command: ApproveRequest) -> str:
     return f"web-approve:{nonce}:{digest}"
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 @router.post("/approve/{token}", response_class=HTMLResponse)
-async def approve(token: str, request: Request, state: State) -> HTMLResponse:
-    claims, view = await run_in_threadpool(open_link, state, token)
+async def approve(
+    token: str, link: Link, form: Annotated[ApproveForm, Form()], state: State
+) -> HTMLResponse:
+    claims, view = link
     if claims.email is None:
         raise PageError(
             403, "Use your personal link to approve",
@@ -213,28 +227,22 @@ async def approve(token: str, request: Request, state: State) -> HTMLResponse:
             hint="Open the link again and ask for your personal link by e-mail.",
         )  # fmt: skip
     email = claims.email
-    form = await request.form()
-    try:
-        csrf = state.forms.check(
-            form.get("csrf") if isinstance(form.get("csrf"), str) else None,  # type: ignore[arg-type]
-            "approve",
-            request_id=view.request_id,
-            email=email,
-        )
-    except FormRejected as reason:
-        raise form_rejected(reason) from None
+    csrf = check_form(state, form, "approve", request_id=view.request_id, email=email)
     if view.status is not RequestStatus.PENDING:
-        return decided_page(state, token, view, email, after_submit=True)
-
-    values = {k: _field(form, k) for k in ("bc_id", "new_bc_name", "timezone")}
+        return await run_in_threadpool(
+            partial(decided_page, state, token, view, email, after_submit=True)
+        )
+    values = form.model_dump(include={"bc_id", "new_bc_name", "timezone"})
     bc_id: int | None = None
     if values["bc_id"]:
         try:
             bc_id = int(values["bc_id"])
         except ValueError:
-            return approval_page(
-                state, token, view, email, error="Pick one of your Business Centers.",
-                values=values, status_code=422,
+            return await run_in_threadpool(
+                partial(
+                    approval_page, state, token, view, email,
+                    error="Pick one of your Business Centers.", values=values, status_code=422,
+                )
             )  # fmt: skip
     command = ApproveRequest(
         by=email,
@@ -251,7 +259,7 @@ async def approve(token: str, request: Request, state: State) -> HTMLResponse:
             workflow_id=view.workflow_id,
         )
     except Refusal as refusal:
-        return refused(state, token, view, email, refusal, values)
+        return await run_in_threadpool(refused, state, token, view, email, refusal, values)
     update_ms = (time.perf_counter() - started) * 1000
     response = await run_in_threadpool(outcome_page, state, token, view, email, outcome)
     # How long the workflow update took, for browsers' dev tools and the bench.
@@ -297,20 +305,17 @@ def refused(
 
 
 @router.post("/approve/{token}/personal-link", response_class=HTMLResponse)
-async def personal_link(token: str, request: Request, state: State) -> HTMLResponse:
+async def personal_link(
+    token: str, link: Link, form: Annotated[PersonalLinkForm, Form()], state: State
+) -> HTMLResponse:
     """R7/R13: the same answer for every address; only the shop's team gets a mail."""
-    _claims, view = open_link(state, token)
-    form = await request.form()
-    csrf = form.get("csrf")
-    try:
-        state.forms.check(
-            csrf if isinstance(csrf, str) else None, "personal_link", request_id=view.request_id
-        )
-    except FormRejected as reason:
-        raise form_rejected(reason) from None
-    email = _field(form, "email").lower()
+    _claims, view = link
+    check_form(state, form, "personal_link", request_id=view.request_id)
+    email = form.email.lower()
     if view.status is not RequestStatus.PENDING:
-        return decided_page(state, token, view, None, after_submit=True)
+        return await run_in_threadpool(
+            partial(decided_page, state, token, view, None, after_submit=True)
+        )
     if not EMAIL.match(email) or len(email) > 320:
         return copy_page(
             state, token, view, email=email, status_code=422,
@@ -333,7 +338,9 @@ async def personal_link(token: str, request: Request, state: State) -> HTMLRespo
         await state.requests.request_personal_link(view.request_id, email)
     except Refusal as refusal:
         if refusal.code in (ErrorCode.REQUEST_NOT_PENDING, ErrorCode.UNKNOWN_REQUEST):
-            return decided_page(state, token, view, None, after_submit=True, reread=True)
+            return await run_in_threadpool(
+                partial(decided_page, state, token, view, None, after_submit=True, reread=True)
+            )
         if refusal.code == ErrorCode.INVALID_INPUT:
             return copy_page(
                 state, token, view, email=email, error=refusal.message, status_code=422
@@ -343,31 +350,21 @@ async def personal_link(token: str, request: Request, state: State) -> HTMLRespo
 
 
 @router.post("/approve/{token}/signin")
-async def sign_in(token: str, request: Request, state: State) -> Response:
+def sign_in(link: Link, form: Annotated[CsrfForm, Form()], state: State) -> Response:
     """From a personal link into partner management (R15): no passwords; a server-side
-    session (store.sessions) whose id a signed cookie carries."""
-    claims, view = open_link(state, token)
+    session (store.sessions) whose id a signed cookie carries. Plain def: every step is a
+    store read or write, so all of it runs in the thread pool."""
+    claims, view = link
     if claims.email is None:
         raise PageError(403, "Use your personal link", "Only a personal link can sign you in.")
-    form = await request.form()
-    csrf = form.get("csrf")
-    try:
-        state.forms.check(
-            csrf if isinstance(csrf, str) else None, "signin",
-            request_id=view.request_id, email=claims.email,
-        )  # fmt: skip
-    except FormRejected as reason:
-        raise form_rejected(reason) from None
-    if not reads.is_on_team(state.engine, view.shop_code, claims.email):
+    check_form(state, form, "signin", request_id=view.request_id, email=claims.email)
+    if not seller_views.is_on_team(state.engine, view.shop_code, claims.email):
         raise PageError(
             403, "You cannot manage this shop's partners",
             f"{claims.email} is not on the team of shop {view.shop_name} ({view.shop_code}).",
         )  # fmt: skip
-    session_id = await run_in_threadpool(
-        sessions.start,
-        state.engine,
-        email=claims.email,
-        lifetime=timedelta(seconds=state.sessions.max_age),
+    session_id = sessions.start(
+        state.engine, email=claims.email, lifetime=timedelta(seconds=state.sessions.max_age)
     )
     response = RedirectResponse("/partners", status_code=303)
     response.set_cookie(

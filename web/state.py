@@ -1,4 +1,9 @@
-"""What every route needs, built once per app and reached through ``request.app.state``."""
+"""What every route needs, built once per app and reached through ``request.app.state``.
+
+The services are made once: at ``create_app`` when a client is injected (the tests), else
+in the app's lifespan, which connects to Temporal (``WebState.connect``). Routes never
+build a service per request.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from temporalio.client import Client
 
 from models.settings import Settings
+from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
+from service.partners import PartnerService
 from service.requests import RequestService
 from store import sessions
 from web.security import FormTokens, SessionCookies
@@ -26,20 +34,37 @@ class PageError(Exception):
         self.hint = hint
 
 
+def _starting_up() -> PageError:
+    return PageError(503, "Starting up", "The service is starting; try again shortly.")
+
+
 @dataclass
 class WebState:
     settings: Settings
     engine: Engine
     links: LinkSigner
+    invitation_links: InvitationLinks
     forms: FormTokens
     sessions: SessionCookies
     service: RequestService | None = None
+    partner_service: PartnerService | None = None
+
+    def connect(self, client: Client) -> None:
+        """Build the services over ``client``: once, at start-up."""
+        self.service = RequestService(client, self.engine, self.settings.task_queue)
+        self.partner_service = PartnerService(client, self.engine, self.settings.task_queue)
 
     @property
     def requests(self) -> RequestService:
         if self.service is None:  # only before the lifespan has connected
-            raise PageError(503, "Starting up", "The service is starting; try again shortly.")
+            raise _starting_up()
         return self.service
+
+    @property
+    def partners(self) -> PartnerService:
+        if self.partner_service is None:  # only before the lifespan has connected
+            raise _starting_up()
+        return self.partner_service
 
     def signed_in(self, cookie: str | None) -> str | None:
         """The e-mail of the open server-side session the cookie names, else None."""

@@ -32,16 +32,21 @@ once as ``failed``; a mail that fails for good is noted and the request carries 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Activity definitions, for typed calls (arguments and results checked by mypy); only
+    # their names reach history, so they run wherever the worker registered them.
+    from activities.mailer import MailActivities
+    from activities.store import RequestStoreActivities
     from models.enums import RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
     from models.errors import FAULT_CODES, ErrorCode
     from models.fields import display_name_problem
     from models.messages import (
-        Admission,
         AdmissionOutcome,
         AdmitRequest,
         ApprovalOutcome,
@@ -49,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         CancelInput,
         CancelRequest,
         DecideApproval,
-        Decision,
         EmailsSent,
         PersonalLinkAccepted,
         PersonalLinkRequest,
@@ -65,7 +69,8 @@ with workflow.unsafe.imports_passed_through():
         Superseded,
         WaitAdmission,
     )
-    from models.names import Activity, Message
+    from models.names import Message
+    from models.wording import wording
     from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
@@ -76,6 +81,15 @@ REFUSED = "refused"
 FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
+
+M = TypeVar("M")
+MailActivity = Callable[[MailActivities, M], EmailsSent]
+"""One of the mail activities, taking ``M``: what :meth:`AccessRequestLifecycle._mail` runs."""
+
+
+def activity_name(fn: Callable[..., object]) -> str:
+    """The stable name (models/names.py) an activity definition is registered under."""
+    return activity._Definition.must_from_callable(fn).name or fn.__name__
 
 
 class AccessRequestLifecycle:
@@ -134,8 +148,8 @@ class AccessRequestLifecycle:
     async def _admit(self) -> None:
         state, input = self._state, self._input
         try:
-            admission: Admission = await workflow.execute_local_activity(
-                Activity.ADMIT_REQUEST,
+            admission = await workflow.execute_local_activity_method(
+                RequestStoreActivities.admit_request,
                 AdmitRequest(
                     request_id=input.request_id,
                     method=input.method,
@@ -144,7 +158,6 @@ class AccessRequestLifecycle:
                     requested_by=input.requested_by,
                     workflow_id=workflow.info().workflow_id,
                 ),
-                result_type=Admission,
                 **presets.STORE,
             )
         except ACTIVITY_FAILURES as err:
@@ -179,7 +192,7 @@ class AccessRequestLifecycle:
             state.competitor_signalled = True
         if not state.requester_notified:  # R14: the requester is told by e-mail
             await self._mail(
-                Activity.NOTIFY_REQUESTER,
+                MailActivities.notify_requester,
                 RequesterNotice(request_id=self._input.request_id, kind="approved"),
             )
             state.requester_notified = True
@@ -235,8 +248,8 @@ class AccessRequestLifecycle:
             self._require_pending()
             seq = state.sends + 1
             try:
-                await workflow.execute_local_activity(
-                    Activity.RECORD_RESEND,
+                await workflow.execute_local_activity_method(
+                    RequestStoreActivities.record_resend,
                     RecordResend(
                         request_id=self._input.request_id,
                         seq=seq,
@@ -267,8 +280,8 @@ class AccessRequestLifecycle:
         async with self._lock:
             self._require_pending()
             try:
-                await workflow.execute_local_activity(
-                    Activity.CANCEL_REQUEST,
+                await workflow.execute_local_activity_method(
+                    RequestStoreActivities.cancel_request,
                     CancelInput(request_id=self._input.request_id, by=command.by),
                     **presets.STORE,
                 )
@@ -323,16 +336,19 @@ class AccessRequestLifecycle:
     # --- helpers -----------------------------------------------------------------------
 
     def _require_pending(self) -> None:
-        status = self._state.status
-        if status is not RequestStatus.PENDING:
-            detail = f"Request {self._input.request_id} is {status or 'not admitted'}"
-            if self._state.superseded_by:
-                detail += f" because request {self._state.superseded_by} was approved first"
-            raise ApplicationError(
-                detail + "; only a pending request can change.",
-                type=ErrorCode.REQUEST_NOT_PENDING,
-                non_retryable=True,
-            )
+        """Refuse with the code and the same details as the store's ``not_pending``; the
+        sentence comes from the catalogue (models/wording.py), here and at every edge."""
+        state = self._state
+        if state.status is RequestStatus.PENDING:
+            return
+        details: dict[str, str] = {
+            "request_id": self._input.request_id,
+            "status": str(state.status) if state.status else "not admitted",
+        }
+        if state.superseded_by:  # R11: the catalogue names the winner for this reason
+            details.update(reason="superseded", superseded_by=state.superseded_by)
+        code = ErrorCode.REQUEST_NOT_PENDING
+        raise ApplicationError(wording(code, details), details, type=code, non_retryable=True)
 
     async def _approve(self, command: ApproveRequest) -> ApprovalOutcome:
         state = self._state
@@ -340,8 +356,8 @@ class AccessRequestLifecycle:
             if state.status is not RequestStatus.PENDING:
                 return self._outcome(already_decided=True)
             try:
-                decision: Decision = await workflow.execute_local_activity(
-                    Activity.DECIDE_AND_GRANT,
+                decision = await workflow.execute_local_activity_method(
+                    RequestStoreActivities.decide_and_grant,
                     DecideApproval(
                         request_id=self._input.request_id,
                         by=command.by,
@@ -349,7 +365,6 @@ class AccessRequestLifecycle:
                         new_bc_name=command.new_bc_name,
                         timezone=command.timezone,
                     ),
-                    result_type=Decision,
                     **presets.STORE,
                 )
             except ACTIVITY_FAILURES as err:
@@ -363,26 +378,26 @@ class AccessRequestLifecycle:
             return self._outcome(already_decided=already)
 
     async def _send_personal_link(self, item: SendPersonalLink) -> None:
-        await self._mail(Activity.SEND_PERSONAL_LINK, item)
+        await self._mail(MailActivities.send_personal_link, item)
 
     async def _send_emails(self, seq: int) -> None:
         await self._mail(
-            Activity.SEND_REQUEST_EMAILS,
+            MailActivities.send_request_emails,
             SendRequestEmails(request_id=self._input.request_id, seq=seq),
         )
 
-    async def _mail(self, activity: str, arg: object) -> None:
+    async def _mail(self, activity: MailActivity[M], arg: M) -> None:
         """Run a mail activity. Faults that heal (SMTP away) retry inside it; one that
         fails for good (a refused address, an unbuildable message) is noted in the state
         and the summary, and the request carries on: the copy link still reaches the
         seller, and one bad address must not sink everyone else's request."""
         try:
-            await workflow.execute_activity(activity, arg, result_type=EmailsSent, **presets.MAIL)
+            await workflow.execute_activity_method(activity, arg, **presets.MAIL)
         except ACTIVITY_FAILURES as err:
             failure = failed_for_good(err)
             if failure is None:
                 raise
-            note = f"{activity}: {failure.type or 'error'}: {failure.message}"
+            note = f"{activity_name(activity)}: {failure.type or 'error'}: {failure.message}"
             workflow.logger.warning("E-mail not sent: %s", note)
             self._state.mail_failures = [*self._state.mail_failures, note][-10:]
             self._describe(str(self._state.status or REFUSED))

@@ -28,8 +28,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Activity definitions, for typed calls; only their names reach history.
+    from activities.partners import PartnerActivities, PartnerMailActivities
     from models.errors import FAULT_CODES, ErrorCode
-    from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
+    from models.names import PartnerMessage, PartnerWorkflowType
     from models.partner_enums import InvitationKind, InvitationStatus
     from models.partner_messages import (
         CreateMemberInvitation,
@@ -45,12 +47,16 @@ with workflow.unsafe.imports_passed_through():
         RespondToInvitation,
         WaitInvitationAdmission,
     )
+    from models.wording import wording
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
 
 REFUSED = "refused"
 # Never admitted because of bad data or a broken invariant, not a rule (issue 8).
 FAILED = "failed"
+
+Answer = Callable[[PartnerActivities, InvitationDecision], InvitationOutcome]
+"""The activity recording an answer: accept, decline or cancel."""
 
 
 class _InvitationLifecycle:
@@ -66,7 +72,7 @@ class _InvitationLifecycle:
 
     @workflow.update(name=PartnerMessage.ACCEPT)
     async def accept(self, command: RespondToInvitation) -> InvitationOutcome:
-        return await self._answer(PartnerActivity.ACCEPT_INVITATION, command)
+        return await self._answer(PartnerActivities.accept_invitation, command)
 
     @accept.validator
     def _validate_accept(self, command: RespondToInvitation) -> None:
@@ -74,7 +80,7 @@ class _InvitationLifecycle:
 
     @workflow.update(name=PartnerMessage.DECLINE)
     async def decline(self, command: RespondToInvitation) -> InvitationOutcome:
-        return await self._answer(PartnerActivity.DECLINE_INVITATION, command)
+        return await self._answer(PartnerActivities.decline_invitation, command)
 
     @decline.validator
     def _validate_decline(self, command: RespondToInvitation) -> None:
@@ -82,7 +88,7 @@ class _InvitationLifecycle:
 
     @workflow.update(name=PartnerMessage.CANCEL)
     async def cancel(self, command: RespondToInvitation) -> InvitationOutcome:
-        return await self._answer(PartnerActivity.CANCEL_INVITATION, command)
+        return await self._answer(PartnerActivities.cancel_invitation, command)
 
     @cancel.validator
     def _validate_cancel(self, command: RespondToInvitation) -> None:
@@ -95,24 +101,26 @@ class _InvitationLifecycle:
     # --- helpers -----------------------------------------------------------------------
 
     def _require_pending(self) -> None:
+        """Refuse with the code and the store's detail keys; the sentence comes from the
+        catalogue (models/wording.py), here and at every edge."""
         status = self._state.status
-        if status is not InvitationStatus.PENDING:
-            raise ApplicationError(
-                f"Invitation {self._invitation_id} is {status or 'not admitted'}; only a "
-                "pending invitation can be answered or changed.",
-                type=ErrorCode.INVITATION_NOT_PENDING,
-                non_retryable=True,
-            )
+        if status is InvitationStatus.PENDING:
+            return
+        details = {
+            "invitation_id": self._invitation_id,
+            "status": str(status) if status else "not admitted",
+        }
+        code = ErrorCode.INVITATION_NOT_PENDING
+        raise ApplicationError(wording(code, details), details, type=code, non_retryable=True)
 
-    async def _answer(self, activity_name: str, command: RespondToInvitation) -> InvitationOutcome:
+    async def _answer(self, answer: Answer, command: RespondToInvitation) -> InvitationOutcome:
         state = self._state
         async with self._lock:
             self._require_pending()
             try:
-                out: InvitationOutcome = await workflow.execute_activity(
-                    activity_name,
+                out = await workflow.execute_activity_method(
+                    answer,
                     InvitationDecision(invitation_id=self._invitation_id, by=command.by),
-                    result_type=InvitationOutcome,
                     **presets.STORE,
                 )
             except ActivityError as err:
@@ -150,10 +158,9 @@ class _InvitationLifecycle:
         # A mail that fails for good (a refused address) is logged and the invitation
         # stays open: the invitee can still be told another way, and it can be cancelled.
         try:
-            await workflow.execute_activity(
-                PartnerActivity.SEND_INVITATION_EMAILS,
+            await workflow.execute_activity_method(
+                PartnerMailActivities.send_invitation_emails,
                 InvitationEmails(invitation_id=self._invitation_id, shop_id=shop_id),
-                result_type=int,
                 **presets.MAIL,
             )
         except ActivityError as err:
@@ -214,8 +221,8 @@ class MemberInvitationWorkflow(_InvitationLifecycle):
         state = self._state
         if state.status is None and state.refusal_code is None:
             try:
-                out: InvitationOutcome = await workflow.execute_activity(
-                    PartnerActivity.CREATE_MEMBER_INVITATION,
+                out = await workflow.execute_activity_method(
+                    PartnerActivities.create_member_invitation,
                     CreateMemberInvitation(
                         invitation_id=input.invitation_id,
                         bc_id=input.bc_id,
@@ -225,7 +232,6 @@ class MemberInvitationWorkflow(_InvitationLifecycle):
                         invited_by=input.invited_by,
                         workflow_id=workflow.info().workflow_id,
                     ),
-                    result_type=InvitationOutcome,
                     **presets.STORE,
                 )
                 state.status = out.status
@@ -308,8 +314,8 @@ class PartnerInvitationWorkflow(_InvitationLifecycle):
         async with self._lock:
             self._require_open()
             try:
-                out: InvitationOutcome = await workflow.execute_activity(
-                    PartnerActivity.OFFER_PARTNER_SHOP,
+                out = await workflow.execute_activity_method(
+                    PartnerActivities.offer_partner_shop,
                     OfferPartnerShop(
                         invitation_id=self._invitation_id,
                         bc_id=self._bc_id,
@@ -319,7 +325,6 @@ class PartnerInvitationWorkflow(_InvitationLifecycle):
                         by=command.by,
                         workflow_id=workflow.info().workflow_id,
                     ),
-                    result_type=InvitationOutcome,
                     **presets.STORE,
                 )
             except ActivityError as err:

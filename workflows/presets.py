@@ -8,9 +8,24 @@ but back off to a minute, because a request must never be lost (R20).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Final, TypedDict
 
 from temporalio.common import RetryPolicy
+
+
+class ActivityPreset(TypedDict):
+    """Options every activity call takes, regular or local: unpacked at the call
+    (``**presets.STORE``), so mypy checks each key against the SDK's parameters."""
+
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+class HeartbeatPreset(ActivityPreset):
+    """A long activity's options: a regular activity only (local ones do not heartbeat)."""
+
+    heartbeat_timeout: timedelta
+
 
 _FAULT_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -24,21 +39,21 @@ _FAULT_RETRY = RetryPolicy(
 # transaction; retrying one that is merely slow is safe, since each is idempotent. The
 # request workflow runs them as local activities (a marker in history, no task round trip);
 # if its worker dies, the workflow task times out and the next worker runs them again.
-STORE: dict[str, Any] = {
+STORE: Final[ActivityPreset] = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": _FAULT_RETRY,
 }
 
 # One e-mail per team member, each delivered once by key: a retry after a timeout skips
 # those already sent, so even a large team on a slow relay makes progress every attempt.
-MAIL: dict[str, Any] = {
+MAIL: Final[ActivityPreset] = {
     "start_to_close_timeout": timedelta(seconds=20),
     "retry_policy": _FAULT_RETRY,
 }
 
 # R19: one page of campaign stops. The heartbeat timeout is what notices a dead worker:
 # the page is retried on another worker within seconds, resuming from the last cursor.
-CAMPAIGN_PAGE: dict[str, Any] = {
+CAMPAIGN_PAGE: Final[HeartbeatPreset] = {
     "start_to_close_timeout": timedelta(minutes=10),
     "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": _FAULT_RETRY,

@@ -26,13 +26,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # Activity definitions, for typed calls; only their names reach history.
+    from activities.campaigns import CampaignActivities
+    from activities.partners import PartnerActivities, PartnerMailActivities
     from models.errors import FAULT_CODES
-    from models.names import PartnerActivity, PartnerMessage, PartnerWorkflowType
+    from models.names import PartnerMessage, PartnerWorkflowType
     from models.partner_messages import (
         EndGrants,
         FinishRemoval,
         GrantsEnded,
-        PageStopped,
         RemovalInput,
         RemovalNotice,
         RemovalProgress,
@@ -61,36 +63,64 @@ class RemovePartnerAccessWorkflow:
     async def run(self, input: RemovalInput) -> RemovalResult:
         state = self._state
         if state.ended is None and state.refusal_code is None:
-            try:
-                state.ended = await workflow.execute_activity(
-                    PartnerActivity.END_GRANTS,
-                    EndGrants(
-                        removal_id=input.removal_id,
-                        shop_id=input.shop_id,
-                        partner_bc_id=input.partner_bc_id,
-                        by=input.by,
-                        workflow_id=workflow.info().workflow_id,
-                    ),
-                    result_type=GrantsEnded,
-                    **presets.STORE,
-                )
-            except ActivityError as err:
-                refusal = refusal_of(err)
-                state.refusal_code = refusal.type
-                state.refusal_message = refusal.message
+            await self._end_grants(input)
         if state.ended is None:
             if state.refusal_code in FAULT_CODES:
                 workflow.upsert_search_attributes([REQUEST_STATUS.value_set(FAILED)])
             self._publish()
             await workflow.wait_condition(workflow.all_handlers_finished)
             return self._result()
+        failure = await self._stop_campaigns(input, state.ended)
+        if failure is not None:
+            return await self._fail(failure)
+        if not state.notified:
+            await self._notify(input)
+            state.notified = True
+        if not state.finished:
+            # The store's count is the truth: a page retried after a crash reports only
+            # what its last attempt stopped.
+            finished = await workflow.execute_activity_method(
+                PartnerActivities.finish_removal,
+                FinishRemoval(removal_id=input.removal_id),
+                **presets.STORE,
+            )
+            state.campaigns_stopped = finished.campaigns_stopped
+            state.finished = True
+        self._publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
 
-        ended = state.ended
+    async def _end_grants(self, input: RemovalInput) -> None:
+        """Step 1; a refusal is kept in the state, for the result and the waiting update."""
+        state = self._state
+        try:
+            state.ended = await workflow.execute_activity_method(
+                PartnerActivities.end_grants,
+                EndGrants(
+                    removal_id=input.removal_id,
+                    shop_id=input.shop_id,
+                    partner_bc_id=input.partner_bc_id,
+                    by=input.by,
+                    workflow_id=workflow.info().workflow_id,
+                ),
+                **presets.STORE,
+            )
+        except ActivityError as err:
+            refusal = refusal_of(err)
+            state.refusal_code = refusal.type
+            state.refusal_message = refusal.message
+
+    async def _stop_campaigns(
+        self, input: RemovalInput, ended: GrantsEnded
+    ) -> ApplicationError | None:
+        """Step 2, page by page; continues-as-new when suggested. Returns the failure that
+        no retry heals, if one ends it."""
+        state = self._state
         while not state.stopping_done:
             self._publish()
             try:
-                page: PageStopped = await workflow.execute_activity(
-                    PartnerActivity.STOP_CAMPAIGN_PAGE,
+                page = await workflow.execute_activity_method(
+                    CampaignActivities.stop_page,
                     StopCampaignPage(
                         removal_id=input.removal_id,
                         shop_id=input.shop_id,
@@ -100,7 +130,6 @@ class RemovePartnerAccessWorkflow:
                         batch_size=input.batch_size,
                         pause_ms=input.pause_ms,
                     ),
-                    result_type=PageStopped,
                     **presets.CAMPAIGN_PAGE,
                 )
             except ActivityError as err:
@@ -108,7 +137,7 @@ class RemovePartnerAccessWorkflow:
                 failure = failed_for_good(err)
                 if failure is None:
                     raise
-                return await self._fail(failure)
+                return failure
             state.campaigns_stopped += page.stopped
             state.after_id = page.last_id
             state.pages += 1
@@ -116,37 +145,23 @@ class RemovePartnerAccessWorkflow:
             if not page.done and workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(RemovalInput(**{**input.model_dump(), "state": state}))
+        return None
 
-        if not state.notified:
-            try:
-                await workflow.execute_activity(
-                    PartnerActivity.NOTIFY_REMOVAL,
-                    RemovalNotice(removal_id=input.removal_id),
-                    result_type=int,
-                    **presets.MAIL,
-                )
-            except ActivityError as err:
-                # The access is gone either way; a refused address must not undo that.
-                failure = failed_for_good(err)
-                if failure is None:
-                    raise
-                workflow.logger.warning(
-                    "Removal e-mail not sent: %s: %s", failure.type, failure.message
-                )
-            state.notified = True
-        if not state.finished:
-            # The store's count is the truth: a page retried after a crash reports only
-            # what its last attempt stopped.
-            state.campaigns_stopped = await workflow.execute_activity(
-                PartnerActivity.FINISH_REMOVAL,
-                FinishRemoval(removal_id=input.removal_id),
-                result_type=int,
-                **presets.STORE,
+    async def _notify(self, input: RemovalInput) -> None:
+        """Step 3. The access is gone either way; a refused address must not undo that."""
+        try:
+            await workflow.execute_activity_method(
+                PartnerMailActivities.notify_access_removed,
+                RemovalNotice(removal_id=input.removal_id),
+                **presets.MAIL,
             )
-            state.finished = True
-        self._publish()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._result()
+        except ActivityError as err:
+            failure = failed_for_good(err)
+            if failure is None:
+                raise
+            workflow.logger.warning(
+                "Removal e-mail not sent: %s: %s", failure.type, failure.message
+            )
 
     async def _fail(self, failure: ApplicationError) -> RemovalResult:
         """End visibly: RequestStatus and the summary say failed, with the reason."""

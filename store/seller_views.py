@@ -1,4 +1,8 @@
-"""What the pages show, read from the store (the record; Temporal is never asked)."""
+"""What the seller's pages show (web/approval.py, web/partners.py), read from the store.
+
+The record is the store; Temporal is never asked. Each function reads in one session and
+returns plain dataclasses or views, so a page never holds a session open while it renders.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ from models.enums import (
     MemberRole,
     Permission,
     Relationship,
-    RequestMethod,
     RequestStatus,
     Scenario,
     TeamRole,
@@ -22,28 +25,7 @@ from models.views import RequestView
 from store import queries
 from store.db import read_session
 from store.people import bc_admin_emails, find_user, normalise_email
-from store.requests import GRANT_FOR_METHOD, scenario_for, seller_bcs
-
-PERMISSION_NAMES = {
-    Permission.AD_PROMOTION: "ad promotion",
-    Permission.MANAGER: "manager",
-}
-
-
-def grant_text(method: RequestMethod, bc_name: str) -> str:
-    """R14 in a seller's words: what approving gives the requesting BC."""
-    relationship, permission = GRANT_FOR_METHOD[method]
-    if relationship is Relationship.OWNER:
-        what = f"{bc_name} becomes your shop's owner Business Center"
-    else:
-        what = (
-            f"{bc_name} becomes a partner of your shop with "
-            f"{PERMISSION_NAMES[permission]} permission"
-        )
-    return (
-        what + "; every ad account under it can run Product Sales campaigns with your shop "
-        "as the product source."
-    )
+from store.scenarios import scenario_for, seller_bcs
 
 
 def request_view(engine: Engine, request_id: str) -> RequestView | None:
@@ -87,7 +69,7 @@ def outcome(engine: Engine, view: RequestView, viewer: str | None, *, reread: bo
         return Outcome(
             view=view,
             winner=winner,
-            viewer_on_team=viewer is not None and _on_team(session, view.shop_code, viewer),
+            viewer_on_team=viewer is not None and on_team(session, view.shop_code, viewer),
             approving_bc_name=approving.name if approving else None,
         )
 
@@ -114,7 +96,7 @@ def approver(engine: Engine, shop_code: str, email: str) -> Approver:
             shop is None
             or user is None
             or user.id is None
-            or (session.get(ShopTeamMember, (shop.id, user.id)) is None)
+            or not on_team(session, shop_code, email)
         ):
             return Approver(email=email, name=email, on_team=False)
         found = Approver(
@@ -136,10 +118,11 @@ def approver(engine: Engine, shop_code: str, email: str) -> Approver:
 def is_on_team(engine: Engine, shop_code: str, email: str) -> bool:
     """R13: is ``email`` the shop's owner, a main admin or an ad manager?"""
     with read_session(engine) as session:
-        return _on_team(session, shop_code, email)
+        return on_team(session, shop_code, email)
 
 
-def _on_team(session: Session, shop_code: str, email: str) -> bool:
+def on_team(session: Session, shop_code: str, email: str) -> bool:
+    """R13 in one query: the one team check every page uses (sign-in, approval, removal)."""
     found = session.exec(
         select(ShopTeamMember.user_id)
         .join(Shop, Shop.id == ShopTeamMember.shop_id)  # type: ignore[arg-type]

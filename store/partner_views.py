@@ -1,0 +1,97 @@
+"""What the partner-side pages show (web/partners.py removal, web/invitations.py), read
+from the store: the grant a removal would end, the removal that ended it, and what an
+invitation offers. Reads only; the changes go through workflows (service/partners.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from models.tables import (
+    AccessRemoval,
+    AdAccount,
+    BusinessCenter,
+    Invitation,
+    InvitationAdAccount,
+    InvitationShop,
+    Shop,
+    ShopGrant,
+)
+from store.db import read_session
+
+
+@dataclass(frozen=True)
+class GrantOfShop:
+    """A grant (R17) with its shop and the name of the Business Center holding it."""
+
+    shop: Shop
+    grant: ShopGrant
+    bc_name: str
+
+
+def grant_of_shop(engine: Engine, shop_code: str, grant_id: int) -> GrantOfShop | None:
+    """The grant ``grant_id`` if it is one of shop ``shop_code``'s (any case), else None."""
+    with read_session(engine) as session:
+        grant = session.get(ShopGrant, grant_id)
+        shop = session.get(Shop, grant.shop_id) if grant else None
+        bc = session.get(BusinessCenter, grant.bc_id) if grant else None
+    if grant is None or shop is None or bc is None or shop.code != shop_code.upper():
+        return None
+    return GrantOfShop(shop=shop, grant=grant, bc_name=bc.name)
+
+
+def removal_of(engine: Engine, shop_id: int, grant_id: int) -> AccessRemoval | None:
+    """R19: the removal that ended ``grant_id`` (directly or downstream), if any."""
+    with read_session(engine) as session:
+        removals = session.exec(select(AccessRemoval).where(AccessRemoval.shop_id == shop_id))
+        for removal in removals.all():
+            if grant_id in json.loads(removal.ended_grant_ids):
+                return removal
+    return None
+
+
+@dataclass(frozen=True)
+class InvitationDetails:
+    """R16, R17: an invitation, who sends it, and what accepting it would give."""
+
+    invitation: Invitation
+    inviter: BusinessCenter | None
+    partner: BusinessCenter | None
+    accounts: list[tuple[str, int, str]]  # (name, id, permission) of each ad account
+    shops: list[tuple[str, str, str]]  # (name, code, permission in words), by shop code
+
+
+def invitation_details(engine: Engine, invitation_id: str) -> InvitationDetails | None:
+    """Everything the invitation page shows, in one session; None for an unknown id."""
+    with read_session(engine) as session:
+        invitation = session.get(Invitation, invitation_id)
+        if invitation is None:
+            return None
+        inviter = session.get(BusinessCenter, invitation.bc_id)
+        partner = (
+            session.get(BusinessCenter, invitation.partner_bc_id)
+            if invitation.partner_bc_id
+            else None
+        )
+        accounts = session.exec(
+            select(InvitationAdAccount, AdAccount)
+            .join(AdAccount, AdAccount.id == InvitationAdAccount.ad_account_id)  # type: ignore[arg-type]
+            .where(InvitationAdAccount.invitation_id == invitation.id)
+        ).all()
+        shops = session.exec(
+            select(InvitationShop, Shop)
+            .join(Shop, Shop.id == InvitationShop.shop_id)  # type: ignore[arg-type]
+            .where(InvitationShop.invitation_id == invitation.id)
+            .order_by(Shop.code)
+        ).all()
+        return InvitationDetails(
+            invitation=invitation,
+            inviter=inviter,
+            partner=partner,
+            accounts=[(a.name, a.id, i.permission.value) for i, a in accounts],
+            shops=[(s.name, s.code, i.permission.value.replace("_", " ")) for i, s in shops],
+        )
