@@ -117,6 +117,26 @@ def bulk_insert_delivering(
         session.execute(insert(Campaign), rows[start : start + 5000])
 
 
+def _next_delivering(
+    session: Session, *, shop_id: int, bc_ids: list[int], after_id: int, limit: int
+) -> list[int | None]:
+    """The next page of delivering campaigns' ids after ``after_id``, locked (PostgreSQL)."""
+    return list(
+        session.exec(
+            select(Campaign.id)
+            .where(
+                Campaign.shop_id == shop_id,
+                col(Campaign.bc_id).in_(bc_ids),
+                Campaign.status == CampaignStatus.DELIVERING,
+                col(Campaign.id) > after_id,
+            )
+            .order_by(col(Campaign.id))
+            .limit(limit)
+            .with_for_update()
+        ).all()
+    )
+
+
 def stop_batch(
     session: Session,
     *,
@@ -134,20 +154,7 @@ def stop_batch(
     Only delivering rows change, so a batch repeated after a crash stops nothing twice.
     """
     now = now or utcnow()
-    ids = list(
-        session.exec(
-            select(Campaign.id)
-            .where(
-                Campaign.shop_id == shop_id,
-                col(Campaign.bc_id).in_(bc_ids),
-                Campaign.status == CampaignStatus.DELIVERING,
-                col(Campaign.id) > after_id,
-            )
-            .order_by(col(Campaign.id))
-            .limit(limit)
-            .with_for_update()
-        ).all()
-    )
+    ids = _next_delivering(session, shop_id=shop_id, bc_ids=bc_ids, after_id=after_id, limit=limit)
     if not ids:
         return [], None
     stopped = (
