@@ -177,6 +177,31 @@ CATALOGUE: dict[str, str] = {
         "trying again."
     ),
     "service_unavailable.failed": "The request failed: {error}",
+    # --- audit and webhooks (R26, R27; docs/audit.md) -------------------------------------
+    "audit_not_an_export": "Line {line} is not the header of an audit export.",
+    "audit_line_altered": "Line {line} was altered: its content does not match its hash.",
+    "audit_line_out_of_chain": (
+        "Line {line} does not follow the line before it: a line before it was removed, "
+        "or lines were reordered."
+    ),
+    "audit_lines_missing": (
+        "The file ends early at line {line}: lines were removed from its end, or its "
+        "trailer was altered."
+    ),
+    "audit_store_mismatch": (
+        "Line {line} is not what the store recorded: the file was rewritten, or it comes "
+        "from another store."
+    ),
+    "audit_chain_broken": (
+        "The store's audit chain breaks at change {seq}: a row was altered, removed or "
+        "inserted outside the service."
+    ),
+    "unknown_webhook": "No webhook subscription has id {subscription_id}.",
+    "unknown_webhook_event": (
+        "Subscription {subscription_id} has no logged delivery of event {event_id}; "
+        "`webhook deliveries` lists them."
+    ),
+    "webhook_removed": "Subscription {subscription_id} was removed; it sends nothing more.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""
