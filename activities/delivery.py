@@ -13,7 +13,7 @@ import re
 import smtplib
 import ssl
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,12 +28,10 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Engine, and_, bindparam, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import Engine
 
-from models.tables import EmailDelivery, utcnow
+from models.tables import utcnow
+from store import deliveries
 from store.db import write_session
 
 log = logging.getLogger(__name__)
@@ -324,25 +322,6 @@ def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
 # --- exactly once -------------------------------------------------------------------------
 
 
-def delivered(session: Session, keys: Iterable[str]) -> set[str]:
-    """Which of ``keys`` need no more sending (sent, or refused for good): for activities
-    that read their context in one session anyway, so a retry renders nothing twice."""
-    wanted = list(keys)
-    if not wanted:
-        return set()
-    return set(
-        session.exec(
-            select(EmailDelivery.key).where(
-                col(EmailDelivery.key).in_(wanted),
-                or_(
-                    col(EmailDelivery.sent_at).is_not(None),
-                    col(EmailDelivery.rejected).is_not(None),
-                ),
-            )
-        ).all()
-    )
-
-
 def deliver_once(engine: Engine, transport: Transport, message: Message, key: str) -> bool:
     """Send ``message`` unless the message with this key was already sent (or refused for
     good). True if the transport took it now.
@@ -354,7 +333,14 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
     key is never tried again: retrying cannot heal it, and the caller's other recipients
     must still get theirs.
     """
-    claimed_at = _claim(engine, message, key)
+    with write_session(engine) as session:
+        claimed_at = deliveries.claim(
+            session,
+            key=key,
+            to_addr=str(message["To"]),
+            subject=str(message["Subject"]),
+            message_id=str(message["Message-ID"]),
+        )
     if claimed_at is None:
         return False
     message.replace_header("Date", format_datetime(claimed_at))
@@ -362,32 +348,10 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
         transport.send(message, key, lambda: _marking_sent(engine, key))
     except EmailRejected as refusal:
         with write_session(engine) as session:
-            session.exec(  # type: ignore[call-overload]
-                update(EmailDelivery)
-                .where(and_(col(EmailDelivery.key) == key, col(EmailDelivery.sent_at).is_(None)))
-                .values(rejected=str(refusal)[:300])
-            )
+            deliveries.mark_rejected(session, key, str(refusal))
         log.warning("%s: %s refused for good: %s", EMAIL_REJECTED, key, refusal)
         return False
     return True
-
-
-def _claim(engine: Engine, message: Message, key: str) -> datetime | None:
-    """Claim ``key``; the claim's time if it still needs sending, else None."""
-    with write_session(engine) as session:
-        session.exec(
-            _CLAIM[engine.dialect.name],
-            params={
-                "key": key,
-                "to_addr": str(message["To"])[:320],
-                "subject": str(message["Subject"])[:300],
-                "message_id": str(message["Message-ID"]),
-                "created_at": utcnow(),
-            },
-        )
-        row = session.exec(_STATE, params={"key": key}).one()
-    created_at, sent_at, rejected = row
-    return created_at if sent_at is None and rejected is None else None
 
 
 @contextmanager
@@ -396,16 +360,5 @@ def _marking_sent(engine: Engine, key: str) -> Iterator[None]:
         # Executed before the transport's point of no return, so the writer lock (SQLite)
         # or the row lock (PostgreSQL) is already held: after the server's 250 only the
         # commit remains, with no wait behind other writers.
-        session.exec(  # type: ignore[call-overload]
-            update(EmailDelivery).where(col(EmailDelivery.key) == key).values(sent_at=utcnow())
-        )
+        deliveries.mark_sent(session, key)
         yield
-
-
-_CLAIM = {
-    "sqlite": sqlite_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
-    "postgresql": postgresql_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
-}
-_STATE = select(EmailDelivery.created_at, EmailDelivery.sent_at, EmailDelivery.rejected).where(
-    EmailDelivery.key == bindparam("key")
-)

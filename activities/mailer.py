@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam
-from sqlmodel import Session, select
+from sqlalchemy import Engine
 from temporalio import activity
 
 from activities import emails
-from activities.delivery import RenderedEmail, Transport, build_message, deliver_once, delivered
-from models.enums import Permission, Relationship, RequestMethod
+from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
+from models.enums import Permission, RequestMethod
 from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
 from models.names import Activity
-from models.tables import AccessRequest, BusinessCenter, Shop, ShopGrant, User
 from service.links import LinkSigner
 from store.db import read_session
+from store.deliveries import delivered
 from store.grants import GRANT_FOR_METHOD
-from store.people import normalise_email, team_members
+from store.mail_context import RequestContext, approval_of, request_context, team_member
+from store.people import team_members
 
 PERMISSION_LABELS = {
     Permission.AD_PROMOTION: "Ad promotion permission (run Product Sales ads with the shop)",
@@ -45,7 +44,7 @@ class MailActivities:
     @activity.defn(name=Activity.SEND_REQUEST_EMAILS)
     def send_request_emails(self, input: SendRequestEmails) -> EmailsSent:
         with read_session(self._engine) as session:
-            context = _RequestContext.load(session, input.request_id)
+            context = request_context(session, input.request_id)
             team = [
                 (user, f"access_request:{input.request_id}:send:{input.seq}:to:{user.id}")
                 for user, _member in team_members(session, context.request.shop_id)
@@ -59,7 +58,7 @@ class MailActivities:
                 recipient_name=user.name,
                 link=self._links.personal_link(context.request.id, user.email),
                 resend=input.seq > 1,
-                **context.approval_fields(),
+                **_approval_fields(context),
             )
             sent += int(self._deliver(key, user.email, rendered))
         return EmailsSent(sent=sent, skipped=len(team) - sent)
@@ -69,23 +68,17 @@ class MailActivities:
         """R7/R13: a personal link for whoever asked through the copied link, if they are
         (still) on the shop's team; anyone else gets nothing, and the asker is never told
         which."""
-        email = normalise_email(input.email) if input.email else None
-
-        def asked_for(user: User) -> bool:
-            if input.member_id is not None:
-                return user.id == input.member_id
-            return user.email == email  # an ask recorded before member ids
-
         with read_session(self._engine) as session:
-            context = _RequestContext.load(session, input.request_id)
-            team = team_members(session, context.request.shop_id)
-            member = next((u for u, _m in team if asked_for(u)), None)
+            context = request_context(session, input.request_id)
+            member = team_member(
+                session, context.request.shop_id, member_id=input.member_id, email=input.email
+            )
         if member is None:
             return EmailsSent(sent=0, skipped=1)
         rendered = emails.personal_link(
             recipient_name=member.name,
             link=self._links.personal_link(context.request.id, member.email),
-            **context.approval_fields(),
+            **_approval_fields(context),
         )
         key = f"access_request:{context.request.id}:personal_link:{input.window}:to:{member.id}"
         sent = self._deliver(key, member.email, rendered)
@@ -94,16 +87,15 @@ class MailActivities:
     @activity.defn(name=Activity.NOTIFY_REQUESTER)
     def notify_requester(self, input: RequesterNotice) -> EmailsSent:
         with read_session(self._engine) as session:
-            context = _RequestContext.load(session, input.request_id)
+            context = request_context(session, input.request_id)
             request = context.request
             # The grant this approval wrote, and who approved (R14).
-            granted = session.exec(_GRANTED, params={"request_id": request.id}).first()
+            granted = approval_of(session, request.id)
             requester = context.requester
             key = f"access_request:{request.id}:{input.kind}:to:{requester.id}"
             if delivered(session, [key]):
                 return EmailsSent(sent=0, skipped=1)
         assert granted is not None
-        relationship, permission, approved_by = granted
         rendered = emails.request_approved(
             recipient_name=requester.name,
             bc_name=context.bc.name,
@@ -111,9 +103,9 @@ class MailActivities:
             shop_name=context.shop.name,
             shop_code=context.shop.code,
             method_label=request.method.label,
-            relationship=Relationship(relationship).value,
-            permission_label=PERMISSION_LABELS[Permission(permission)],
-            approved_by=approved_by or "the shop's team",
+            relationship=granted.relationship.value,
+            permission_label=PERMISSION_LABELS[granted.permission],
+            approved_by=granted.approved_by or "the shop's team",
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))
@@ -125,47 +117,14 @@ class MailActivities:
         return deliver_once(self._engine, self._transport, message, key)
 
 
-_CONTEXT = (
-    select(AccessRequest, BusinessCenter, Shop, User)
-    .join(BusinessCenter, BusinessCenter.id == AccessRequest.bc_id)  # type: ignore[arg-type]
-    .join(Shop, Shop.id == AccessRequest.shop_id)  # type: ignore[arg-type]
-    .join(User, User.id == AccessRequest.requested_by_user_id)  # type: ignore[arg-type]
-    .where(AccessRequest.id == bindparam("request_id"))
-)
-
-
-_GRANTED = (
-    select(ShopGrant.relationship, ShopGrant.permission, User.email)
-    .join(AccessRequest, AccessRequest.id == ShopGrant.source_request_id)  # type: ignore[arg-type]
-    .outerjoin(User, User.id == AccessRequest.decided_by_user_id)  # type: ignore[arg-type]
-    .where(ShopGrant.source_request_id == bindparam("request_id"))
-)
-
-
-@dataclass(frozen=True)
-class _RequestContext:
-    """What every e-mail about a request shows: the request, its BC, shop and requester."""
-
-    request: AccessRequest
-    bc: BusinessCenter
-    shop: Shop
-    requester: User
-
-    @classmethod
-    def load(cls, session: Session, request_id: str) -> _RequestContext:
-        row = session.exec(_CONTEXT, params={"request_id": request_id}).first()
-        if row is None:
-            raise ValueError(f"unknown request {request_id}")
-        return cls(*row)
-
-    def approval_fields(self) -> dict[str, Any]:
-        """The fields shared by the e-mails that carry an approval link (R7)."""
-        return {
-            "bc_name": self.bc.name,
-            "bc_id": self.bc.id,
-            "requester": self.requester.email,
-            "shop_name": self.shop.name,
-            "shop_code": self.shop.code,
-            "method_label": self.request.method.label,
-            "permission_label": permission_label(self.request.method),
-        }
+def _approval_fields(context: RequestContext) -> dict[str, Any]:
+    """The fields shared by the e-mails that carry an approval link (R7)."""
+    return {
+        "bc_name": context.bc.name,
+        "bc_id": context.bc.id,
+        "requester": context.requester.email,
+        "shop_name": context.shop.name,
+        "shop_code": context.shop.code,
+        "method_label": context.request.method.label,
+        "permission_label": permission_label(context.request.method),
+    }

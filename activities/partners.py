@@ -5,14 +5,11 @@ idempotent on its business key: the invitation id, the removal id.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import Engine
-from sqlmodel import select
 from temporalio import activity
 
 from activities import emails
-from activities.delivery import Transport, build_message, deliver_once
+from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
 from activities.refusals import refusals_as_errors
 from models.names import PartnerActivity
 from models.partner_messages import (
@@ -28,21 +25,15 @@ from models.partner_messages import (
     RemovalFinished,
     RemovalNotice,
 )
-from models.tables import (
-    AccessRemoval,
-    AdAccount,
-    BusinessCenter,
-    Invitation,
-    InvitationAdAccount,
-    InvitationShop,
-    Shop,
-    ShopGrant,
-    User,
-)
+from models.tables import Invitation, ShopGrant
 from service.invitation_links import InvitationLinks
 from store import invitations, members, removal, sharing
 from store.db import read_session, write_session
-from store.people import bc_admin_emails, find_user
+from store.invitations import InvitationDetails, find_invitation_details
+from store.mail_context import Recipient, admin_recipients, removal_context
+
+_Job = tuple[str, str, RenderedEmail]
+"""An e-mail to deliver: its business key, the recipient's address, the rendered e-mail."""
 
 
 def outcome(
@@ -173,7 +164,7 @@ class PartnerMailActivities:
         self._links = links
         self._sender = sender
 
-    def _deliver(self, key: str, to: str, rendered: emails.RenderedEmail) -> bool:
+    def _deliver(self, key: str, to: str, rendered: RenderedEmail) -> bool:
         message = build_message(key=key, sender=self._sender, to=to, email=rendered)
         return deliver_once(self._engine, self._transport, message, key)
 
@@ -182,100 +173,81 @@ class PartnerMailActivities:
     def send_invitation_emails(self, input: InvitationEmails) -> PartnerEmailsSent:
         """R16: the accept link to the invitee; R17: to each admin of the invited BC, once
         per offered shop (a later share to the same pending invitation mails again)."""
-        sent = 0
         with read_session(self._engine) as session:
-            invitation = session.get(Invitation, input.invitation_id)
-            if invitation is None:
+            details = find_invitation_details(session, input.invitation_id)
+            if details is None:
                 raise ValueError(f"unknown invitation {input.invitation_id}")
-            bc = session.get(BusinessCenter, invitation.bc_id)
-            inviter = session.get(User, invitation.invited_by_user_id)
-            assert bc is not None and inviter is not None
-            if invitation.email is not None:
-                accounts = [
-                    (account.name, account.id, item.permission.value)
-                    for item, account in session.exec(
-                        select(InvitationAdAccount, AdAccount)
-                        .join(AdAccount, AdAccount.id == InvitationAdAccount.ad_account_id)  # type: ignore[arg-type]
-                        .where(InvitationAdAccount.invitation_id == invitation.id)
-                    ).all()
-                ]
-                rendered = emails.member_invitation(
-                    bc_name=bc.name,
-                    bc_id=bc.id,
-                    invited_by=inviter.email,
-                    role=(invitation.role.value if invitation.role else "standard"),
-                    ad_accounts=accounts,
-                    link=self._links.link(invitation.id, invitation.email),
-                )
-                jobs = [
-                    (
-                        f"invitation:{invitation.id}:to:{invitation.email}",
-                        invitation.email,
-                        rendered,
-                    )
-                ]
+            if details.invitation.email is not None:
+                jobs = [self._member_invitation(details)]
             else:
-                assert invitation.partner_bc_id is not None
-                partner = session.get(BusinessCenter, invitation.partner_bc_id)
-                assert partner is not None
-                shops = [
-                    (shop.name, shop.code, item.permission.value)
-                    for item, shop in session.exec(
-                        select(InvitationShop, Shop)
-                        .join(Shop, Shop.id == InvitationShop.shop_id)  # type: ignore[arg-type]
-                        .where(InvitationShop.invitation_id == invitation.id)
-                        .order_by(Shop.code)
-                    ).all()
-                ]
-                jobs = []
-                for address in bc_admin_emails(session, partner.id):
-                    user = find_user(session, address)
-                    rendered = emails.partner_invitation(
-                        recipient_name=user.name if user else address,
-                        bc_name=bc.name,
-                        bc_id=bc.id,
-                        partner_bc_name=partner.name,
-                        partner_bc_id=partner.id,
-                        invited_by=inviter.email,
-                        shops=shops,
-                        link=self._links.link(invitation.id, address),
-                    )
-                    jobs.append(
-                        (
-                            f"invitation:{invitation.id}:shop-{input.shop_id}:to:{address}",
-                            address,
-                            rendered,
-                        )
-                    )
-        for key, to, rendered in jobs:
-            sent += int(self._deliver(key, to, rendered))
-        return PartnerEmailsSent(sent=sent)
+                assert details.partner is not None
+                jobs = self._partner_invitations(
+                    details, admin_recipients(session, details.partner.id), input.shop_id
+                )
+        return PartnerEmailsSent(
+            sent=sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        )
+
+    def _member_invitation(self, details: InvitationDetails) -> _Job:
+        invitation = details.invitation
+        assert invitation.email is not None
+        rendered = emails.member_invitation(
+            bc_name=details.bc.name,
+            bc_id=details.bc.id,
+            invited_by=details.invited_by.email,
+            role=(invitation.role.value if invitation.role else "standard"),
+            ad_accounts=[(a.name, a.id, a.permission.value) for a in details.ad_accounts],
+            link=self._links.link(invitation.id, invitation.email),
+        )
+        return (f"invitation:{invitation.id}:to:{invitation.email}", invitation.email, rendered)
+
+    def _partner_invitations(
+        self, details: InvitationDetails, recipients: list[Recipient], shop_id: int | None
+    ) -> list[_Job]:
+        invitation, partner = details.invitation, details.partner
+        assert partner is not None
+        shops = [(s.name, s.code, s.permission.value) for s in details.shops]
+        jobs = []
+        for recipient in recipients:
+            rendered = emails.partner_invitation(
+                recipient_name=recipient.name,
+                bc_name=details.bc.name,
+                bc_id=details.bc.id,
+                partner_bc_name=partner.name,
+                partner_bc_id=partner.id,
+                invited_by=details.invited_by.email,
+                shops=shops,
+                link=self._links.link(invitation.id, recipient.email),
+            )
+            key = f"invitation:{invitation.id}:shop-{shop_id}:to:{recipient.email}"
+            jobs.append((key, recipient.email, rendered))
+        return jobs
 
     @activity.defn(name=PartnerActivity.NOTIFY_REMOVAL)
     @refusals_as_errors
     def notify_access_removed(self, input: RemovalNotice) -> PartnerEmailsSent:
         """R19: the partner is told, and so is every BC downstream that lost the shop."""
-        jobs = []
         with read_session(self._engine) as session:
-            record = session.get(AccessRemoval, input.removal_id)
-            if record is None:
-                raise ValueError(f"unknown removal {input.removal_id}")
-            shop = session.get(Shop, record.shop_id)
-            remover = session.get(User, record.requested_by_user_id)
-            assert shop is not None and remover is not None
-            for bc_id in json.loads(record.lost_bc_ids):
-                bc = session.get(BusinessCenter, bc_id)
-                assert bc is not None
-                for address in bc_admin_emails(session, bc_id):
-                    user = find_user(session, address)
-                    rendered = emails.access_removed(
-                        recipient_name=user.name if user else address,
-                        bc_name=bc.name,
-                        bc_id=bc.id,
-                        shop_name=shop.name,
-                        shop_code=shop.code,
-                        removed_by=remover.email,
-                        direct=bc_id == record.partner_bc_id,
-                    )
-                    jobs.append((f"removal:{record.id}:bc-{bc_id}:to:{address}", address, rendered))
-        return PartnerEmailsSent(sent=sum(int(self._deliver(k, to, r)) for k, to, r in jobs))
+            context = removal_context(session, input.removal_id)
+        if context is None:
+            raise ValueError(f"unknown removal {input.removal_id}")
+        jobs = [
+            (
+                f"removal:{context.removal.id}:bc-{lost.bc.id}:to:{recipient.email}",
+                recipient.email,
+                emails.access_removed(
+                    recipient_name=recipient.name,
+                    bc_name=lost.bc.name,
+                    bc_id=lost.bc.id,
+                    shop_name=context.shop.name,
+                    shop_code=context.shop.code,
+                    removed_by=context.removed_by.email,
+                    direct=lost.direct,
+                ),
+            )
+            for lost in context.lost
+            for recipient in lost.recipients
+        ]
+        return PartnerEmailsSent(
+            sent=sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
+        )

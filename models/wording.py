@@ -99,6 +99,77 @@ CATALOGUE: dict[str, str] = {
         "admin to make you an admin, then open this link again."
     ),
     # --- partner side (R16-R19) ----------------------------------------------------------
+    # Raised through store/partner_refusals.py, which gives each the details it names.
+    "not_a_member.assign": (
+        "{email} is not a member of Business Center {bc_id} ({bc_name}); invite them first "
+        "(invite-member), and assign them once they accept."
+    ),
+    "already_a_member": "{email} is already a member of Business Center {bc_id} ({bc_name}).",
+    "invitation_already_pending": (
+        "{email} already has a pending invitation ({invitation_id}) to Business Center "
+        "{bc_id}; they can accept that one."
+    ),
+    "unknown_ad_account.not_of_bc": (
+        "Ad account {ad_account_id} is not an ad account of Business Center {bc_id} ({bc_name})."
+    ),
+    "invalid_input.ad_account_listed_twice": "Ad account {ad_account_id} is listed twice.",
+    "unknown_invitation": "There is no invitation {invitation_id}.",
+    "invitation_not_pending": (
+        "Invitation {invitation_id} is {status}; only a pending invitation can be answered "
+        "or changed."
+    ),
+    "permission_denied.not_the_invitee": (
+        "Invitation {invitation_id} was sent to another e-mail address; only its recipient "
+        "can answer it."
+    ),
+    "unknown_shop_code.by_id": "No such shop.",
+    "shop_not_held": (
+        "Business Center {bc_id} ({bc_name}) has no access to shop {shop_code}; request "
+        "access to the shop first."
+    ),
+    "permission_denied.above_held_to_members": (
+        "Business Center {bc_id} ({bc_name}) holds {held} permission on shop {shop_code}, "
+        "so its members get at most that; {permission} is higher."
+    ),
+    "permission_denied.above_held_to_partners": (
+        "Business Center {bc_id} ({bc_name}) holds {held} permission on shop {shop_code}, "
+        "so it can share it with at most that; {permission} is higher."
+    ),
+    "invalid_input.share_with_itself": "A Business Center cannot share with itself.",
+    "already_has_access.partner_has_shop": (
+        "Business Center {bc_id} ({bc_name}) already has access to shop {shop_code}."
+    ),
+    "not_a_partner.not_yet": (
+        "Business Center {partner_bc_id} ({partner_bc_name}) is not yet a partner of "
+        "{bc_name}; share-shop sends it an add-partner invitation instead."
+    ),
+    "invalid_input.already_a_partner": (
+        "Business Center {partner_bc_id} is already a partner; the shop is shared at once."
+    ),
+    "unknown_ad_account": "There is no ad account {ad_account_id}.",
+    "not_a_member.campaign": (
+        "{email} is not a member of Business Center {bc_id} ({bc_name}), which owns ad "
+        "account {ad_account_id}."
+    ),
+    "permission_denied.no_shop_permission": (
+        "{email} holds no permission on shop {shop_code}; an admin of {bc_name} can assign "
+        "them ad_promotion or manager (assign-member)."
+    ),
+    "permission_denied.no_campaign_permission": (
+        "{email} may not create campaigns in ad account {ad_account_id}; it needs the admin "
+        "or operator permission on that ad account."
+    ),
+    "permission_denied.not_removal_authority": (
+        "{email} cannot remove partners of shop {shop_code}: only the shop's team (Seller "
+        "Center partner management) or an admin of its owner Business Center can."
+    ),
+    "not_a_partner.of_shop": (
+        "Business Center {bc_id} ({bc_name}) is not a partner of shop {shop_code}; there "
+        "is no access to remove."
+    ),
+    "invalid_input.unknown_removal": "There is no removal {removal_id}.",
+    "service_unavailable.no_client": "No Temporal client configured.",
+    "invalid_input.no_email": "Give at least one e-mail address.",
     # --- faults and the entry points' own codes ------------------------------------------
     "service_unavailable.no_answer": (
         "No worker answered within {timeout_seconds} seconds; the service may be down. "

@@ -53,14 +53,14 @@ from models.partner_messages import (
     WaitGrantsEnded,
     WaitInvitationAdmission,
 )
-from models.tables import Campaign, Shop, utcnow
+from models.tables import Shop, utcnow
 from service import until as until_service
 from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
 from store import campaigns, expiry, members, removal, sharing
+from store import partner_refusals as refusals
 from store.db import read_session, write_session
 from store.invitations import require_invitation
 from store.people import normalise_email, require_shop_by_code
-from store.sharing import invitation_not_pending
 from workflows.search_attributes import BC_ID, REQUEST_STATUS, SHOP_CODE
 
 
@@ -86,7 +86,7 @@ class PartnerService:
     @property
     def client(self) -> Client:
         if self._client is None:
-            raise Refusal(ErrorCode.SERVICE_UNAVAILABLE, "No Temporal client configured.")
+            raise refusals.no_temporal_client()
         return self._client
 
     def shop(self, shop_code: str) -> Shop:
@@ -170,7 +170,7 @@ class PartnerService:
             require_db_id("ad_account_id", grant.ad_account_id)
         addresses = list(dict.fromkeys(require_email("email", e) for e in emails if e.strip()))
         if not addresses:
-            raise Refusal(ErrorCode.INVALID_INPUT, "Give at least one e-mail address.")
+            raise refusals.no_email_given()
         results = await asyncio.gather(
             *(self._invite_member(bc_id, a, role, ad_accounts, by) for a in addresses),
             return_exceptions=True,
@@ -224,7 +224,7 @@ class PartnerService:
         with read_session(self.engine) as session:
             invitation = require_invitation(session, invitation_id)
         if invitation.status is not InvitationStatus.PENDING:
-            raise invitation_not_pending(invitation)
+            raise refusals.invitation_not_pending(invitation)
         handle = self.client.get_workflow_handle(invitation.workflow_id)
         try:
             async with asyncio.timeout(self.timeout):
@@ -240,7 +240,7 @@ class PartnerService:
             if err.status is RPCStatusCode.NOT_FOUND:
                 with read_session(self.engine) as session:
                     fresh = require_invitation(session, invitation_id)
-                raise invitation_not_pending(fresh) from None
+                raise refusals.invitation_not_pending(fresh) from None
             raise
         except TimeoutError:
             raise self._unavailable() from None
@@ -269,32 +269,43 @@ class PartnerService:
             partnered = sharing.is_partner(session, bc_id, partner_bc_id)
         if until is not None and not partnered:
             raise Refusal(ErrorCode.INVALID_INPUT, expiry.NOT_YET_PARTNER, field="until")
+        share = ShareOutcome(
+            status="shared" if partnered else "invited",
+            bc_id=bc_id,
+            partner_bc_id=partner_bc_id,
+            shop_code=shop.code,
+            permission=permission,
+        )
         if partnered:
-            with write_session(self.engine) as session:
-                grant = sharing.share_shop(
-                    session,
-                    share_key=new_id("share"),
-                    bc_id=bc_id,
-                    shop_id=shop.id,
-                    partner_bc_id=partner_bc_id,
-                    permission=permission,
-                    by=by,
-                )
-                if until is not None:
-                    # R23 in the same transaction: a share refused for its date never exists.
-                    expiry.set_end(session, grant, until, actor=normalise_email(by), now=utcnow())
-                grant_id = grant.id
-            if until is not None and grant_id is not None and self.client is not None:
-                await until_service.arm(self.client, self.task_queue, grant_id, until)
-            return ShareOutcome(
-                status="shared",
-                bc_id=bc_id,
-                partner_bc_id=partner_bc_id,
-                shop_code=shop.code,
-                permission=permission,
-                grant_id=grant_id,
-                ends_at=until,
+            return await self._share_now(share, shop.id, by, until)
+        invitation_id = await self._offer_shop(share, shop.id, by)
+        return share.model_copy(update={"invitation_id": invitation_id})
+
+    async def _share_now(
+        self, share: ShareOutcome, shop_id: int, by: str, until: datetime | None
+    ) -> ShareOutcome:
+        """R17 with an existing partner: the grant at once, with R23's end date in the same
+        transaction (a share refused for its date never exists), then its timer."""
+        with write_session(self.engine) as session:
+            grant = sharing.share_shop(
+                session,
+                share_key=new_id("share"),
+                bc_id=share.bc_id,
+                shop_id=shop_id,
+                partner_bc_id=share.partner_bc_id,
+                permission=share.permission,
+                by=by,
             )
+            if until is not None:
+                expiry.set_end(session, grant, until, actor=normalise_email(by), now=utcnow())
+            grant_id = grant.id
+        if until is not None and grant_id is not None and self.client is not None:
+            await until_service.arm(self.client, self.task_queue, grant_id, until)
+        return share.model_copy(update={"grant_id": grant_id, "ends_at": until})
+
+    async def _offer_shop(self, share: ShareOutcome, shop_id: int, by: str) -> str:
+        """R17: the shop rides on the add-partner invitation; its id."""
+        bc_id, partner_bc_id = share.bc_id, share.partner_bc_id
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.PARTNER_INVITATION,
             PartnerInvitationInput(
@@ -309,24 +320,20 @@ class PartnerService:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             result_type=InvitationResult,
             search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(BC_ID, str(bc_id)), SearchAttributePair(SHOP_CODE, shop.code)]
+                [
+                    SearchAttributePair(BC_ID, str(bc_id)),
+                    SearchAttributePair(SHOP_CODE, share.shop_code),
+                ]
             ),
             static_summary=f"Add-partner invitation: BC {bc_id} → BC {partner_bc_id}",
         )
         outcome: InvitationOutcome = await self._with_start(
             start,
             PartnerMessage.OFFER_SHOP,
-            OfferShop(shop_id=shop.id, permission=permission, by=normalise_email(by)),
+            OfferShop(shop_id=shop_id, permission=share.permission, by=normalise_email(by)),
             InvitationOutcome,
         )
-        return ShareOutcome(
-            status="invited",
-            bc_id=bc_id,
-            partner_bc_id=partner_bc_id,
-            shop_code=shop.code,
-            permission=permission,
-            invitation_id=outcome.invitation_id,
-        )
+        return outcome.invitation_id
 
     def shops(self, bc_id: int) -> list[HeldShopView]:
         require_db_id("bc_id", bc_id)
@@ -349,11 +356,9 @@ class PartnerService:
         return self._campaign(campaign_id)
 
     def _campaign(self, campaign_id: int | None) -> CampaignView:
+        assert campaign_id is not None
         with read_session(self.engine) as session:
-            campaign = session.get(Campaign, campaign_id)
-            assert campaign is not None
-            views = campaigns.list_campaigns(session, shop_id=campaign.shop_id)
-        return next(v for v in views if v.campaign_id == campaign_id)
+            return campaigns.campaign_view(session, campaign_id)
 
     def campaigns(
         self, *, bc_id: int | None = None, shop_code: str | None = None
@@ -449,15 +454,11 @@ class PartnerService:
             raise self._unavailable() from None
 
     def _unavailable(self) -> Refusal:
-        return Refusal(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            f"No worker answered within {self.timeout:.0f} seconds; the service may be "
-            "down. Anything already accepted carries on when it is back.",
-        )
+        return refusals.no_answer(self.timeout)
 
 
 def _refusal(err: BaseException) -> Refusal:
     refusal = refusal_from(err)
     if refusal is None:
-        return Refusal(ErrorCode.SERVICE_UNAVAILABLE, f"The operation failed: {err}")
+        return refusals.operation_failed(err)
     return refusal

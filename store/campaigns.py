@@ -5,19 +5,25 @@ batches when access is removed (R19).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.enums import MemberRole
-from models.errors import ErrorCode, Refusal
 from models.fields import require_display_name
 from models.partner_enums import CAMPAIGN_WRITERS, PRODUCT_SALES, CampaignStatus
 from models.partner_messages import CampaignView
 from models.tables import AdAccount, Campaign, Shop, User, utcnow
 from store import audit
 from store.members import active_assignment, ad_account_permission
+from store.partner_refusals import (
+    no_campaign_permission,
+    no_shop_permission,
+    not_a_member_of_ad_account_bc,
+    unknown_ad_account,
+)
 from store.people import find_user, member_role, require_bc
 from store.sharing import require_held, require_shop
 
@@ -38,33 +44,21 @@ def create_campaign(
     title = require_display_name("name", name, label="The campaign's name")
     account = session.get(AdAccount, ad_account_id)
     if account is None:
-        raise Refusal(ErrorCode.UNKNOWN_AD_ACCOUNT, f"There is no ad account {ad_account_id}.")
+        raise unknown_ad_account(ad_account_id)
     bc = require_bc(session, account.bc_id)
     user = find_user(session, by)
     role = member_role(session, bc.id, user.id) if user and user.id is not None else None
     if user is None or user.id is None or role is None:
-        raise Refusal(
-            ErrorCode.NOT_A_MEMBER,
-            f"{by} is not a member of Business Center {bc.id} ({bc.name}), which owns ad "
-            f"account {ad_account_id}.",
-        )
+        raise not_a_member_of_ad_account_bc(by, bc, ad_account_id)
     shop = require_shop(session, shop_id)
     # Locking the BC's grants makes a removal (R19) and this insert serialise: either the
     # campaign exists before the grant ends (and gets stopped) or it is refused.
     require_held(session, bc, shop, lock=True)
     if role is not MemberRole.ADMIN:
         if active_assignment(session, bc_id=bc.id, shop_id=shop_id, user_id=user.id) is None:
-            raise Refusal(
-                ErrorCode.PERMISSION_DENIED,
-                f"{user.email} holds no permission on shop {shop.code}; an admin of "
-                f"{bc.name} can assign them ad_promotion or manager (assign-member).",
-            )
+            raise no_shop_permission(user.email, bc, shop)
         if ad_account_permission(session, ad_account_id, user.id) not in CAMPAIGN_WRITERS:
-            raise Refusal(
-                ErrorCode.PERMISSION_DENIED,
-                f"{user.email} may not create campaigns in ad account {ad_account_id}; it "
-                "needs the admin or operator permission on that ad account.",
-            )
+            raise no_campaign_permission(user.email, ad_account_id)
     campaign = Campaign(
         ad_account_id=ad_account_id,
         bc_id=bc.id,
@@ -123,6 +117,26 @@ def bulk_insert_delivering(
         session.execute(insert(Campaign), rows[start : start + 5000])
 
 
+def _next_delivering(
+    session: Session, *, shop_id: int, bc_ids: list[int], after_id: int, limit: int
+) -> list[int | None]:
+    """The next page of delivering campaigns' ids after ``after_id``, locked (PostgreSQL)."""
+    return list(
+        session.exec(
+            select(Campaign.id)
+            .where(
+                Campaign.shop_id == shop_id,
+                col(Campaign.bc_id).in_(bc_ids),
+                Campaign.status == CampaignStatus.DELIVERING,
+                col(Campaign.id) > after_id,
+            )
+            .order_by(col(Campaign.id))
+            .limit(limit)
+            .with_for_update()
+        ).all()
+    )
+
+
 def stop_batch(
     session: Session,
     *,
@@ -140,20 +154,7 @@ def stop_batch(
     Only delivering rows change, so a batch repeated after a crash stops nothing twice.
     """
     now = now or utcnow()
-    ids = list(
-        session.exec(
-            select(Campaign.id)
-            .where(
-                Campaign.shop_id == shop_id,
-                col(Campaign.bc_id).in_(bc_ids),
-                Campaign.status == CampaignStatus.DELIVERING,
-                col(Campaign.id) > after_id,
-            )
-            .order_by(col(Campaign.id))
-            .limit(limit)
-            .with_for_update()
-        ).all()
-    )
+    ids = _next_delivering(session, shop_id=shop_id, bc_ids=bc_ids, after_id=after_id, limit=limit)
     if not ids:
         return [], None
     stopped = (
@@ -180,21 +181,17 @@ def stop_batch(
     return done, int(last)
 
 
-def list_campaigns(
-    session: Session, *, bc_id: int | None = None, shop_id: int | None = None
-) -> list[CampaignView]:
+def _views_query() -> Any:
     creator = aliased(User)
-    query = (
+    return (
         select(Campaign, Shop.code, creator.email)  # type: ignore[call-overload]
         .join(Shop, col(Shop.id) == col(Campaign.shop_id))
         .join(creator, col(creator.id) == col(Campaign.created_by_user_id))
         .order_by(col(Campaign.id))
     )
-    if bc_id is not None:
-        require_bc(session, bc_id)
-        query = query.where(Campaign.bc_id == bc_id)
-    if shop_id is not None:
-        query = query.where(Campaign.shop_id == shop_id)
+
+
+def _views(session: Session, query: Any) -> list[CampaignView]:
     return [
         CampaignView(
             campaign_id=c.id or 0,
@@ -209,3 +206,22 @@ def list_campaigns(
         )
         for c, code, email in session.exec(query).all()
     ]
+
+
+def list_campaigns(
+    session: Session, *, bc_id: int | None = None, shop_id: int | None = None
+) -> list[CampaignView]:
+    query = _views_query()
+    if bc_id is not None:
+        require_bc(session, bc_id)
+        query = query.where(Campaign.bc_id == bc_id)
+    if shop_id is not None:
+        query = query.where(Campaign.shop_id == shop_id)
+    return _views(session, query)
+
+
+def campaign_view(session: Session, campaign_id: int) -> CampaignView:
+    """One campaign as list_campaigns shows it; the campaign must exist."""
+    views = _views(session, _views_query().where(Campaign.id == campaign_id))
+    assert views, f"no campaign {campaign_id}"
+    return views[0]

@@ -29,8 +29,9 @@ from models.until_dates import shown
 from models.until_messages import Expiry
 from store import audit
 from store.db import read_session
+from store.partner_refusals import not_a_partner_of_shop
 from store.people import require_bc, require_shop_by_code
-from store.removal import not_a_partner, partner_grants, require_removal_authority
+from store.removal import partner_grants, require_removal_authority
 from store.sharing import require_shop
 
 NOT_YET_PARTNER = (
@@ -131,7 +132,7 @@ def set_partner_end(
     partner = require_bc(session, partner_bc_id)
     grants = partner_grants(session, shop.id, partner.id, lock=True)
     if not grants:
-        raise not_a_partner(partner, shop)
+        raise not_a_partner_of_shop(partner, shop)
     for grant in grants:
         set_end(session, grant, ends_at, actor=user.email, now=now)
     session.flush()

@@ -8,17 +8,31 @@ invitation unchanged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
-from models.errors import ErrorCode, Refusal
-from models.partner_enums import InvitationKind, InvitationStatus
-from models.tables import Invitation, InvitationShop, ShopGrant, User, utcnow
+from models.enums import Permission
+from models.partner_enums import AdAccountPermission, InvitationKind, InvitationStatus
+from models.tables import (
+    AdAccount,
+    BusinessCenter,
+    Invitation,
+    InvitationAdAccount,
+    InvitationShop,
+    Shop,
+    ShopGrant,
+    User,
+    utcnow,
+)
 from store import audit
+from store import partner_refusals as refusals
 from store.members import accept_member_invitation
 from store.people import find_user, normalise_email, require_bc, require_bc_admin
-from store.sharing import accept_partner_invitation, invitation_not_pending
+from store.sharing import accept_partner_invitation
 
 
 def require_invitation(session: Session, invitation_id: str, *, lock: bool = False) -> Invitation:
@@ -27,7 +41,7 @@ def require_invitation(session: Session, invitation_id: str, *, lock: bool = Fal
         query = query.with_for_update()
     invitation = session.exec(query).first()
     if invitation is None:
-        raise Refusal(ErrorCode.UNKNOWN_INVITATION, f"There is no invitation {invitation_id}.")
+        raise refusals.unknown_invitation(invitation_id)
     return invitation
 
 
@@ -36,11 +50,7 @@ def _invitee(session: Session, invitation: Invitation, by: str) -> User:
     if invitation.kind is InvitationKind.MEMBER:
         address = normalise_email(by)
         if address != invitation.email:
-            raise Refusal(
-                ErrorCode.PERMISSION_DENIED,
-                f"Invitation {invitation.id} was sent to another e-mail address; only its "
-                "recipient can answer it.",
-            )
+            raise refusals.not_the_invitee(invitation)
         user = find_user(session, address)
         if user is None:  # a new person: accepting creates their user
             user = User(email=address, name=address.split("@")[0])
@@ -80,7 +90,7 @@ def accept_invitation(
     ):
         return invitation, _granted(session, invitation)
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     user = _invitee(session, invitation, by)
     granted: list[ShopGrant] = []
     if invitation.kind is InvitationKind.MEMBER:
@@ -98,7 +108,7 @@ def decline_invitation(
     if _same_answer(invitation, InvitationStatus.DECLINED, find_user(session, by)):
         return invitation
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     user = _invitee(session, invitation, by)
     _decide(session, invitation, InvitationStatus.DECLINED, user, now or utcnow())
     return invitation
@@ -114,7 +124,7 @@ def cancel_invitation(
     if _same_answer(invitation, InvitationStatus.CANCELLED, admin):
         return invitation
     if invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     _decide(session, invitation, InvitationStatus.CANCELLED, admin, now or utcnow())
     return invitation
 
@@ -159,3 +169,89 @@ def offered_shop_ids(session: Session, invitation_id: str) -> list[int]:
             select(InvitationShop.shop_id).where(InvitationShop.invitation_id == invitation_id)
         ).all()
     )
+
+
+# --- what an invitation offers, as its page and its e-mails show it -----------------------
+
+
+class OfferedAdAccount(NamedTuple):
+    """An ad account a member invitation gives (R16)."""
+
+    name: str
+    id: int
+    permission: AdAccountPermission
+
+
+class OfferedShop(NamedTuple):
+    """A shop an add-partner invitation carries (R17)."""
+
+    name: str
+    code: str
+    permission: Permission
+
+
+@dataclass(frozen=True)
+class InvitationDetails:
+    """An invitation with everything a person reads about it: who invites (``bc`` and
+    ``invited_by``), whom (``invitation.email`` or ``partner``) and what it gives. The
+    invitation page (web) and the invitation e-mails (activities.partners) both show this,
+    so they cannot disagree."""
+
+    invitation: Invitation
+    bc: BusinessCenter
+    invited_by: User
+    partner: BusinessCenter | None
+    ad_accounts: list[OfferedAdAccount]
+    shops: list[OfferedShop]
+
+
+_OFFERED_AD_ACCOUNTS = (
+    select(AdAccount.name, AdAccount.id, InvitationAdAccount.permission)
+    .join(AdAccount, AdAccount.id == InvitationAdAccount.ad_account_id)  # type: ignore[arg-type]
+    .where(InvitationAdAccount.invitation_id == bindparam("invitation_id"))
+    .order_by(col(AdAccount.id))
+)
+_OFFERED_SHOPS = (
+    select(Shop.name, Shop.code, InvitationShop.permission)
+    .join(Shop, Shop.id == InvitationShop.shop_id)  # type: ignore[arg-type]
+    .where(InvitationShop.invitation_id == bindparam("invitation_id"))
+    .order_by(Shop.code)
+)
+
+
+def find_invitation_details(session: Session, invitation_id: str) -> InvitationDetails | None:
+    """The invitation's details, or None if there is no such invitation."""
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None:
+        return None
+    bc = session.get(BusinessCenter, invitation.bc_id)
+    invited_by = session.get(User, invitation.invited_by_user_id)
+    # Foreign keys: an invitation without its BC or inviter is a broken store.
+    assert bc is not None and invited_by is not None
+    partner = None
+    if invitation.partner_bc_id is not None:
+        partner = session.get(BusinessCenter, invitation.partner_bc_id)
+        assert partner is not None
+    params = {"invitation_id": invitation.id}
+    return InvitationDetails(
+        invitation=invitation,
+        bc=bc,
+        invited_by=invited_by,
+        partner=partner,
+        ad_accounts=[
+            OfferedAdAccount(name, id_, AdAccountPermission(permission))
+            for name, id_, permission in session.exec(_OFFERED_AD_ACCOUNTS, params=params)
+        ],
+        shops=[
+            OfferedShop(name, code, Permission(permission))
+            for name, code, permission in session.exec(_OFFERED_SHOPS, params=params)
+        ],
+    )
+
+
+def invitation_details(session: Session, invitation_id: str) -> InvitationDetails:
+    """The invitation's details; refused with ``unknown_invitation`` if there is none."""
+    details = find_invitation_details(session, invitation_id)
+    if details is None:
+        raise refusals.unknown_invitation(invitation_id)
+    return details

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from models.enums import MemberRole, Permission
-from models.errors import ErrorCode, Refusal
 from models.fields import require_email
 from models.partner_enums import AdAccountPermission, InvitationKind
 from models.partner_messages import AdAccountGrant, AssignmentView
@@ -17,6 +16,7 @@ from models.tables import (
     AdAccount,
     AdAccountMember,
     BCMember,
+    BusinessCenter,
     Invitation,
     InvitationAdAccount,
     MemberAssignment,
@@ -25,6 +25,7 @@ from models.tables import (
     utcnow,
 )
 from store import audit
+from store import partner_refusals as refusals
 from store.people import find_user, normalise_email, require_bc, require_bc_admin
 from store.sharing import check_not_above, require_held, require_shop
 
@@ -64,13 +65,8 @@ def assign_member(
     level = require_held(session, bc, shop, lock=True)
     member = find_user(session, member_email)
     if member is None or member.id is None or session.get(BCMember, (bc.id, member.id)) is None:
-        raise Refusal(
-            ErrorCode.NOT_A_MEMBER,
-            f"{normalise_email(member_email)} is not a member of Business Center {bc.id} "
-            f"({bc.name}); invite them first (invite-member), and assign them once they "
-            "accept.",
-        )
-    check_not_above(level, permission, what="its members get", bc=bc, shop=shop)
+        raise refusals.not_a_member_to_assign(normalise_email(member_email), bc)
+    check_not_above(level, permission, to="members", bc=bc, shop=shop)
     current = active_assignment(session, bc_id=bc.id, shop_id=shop_id, user_id=member.id)
     if current is not None and current.permission is permission:
         return current
@@ -138,41 +134,8 @@ def create_member_invitation(
     admin = require_bc_admin(session, bc, by)
     # The address goes into e-mail headers: the same check as reference data (issue 8).
     address = require_email("email", email)
-    invitee = find_user(session, address)
-    if invitee is not None and session.get(BCMember, (bc.id, invitee.id)) is not None:
-        raise Refusal(
-            ErrorCode.ALREADY_A_MEMBER,
-            f"{address} is already a member of Business Center {bc.id} ({bc.name}).",
-        )
-    pending = session.exec(
-        select(Invitation).where(
-            Invitation.bc_id == bc.id,
-            Invitation.email == address,
-            Invitation.kind == InvitationKind.MEMBER,
-            Invitation.status == "pending",
-        )
-    ).first()
-    if pending is not None:
-        raise Refusal(
-            ErrorCode.INVITATION_ALREADY_PENDING,
-            f"{address} already has a pending invitation ({pending.id}) to Business Center "
-            f"{bc.id}; they can accept that one.",
-            invitation_id=pending.id,
-        )
-    seen: set[int] = set()
-    for grant in ad_accounts:
-        account = session.get(AdAccount, grant.ad_account_id)
-        if account is None or account.bc_id != bc.id:
-            raise Refusal(
-                ErrorCode.UNKNOWN_AD_ACCOUNT,
-                f"Ad account {grant.ad_account_id} is not an ad account of Business Center "
-                f"{bc.id} ({bc.name}).",
-            )
-        if grant.ad_account_id in seen:
-            raise Refusal(
-                ErrorCode.INVALID_INPUT, f"Ad account {grant.ad_account_id} is listed twice."
-            )
-        seen.add(grant.ad_account_id)
+    _check_invitee(session, bc, address)
+    _check_ad_accounts(session, bc, ad_accounts)
     assert admin.id is not None
     invitation = Invitation(
         id=invitation_id,
@@ -208,6 +171,37 @@ def create_member_invitation(
     )
     session.flush()
     return invitation
+
+
+def _check_invitee(session: Session, bc: BusinessCenter, address: str) -> None:
+    """R16: not a member already, and no invitation to the address still pending."""
+    invitee = find_user(session, address)
+    if invitee is not None and session.get(BCMember, (bc.id, invitee.id)) is not None:
+        raise refusals.already_a_member(address, bc)
+    pending = session.exec(
+        select(Invitation).where(
+            Invitation.bc_id == bc.id,
+            Invitation.email == address,
+            Invitation.kind == InvitationKind.MEMBER,
+            Invitation.status == "pending",
+        )
+    ).first()
+    if pending is not None:
+        raise refusals.invitation_already_pending(address, bc, pending.id)
+
+
+def _check_ad_accounts(
+    session: Session, bc: BusinessCenter, ad_accounts: list[AdAccountGrant]
+) -> None:
+    """R16: each ad account the invitation gives is the BC's own, and listed once."""
+    seen: set[int] = set()
+    for grant in ad_accounts:
+        account = session.get(AdAccount, grant.ad_account_id)
+        if account is None or account.bc_id != bc.id:
+            raise refusals.ad_account_not_of_bc(grant.ad_account_id, bc)
+        if grant.ad_account_id in seen:
+            raise refusals.ad_account_listed_twice(grant.ad_account_id)
+        seen.add(grant.ad_account_id)
 
 
 def accept_member_invitation(

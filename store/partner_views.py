@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from models.tables import (
-    AccessRemoval,
-    AdAccount,
-    BusinessCenter,
-    Invitation,
-    InvitationAdAccount,
-    InvitationShop,
-    Shop,
-    ShopGrant,
-)
+from models.tables import AccessRemoval, BusinessCenter, Invitation, Shop, ShopGrant
 from store.db import read_session
+from store.invitations import find_invitation_details
 
 
 @dataclass(frozen=True)
@@ -66,32 +58,16 @@ class InvitationDetails:
 
 
 def invitation_details(engine: Engine, invitation_id: str) -> InvitationDetails | None:
-    """Everything the invitation page shows, in one session; None for an unknown id."""
+    """Everything the invitation page shows, in one session; None for an unknown id. The
+    same read as the invitation e-mails (store.invitations.find_invitation_details)."""
     with read_session(engine) as session:
-        invitation = session.get(Invitation, invitation_id)
-        if invitation is None:
-            return None
-        inviter = session.get(BusinessCenter, invitation.bc_id)
-        partner = (
-            session.get(BusinessCenter, invitation.partner_bc_id)
-            if invitation.partner_bc_id
-            else None
-        )
-        accounts = session.exec(
-            select(InvitationAdAccount, AdAccount)
-            .join(AdAccount, AdAccount.id == InvitationAdAccount.ad_account_id)  # type: ignore[arg-type]
-            .where(InvitationAdAccount.invitation_id == invitation.id)
-        ).all()
-        shops = session.exec(
-            select(InvitationShop, Shop)
-            .join(Shop, Shop.id == InvitationShop.shop_id)  # type: ignore[arg-type]
-            .where(InvitationShop.invitation_id == invitation.id)
-            .order_by(Shop.code)
-        ).all()
-        return InvitationDetails(
-            invitation=invitation,
-            inviter=inviter,
-            partner=partner,
-            accounts=[(a.name, a.id, i.permission.value) for i, a in accounts],
-            shops=[(s.name, s.code, i.permission.value.replace("_", " ")) for i, s in shops],
-        )
+        found = find_invitation_details(session, invitation_id)
+    if found is None:
+        return None
+    return InvitationDetails(
+        invitation=found.invitation,
+        inviter=found.bc,
+        partner=found.partner,
+        accounts=[(a.name, a.id, a.permission.value) for a in found.ad_accounts],
+        shops=[(s.name, s.code, s.permission.value.replace("_", " ")) for s in found.shops],
+    )

@@ -19,7 +19,6 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from models.enums import MemberRole, Relationship, RequestStatus
-from models.errors import ErrorCode, Refusal
 from models.partner_enums import CampaignStatus, RemovalStatus
 from models.partner_messages import DownstreamPartner, RemovalPreview
 from models.tables import (
@@ -36,6 +35,7 @@ from models.tables import (
     utcnow,
 )
 from store import audit
+from store import partner_refusals as refusals
 from store.people import find_user, require_bc
 from store.sharing import require_shop
 
@@ -61,11 +61,7 @@ def require_removal_authority(session: Session, shop: Shop, by: str) -> User:
             member = session.get(BCMember, (bc_id, user.id))
             if member is not None and member.role is MemberRole.ADMIN:
                 return user
-    raise Refusal(
-        ErrorCode.PERMISSION_DENIED,
-        f"{by} cannot remove partners of shop {shop.code}: only the shop's team (Seller "
-        "Center partner management) or an admin of its owner Business Center can.",
-    )
+    raise refusals.not_removal_authority(by, shop)
 
 
 def partner_grants(
@@ -84,14 +80,6 @@ def partner_grants(
     if lock:
         query = query.with_for_update()
     return list(session.exec(query).all())
-
-
-def not_a_partner(bc: BusinessCenter, shop: Shop) -> Refusal:
-    return Refusal(
-        ErrorCode.NOT_A_PARTNER,
-        f"Business Center {bc.id} ({bc.name}) is not a partner of shop {shop.code}; there "
-        "is no access to remove.",
-    )
 
 
 @dataclass
@@ -188,7 +176,7 @@ def _checked(
     partner = require_bc(session, partner_bc_id)
     plan = _plan(session, shop_id, partner_bc_id, lock=lock)
     if not plan.root:
-        raise not_a_partner(partner, shop)
+        raise refusals.not_a_partner_of_shop(partner, shop)
     return shop, partner, user, plan
 
 
@@ -263,54 +251,11 @@ def end_grants(
     why = {"reason": reason} if reason else {}
     shop, partner, user, plan = _checked(session, shop_id, partner_bc_id, by, lock=True)
     assert user.id is not None
-    grant_ids: list[int] = []
-    for grant in plan.grants:
-        assert grant.id is not None
-        grant.revoked_at = now
-        session.add(grant)
-        grant_ids.append(grant.id)
-        audit.record(
-            session,
-            actor=user.email,
-            entity="shop_grant",
-            entity_id=grant.id,
-            action="revoked",
-            at=now,
-            bc_id=grant.bc_id,
-            shop_code=shop.code,
-            removal_id=removal_id,
-            removed_partner_bc_id=partner.id,
-            **why,
-        )
-        if grant.source_request_id:
-            request = session.get(AccessRequest, grant.source_request_id)
-            if request is not None and request.status is RequestStatus.APPROVED:
-                request.status = RequestStatus.REVOKED
-                session.add(request)
-                audit.record(
-                    session,
-                    actor=user.email,
-                    entity="access_request",
-                    entity_id=request.id,
-                    action="revoked",
-                    at=now,
-                    removal_id=removal_id,
-                    **why,
-                )
+    ending = _Ending(session, removal_id=removal_id, shop=shop, actor=user.email, now=now, why=why)
+    grant_ids = [ending.grant(grant, partner.id) for grant in plan.grants]
     assignments = _active_assignments(session, shop_id, plan.lost_bc_ids)
     for assignment in assignments:
-        assignment.ended_at = now
-        assignment.ended_by_removal_id = removal_id
-        session.add(assignment)
-        audit.record(
-            session,
-            actor=user.email,
-            entity="member_assignment",
-            entity_id=f"bc-{assignment.bc_id}:shop-{shop_id}:user-{assignment.user_id}",
-            action="ended",
-            at=now,
-            removal_id=removal_id,
-        )
+        ending.assignment(assignment)
     removal = AccessRemoval(
         id=removal_id,
         shop_id=shop_id,
@@ -336,6 +281,68 @@ def end_grants(
     )
     session.flush()
     return Ended(removal, grant_ids, plan.lost_bc_ids, len(assignments))
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """What ends in one removal's transaction, each change audited as the removal's."""
+
+    session: Session
+    removal_id: str
+    shop: Shop
+    actor: str
+    now: datetime
+    # Why, when it is not the seller's own act (R23's "end_date"): on every audited row.
+    why: dict[str, str] = field(default_factory=dict)
+
+    def grant(self, grant: ShopGrant, removed_partner_bc_id: int) -> int:
+        """End ``grant``; an approved request that granted it becomes ``revoked`` (R15)."""
+        assert grant.id is not None
+        grant.revoked_at = self.now
+        self.session.add(grant)
+        audit.record(
+            self.session,
+            actor=self.actor,
+            entity="shop_grant",
+            entity_id=grant.id,
+            action="revoked",
+            at=self.now,
+            bc_id=grant.bc_id,
+            shop_code=self.shop.code,
+            removal_id=self.removal_id,
+            removed_partner_bc_id=removed_partner_bc_id,
+            **self.why,
+        )
+        if grant.source_request_id:
+            request = self.session.get(AccessRequest, grant.source_request_id)
+            if request is not None and request.status is RequestStatus.APPROVED:
+                request.status = RequestStatus.REVOKED
+                self.session.add(request)
+                audit.record(
+                    self.session,
+                    actor=self.actor,
+                    entity="access_request",
+                    entity_id=request.id,
+                    action="revoked",
+                    at=self.now,
+                    removal_id=self.removal_id,
+                    **self.why,
+                )
+        return grant.id
+
+    def assignment(self, assignment: MemberAssignment) -> None:
+        assignment.ended_at = self.now
+        assignment.ended_by_removal_id = self.removal_id
+        self.session.add(assignment)
+        audit.record(
+            self.session,
+            actor=self.actor,
+            entity="member_assignment",
+            entity_id=f"bc-{assignment.bc_id}:shop-{assignment.shop_id}:user-{assignment.user_id}",
+            action="ended",
+            at=self.now,
+            removal_id=self.removal_id,
+        )
 
 
 def _assignments_ended(session: Session, removal_id: str) -> int:
@@ -382,7 +389,7 @@ def finish_removal(
     """Every campaign is stopped: record the count and the end. Idempotent."""
     removal = session.get(AccessRemoval, removal_id)
     if removal is None:
-        raise Refusal(ErrorCode.INVALID_INPUT, f"There is no removal {removal_id}.")
+        raise refusals.unknown_removal(removal_id)
     if removal.status is RemovalStatus.COMPLETED:
         return removal
     now = now or utcnow()

@@ -9,11 +9,11 @@ work on the caller's session and idempotent on its business key.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
 from models.enums import Permission, Relationship
-from models.errors import ErrorCode, Refusal
 from models.partner_enums import (
     InvitationKind,
     InvitationStatus,
@@ -32,6 +32,7 @@ from models.tables import (
     utcnow,
 )
 from store import audit
+from store import partner_refusals as refusals
 from store.people import require_bc, require_bc_admin
 
 PERMISSION_CHOICES = (Permission.MANAGER, Permission.AD_PROMOTION)
@@ -61,40 +62,33 @@ def held_level(grants: list[ShopGrant]) -> int:
     return max((grant_level(g.relationship, g.permission) for g in grants), default=0)
 
 
-def shop_not_held(bc: BusinessCenter, shop: Shop) -> Refusal:
-    return Refusal(
-        ErrorCode.SHOP_NOT_HELD,
-        f"Business Center {bc.id} ({bc.name}) has no access to shop {shop.code}; request "
-        "access to the shop first.",
-    )
-
-
 def require_held(session: Session, bc: BusinessCenter, shop: Shop, *, lock: bool = False) -> int:
     """The BC's level on the shop, or a refusal when it holds nothing."""
     assert shop.id is not None
     level = held_level(held_grants(session, bc.id, shop.id, lock=lock))
     if level == 0:
-        raise shop_not_held(bc, shop)
+        raise refusals.shop_not_held(bc, shop)
     return level
 
 
 def check_not_above(
-    level: int, permission: Permission, *, what: str, bc: BusinessCenter, shop: Shop
+    level: int,
+    permission: Permission,
+    *,
+    to: Literal["members", "partners"],
+    bc: BusinessCenter,
+    shop: Shop,
 ) -> None:
-    """R16/R17 policy: never more than what the BC itself holds."""
+    """R16/R17 policy: never more than what the BC itself holds, to its members or to
+    partners."""
     if grant_level(Relationship.PARTNER, permission) > level:
-        raise Refusal(
-            ErrorCode.PERMISSION_DENIED,
-            f"Business Center {bc.id} ({bc.name}) holds {level_label(level)} permission on "
-            f"shop {shop.code}, so {what} at most that; {permission.value} is higher.",
-            held=level_label(level),
-        )
+        raise refusals.above_held(level_label(level), permission, to=to, bc=bc, shop=shop)
 
 
 def require_shop(session: Session, shop_id: int) -> Shop:
     shop = session.get(Shop, shop_id)
     if shop is None:
-        raise Refusal(ErrorCode.UNKNOWN_SHOP_CODE, "No such shop.")
+        raise refusals.unknown_shop(shop_id)
     return shop
 
 
@@ -117,16 +111,12 @@ def _check_share(
     user = require_bc_admin(session, bc, by)
     shop = require_shop(session, shop_id)
     level = require_held(session, bc, shop, lock=lock)
-    check_not_above(level, permission, what="it can share it with", bc=bc, shop=shop)
+    check_not_above(level, permission, to="partners", bc=bc, shop=shop)
     if partner_bc_id == bc_id:
-        raise Refusal(ErrorCode.INVALID_INPUT, "A Business Center cannot share with itself.")
+        raise refusals.share_with_itself(bc_id)
     partner = require_bc(session, partner_bc_id)
     if held_grants(session, partner.id, shop_id):
-        raise Refusal(
-            ErrorCode.ALREADY_HAS_ACCESS,
-            f"Business Center {partner.id} ({partner.name}) already has access to shop "
-            f"{shop.code}.",
-        )
+        raise refusals.partner_has_shop(partner, shop)
     return bc, partner, shop, user
 
 
@@ -157,11 +147,7 @@ def share_shop(
         lock=True,
     )
     if not is_partner(session, bc.id, partner.id):
-        raise Refusal(
-            ErrorCode.NOT_A_PARTNER,
-            f"Business Center {partner.id} ({partner.name}) is not yet a partner of "
-            f"{bc.name}; share-shop sends it an add-partner invitation instead.",
-        )
+        raise refusals.not_yet_a_partner(bc, partner)
     return _grant_share(
         session,
         share_key=share_key,
@@ -233,7 +219,7 @@ def offer_partner_shop(
     now = now or utcnow()
     invitation = session.get(Invitation, invitation_id)
     if invitation is not None and invitation.status is not InvitationStatus.PENDING:
-        raise invitation_not_pending(invitation)
+        raise refusals.invitation_not_pending(invitation)
     bc, partner, shop, user = _check_share(
         session,
         bc_id=bc_id,
@@ -244,38 +230,71 @@ def offer_partner_shop(
         lock=False,
     )
     if is_partner(session, bc.id, partner.id):
-        raise Refusal(
-            ErrorCode.INVALID_INPUT,
-            f"Business Center {partner.id} is already a partner; the shop is shared at once.",
-        )
-    assert user.id is not None and shop.id is not None
+        raise refusals.already_a_partner(partner)
     if invitation is None:
-        invitation = Invitation(
-            id=invitation_id,
-            kind=InvitationKind.PARTNER,
-            bc_id=bc.id,
-            invited_by_user_id=user.id,
-            partner_bc_id=partner.id,
-            created_at=now,
-            workflow_id=workflow_id,
-        )
-        session.add(invitation)
-        session.flush()
-        audit.record(
+        invitation = _new_partner_invitation(
             session,
-            actor=user.email,
-            entity="invitation",
-            entity_id=invitation_id,
-            action="partner_invited",
-            at=now,
-            bc_id=bc.id,
-            partner_bc_id=partner.id,
+            invitation_id=invitation_id,
+            bc=bc,
+            partner=partner,
+            user=user,
+            workflow_id=workflow_id,
+            now=now,
         )
-    item = session.get(InvitationShop, (invitation_id, shop.id))
+    _offer(session, invitation, shop, permission, user, now)
+    return invitation
+
+
+def _new_partner_invitation(
+    session: Session,
+    *,
+    invitation_id: str,
+    bc: BusinessCenter,
+    partner: BusinessCenter,
+    user: User,
+    workflow_id: str,
+    now: datetime,
+) -> Invitation:
+    assert user.id is not None
+    invitation = Invitation(
+        id=invitation_id,
+        kind=InvitationKind.PARTNER,
+        bc_id=bc.id,
+        invited_by_user_id=user.id,
+        partner_bc_id=partner.id,
+        created_at=now,
+        workflow_id=workflow_id,
+    )
+    session.add(invitation)
+    session.flush()
+    audit.record(
+        session,
+        actor=user.email,
+        entity="invitation",
+        entity_id=invitation_id,
+        action="partner_invited",
+        at=now,
+        bc_id=bc.id,
+        partner_bc_id=partner.id,
+    )
+    return invitation
+
+
+def _offer(
+    session: Session,
+    invitation: Invitation,
+    shop: Shop,
+    permission: Permission,
+    user: User,
+    now: datetime,
+) -> None:
+    """Put the shop on the invitation at ``permission``; nothing if it is there already."""
+    assert user.id is not None and shop.id is not None
+    item = session.get(InvitationShop, (invitation.id, shop.id))
     if item is None:
         session.add(
             InvitationShop(
-                invitation_id=invitation_id,
+                invitation_id=invitation.id,
                 shop_id=shop.id,
                 permission=permission,
                 added_by_user_id=user.id,
@@ -286,28 +305,18 @@ def offer_partner_shop(
         item.permission = permission
         session.add(item)
     else:
-        return invitation
+        return
     audit.record(
         session,
         actor=user.email,
         entity="invitation",
-        entity_id=invitation_id,
+        entity_id=invitation.id,
         action="shop_offered",
         at=now,
         shop_code=shop.code,
         permission=permission.value,
     )
     session.flush()
-    return invitation
-
-
-def invitation_not_pending(invitation: Invitation) -> Refusal:
-    return Refusal(
-        ErrorCode.INVITATION_NOT_PENDING,
-        f"Invitation {invitation.id} is {invitation.status.value}; only a pending invitation "
-        "can be answered or changed.",
-        status=invitation.status.value,
-    )
 
 
 def accept_partner_invitation(

@@ -1,0 +1,79 @@
+"""The e-mail delivery records (R20's "never twice"): one row per business key, claimed
+before the message is sent, marked sent in the transaction that ends the send, or marked
+rejected for good. activities.delivery.deliver_once decides when each runs; these are the
+statements, each on the caller's session and transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, or_, select
+
+from models.tables import EmailDelivery, utcnow
+
+# A claim never overwrites: the first claim's time stays the message's Date on a repeat.
+_CLAIM = {
+    "sqlite": sqlite_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
+}
+_STATE = select(EmailDelivery.created_at, EmailDelivery.sent_at, EmailDelivery.rejected).where(
+    EmailDelivery.key == bindparam("key")
+)
+
+
+def claim(
+    session: Session, *, key: str, to_addr: str, subject: str, message_id: str
+) -> datetime | None:
+    """Claim ``key`` (a row with no ``sent_at``) unless claimed already; the claim's time if
+    the message still needs sending, None if it was sent or rejected for good."""
+    session.exec(
+        _CLAIM[session.get_bind().dialect.name],
+        params={
+            "key": key,
+            "to_addr": to_addr[:320],
+            "subject": subject[:300],
+            "message_id": message_id,
+            "created_at": utcnow(),
+        },
+    )
+    created_at, sent_at, rejected = session.exec(_STATE, params={"key": key}).one()
+    return created_at if sent_at is None and rejected is None else None
+
+
+def mark_sent(session: Session, key: str) -> None:
+    session.exec(  # type: ignore[call-overload]
+        update(EmailDelivery).where(col(EmailDelivery.key) == key).values(sent_at=utcnow())
+    )
+
+
+def mark_rejected(session: Session, key: str, reason: str) -> None:
+    """Record a permanent refusal, unless the key was sent meanwhile."""
+    session.exec(  # type: ignore[call-overload]
+        update(EmailDelivery)
+        .where(and_(col(EmailDelivery.key) == key, col(EmailDelivery.sent_at).is_(None)))
+        .values(rejected=reason[:300])
+    )
+
+
+def delivered(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` need no more sending (sent, or refused for good): for activities
+    that read their context in one session anyway, so a retry renders nothing twice."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    return set(
+        session.exec(
+            select(EmailDelivery.key).where(
+                col(EmailDelivery.key).in_(wanted),
+                or_(
+                    col(EmailDelivery.sent_at).is_not(None),
+                    col(EmailDelivery.rejected).is_not(None),
+                ),
+            )
+        ).all()
+    )
