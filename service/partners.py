@@ -24,7 +24,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.enums import MemberRole, Permission
-from models.errors import ErrorCode, Refusal
+from models.errors import Refusal
 from models.fields import require_db_id, require_email
 from models.names import (
     PartnerMessage,
@@ -268,7 +268,7 @@ class PartnerService:
         with read_session(self.engine) as session:
             partnered = sharing.is_partner(session, bc_id, partner_bc_id)
         if until is not None and not partnered:
-            raise Refusal(ErrorCode.INVALID_INPUT, expiry.NOT_YET_PARTNER, field="until")
+            raise refusals.until_needs_partner()
         share = ShareOutcome(
             status="shared" if partnered else "invited",
             bc_id=bc_id,

@@ -34,11 +34,6 @@ from store.people import require_bc, require_shop_by_code
 from store.removal import partner_grants, require_removal_authority
 from store.sharing import require_shop
 
-NOT_YET_PARTNER = (
-    "An end date can be set only when sharing with a Business Center that already is your "
-    "partner; share without --until, or add the partner first."
-)
-
 
 def require_future(ends_at: datetime, now: datetime) -> None:
     if ends_at <= now:
