@@ -41,4 +41,5 @@ STATUS_LABELS = {
     RequestStatus.EXPIRED: "Expired",
     RequestStatus.REVOKED: "Access removed",
     RequestStatus.CANCELLED: "Cancelled",
+    RequestStatus.DECLINED: "Declined",
 }
