@@ -89,6 +89,8 @@ class RequestResult(Message):
     superseded_by: str | None = None
     refusal_code: str | None = None
     refusal_message: str | None = None
+    # R22: the shop team's reason, when it declined with one.
+    decline_reason: str | None = None
 
 
 class AdmissionOutcome(Message):
