@@ -39,6 +39,8 @@ from web.state import PageError, State, WebState
 
 router = APIRouter()
 
+DECLINED = RequestStatus.DECLINED
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -167,6 +169,7 @@ def decided_page(
     outcome: ApprovalOutcome | None = None,
     after_submit: bool = False,
     reread: bool = False,
+    submitted: RequestStatus = RequestStatus.APPROVED,
 ) -> HTMLResponse:
     """The definitive outcome: approved (and what the partner can do now), expired because
     the other method won (named), cancelled, or access removed since. ``reread`` reads the
@@ -174,9 +177,10 @@ def decided_page(
     facts = seller_views.outcome(state.engine, view, viewer, reread=reread)
     view = facts.view
     by_viewer = viewer is not None and view.decided_by == viewer
-    # A second submit of the form that approved returns its outcome (200); any other
-    # attempt on a decided request is a conflict.
-    status_code = 409 if after_submit and not by_viewer else 200
+    # A second submit of the form that approved (or declined: ``submitted``) returns its
+    # outcome (200); any other attempt on a decided request is a conflict.
+    same_form = by_viewer and view.status is submitted
+    status_code = 409 if after_submit and not same_form else 200
     return page(
         "outcome.html",
         status_code,
@@ -333,7 +337,7 @@ async def decline(
     csrf = check_form(state, form, "decline", request_id=view.request_id, email=email)
     if view.status is not RequestStatus.PENDING:
         return await run_in_threadpool(
-            partial(decided_page, state, token, view, email, after_submit=True)
+            partial(decided_page, state, token, view, email, after_submit=True, submitted=DECLINED)
         )
     try:
         await state.requests.decline(
@@ -353,8 +357,11 @@ async def decline(
             )  # fmt: skip
         return await run_in_threadpool(refused, state, token, view, email, refusal, {})
     return await run_in_threadpool(
-        partial(decided_page, state, token, view, email, after_submit=True, reread=True)
-    )
+        partial(
+            decided_page, state, token, view, email,
+            after_submit=True, reread=True, submitted=DECLINED,
+        )
+    )  # fmt: skip
 
 
 @router.post("/approve/{token}/personal-link", response_class=HTMLResponse)
