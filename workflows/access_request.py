@@ -477,7 +477,9 @@ class AccessRequestLifecycle:
                     request_id=self._input.request_id,
                     seq=state.sends,
                     n=state.reminders_sent,
-                    waited_days=(workflow.now() - state.created_at).days,
+                    # Rounded: the store's clock stamped created_at, so the reminder due
+                    # "3 days" after it may read 2 days 23:59:59.9 here.
+                    waited_days=round((workflow.now() - state.created_at) / timedelta(days=1)),
                 ),
             )
 
