@@ -20,6 +20,8 @@ store with the demo data, and the real worker in this process, then walks:
   member ask for a personal link (R7, R13); only the member's id enters the history.
   ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
   carried member ids (the typed addresses are in it): kept so such requests still replay.
+- ``RequestAccessToShop_declined``: a decline refused (not on the shop's team, R13), then
+  declined with a reason and the requester told (R22).
 - ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
   timezone edited by hand into one that does not exist) and the request ends ``failed``
   at once instead of retrying for ever (issue 8). Recorded last: it breaks the BC.
@@ -66,12 +68,13 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 HISTORIES = ROOT / "tests" / "histories"
 DEMO = ROOT / "service" / "data" / "demo.json"
 AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
-ANA, SAM, OLI, RAJ, NIA = (
+ANA, SAM, OLI, RAJ, NIA, KIM = (
     "ana@agency-one.com",
     "sam@agency-one.com",
     "oli@brand-linked.com",
     "raj@brand-admin.com",
     "nia@brand-new.com",
+    "kim@brand-member.com",
 )
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
 
@@ -174,6 +177,16 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
     )
     await _save(client, asked.workflow_id, "RequestAccessToShop_personal_link", out)
+
+    # R22 (R13 first): someone off the team is refused, then the owner declines.
+    declined = await service.submit(method=RA, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+    try:
+        await service.decline(declined.request_id, by=RAJ)
+        raise SystemExit("expected a refusal")
+    except Refusal:
+        pass
+    await service.decline(declined.request_id, by=KIM, reason="We only work with known agencies")
+    await _save(client, declined.workflow_id, "RequestAccessToShop_declined", out)
 
     # Issue 8: bad stored data at admission ends the request "failed", not retrying.
     with write_session(service.engine) as session:

@@ -4,12 +4,18 @@ their own approval link, at most twice; never after a decision; a resend e-mail 
 clock over; a worker restart in between repeats and loses no reminder.
 
 As in test_r9_no_expiry.py, the test server has no custom search attributes: the
-workflow's upserts are no-ops here and the workflow starts without them.
+workflow's upserts are no-ops here and the workflow starts without them. For the same
+reason the history of the first walk (two reminders fired, a restart, an approval) lives in
+tests/histories/time_skipping/, outside test_replay.py's glob, and is replayed here with
+the same no-op upserts. Re-record it with ``RECORD_R25_HISTORY=1`` after a deliberate,
+patched change (keep the old file under another name).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,8 +28,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
@@ -43,6 +51,8 @@ from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS, outbox_messa
 from worker import WORKFLOWS, activities_for
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+HISTORY = Path(__file__).resolve().parent / "histories" / "time_skipping"
+REMINDERS_HISTORY = HISTORY / "RequestAccessToShop_reminders.json"
 
 
 @pytest.fixture()
@@ -170,6 +180,28 @@ async def test_r25_reminds_after_3_and_10_days_at_most_twice_across_a_worker_res
         assert approved.status is RequestStatus.APPROVED
         assert (await handle.result()).status == "approved"
     assert len(reminders(settings)) == 2
+    if os.environ.get("RECORD_R25_HISTORY") == "1":
+        history = await handle.fetch_history()
+        HISTORY.mkdir(exist_ok=True)
+        REMINDERS_HISTORY.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+
+
+async def test_r25_the_recorded_reminders_history_replays_on_current_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two fired reminder timers, their mails, a worker restart and the approval replay on
+    today's code: a change to the reminders must be guarded with workflow.patched."""
+    monkeypatch.setattr(workflow, "upsert_search_attributes", lambda *a, **k: None)
+    history = WorkflowHistory.from_json(REMINDERS_HISTORY.stem, REMINDERS_HISTORY.read_text())
+    fired = [e for e in history.events if e.HasField("timer_fired_event_attributes")]
+    assert len(fired) == 2  # the history is the one this test means
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, repr(result.replay_failure)
 
 
 async def test_r25_a_resend_e_mail_starts_the_clock_over(
