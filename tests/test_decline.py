@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client
 
 from models.enums import RequestMethod, RequestStatus
@@ -61,7 +61,9 @@ def row(engine: Engine, request_id: str) -> AccessRequest:
 def audit_actions(engine: Engine, request_id: str) -> list[tuple[str, str]]:
     with read_session(engine) as session:
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.entity_id == request_id).order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.entity_id == request_id)
+            .order_by(col(AuditEvent.id))
         ).all()
         return [(e.action, e.actor) for e in events]
 
