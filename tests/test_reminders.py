@@ -248,3 +248,30 @@ async def test_r25_no_reminder_after_a_decline_or_with_reminders_turned_off(
         state = await state_of(handle)
         assert state.status is RequestStatus.PENDING and state.reminders_sent == 0
         assert reminders(quiet) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("3,10,20", "at most 2"),
+        ("10,3", "ascending"),
+        ("3,3", "ascending"),
+        ("0", "above 0"),
+        ("-1", "above 0"),
+        ("3 days", "above 0"),
+        ("2.5", "above 0"),
+    ],
+)
+def test_r25_a_policy_the_rule_cannot_mean_is_refused_at_startup(value: str, words: str) -> None:
+    """REQUEST_REMINDER_DAYS is checked where the settings are read, so no worker, CLI or
+    link handler starts requests with a policy R25 cannot mean."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        Settings(dev_mode=True, request_reminder_days=value)
+    assert "REQUEST_REMINDER_DAYS" in str(info.value) and words in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "days"), [("3,10", [3, 10]), (" 1 , 7 ", [1, 7]), ("", [])])
+def test_r25_the_policy_as_the_workflow_takes_it(value: str, days: list[int]) -> None:
+    assert Settings(dev_mode=True, request_reminder_days=value).reminder_days == days

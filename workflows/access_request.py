@@ -451,37 +451,47 @@ class AccessRequestLifecycle:
             or (state.last_resend_at, state.reminders_sent) != clock
         )
 
+    def _reminder_days(self) -> list[int]:
+        # Defensive: the starter already refused any other policy (models/settings.py).
+        return sorted(d for d in set(self._input.reminder_days) if d > 0)[:MAX_REMINDERS]
+
     def _until_reminder(self) -> timedelta | None:
         """How long until R25's next reminder is due (may be negative: overdue), or None
         when no reminder is left, or when this run predates reminders."""
         state = self._state
         if state.created_at is None or not workflow.patched(REMINDERS_PATCH):
             return None
-        # Defensive: the starter already refused any other policy (models/settings.py).
-        days = sorted(d for d in set(self._input.reminder_days) if d > 0)[:MAX_REMINDERS]
+        days = self._reminder_days()
         if state.reminders_sent >= len(days):
             return None
         base = state.last_resend_at or state.created_at
         return base + timedelta(days=days[state.reminders_sent]) - workflow.now()
 
     async def _remind(self) -> None:
-        """R25: remind the shop team, unless a decision or cancel got in first."""
+        """R25: remind the shop team, unless a decision or cancel got in first.
+
+        Not under the lock: the mail retries for as long as SMTP is away, and a seller's
+        decision must not wait for it. The activity reads the store and sends nothing once
+        the request is decided. After a long outage only the latest reminder due is sent,
+        not one per missed date."""
         state = self._state
-        async with self._lock:
-            if state.status is not RequestStatus.PENDING or state.created_at is None:
-                return
-            state.reminders_sent += 1
-            await self._mail(
-                MailActivities.send_reminder,
-                SendReminder(
-                    request_id=self._input.request_id,
-                    seq=state.sends,
-                    n=state.reminders_sent,
-                    # Rounded: the store's clock stamped created_at, so the reminder due
-                    # "3 days" after it may read 2 days 23:59:59.9 here.
-                    waited_days=round((workflow.now() - state.created_at) / timedelta(days=1)),
-                ),
-            )
+        if state.status is not RequestStatus.PENDING or state.created_at is None:
+            return
+        base = state.last_resend_at or state.created_at
+        now = workflow.now()
+        due = sum(1 for d in self._reminder_days() if base + timedelta(days=d) <= now)
+        state.reminders_sent = max(state.reminders_sent + 1, due)
+        await self._mail(
+            MailActivities.send_reminder,
+            SendReminder(
+                request_id=self._input.request_id,
+                seq=state.sends,
+                n=state.reminders_sent,
+                # Rounded: the store's clock stamped created_at, so the reminder due
+                # "3 days" after it may read 2 days 23:59:59.9 here.
+                waited_days=round((now - state.created_at) / timedelta(days=1)),
+            ),
+        )
 
     async def _send_personal_link(self, item: SendPersonalLink) -> None:
         await self._mail(MailActivities.send_personal_link, item)
