@@ -150,7 +150,7 @@ def request_reminder(
     """R25: to each shop team member while a request waits, with their personal link."""
     return render(
         "request_reminder",
-        f"Still waiting: {bc_name} asks for access to your TikTok Shop {shop_name}",
+        f"Reminder: {bc_name} is still waiting for access to {shop_name}",
         **locals(),
     )
 

@@ -123,7 +123,7 @@ def first_emails(settings: Settings) -> list[Any]:
 
 
 def reminders(settings: Settings) -> list[Any]:
-    return [m for m in outbox_messages(settings) if m["Subject"].startswith("Still waiting:")]
+    return [m for m in outbox_messages(settings) if "is still waiting for access" in m["Subject"]]
 
 
 def waited(settings: Settings) -> list[str]:
