@@ -17,7 +17,18 @@ from typing import NoReturn
 
 import click
 
-from cli import campaigns, data, operations, partners, reads, removal, requests, seller
+from cli import (
+    audit,
+    campaigns,
+    data,
+    operations,
+    partners,
+    reads,
+    removal,
+    requests,
+    seller,
+    webhooks,
+)
 from cli.failures import ShopAccessGroup
 
 
@@ -31,7 +42,18 @@ def cli() -> None:
     """
 
 
-for group in (data, requests, seller, reads, partners, campaigns, removal, operations):
+for group in (
+    data,
+    requests,
+    seller,
+    reads,
+    partners,
+    campaigns,
+    removal,
+    operations,
+    audit,
+    webhooks,
+):
     for cmd in group.COMMANDS:
         cli.add_command(cmd)
 

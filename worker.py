@@ -37,6 +37,7 @@ from activities.delivery import Transport, make_transport
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities
 from activities.store import RequestStoreActivities
+from activities.webhooks import WebhookActivities
 from models.settings import Settings
 from service.health import Check, Readiness, readiness
 from service.health_server import serve_health, starlette_routes
@@ -54,6 +55,7 @@ from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
 from workflows.request_access import RequestAccessWorkflow
+from workflows.webhooks import WebhookDispatcherWorkflow
 
 log = logging.getLogger("shop_access.worker")
 
@@ -64,6 +66,8 @@ WORKFLOWS: list[type] = [
     MemberInvitationWorkflow,
     PartnerInvitationWorkflow,
     RemovePartnerAccessWorkflow,
+    # Signed webhooks (R26).
+    WebhookDispatcherWorkflow,
 ]
 
 
@@ -85,7 +89,14 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         store.decline_request,  # R22
         mail.send_reminder,  # R25
         *partner_activities(settings, engine, transport),
+        *webhook_activities(engine),
     ]
+
+
+def webhook_activities(engine: Engine) -> list[Any]:
+    """Signed webhooks (R26): wait for a subscription's events, POST one, give one up."""
+    hooks = WebhookActivities(engine)
+    return [hooks.wait_for_events, hooks.deliver, hooks.give_up]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:

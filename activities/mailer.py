@@ -23,8 +23,8 @@ from models.names import Activity
 from models.tables import AccessRequest, BusinessCenter, Shop, ShopGrant, User
 from service.links import LinkSigner
 from store.db import read_session
+from store.grants import GRANT_FOR_METHOD
 from store.people import normalise_email, team_members
-from store.requests import GRANT_FOR_METHOD
 
 PERMISSION_LABELS = {
     Permission.AD_PROMOTION: "Ad promotion permission (run Product Sales ads with the shop)",

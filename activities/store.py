@@ -19,11 +19,14 @@ from models.messages import (
     RecordResend,
 )
 from models.names import Activity
-from models.tables import AccessRequest, User
+from models.tables import AccessRequest
 from service.links import LinkSigner
 from store import decline
 from store import requests as rules
+from store.admission import admit_request
+from store.approval import DecisionRecord, decide_approval
 from store.db import write_session
+from store.people import user_email
 
 
 class RequestStoreActivities:
@@ -35,7 +38,7 @@ class RequestStoreActivities:
     @refusals_as_errors
     def admit_request(self, input: AdmitRequest) -> Admission:
         with write_session(self._engine) as session:
-            admitted = rules.admit_request(
+            admitted = admit_request(
                 session,
                 request_id=input.request_id,
                 method=input.method,
@@ -81,7 +84,7 @@ class RequestStoreActivities:
     @refusals_as_errors
     def decide_and_grant(self, input: DecideApproval) -> Decision:
         with write_session(self._engine) as session:
-            record = rules.decide_approval(
+            record = decide_approval(
                 session,
                 request_id=input.request_id,
                 by=input.by,
@@ -91,12 +94,11 @@ class RequestStoreActivities:
             )
             decided_by = record.decided_by
             if decided_by is None and record.request.decided_by_user_id is not None:
-                user = session.get(User, record.request.decided_by_user_id)
-                decided_by = user.email if user else None
+                decided_by = user_email(session, user_id=record.request.decided_by_user_id)
             return _decision(record.request, record, decided_by)
 
 
-def _decision(request: AccessRequest, record: rules.DecisionRecord, by: str | None) -> Decision:
+def _decision(request: AccessRequest, record: DecisionRecord, by: str | None) -> Decision:
     expired, grant = record.expired, record.grant
     return Decision(
         request_id=request.id,

@@ -47,7 +47,8 @@ from models.reference import ReferenceData
 from models.tables import AuditEvent, Campaign
 from service.partners import PartnerService
 from store import invitations, sharing
-from store import requests as rules
+from store.admission import admit_request
+from store.approval import decide_approval
 from store.campaigns import bulk_insert_delivering
 from store.db import make_engine, read_session, write_session
 from store.migrate import upgrade
@@ -82,7 +83,7 @@ def _grant(engine: Any, bc_id: int, admin: str, shop_id: int) -> None:
     """R14 straight in the store: admitted, approved by the seller (S1), granted."""
     request_id = "req_" + uuid.uuid4().hex[:20]
     with write_session(engine) as session:
-        rules.admit_request(
+        admit_request(
             session,
             request_id=request_id,
             method=RequestMethod.REQUEST_ACCESS,
@@ -92,9 +93,8 @@ def _grant(engine: Any, bc_id: int, admin: str, shop_id: int) -> None:
             workflow_id="bench-" + request_id,
         )
     with write_session(engine) as session:
-        rules.decide_approval(session, request_id=request_id, by=SELLER)
-    with write_session(engine) as session:
-        rules.grant_access(session, request_id=request_id)
+        # R14: approving writes the grant in the same transaction.
+        decide_approval(session, request_id=request_id, by=SELLER)
 
 
 def prepare(url: str, campaigns: int, downstream_share: float) -> tuple[Any, str, dict[str, int]]:

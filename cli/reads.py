@@ -9,10 +9,9 @@ from cli.params import DB_ID
 from models.enums import RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.views import RequestView
-from store import queries
+from store import history, queries
 from store.db import read_session
-from store.people import find_shop_by_code
-from store.requests import unknown_shop_code
+from store.people import require_shop_by_code
 
 
 def _describe(view: RequestView) -> str:
@@ -30,16 +29,24 @@ def _describe(view: RequestView) -> str:
         human += f"\n  declined because: {view.decline_reason}"
     if view.status is RequestStatus.PENDING:
         human += f"\n  waiting for {view.waited}"
+    for step in view.transitions:
+        human += f"\n  {step.at:%Y-%m-%d %H:%M:%S} {step.label} by {step.actor}"
     return human
+
+
+def _last(view: RequestView) -> str:
+    step = view.transitions[-1]
+    return f"{step.label} by {step.actor} at {step.at:%Y-%m-%d %H:%M}"
 
 
 @click.command()
 @click.argument("request_id")
 @command
 def status(ctx: Context, request_id: str) -> None:
-    """Show one request: status, method, BC, shop, dates, sends, superseded_by."""
+    """Show one request: status, method, BC, shop, dates, sends, superseded_by, and
+    every transition with its time and actor."""
     with read_session(ctx.engine) as session:
-        view = queries.request_view(session, request_id)
+        view = history.with_transitions(session, [queries.request_view(session, request_id)])[0]
     ctx.emit(view.model_dump(mode="json"), _describe(view))
 
 
@@ -48,7 +55,8 @@ def status(ctx: Context, request_id: str) -> None:
 @click.option("--shop-code", help="A shop's request history, as its seller sees it (R15).")
 @command
 def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
-    """List requests of a Business Center (--bc) or of a shop (--shop-code)."""
+    """List requests of a Business Center (--bc) or of a shop (--shop-code), each with
+    every transition (time, what, actor): the seller's history (R15, R21)."""
     if (bc_id is None) == (shop_code is None):
         raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
     with read_session(ctx.engine) as session:
@@ -56,10 +64,12 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
             views = queries.requests_for_bc(session, bc_id)
         else:
             assert shop_code is not None
-            shop = find_shop_by_code(session, shop_code)
-            if shop is None or shop.id is None:
-                raise unknown_shop_code()
+            shop = require_shop_by_code(session, shop_code)
+            assert shop.id is not None
             views = queries.requests_for_shop(session, shop.id)
+        # R21: every transition with its time and actor, the same rows the seller's page
+        # shows (store/history.py).
+        views = history.with_transitions(session, views)
     rows = [v.model_dump(mode="json", exclude={"sends"}) for v in views]
     human = (
         "\n".join(
@@ -67,6 +77,7 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
             f"{v.shop_code}  {v.created_at:%Y-%m-%d %H:%M}"
             + (f"  waiting {v.waited}" if v.status is RequestStatus.PENDING else "")
             + (f"  decided by {v.decided_by}" if v.decided_by else "")
+            + (f"\n    last: {_last(v)}" if v.transitions else "")
             for v in views
         )
         or "No requests."

@@ -51,6 +51,18 @@ class ErrorCode(StrEnum):
     # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
     INVALID_DATA = "invalid_data"
     BROKEN_INVARIANT = "broken_invariant"
+    # `starter.py audit verify` found a file that fails its check (R27, docs/audit.md);
+    # details name the first bad ``line``.
+    AUDIT_NOT_AN_EXPORT = "audit_not_an_export"
+    AUDIT_LINE_ALTERED = "audit_line_altered"
+    AUDIT_LINE_OUT_OF_CHAIN = "audit_line_out_of_chain"
+    AUDIT_LINES_MISSING = "audit_lines_missing"
+    AUDIT_STORE_MISMATCH = "audit_store_mismatch"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    # Webhook subscriptions (R26, docs/audit.md).
+    UNKNOWN_WEBHOOK = "unknown_webhook"
+    UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"
+    WEBHOOK_REMOVED = "webhook_removed"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

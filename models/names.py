@@ -102,3 +102,20 @@ def partner_invitation_workflow_id(bc_id: int, partner_bc_id: int) -> str:
 def removal_workflow_id(shop_id: int, partner_bc_id: int, grant_id: int) -> str:
     """R19: one removal per partner grant; a second click joins the first."""
     return f"remove-access:shop-{shop_id}:bc-{partner_bc_id}:{grant_id}"
+
+
+# --- webhooks (R26) -------------------------------------------------------------------------
+
+
+class WebhookWorkflowType:
+    DISPATCHER = "WebhookDispatcher"
+
+
+class WebhookActivity:
+    WAIT_FOR_EVENTS = "webhooks.wait_for_events"
+    DELIVER = "webhooks.deliver"
+    GIVE_UP = "webhooks.give_up"
+
+
+def webhook_dispatcher_id(subscription_id: str) -> str:
+    return f"webhook-dispatcher:{subscription_id}"

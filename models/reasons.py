@@ -31,5 +31,7 @@ def require_reason(value: str | None) -> str | None:
         return None
     problem = reason_problem(value)
     if problem is not None:
-        raise Refusal(ErrorCode.INVALID_INPUT, f"The reason {problem}.", field="reason")
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, reason="decline_reason", field="reason", problem=problem
+        )
     return value.strip()

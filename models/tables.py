@@ -191,7 +191,10 @@ class AuditEvent(SQLModel, table=True):
     """Append-only log of every state change, with time and actor (R21)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id"),
+        UniqueConstraint("seq", name="uq_audit_event_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)
@@ -200,6 +203,11 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str = Field(max_length=120)
     action: str = Field(max_length=60)
     detail: str = Field(default="{}")
+    # The hash chain (R27, docs/audit.md): ``seq`` is the row's place in the one chain,
+    # ``hash`` covers the row's fields and ``prev_hash``, the hash of the row at seq - 1.
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
 
 
 class EmailDelivery(SQLModel, table=True):
@@ -460,3 +468,55 @@ class PersonalLinkAsk(SQLModel, table=True):
     request_id: str = Field(max_length=40)
     address_hash: str = Field(max_length=64)
     asked_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The audit chain's last link (one row, id 1): a writer locks it to take the next
+    ``seq``, so concurrent writers extend one chain and never fork it (docs/audit.md)."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """A receiver of one shop's or one BC's changes as signed webhooks (R26,
+    docs/audit.md). ``start_seq``: the audit chain's head when it was added; it gets the
+    changes after that. ``secret`` signs; it must be readable to sign, so it is stored as
+    given (the database is as sensitive as SECRET_KEY). Removing sets ``removed_at``."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: str = Field(primary_key=True, max_length=40)
+    shop_code: str | None = Field(default=None, max_length=64)
+    bc_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=200)
+    start_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_by: str = Field(max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+    removed_at: datetime | None = None
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The delivery log: one row per subscription and event (an audit row's ``seq``),
+    updated on every attempt. ``status``: pending, delivered, failed (gave up after
+    3 days) or replay (asked again; the dispatcher sends it once more, same event id)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_status", "subscription_id", "status"),)
+
+    subscription_id: str = Field(
+        primary_key=True, foreign_key="webhook_subscription.id", max_length=40
+    )
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_id: str = Field(max_length=40)
+    event_type: str = Field(max_length=120)
+    status: str = Field(max_length=20)
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None

@@ -16,6 +16,16 @@ class SendView(BaseModel):
     at: datetime
 
 
+class TransitionView(BaseModel):
+    """One change of a request, from the audit log (R15, R21): what, when, by whom."""
+
+    action: str  # the audit action: requested, resent, approved, expired, revoked, ...
+    label: str  # the same in a seller's words ("expired: req-… was approved first")
+    at: datetime
+    actor: str  # an e-mail, or "system" for changes no person made (R11, R23)
+    superseded_by: str | None = None  # R11: the winner, on an expiry
+
+
 class RequestView(BaseModel):
     request_id: str
     method: RequestMethod
@@ -49,6 +59,9 @@ class RequestView(BaseModel):
         if hours:
             return f"{hours} h {rest // 60} min"
         return f"{rest // 60} min" if rest >= 60 else f"{rest} s"
+
+    # Filled by store.history.with_transitions where the whole story is shown (R21).
+    transitions: list[TransitionView] = []
 
 
 STATUS_LABELS = {

@@ -18,10 +18,124 @@ from typing import Any
 
 CATALOGUE: dict[str, str] = {
     # --- requesting and approving (R1-R15) ---------------------------------------------
+    # A code with several sentences has one entry per ``reason`` detail ("code.reason").
+    "not_bc_admin.not_a_member": (
+        "{email} is not a member of Business Center {bc_id} ({bc_name}); "
+        "only its admins can do this."
+    ),
+    "not_bc_admin.standard_member": (
+        "{email} is a standard member of Business Center {bc_id} ({bc_name}); "
+        "ask an admin of that Business Center to make you a co-admin."
+    ),
+    "unknown_user": "No user with the e-mail {email!r} is known.",
+    "unknown_bc": "Business Center {bc_id} does not exist.",
+    "unknown_shop_code": (
+        "No shop can be requested with that code. Check the shop code in Seller Center > "
+        "My Account > Seller profile > Seller information."
+    ),
+    "bc_not_eligible": (
+        "Business Center {bc_id} is a {bc_type} Business Center registered in {country}; "
+        "requesting shop access is available to direct and agency Business Centers "
+        "registered in {eligible_countries}, and to regular Business Centers anywhere."
+    ),
+    "shop_location_not_supported": (
+        "Shops located in {location} cannot be requested from Business Center yet; "
+        "cross-border shops and shops in {supported_locations} can."
+    ),
+    "already_has_access": (
+        "Business Center {bc_id} already has access to shop {shop_code} "
+        "({relationship}, {permission})."
+    ),
+    "request_already_pending": (
+        "A request for shop {shop_code} is already pending approval ({request_id}); "
+        "resend it instead of asking again."
+    ),
+    "daily_limit_reached": (
+        "Business Center {bc_id} has made {limit} shop access requests today ({day}, "
+        "{timezone}); the limit resets at midnight {timezone}, {resets_at}."
+    ),
+    "unknown_request": "There is no access request {request_id}.",
+    "request_not_pending": ("Request {request_id} is {status}; only a pending request can change."),
+    "request_not_pending.superseded": (
+        "Request {request_id} is {status} because request {superseded_by} was approved "
+        "first; only a pending request can change."
+    ),
+    "resend_too_soon": (
+        "The request was resent by e-mail less than a minute ago; try again in "
+        "{retry_after_seconds} seconds, or copy the link instead."
+    ),
+    "not_shop_team": (
+        "{email} is not on the team of shop {shop_code}; only its owner, main admins and "
+        "ad managers can approve access."
+    ),
+    "invalid_input.s1_bc_given": (
+        "Shop {shop_code} is already linked to Business Center {linked_bc_id}; approve "
+        "without choosing or creating one."
+    ),
+    "invalid_input.new_bc_name_missing": (
+        "Enter a name (1-200 characters) for your new Business Center."
+    ),
+    "invalid_input.timezone_missing": "Pick a timezone for the new Business Center.",
+    "invalid_input.timezone_unknown": (
+        "{timezone!r} is not an IANA timezone (e.g. Asia/Singapore)."
+    ),
+    "invalid_input.s3_new_bc": (
+        "You already administer a Business Center; pick one of yours instead of creating a new one."
+    ),
+    "invalid_input.s3_bc_missing": (
+        "Pick one of the Business Centers you administer: {bc_choices}."
+    ),
+    "invalid_input.email_missing": "Enter your e-mail address.",
+    "bc_admin_required.s3_not_admin": (
+        "You are not an admin of Business Center {bc_id}. Pick one of the Business Centers "
+        "you administer: {bc_choices}."
+    ),
+    "bc_admin_required.s4": (
+        "To approve, you need admin access to your Business Center {seller_bcs}. Ask its "
+        "admin ({bc_admins}) to make you an admin, then open this link again."
+    ),
+    "bc_admin_required.s4_no_admins": (
+        "To approve, you need admin access to your Business Center {seller_bcs}. Ask its "
+        "admin to make you an admin, then open this link again."
+    ),
     # --- partner side (R16-R19) ----------------------------------------------------------
     # --- faults and the entry points' own codes ------------------------------------------
+    "service_unavailable.no_answer": (
+        "No worker answered within {timeout_seconds} seconds; the service may be down. "
+        "Anything already accepted carries on when it is back: check the status before "
+        "trying again."
+    ),
+    "service_unavailable.failed": "The request failed: {error}",
+    # --- audit and webhooks (R26, R27; docs/audit.md) -------------------------------------
+    "audit_not_an_export": "Line {line} is not the header of an audit export.",
+    "audit_line_altered": "Line {line} was altered: its content does not match its hash.",
+    "audit_line_out_of_chain": (
+        "Line {line} does not follow the line before it: a line before it was removed, "
+        "or lines were reordered."
+    ),
+    "audit_lines_missing": (
+        "The file ends early at line {line}: lines were removed from its end, or its "
+        "trailer was altered."
+    ),
+    "audit_store_mismatch": (
+        "Line {line} is not what the store recorded: the file was rewritten, or it comes "
+        "from another store."
+    ),
+    "audit_chain_broken": (
+        "The store's audit chain breaks at change {seq}: a row was altered, removed or "
+        "inserted outside the service."
+    ),
+    "unknown_webhook": "No webhook subscription has id {subscription_id}.",
+    "unknown_webhook_event": (
+        "Subscription {subscription_id} has no logged delivery of event {event_id}; "
+        "`webhook deliveries` lists them."
+    ),
+    "webhook_removed": "Subscription {subscription_id} was removed; it sends nothing more.",
+    # --- decline11 (issue 11: R22 decline, R25 reminders) ---------------------------------
+    "invalid_input.decline_reason": "The reason {problem}.",
 }
-"""code -> template. Codes without an entry fall back to the message given when raised."""
+"""code (or "code.reason") -> template. Codes without an entry fall back to the message
+given when raised."""
 
 
 class _Lenient(string.Formatter):
@@ -30,13 +144,38 @@ class _Lenient(string.Formatter):
             return kwargs.get(key, "?")
         return super().get_value(key, args, kwargs)
 
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        # Details stay data (a list of e-mails for scripts); people read "a, b".
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        return super().format_field(value, format_spec)
+
 
 _FORMATTER = _Lenient()
 
 
+def template_for(code: str, details: Mapping[str, Any]) -> str | None:
+    """The catalogue's template for ``code``, picked by the ``reason`` detail if any."""
+    reason = details.get("reason")
+    if reason is not None:
+        found = CATALOGUE.get(f"{code}.{reason}")
+        if found is not None:
+            return found
+    return CATALOGUE.get(str(code))
+
+
+def fields_of(template: str) -> set[str]:
+    """The detail names a template fills in."""
+    return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
+
+
 def wording(code: str, details: Mapping[str, Any], fallback: str | None = None) -> str:
     """The sentence for ``code`` with ``details`` filled in."""
-    template = CATALOGUE.get(str(code))
+    template = template_for(str(code), details)
     if template is None:
         return fallback if fallback is not None else str(code).replace("_", " ").capitalize()
+    if fallback is not None and not fields_of(template) <= details.keys():
+        # Raised with its own words but without the details the template needs (an older
+        # workflow's error, a partner-side site): its words say more than "?" would.
+        return fallback
     return _FORMATTER.format(template, **details)

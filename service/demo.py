@@ -25,10 +25,10 @@ from models.enums import RequestMethod, RequestStatus
 from models.errors import Refusal
 from models.reference import ReferenceData
 from store.db import read_session, write_session
+from store.grants import active_grants
 from store.people import find_shop_by_code
 from store.queries import requests_for_bc
 from store.reference import load_reference
-from store.requests import active_grants
 
 if TYPE_CHECKING:
     from service.requests import RequestService

@@ -57,8 +57,7 @@ from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
 from store import campaigns, members, removal, sharing
 from store.db import read_session, write_session
 from store.invitations import require_invitation
-from store.people import find_shop_by_code, normalise_email
-from store.requests import parse_shop_code, unknown_shop_code
+from store.people import normalise_email, require_shop_by_code
 from store.sharing import invitation_not_pending
 from workflows.search_attributes import BC_ID, REQUEST_STATUS, SHOP_CODE
 
@@ -90,12 +89,8 @@ class PartnerService:
 
     def shop(self, shop_code: str) -> Shop:
         """R5: the shop by its code; one answer for malformed and unknown codes."""
-        code = parse_shop_code(shop_code)
         with read_session(self.engine) as session:
-            shop = find_shop_by_code(session, code)
-        if shop is None or shop.id is None:
-            raise unknown_shop_code()
-        return shop
+            return require_shop_by_code(session, shop_code)
 
     # --- members (R16) -------------------------------------------------------------------
 

@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam
-from sqlmodel import Session, select
+from sqlalchemy import Engine
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -47,31 +46,13 @@ from models.messages import (
 )
 from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
 from models.reasons import require_reason
-from models.tables import AccessRequest, ShopTeamMember, User
 from models.views import RequestView
 from store import queries
+from store.admission import already_pending, find_pending_request
 from store.db import read_session
-from store.people import find_shop_by_code, normalise_email
-from store.requests import already_pending, not_pending, parse_shop_code, unknown_shop_code
+from store.people import normalise_email, require_shop_by_code, team_member_id
+from store.requests import find_request, not_pending, require_pending_request
 from workflows.search_attributes import BC_ID, REQUEST_METHOD, REQUEST_STATUS, SHOP_CODE
-
-# The shop's team member with a given address (R13), if any: one query for every address.
-_TEAM_MEMBER = (
-    select(ShopTeamMember.user_id)
-    .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
-    .where(ShopTeamMember.shop_id == bindparam("shop_id"), User.email == bindparam("email"))
-)
-
-
-def _pending(session: Session, request_id: str) -> AccessRequest:
-    """The request, if it exists and is still pending; otherwise the refusal callers get."""
-    request = session.get(AccessRequest, request_id)
-    if request is None:
-        raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
-    if request.status is not RequestStatus.PENDING:
-        raise not_pending(request)
-    return request
-
 
 # With no worker running, an update waits for ever; people and scripts should not.
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -133,43 +114,22 @@ class RequestService:
         """Start a request workflow and wait for the store's admission (R1-R7)."""
         # Issue 8: an id the store cannot hold is refused here, before any workflow starts.
         require_db_id("bc_id", bc_id)
-        code = parse_shop_code(shop_code)
         with read_session(self.engine) as session:
-            shop = find_shop_by_code(session, code)
-        if shop is None or shop.id is None:
-            raise unknown_shop_code()
-        request_id = new_request_id()
-        workflow_id = request_workflow_id(method, bc_id, shop.code)
-        start: WithStartWorkflowOperation[Any, RequestResult] = WithStartWorkflowOperation(
-            WORKFLOW_TYPE_FOR_METHOD[method],
-            RequestInput(
-                request_id=request_id,
-                method=method,
-                bc_id=bc_id,
-                shop_id=shop.id,
-                shop_code=shop.code,
-                requested_by=by.strip().lower(),
-                reminder_days=(
-                    list(DEFAULT_REMINDER_DAYS)
-                    if self.reminder_days is None
-                    else self.reminder_days
-                ),
+            shop = require_shop_by_code(session, shop_code)
+        assert shop.id is not None
+        request = RequestInput(
+            request_id=new_request_id(),
+            method=method,
+            bc_id=bc_id,
+            shop_id=shop.id,
+            shop_code=shop.code,
+            requested_by=by.strip().lower(),
+            reminder_days=(
+                list(DEFAULT_REMINDER_DAYS) if self.reminder_days is None else self.reminder_days
             ),
-            id=workflow_id,
-            task_queue=self.task_queue,
-            # R6: Temporal itself refuses a second open request for (BC, shop, method).
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            result_type=RequestResult,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(BC_ID, str(bc_id)),
-                    SearchAttributePair(SHOP_CODE, shop.code),
-                    SearchAttributePair(REQUEST_METHOD, method.value),
-                    SearchAttributePair(REQUEST_STATUS, "admitting"),
-                ]
-            ),
-            static_summary=f"{method.label}: BC {bc_id} → shop {shop.code} ({request_id})",
         )
+        workflow_id = request_workflow_id(method, bc_id, shop.code)
+        start = self._start_operation(request, workflow_id)
         try:
             async with asyncio.timeout(self.timeout):
                 outcome: AdmissionOutcome = await self.client.execute_update_with_start_workflow(
@@ -196,10 +156,33 @@ class RequestService:
         except TimeoutError:
             raise self._unavailable() from None
         return Submitted(
-            request_id=request_id,
+            request_id=request.request_id,
             status=outcome.status,
             approval_url=outcome.approval_url or "",
             workflow_id=workflow_id,
+        )
+
+    def _start_operation(
+        self, request: RequestInput, workflow_id: str
+    ) -> WithStartWorkflowOperation[Any, RequestResult]:
+        method, bc_id, code = request.method, request.bc_id, request.shop_code
+        return WithStartWorkflowOperation(
+            WORKFLOW_TYPE_FOR_METHOD[method],
+            request,
+            id=workflow_id,
+            task_queue=self.task_queue,
+            # R6: Temporal itself refuses a second open request for (BC, shop, method).
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            result_type=RequestResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(BC_ID, str(bc_id)),
+                    SearchAttributePair(SHOP_CODE, code),
+                    SearchAttributePair(REQUEST_METHOD, method.value),
+                    SearchAttributePair(REQUEST_STATUS, "admitting"),
+                ]
+            ),
+            static_summary=f"{method.label}: BC {bc_id} → shop {code} ({request.request_id})",
         )
 
     async def resend(self, request_id: str, *, by: str, copy_link: bool) -> ResendOutcome:
@@ -276,12 +259,11 @@ class RequestService:
         """
         address = normalise_email(email)
         with read_session(self.engine) as session:
-            request = _pending(session, request_id)
+            request = require_pending_request(session, request_id=request_id)
             if not address or len(address) > 320:
-                raise Refusal(ErrorCode.INVALID_INPUT, "Enter your e-mail address.")
-            member_id = session.exec(
-                _TEAM_MEMBER, params={"shop_id": request.shop_id, "email": address}
-            ).first()
+                raise Refusal(ErrorCode.INVALID_INPUT, reason="email_missing")
+            # One query for every address (R13): its timing tells nothing either.
+            member_id = team_member_id(session, shop_id=request.shop_id, email=address)
         result: PersonalLinkAccepted = await self._update(
             request_id,
             Message.SEND_PERSONAL_LINK,
@@ -311,7 +293,7 @@ class RequestService:
     ) -> Any:
         if workflow_id is None:
             with read_session(self.engine) as session:
-                workflow_id = _pending(session, request_id).workflow_id
+                workflow_id = require_pending_request(session, request_id=request_id).workflow_id
         handle = self.client.get_workflow_handle(workflow_id)
         # One retry: the server aborts an update whose workflow task failed, which happens
         # benignly when the update lands while the workflow is completing (its completion
@@ -326,7 +308,7 @@ class RequestService:
                 raise self._refusal(err) from None
             except RPCError as err:
                 with read_session(self.engine) as session:
-                    fresh = session.get(AccessRequest, request_id)
+                    fresh = find_request(session, request_id=request_id)
                 assert fresh is not None
                 closed = err.status is RPCStatusCode.NOT_FOUND
                 if closed or fresh.status is not RequestStatus.PENDING:
@@ -357,27 +339,17 @@ class RequestService:
         self, bc_id: int, shop_id: int, method: RequestMethod, shop_code: str
     ) -> Refusal:
         with read_session(self.engine) as session:
-            pending = session.exec(
-                select(AccessRequest).where(
-                    AccessRequest.bc_id == bc_id,
-                    AccessRequest.shop_id == shop_id,
-                    AccessRequest.method == method,
-                    AccessRequest.status == RequestStatus.PENDING,
-                )
-            ).first()
+            pending = find_pending_request(session, bc_id=bc_id, shop_id=shop_id, method=method)
         return already_pending(pending.id if pending else "being admitted", shop_code)
 
     @staticmethod
     def _refusal(err: WorkflowUpdateFailedError) -> Refusal:
         refusal = refusal_from(err)
         if refusal is None:
-            return Refusal(ErrorCode.SERVICE_UNAVAILABLE, f"The request failed: {err}")
+            return Refusal(ErrorCode.SERVICE_UNAVAILABLE, reason="failed", error=str(err))
         return refusal
 
     def _unavailable(self) -> Refusal:
         return Refusal(
-            ErrorCode.SERVICE_UNAVAILABLE,
-            f"No worker answered within {self.timeout:.0f} seconds; the service may be "
-            "down. Anything already accepted carries on when it is back: check the status "
-            "before trying again.",
+            ErrorCode.SERVICE_UNAVAILABLE, reason="no_answer", timeout_seconds=round(self.timeout)
         )

@@ -15,7 +15,7 @@ from models.errors import ErrorCode, Refusal
 from models.fields import require_display_name
 from models.partner_enums import CAMPAIGN_WRITERS, PRODUCT_SALES, CampaignStatus
 from models.partner_messages import CampaignView
-from models.tables import AdAccount, AuditEvent, Campaign, Shop, User, utcnow
+from models.tables import AdAccount, Campaign, Shop, User, utcnow
 from store import audit
 from store.members import active_assignment, ad_account_permission
 from store.people import find_user, member_role, require_bc
@@ -168,19 +168,12 @@ def stop_batch(
     )
     done = sorted(int(i) for i in stopped)
     if done:
-        session.execute(
-            insert(AuditEvent),
-            [
-                {
-                    "at": now,
-                    "actor": "system",
-                    "entity": "campaign",
-                    "entity_id": str(i),
-                    "action": "stopped",
-                    "detail": f'{{"removal_id": "{removal_id}"}}',
-                }
+        audit.record_many(
+            session,
+            (
+                audit.Change("system", "campaign", i, "stopped", now, {"removal_id": removal_id})
                 for i in done
-            ],
+            ),
         )
     last = ids[-1]
     assert last is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
@@ -26,6 +28,11 @@ _TEAM = (
     .where(ShopTeamMember.shop_id == bindparam("shop_id"))
     .order_by(User.email)
 )
+_TEAM_MEMBER_ID = (
+    select(ShopTeamMember.user_id)
+    .join(User, User.id == ShopTeamMember.user_id)  # type: ignore[arg-type]
+    .where(ShopTeamMember.shop_id == bindparam("shop_id"), User.email == bindparam("email"))
+)
 _BC_ADMIN_EMAILS = (
     select(User.email)
     .join(BCMember, BCMember.user_id == User.id)  # type: ignore[arg-type]
@@ -38,17 +45,29 @@ def find_user(session: Session, email: str) -> User | None:
     return session.exec(_USER_BY_EMAIL, params={"email": normalise_email(email)}).first()
 
 
+def user_email(session: Session, *, user_id: int) -> str | None:
+    user = session.get(User, user_id)
+    return user.email if user else None
+
+
+def team_member_id(session: Session, *, shop_id: int, email: str) -> int | None:
+    """R13: the user id of the shop's team member with this address, if any."""
+    return session.exec(
+        _TEAM_MEMBER_ID, params={"shop_id": shop_id, "email": normalise_email(email)}
+    ).first()
+
+
 def require_user(session: Session, email: str) -> User:
     user = find_user(session, email)
     if user is None:
-        raise Refusal(ErrorCode.UNKNOWN_USER, f"No user with the e-mail {email!r} is known.")
+        raise Refusal(ErrorCode.UNKNOWN_USER, email=email)
     return user
 
 
 def require_bc(session: Session, bc_id: int, *, lock: bool = False) -> BusinessCenter:
     bc = session.exec(_BC_BY_ID_LOCKED if lock else _BC_BY_ID, params={"bc_id": bc_id}).first()
     if bc is None:
-        raise Refusal(ErrorCode.UNKNOWN_BC, f"Business Center {bc_id} does not exist.")
+        raise Refusal(ErrorCode.UNKNOWN_BC, bc_id=bc_id)
     return bc
 
 
@@ -61,23 +80,44 @@ def require_bc_admin(session: Session, bc: BusinessCenter, user_email: str) -> U
     """R1: only an admin of the BC may act for it."""
     user = find_user(session, user_email)
     role = member_role(session, bc.id, user.id) if user and user.id is not None else None
-    if user is None or role is None:
+    if user is None or role is None or role is not MemberRole.ADMIN:
         raise Refusal(
             ErrorCode.NOT_BC_ADMIN,
-            f"{user_email} is not a member of Business Center {bc.id} ({bc.name}); "
-            "only its admins can do this.",
-        )
-    if role is not MemberRole.ADMIN:
-        raise Refusal(
-            ErrorCode.NOT_BC_ADMIN,
-            f"{user_email} is a standard member of Business Center {bc.id} ({bc.name}); "
-            "ask an admin of that Business Center to make you a co-admin.",
+            reason="not_a_member" if role is None else "standard_member",
+            email=user_email,
+            bc_id=bc.id,
+            bc_name=bc.name,
         )
     return user
 
 
 def find_shop_by_code(session: Session, code: str) -> Shop | None:
     return session.exec(_SHOP_BY_CODE, params={"code": code.strip().upper()}).first()
+
+
+SHOP_CODE = re.compile(r"^[A-Z0-9]{4,32}$")
+
+
+def parse_shop_code(raw: str) -> str:
+    """R5: a shop code is 4-32 letters and digits; case does not matter."""
+    code = raw.strip().upper()
+    if not SHOP_CODE.match(code):
+        raise unknown_shop_code()
+    return code
+
+
+def unknown_shop_code() -> Refusal:
+    """R5: one answer for malformed and unknown codes, so it reveals nothing about shops."""
+    return Refusal(ErrorCode.UNKNOWN_SHOP_CODE)
+
+
+def require_shop_by_code(session: Session, raw: str) -> Shop:
+    """R5: the shop a person named by its code, or the one answer for any bad code. The
+    only look-up by code for what people type (CLI, web, service)."""
+    shop = find_shop_by_code(session, parse_shop_code(raw))
+    if shop is None or shop.id is None:
+        raise unknown_shop_code()
+    return shop
 
 
 def team_members(session: Session, shop_id: int) -> list[tuple[User, ShopTeamMember]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.errors import ErrorCode, Refusal
 from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User, utcnow
 from models.views import STATUS_LABELS, RequestView, SendView
+from store.requests import unknown_request
 
 _REQUESTER = aliased(User)
 _DECIDER = aliased(User)
@@ -69,7 +69,7 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
 def request_view(session: Session, request_id: str, *, with_sends: bool = True) -> RequestView:
     found = _views(session, [AccessRequest.id == request_id], with_sends=with_sends)
     if not found:
-        raise Refusal(ErrorCode.UNKNOWN_REQUEST, f"There is no access request {request_id}.")
+        raise unknown_request(request_id)
     return found[0]
 
 

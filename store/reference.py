@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from models.reference import ReferenceData
+from models.reference import BusinessCenterIn, ReferenceData, ShopIn
 from models.tables import AdAccount, BCMember, BusinessCenter, Shop, ShopTeamMember, User
 from store import audit
 from store.people import find_shop_by_code, find_user, normalise_email
@@ -24,22 +24,26 @@ class LoadCounts:
     shops: int = 0
 
 
-def load_reference(session: Session, data: ReferenceData, *, actor: str = "ops") -> LoadCounts:
-    counts = LoadCounts()
-    users: dict[str, User] = {}
+class _Users:
+    """Users by address, created on first mention; one look-up per address per load."""
 
-    def user_for(email: str, name: str | None = None) -> User:
+    def __init__(self, session: Session, actor: str) -> None:
+        self._session = session
+        self._actor = actor
+        self._seen: dict[str, User] = {}
+
+    def get(self, email: str, name: str | None = None) -> User:
         key = normalise_email(email)
-        if key in users:
-            return users[key]
-        user = find_user(session, key)
+        if key in self._seen:
+            return self._seen[key]
+        user = find_user(self._session, key)
         if user is None:
             user = User(email=key, name=name or key.split("@")[0])
-            session.add(user)
-            session.flush()
+            self._session.add(user)
+            self._session.flush()
             audit.record(
-                session,
-                actor=actor,
+                self._session,
+                actor=self._actor,
                 entity="user",
                 entity_id=user.id or 0,
                 action="created",
@@ -47,70 +51,74 @@ def load_reference(session: Session, data: ReferenceData, *, actor: str = "ops")
             )
         elif name and user.name != name:
             user.name = name
-            session.add(user)
-        users[key] = user
+            self._session.add(user)
+        self._seen[key] = user
         return user
 
-    for u in data.users:
-        user_for(u.email, u.name)
-        counts.users += 1
 
-    for b in data.business_centers:
-        bc = session.get(BusinessCenter, b.id)
-        if bc is None:
-            bc = BusinessCenter(
-                id=b.id, name=b.name, timezone=b.timezone, type=b.type, country=b.country
-            )
-            audit.record(
-                session,
-                actor=actor,
-                entity="business_center",
-                entity_id=b.id,
-                action="created",
-                name=b.name,
-            )
-        else:
-            bc.name, bc.timezone, bc.type, bc.country = b.name, b.timezone, b.type, b.country
-        session.add(bc)
-        session.flush()
-        for m in b.members:
-            user = user_for(m.email)
-            assert user.id is not None
-            member = session.get(BCMember, (b.id, user.id))
-            if member is None:
-                session.add(BCMember(bc_id=b.id, user_id=user.id, role=m.role))
-            elif member.role is not m.role:
-                member.role = m.role
-                session.add(member)
-        for a in b.ad_accounts:
-            account = session.get(AdAccount, a.id)
-            if account is None:
-                session.add(AdAccount(id=a.id, bc_id=b.id, name=a.name))
-            else:
-                account.name, account.bc_id = a.name, b.id
-                session.add(account)
-        counts.business_centers += 1
-
-    for s in data.shops:
-        code = s.code.upper()
-        shop = find_shop_by_code(session, code)
-        if shop is None:
-            shop = Shop(code=code, name=s.name, location=s.location, linked_bc_id=s.linked_bc)
-            audit.record(session, actor=actor, entity="shop", entity_id=code, action="created")
-        else:
-            shop.name, shop.location, shop.linked_bc_id = s.name, s.location, s.linked_bc
-        session.add(shop)
-        session.flush()
-        assert shop.id is not None
-        for t in s.team:
-            user = user_for(t.email)
-            assert user.id is not None
-            member_row = session.get(ShopTeamMember, (shop.id, user.id))
-            if member_row is None:
-                session.add(ShopTeamMember(shop_id=shop.id, user_id=user.id, role=t.role))
-            elif member_row.role is not t.role:
-                member_row.role = t.role
-                session.add(member_row)
-        counts.shops += 1
+def _load_bc(session: Session, b: BusinessCenterIn, users: _Users, actor: str) -> None:
+    bc = session.get(BusinessCenter, b.id)
+    if bc is None:
+        bc = BusinessCenter(
+            id=b.id, name=b.name, timezone=b.timezone, type=b.type, country=b.country
+        )
+        audit.record(
+            session, actor=actor, entity="business_center", entity_id=b.id, action="created",
+            name=b.name,
+        )  # fmt: skip
+    else:
+        bc.name, bc.timezone, bc.type, bc.country = b.name, b.timezone, b.type, b.country
+    session.add(bc)
     session.flush()
-    return counts
+    for m in b.members:
+        user = users.get(m.email)
+        assert user.id is not None
+        member = session.get(BCMember, (b.id, user.id))
+        if member is None:
+            session.add(BCMember(bc_id=b.id, user_id=user.id, role=m.role))
+        elif member.role is not m.role:
+            member.role = m.role
+            session.add(member)
+    for a in b.ad_accounts:
+        account = session.get(AdAccount, a.id)
+        if account is None:
+            session.add(AdAccount(id=a.id, bc_id=b.id, name=a.name))
+        else:
+            account.name, account.bc_id = a.name, b.id
+            session.add(account)
+
+
+def _load_shop(session: Session, s: ShopIn, users: _Users, actor: str) -> None:
+    code = s.code.upper()
+    shop = find_shop_by_code(session, code)
+    if shop is None:
+        shop = Shop(code=code, name=s.name, location=s.location, linked_bc_id=s.linked_bc)
+        audit.record(session, actor=actor, entity="shop", entity_id=code, action="created")
+    else:
+        shop.name, shop.location, shop.linked_bc_id = s.name, s.location, s.linked_bc
+    session.add(shop)
+    session.flush()
+    assert shop.id is not None
+    for t in s.team:
+        user = users.get(t.email)
+        assert user.id is not None
+        member_row = session.get(ShopTeamMember, (shop.id, user.id))
+        if member_row is None:
+            session.add(ShopTeamMember(shop_id=shop.id, user_id=user.id, role=t.role))
+        elif member_row.role is not t.role:
+            member_row.role = t.role
+            session.add(member_row)
+
+
+def load_reference(session: Session, data: ReferenceData, *, actor: str = "ops") -> LoadCounts:
+    users = _Users(session, actor)
+    for u in data.users:
+        users.get(u.email, u.name)
+    for b in data.business_centers:
+        _load_bc(session, b, users, actor)
+    for s in data.shops:
+        _load_shop(session, s, users, actor)
+    session.flush()
+    return LoadCounts(
+        users=len(data.users), business_centers=len(data.business_centers), shops=len(data.shops)
+    )

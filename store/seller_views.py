@@ -22,10 +22,10 @@ from models.enums import (
 from models.errors import Refusal
 from models.tables import BusinessCenter, Shop, ShopGrant, ShopTeamMember, User
 from models.views import RequestView
-from store import queries
+from store import history, queries
 from store.db import read_session
 from store.people import bc_admin_emails, find_user, normalise_email
-from store.requests import scenario_for, seller_bcs
+from store.scenarios import scenario_for, seller_bcs
 
 
 def request_view(engine: Engine, request_id: str) -> RequestView | None:
@@ -56,6 +56,8 @@ def outcome(engine: Engine, view: RequestView, viewer: str | None, *, reread: bo
     with read_session(engine) as session:
         if reread:
             view = _view(session, view.request_id) or view
+        if view.status is not RequestStatus.PENDING:  # R21: say when it ended and by whom
+            view = history.with_transitions(session, [view])[0]
         winner = (
             _view(session, view.superseded_by)
             if view.status is RequestStatus.EXPIRED and view.superseded_by
@@ -149,8 +151,12 @@ class Holder:
 class SellerShop:
     shop: Shop
     role: str
-    requests: list[RequestView]
+    requests: list[RequestView]  # each with its transitions (store/history.py)
     holders: list[Holder]
+    # R12 S4: the viewer cannot approve from any BC yet; whom to ask (empty otherwise).
+    cannot_approve: bool = False
+    member_bcs: list[BusinessCenter] = field(default_factory=list)
+    bc_admins: list[str] = field(default_factory=list)
 
 
 def seller_shops(engine: Engine, email: str) -> list[SellerShop]:
@@ -168,15 +174,30 @@ def seller_shops(engine: Engine, email: str) -> list[SellerShop]:
         shops = []
         for shop, role in rows:
             assert shop.id is not None
-            shops.append(
-                SellerShop(
-                    shop=shop,
-                    role=TeamRole(role).value.replace("_", " "),
-                    requests=queries.requests_for_shop(session, shop.id),
-                    holders=_holders(session, shop.id),
-                )
+            found = SellerShop(
+                shop=shop,
+                role=TeamRole(role).value.replace("_", " "),
+                requests=history.with_transitions(
+                    session, queries.requests_for_shop(session, shop.id)
+                ),
+                holders=_holders(session, shop.id),
             )
+            if any(r.status is RequestStatus.PENDING for r in found.requests):
+                _who_may_approve(session, found, user.id or 0)
+            shops.append(found)
         return shops
+
+
+def _who_may_approve(session: Session, found: SellerShop, user_id: int) -> None:
+    """R12 S4 on partner management: the same test as the approval page, so the list
+    never offers an approval the page would refuse."""
+    if scenario_for(session, found.shop, user_id) is not Scenario.S4:
+        return
+    found.cannot_approve = True
+    found.member_bcs = [bc for bc, role in seller_bcs(session, user_id)]
+    found.bc_admins = sorted(
+        {e for bc in found.member_bcs for e in bc_admin_emails(session, bc.id)}
+    )
 
 
 def _holders(session: Session, shop_id: int) -> list[Holder]:

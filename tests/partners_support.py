@@ -106,10 +106,12 @@ def grant_in_store(
     seller: str,
     method: RequestMethod = RequestMethod.REQUEST_ACCESS,
 ) -> str:
-    """R14 without Temporal: admit, approve (S1) and grant in the store; returns the request."""
+    """R14 without Temporal: admit and approve (S1, which grants) in the store; returns
+    the request."""
     import uuid
 
-    from store import requests as rules
+    from store.admission import admit_request
+    from store.approval import decide_approval
     from store.db import write_session
     from store.people import find_shop_by_code
 
@@ -117,7 +119,7 @@ def grant_in_store(
     with write_session(engine) as session:
         shop = find_shop_by_code(session, shop_code)
         assert shop is not None and shop.id is not None
-        rules.admit_request(
+        admit_request(
             session,
             request_id=request_id,
             method=method,
@@ -127,9 +129,8 @@ def grant_in_store(
             workflow_id="wf-" + request_id,
         )
     with write_session(engine) as session:
-        rules.decide_approval(session, request_id=request_id, by=seller)
-    with write_session(engine) as session:
-        rules.grant_access(session, request_id=request_id)
+        # R14: approving writes the grant in the same transaction.
+        decide_approval(session, request_id=request_id, by=seller)
     return request_id
 
 

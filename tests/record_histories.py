@@ -22,6 +22,9 @@ store with the demo data, and the real worker in this process, then walks:
   carried member ids (the typed addresses are in it): kept so such requests still replay.
 - ``RequestAccessToShop_declined``: a decline refused (not on the shop's team, R13), then
   declined with a reason and the requester told (R22).
+- ``WebhookDispatcher``: a subscription to GBLINKED01's changes (R26) while S1 is
+  approved; the loopback receiver refuses the first POST (a retry in the history), one
+  event is replayed, then the subscription is removed and the dispatcher ends.
 - ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
   timezone edited by hand into one that does not exist) and the request ends ``failed``
   at once instead of retrying for ever (issue 8). Recorded last: it breaks the BC.
@@ -38,8 +41,11 @@ import json
 import logging
 import sys
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +65,9 @@ from models.reference import ReferenceData  # noqa: E402
 from models.settings import Settings  # noqa: E402
 from service.devserver import temporal_cli, tuning_args  # noqa: E402
 from service.requests import RequestService  # noqa: E402
+from service.webhooks import start_dispatcher  # noqa: E402
+from store import webhooks  # noqa: E402
+from store.audit_export import Scope  # noqa: E402
 from store.db import make_engine, read_session, write_session  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.people import find_shop_by_code  # noqa: E402
@@ -123,10 +132,31 @@ async def record(out: Path) -> None:
 
 
 async def _walk(client: Client, service: RequestService, out: Path) -> None:
+    hooks = _Receiver()
+    with write_session(service.engine) as session:
+        subscription = webhooks.add_subscription(
+            session, scope=Scope(shop_code="GBLINKED01"), url=hooks.url, created_by="ops"
+        )
+    dispatcher = await start_dispatcher(
+        client, service.task_queue, subscription.id, subscription.start_seq,
+        max_wait_s=5, first_retry_s=0.2,
+    )  # fmt: skip
+
     # S1: one click.
     s1 = await service.submit(method=RA, bc_id=AGENCY, shop_code="GBLINKED01", by=ANA)
     await service.approve(s1.request_id, ApproveRequest(by=OLI))
     await _save(client, s1.workflow_id, "RequestAccessToShop_s1_approval", out)
+
+    # R26: the three events of S1 delivered (the first after one refusal), one replayed.
+    await _until(lambda: hooks.accepted >= 3, "three webhook events delivered")
+    with write_session(service.engine) as session:
+        oldest = webhooks.deliveries(session, subscription.id)[-1]
+        webhooks.ask_replay(session, subscription.id, oldest.event_id)
+    await _until(lambda: hooks.accepted >= 4, "the replayed webhook event")
+    with write_session(service.engine) as session:
+        webhooks.remove_subscription(session, subscription.id, "ops")
+    await _save(client, dispatcher, "WebhookDispatcher", out)
+    hooks.close()
 
     # R11: both methods for Raj's shop; "Add my shop" wins (S3), the other expires.
     loser = await service.submit(method=RA, bc_id=AGENCY, shop_code="USADMIN003", by=ANA)
@@ -201,6 +231,42 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         assert failure.code == "invalid_data", failure.to_dict()
     failed_id = request_workflow_id(RA, AGENCY, "THMEMBER04")
     await _save(client, failed_id, "RequestAccessToShop_failed_bad_data", out)
+
+
+class _Receiver:
+    """A loopback webhook receiver that refuses its first POST and accepts the rest."""
+
+    def __init__(self) -> None:
+        self.posts = self.accepted = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts += 1
+                ok = receiver.posts > 1
+                receiver.accepted += ok
+                self.send_response(204 if ok else 503)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+async def _until(check: Callable[[], bool], what: str) -> None:
+    for _ in range(600):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"{what}: not within a minute")
 
 
 def main() -> None:

@@ -200,7 +200,7 @@ async def test_r22_a_retried_decline_activity_decides_once(demo: Engine) -> None
     from models.tables import utcnow
     from store import decline
     from store.db import write_session
-    from store.requests import admit_request
+    from store.admission import admit_request
 
     with write_session(demo) as session:
         shop_id = _shop_id(session, S1_SHOP)

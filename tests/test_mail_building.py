@@ -38,8 +38,8 @@ from models.enums import RequestMethod
 from models.messages import SendRequestEmails
 from models.tables import EmailDelivery
 from service.links import LinkSigner
+from store.admission import admit_request
 from store.db import read_session, write_session
-from store.requests import admit_request
 from tests.conftest import load_data
 
 LINK = "http://127.0.0.1:8000/approve/" + "Tok3n-_." * 20

@@ -26,9 +26,9 @@ from models.names import Message
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, RequestSend, ShopGrant
 from service.requests import RequestService, Submitted
+from store.admission import admit_request
 from store.db import read_session, write_session
 from store.people import find_shop_by_code
-from store.requests import admit_request
 from tests.conftest import (
     AGENCY,
     ANA,

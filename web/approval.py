@@ -31,7 +31,7 @@ from models.reasons import REASON_MAX_LENGTH
 from models.views import RequestView
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
-from store.requests import GRANT_FOR_METHOD
+from store.grants import GRANT_FOR_METHOD
 from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, Text, check_form
 from web.rendering import page
 from web.security import SESSION_COOKIE

@@ -36,6 +36,12 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
 
 
+def counted(count: int, one: str, many: str) -> str:
+    """'1 campaign stops', '3 campaigns stop', '0 campaigns stop': the number with the words
+    that agree with it (issue 11). Pages leave out a line whose count is 0."""
+    return f"{count} {one if count == 1 else many}"
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -46,6 +52,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    env.filters["counted"] = counted
     return env
 
 

@@ -349,9 +349,10 @@ class AccessRequestLifecycle:
         # Refused before history: the reason is mailed and shown on pages (models/reasons.py).
         problem = reason_problem(command.reason) if command.reason else None
         if problem is not None:
+            details = {"reason": "decline_reason", "field": "reason", "problem": problem}
             raise ApplicationError(
-                f"The reason {problem}.",
-                {"field": "reason"},
+                wording(ErrorCode.INVALID_INPUT, details),
+                details,
                 type=ErrorCode.INVALID_INPUT,
                 non_retryable=True,
             )

@@ -27,6 +27,13 @@ class HeartbeatPreset(ActivityPreset):
     heartbeat_timeout: timedelta
 
 
+class WaitPreset(TypedDict):
+    """A wait whose length the call sets (``start_to_close_timeout`` given at the call)."""
+
+    heartbeat_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
 _FAULT_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
@@ -58,3 +65,15 @@ CAMPAIGN_PAGE: Final[HeartbeatPreset] = {
     "heartbeat_timeout": timedelta(seconds=5),
     "retry_policy": _FAULT_RETRY,
 }
+
+# R26: waiting for a subscription's next events. The wait heartbeats every half second,
+# so a dead worker's wait moves to another within seconds; its start-to-close is set per
+# call from the wait's own length.
+WEBHOOK_WAIT: Final[WaitPreset] = {
+    "heartbeat_timeout": timedelta(seconds=10),
+    "retry_policy": _FAULT_RETRY,
+}
+
+# One POST: the receiver gets 10 s to answer (activities/webhooks.py); the rest of the
+# budget is the store's two short transactions.
+WEBHOOK_POST_TIMEOUT = timedelta(seconds=15)

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
+    from workflows.summaries import removal_details
 
 REFUSED = "refused"
 # A step failed for a reason no retry heals (bad data, broken invariant): issue 8.
@@ -208,10 +209,13 @@ class RemovePartnerAccessWorkflow:
 
     def _publish(self) -> None:
         input, state = self._input, self._state
-        details = (
-            f"**{self._status()}** · remove BC {input.partner_bc_id} from shop "
-            f"{input.shop_code} · {state.campaigns_stopped} campaigns stopped"
-            f" · removal {input.removal_id}"
+        details = removal_details(
+            status=self._status(),
+            partner_bc_id=input.partner_bc_id,
+            shop_code=input.shop_code,
+            by=input.by,
+            campaigns_stopped=state.campaigns_stopped,
+            removal_id=input.removal_id,
         )
         if self._status() == FAILED:
             details += f"\n\nFailed: {state.refusal_code}: {state.refusal_message}"

@@ -4,7 +4,7 @@ The status column is a plain string (no database enum), so ``declined`` needs no
 there; only the reason the shop team may give is new.
 
 Revision ID: 0006_decline11
-Revises: 0004_mail_claims
+Revises: 0005_audit_chain
 Create Date: 2026-12-01 15:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006_decline11"
-down_revision: str | None = "0004_mail_claims"
+down_revision: str | None = "0005_audit_chain"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,138 @@
+"""``audit export|verify|head|check-store``: the tamper-evident audit export (R27,
+docs/audit.md). Store reads only; no Temporal."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from cli.context import Context, command
+from cli.params import DB_ID
+from models.errors import ErrorCode, Refusal
+from store import audit as chain
+from store.audit_export import Scope, export, verify_lines
+from store.db import read_session
+
+_SINCE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def _scope(shop_code: str | None, bc_id: int | None) -> Scope:
+    if (bc_id is None) == (shop_code is None):
+        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+    return Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
+
+
+@click.group("audit")
+def audit() -> None:
+    """Export the recorded changes (R21) as a hash-chained file, and verify one (R27)."""
+
+
+@audit.command("export")
+@click.option("--shop-code", help="Every change recorded about this shop.")
+@click.option("--bc", "bc_id", type=DB_ID, help="Every change recorded about this Business Center.")
+@click.option(
+    "--since",
+    type=click.DateTime(_SINCE_FORMATS),
+    help="Start at the scope's first change at or after this UTC time (the chain still "
+    "links to the change before it).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
+    default=Path("-"),
+    show_default=True,
+    help="Where to write the JSON Lines; - is stdout.",
+)
+@command
+def export_cmd(
+    ctx: Context, shop_code: str | None, bc_id: int | None, since: datetime | None, output: Path
+) -> None:
+    """Write a shop's or a BC's recorded changes as JSON Lines, each line chained to the
+    one before by its hash (docs/audit.md)."""
+    scope = _scope(shop_code, bc_id)
+    to_stdout = str(output) == "-"
+    if to_stdout and ctx.as_json:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            "With --json, give --output FILE: stdout carries the one JSON summary.",
+        )
+    with read_session(ctx.engine) as session:
+        made = export(session, scope, since.replace(tzinfo=UTC) if since else None)
+    text = "".join(line + "\n" for line in made.lines())
+    if to_stdout:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    summary = {"file": str(output), "lines": len(made.changes), "head": made.head}
+    ctx.emit(summary, f"Wrote {len(made.changes)} changes to {output}; head {made.head}.")
+
+
+@audit.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--file-only",
+    is_flag=True,
+    help="Check the file on its own, without the store (catches edits that left the "
+    "hashes stale, not a file rewritten with new hashes).",
+)
+@command
+def verify(ctx: Context, file: Path, file_only: bool) -> None:
+    """Check an export: exits 1 naming the first line altered, removed or reordered."""
+    try:
+        texts = file.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1) from None
+    if file_only:
+        checked = verify_lines(texts)
+    else:
+        with read_session(ctx.engine) as session:
+            checked = verify_lines(texts, session)
+    where = checked.scope.as_json()
+    ctx.emit(
+        {
+            "ok": True,
+            "scope": where,
+            "lines": checked.lines,
+            "head": checked.head,
+            "against_store": not file_only,
+        },
+        f"OK: {checked.lines} changes of {where}, head {checked.head}"
+        + (" (file only)." if file_only else ", as the store recorded them."),
+    )
+
+
+@audit.command("head")
+@click.option("--shop-code", help="The last change recorded about this shop.")
+@click.option("--bc", "bc_id", type=DB_ID, help="The last change recorded about this BC.")
+@command
+def head(ctx: Context, shop_code: str | None, bc_id: int | None) -> None:
+    """The hash a new export of the scope ends with (or the whole chain's, with neither)."""
+    with read_session(ctx.engine) as session:
+        if shop_code is None and bc_id is None:
+            top = chain.head(session)
+            ctx.emit({"seq": top.seq, "head": top.hash}, f"{top.seq} changes; head {top.hash}")
+            return
+        made = export(session, _scope(shop_code, bc_id))
+    ctx.emit(
+        {"scope": made.scope.as_json(), "lines": len(made.changes), "head": made.head},
+        f"{len(made.changes)} changes; head {made.head}",
+    )
+
+
+@audit.command("check-store")
+@command
+def check_store(ctx: Context) -> None:
+    """Walk the store's whole chain: every row's hash and link, and the head."""
+    with read_session(ctx.engine) as session:
+        broken = chain.first_broken_seq(session)
+        top = chain.head(session)
+    if broken is not None:
+        raise Refusal(ErrorCode.AUDIT_CHAIN_BROKEN, None, seq=broken)
+    ctx.emit({"ok": True, "seq": top.seq, "head": top.hash}, f"OK: {top.seq} changes chained.")
+
+
+COMMANDS = [audit]

@@ -1,0 +1,260 @@
+"""Webhook subscriptions, their events and their delivery log (R26, docs/audit.md).
+
+Events are the audit rows (R21) of a subscription's scope (a shop or a BC, the same scopes
+as the audit export) whose entity is a request, grant or share, assignment, invitation or
+removal. An event's id is its place in the audit chain (``evt_<seq>``), so every attempt
+and every replay of one change carries the same id, and a receiver recognises repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from models.errors import ErrorCode, Refusal
+from models.tables import AuditChainHead, AuditEvent, WebhookDelivery, WebhookSubscription, utcnow
+from store import audit
+from store.audit import canonical_time
+from store.audit_export import Scope, scope_filter
+
+EVENT_ENTITIES = (
+    "access_request",
+    "shop_grant",
+    "member_assignment",
+    "invitation",
+    "access_removal",
+)
+SIGNATURE_HEADER = "Shop-Access-Signature"
+EVENT_ID_HEADER = "Shop-Access-Event-Id"
+PENDING, DELIVERED, FAILED, REPLAY = "pending", "delivered", "failed", "replay"
+
+
+def event_id(seq: int) -> str:
+    return f"evt_{seq}"
+
+
+def _check_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            "--url must be an http:// or https:// address with a host.",
+            field="url",
+        )
+    return url
+
+
+def check_subscription(
+    session: Session, *, scope: Scope, url: str, secret: str | None = None
+) -> str:
+    """Refuse a bad URL or secret, or an unknown shop or BC; the URL as it will be kept."""
+    url = _check_url(url)
+    if secret is not None and not 16 <= len(secret) <= 200:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            "--secret must be 16 to 200 characters (or leave it out to get a random one).",
+            field="secret",
+        )
+    scope_filter(session, scope)  # refuses an unknown shop or BC
+    return url
+
+
+def add_subscription(
+    session: Session, *, scope: Scope, url: str, created_by: str, secret: str | None = None
+) -> WebhookSubscription:
+    """A new subscription, receiving the scope's changes made from now on."""
+    url = check_subscription(session, scope=scope, url=url, secret=secret)
+    head = session.get(AuditChainHead, 1)
+    sub = WebhookSubscription(
+        id="whk_" + uuid.uuid4().hex[:20],
+        shop_code=scope.shop_code,
+        bc_id=scope.bc_id,
+        url=url,
+        secret=secret or "whsec_" + secrets.token_urlsafe(32),
+        start_seq=head.seq if head else 0,
+        created_by=created_by,
+    )
+    session.add(sub)
+    session.flush()
+    audit.record(
+        session,
+        actor=created_by,
+        entity="webhook_subscription",
+        entity_id=sub.id,
+        action="added",
+        url=url,
+        **scope.as_json(),
+    )
+    return sub
+
+
+def require_subscription(session: Session, subscription_id: str) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, subscription_id.strip())
+    if sub is None:
+        raise Refusal(ErrorCode.UNKNOWN_WEBHOOK, None, subscription_id=subscription_id.strip())
+    return sub
+
+
+def remove_subscription(session: Session, subscription_id: str, by: str) -> WebhookSubscription:
+    """Stop sending; the dispatcher notices within a second and ends. Idempotent."""
+    sub = require_subscription(session, subscription_id)
+    if sub.removed_at is None:
+        sub.removed_at = utcnow()
+        session.add(sub)
+        audit.record(
+            session, actor=by, entity="webhook_subscription", entity_id=sub.id, action="removed"
+        )
+    return sub
+
+
+def subscriptions(session: Session) -> list[WebhookSubscription]:
+    return list(
+        session.exec(select(WebhookSubscription).order_by(col(WebhookSubscription.created_at)))
+    )
+
+
+def scope_of(sub: WebhookSubscription) -> Scope:
+    return Scope(shop_code=sub.shop_code, bc_id=sub.bc_id)
+
+
+def head_seq(session: Session) -> int:
+    head = session.get(AuditChainHead, 1)
+    return head.seq if head else 0
+
+
+def events_after(
+    session: Session, sub: WebhookSubscription, after_seq: int, limit: int
+) -> list[int]:
+    """The seqs of the subscription's next events, in chain order."""
+    where = scope_filter(session, scope_of(sub))
+    rows = session.execute(
+        sa_select(col(AuditEvent.seq))
+        .where(
+            col(AuditEvent.seq) > max(after_seq, sub.start_seq),
+            col(AuditEvent.entity).in_(EVENT_ENTITIES),
+            where,
+        )
+        .order_by(col(AuditEvent.seq))
+        .limit(limit)
+    ).scalars()
+    return [int(s) for s in rows]
+
+
+def replays(session: Session, subscription_id: str) -> list[int]:
+    rows = session.execute(
+        sa_select(col(WebhookDelivery.seq))
+        .where(
+            col(WebhookDelivery.subscription_id) == subscription_id,
+            col(WebhookDelivery.status) == REPLAY,
+        )
+        .order_by(col(WebhookDelivery.seq))
+    ).scalars()
+    return [int(s) for s in rows]
+
+
+def event_body(row: AuditEvent, sub: WebhookSubscription) -> dict[str, Any]:
+    """What a receiver gets: id, type, time, the entity and the change's details."""
+    return {
+        "id": event_id(row.seq),
+        "type": f"{row.entity}.{row.action}",
+        "time": canonical_time(row.at),
+        "actor": row.actor,
+        "entity": {"type": row.entity, "id": row.entity_id},
+        "data": json.loads(row.detail),
+        "subscription": {"id": sub.id, **scope_of(sub).as_json()},
+        "audit": {"seq": row.seq, "hash": row.hash},
+    }
+
+
+def event_row(session: Session, seq: int) -> AuditEvent:
+    row = session.exec(select(AuditEvent).where(col(AuditEvent.seq) == seq)).one()
+    return row
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The signature header's value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def record_attempt(
+    session: Session,
+    *,
+    sub: WebhookSubscription,
+    row: AuditEvent,
+    status_code: int | None,
+    error: str | None,
+    at: datetime | None = None,
+) -> WebhookDelivery:
+    now = at or utcnow()
+    entry = session.get(WebhookDelivery, (sub.id, row.seq), with_for_update=True)
+    if entry is None:
+        entry = WebhookDelivery(
+            subscription_id=sub.id,
+            seq=row.seq,
+            event_id=event_id(row.seq),
+            event_type=f"{row.entity}.{row.action}",
+            status=PENDING,
+        )
+    entry.attempts += 1
+    entry.last_status_code = status_code
+    entry.last_error = error[:500] if error else None
+    entry.last_attempt_at = now
+    if error is None:
+        entry.status, entry.delivered_at = DELIVERED, now
+    elif entry.status == REPLAY:
+        entry.status = PENDING  # the replay is under way; its retries are the workflow's
+    session.add(entry)
+    return entry
+
+
+def give_up(session: Session, subscription_id: str, seq: int, reason: str) -> None:
+    entry = session.get(WebhookDelivery, (subscription_id, seq), with_for_update=True)
+    if entry is not None and entry.status != DELIVERED:
+        entry.status = FAILED
+        entry.last_error = reason[:500]
+        session.add(entry)
+
+
+def ask_replay(session: Session, subscription_id: str, event: str) -> WebhookDelivery:
+    """Send one logged event again, with the same id (for a receiver that lost it)."""
+    sub = require_subscription(session, subscription_id)
+    raw = event.strip().removeprefix("evt_")
+    entry = (
+        session.get(WebhookDelivery, (sub.id, int(raw)), with_for_update=True)
+        if raw.isdigit()
+        else None
+    )
+    if entry is None:
+        raise Refusal(
+            ErrorCode.UNKNOWN_WEBHOOK_EVENT, None, subscription_id=sub.id, event_id=event.strip()
+        )
+    if sub.removed_at is not None:
+        raise Refusal(ErrorCode.WEBHOOK_REMOVED, None, subscription_id=sub.id)
+    entry.status = REPLAY
+    session.add(entry)
+    return entry
+
+
+def deliveries(session: Session, subscription_id: str, limit: int = 100) -> list[WebhookDelivery]:
+    sub = require_subscription(session, subscription_id)
+    return list(
+        session.exec(
+            select(WebhookDelivery)
+            .where(col(WebhookDelivery.subscription_id) == sub.id)
+            .order_by(col(WebhookDelivery.seq).desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,96 @@
+"""Delivering one subscription's events (R26): ``WebhookDispatcher``.
+
+One workflow per subscription (id ``webhook-dispatcher:<subscription id>``), started when
+the subscription is added. It loops: wait for the scope's next events (an activity that
+returns when the audit chain grows, or after ``max_wait_s`` with nothing), then POST them
+one at a time in chain order, so events of one entity (and of the whole scope) arrive in
+the order they happened. A POST that fails is retried with exponential backoff (from
+``first_retry_s``, doubling, at most an hour apart) for ``give_up_after_s`` (3 days); then
+the event is logged ``failed`` and the next one goes. Replays asked through the store
+(``webhook replay``) are sent before new events, with their original event id.
+
+At-least-once: the cursor moves only after a POST was accepted, so a worker that dies
+mid-POST makes the next one send the same event again, with the same id.
+
+Accepts no signals, updates or queries (the store carries replays and removal); returns
+:class:`DispatchResult` when the subscription is removed. Continues-as-new when its
+history grows long.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.webhooks import WebhookActivities
+    from models.names import WebhookWorkflowType
+    from models.webhook_messages import (
+        Delivered,
+        DeliverEvent,
+        DispatchInput,
+        DispatchResult,
+        EventBatch,
+        GiveUpEvent,
+        WaitForEvents,
+    )
+    from workflows import presets
+
+
+@workflow.defn(name=WebhookWorkflowType.DISPATCHER)
+class WebhookDispatcherWorkflow:
+    @workflow.run
+    async def run(self, input: DispatchInput) -> DispatchResult:
+        delivered = 0
+        after = input.after_seq
+        while True:
+            batch: EventBatch = await workflow.execute_activity_method(
+                WebhookActivities.wait_for_events,
+                WaitForEvents(
+                    subscription_id=input.subscription_id,
+                    after_seq=after,
+                    max_wait_s=input.max_wait_s,
+                ),
+                start_to_close_timeout=timedelta(seconds=input.max_wait_s + 30),
+                **presets.WEBHOOK_WAIT,
+            )
+            if batch.removed:
+                return DispatchResult(delivered=delivered)
+            for seq in batch.replays:
+                if await self._deliver(input, seq):
+                    delivered += 1
+            for seq in batch.seqs:
+                if await self._deliver(input, seq):
+                    delivered += 1
+                after = seq
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(
+                    DispatchInput(**{**input.model_dump(), "after_seq": after})
+                )
+
+    async def _deliver(self, input: DispatchInput, seq: int) -> bool:
+        """POST one event until accepted or for 3 days; False if it was given up."""
+        try:
+            done: Delivered = await workflow.execute_activity_method(
+                WebhookActivities.deliver,
+                DeliverEvent(subscription_id=input.subscription_id, seq=seq),
+                start_to_close_timeout=presets.WEBHOOK_POST_TIMEOUT,
+                schedule_to_close_timeout=timedelta(seconds=input.give_up_after_s),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=input.first_retry_s),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(hours=1),
+                ),
+            )
+        except ActivityError as err:
+            reason = str(err.cause or err)
+            await workflow.execute_activity_method(
+                WebhookActivities.give_up,
+                GiveUpEvent(subscription_id=input.subscription_id, seq=seq, reason=reason),
+                **presets.STORE,
+            )
+            return False
+        return not done.skipped
