@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from models.enums import RequestMethod, RequestStatus
@@ -105,7 +106,10 @@ async def test_r22_decline_ends_declined_tells_the_requester_and_the_bc_may_ask_
     body = mail.get_body(("plain",)).get_content()
     assert reason in body and OLI in body and "ask again" in body
 
-    # R21: the Temporal UI's filter tells the same story.
+    # R21: the Temporal UI's summary line and filter tell the same story.
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert "**declined**" in metadata.current_details
+    assert f"declined by {OLI}: {reason}" in metadata.current_details
     query = f"WorkflowId = '{sub.workflow_id}' AND RequestStatus = 'declined'"
     await wait_until(
         lambda: _listed(client, query), what="the request listed as declined", interval=0.2
@@ -199,8 +203,8 @@ async def test_r22_a_retried_decline_activity_decides_once(demo: Engine) -> None
     its commit returns the same decision and writes no second audit event."""
     from models.tables import utcnow
     from store import decline
-    from store.db import write_session
     from store.admission import admit_request
+    from store.db import write_session
 
     with write_session(demo) as session:
         shop_id = _shop_id(session, S1_SHOP)

@@ -84,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
+    from workflows.summaries import request_details
 
 REFUSED = "refused"
 # Admission failed for a reason no retry heals (bad stored data, a broken invariant): no
@@ -527,10 +528,18 @@ class AccessRequestLifecycle:
     def _describe(self, status: str) -> None:
         """The summary ops read in the Temporal UI: status, what, and what went wrong."""
         input, state = self._input, self._state
-        details = (
-            f"**{status}** · {input.method.label} · BC {input.bc_id} → shop {input.shop_code}"
-            f" · request {input.request_id}"
+        details = request_details(
+            status=status,
+            method_label=input.method.label,
+            bc_id=input.bc_id,
+            shop_code=input.shop_code,
+            request_id=input.request_id,
+            superseded_by=state.superseded_by,
         )
+        if status == RequestStatus.DECLINED:  # R22: by whom and why, as the history says
+            details += f" · declined by {state.decided_by}"
+            if state.decline_reason:
+                details += f": {state.decline_reason}"
         if status == FAILED:
             details += f"\n\nFailed: {state.refusal_code}: {state.refusal_message}"
         if state.mail_failures:
