@@ -21,7 +21,8 @@ store with the demo data, and the real worker in this process, then walks:
   ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
   carried member ids (the typed addresses are in it): kept so such requests still replay.
 - ``RequestAccessToShop_declined``: a decline refused (not on the shop's team, R13), then
-  declined with a reason and the requester told (R22).
+  declined with a reason and the requester told (R22). ``AddMyShop_resend_declined``: a
+  resend e-mail (R25's reminder timer restarted), then declined without a reason.
 - ``WebhookDispatcher``: a subscription to GBLINKED01's changes (R26) while S1 is
   approved; the loopback receiver refuses the first POST (a retry in the history), one
   event is replayed, then the subscription is removed and the dispatcher ends.
@@ -217,6 +218,10 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         pass
     await service.decline(declined.request_id, by=KIM, reason="We only work with known agencies")
     await _save(client, declined.workflow_id, "RequestAccessToShop_declined", out)
+    own = await service.submit(method=AMS, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+    await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
+    await service.decline(own.request_id, by=KIM)
+    await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
 
     # Issue 8: bad stored data at admission ends the request "failed", not retrying.
     with write_session(service.engine) as session:
