@@ -219,6 +219,11 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.decline(declined.request_id, by=KIM, reason="We only work with known agencies")
     await _save(client, declined.workflow_id, "RequestAccessToShop_declined", out)
     own = await service.submit(method=AMS, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+    handle = client.get_workflow_handle(own.workflow_id)
+    for _ in range(600):  # until the run loop waits with its first reminder timer
+        if (await handle.query(Message.STATE, result_type=RequestState)).first_email_sent:
+            break
+        await asyncio.sleep(0.1)
     await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
     await service.decline(own.request_id, by=KIM)
     await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
