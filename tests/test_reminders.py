@@ -275,3 +275,36 @@ def test_r25_a_policy_the_rule_cannot_mean_is_refused_at_startup(value: str, wor
 @pytest.mark.parametrize(("value", "days"), [("3,10", [3, 10]), (" 1 , 7 ", [1, 7]), ("", [])])
 def test_r25_the_policy_as_the_workflow_takes_it(value: str, days: list[int]) -> None:
     assert Settings(dev_mode=True, request_reminder_days=value).reminder_days == days
+
+
+async def test_r25_every_member_of_the_team_is_reminded_with_their_own_link(
+    time_skipping_env: WorkflowEnvironment, demo: Engine, settings: Settings
+) -> None:
+    from tests.conftest import LINKED_BC, load_data
+
+    max_ = "max@brand-linked.com"
+    load_data(demo, {
+        "users": [{"email": max_, "name": "Max (main admin)"}],
+        "shops": [{"code": S1_SHOP, "name": "Linked Brand Store (S1)", "location": "GB",
+                   "linked_bc": LINKED_BC,
+                   "team": [{"email": OLI, "role": "owner"},
+                            {"email": max_, "role": "main_admin"}]}],
+    })  # fmt: skip
+    env = time_skipping_env
+    async with running_worker(env, settings, demo):
+        handle, _request_id = await start_request(env, settings, demo)
+        await env.sleep(3 * DAY + HOUR)
+        await wait_until(
+            lambda: len(reminders(settings)) == 2, what="a reminder to each team member"
+        )
+        assert (await state_of(handle)).reminders_sent == 1
+    assert sorted(m["To"] for m in reminders(settings)) == sorted([OLI, max_])
+    links = {
+        m["To"]: next(
+            line
+            for line in m.get_body(("plain",)).get_content().splitlines()
+            if "/approve/" in line
+        )
+        for m in reminders(settings)
+    }
+    assert links[OLI] != links[max_]  # each their own personal link (R13)
