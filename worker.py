@@ -95,6 +95,8 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         mail.send_request_emails,
         mail.notify_requester,
         mail.send_personal_link,
+        store.decline_request,  # R22
+        mail.send_reminder,  # R25
         *partner_activities(settings, engine, transport),
         *webhook_activities(engine),
         *until_activities(settings, engine, transport),

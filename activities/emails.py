@@ -115,6 +115,46 @@ def request_approved(
     )
 
 
+def request_declined(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    shop_name: str,
+    shop_code: str,
+    method_label: str,
+    declined_by: str,
+    reason: str | None,
+) -> RenderedEmail:
+    """R22: to the requester, once the shop's team declined, with their reason if any."""
+    return render(
+        "request_declined",
+        f"Declined: {shop_name} did not give {bc_name} access",
+        **locals(),
+    )
+
+
+def request_reminder(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    requester: str,
+    shop_name: str,
+    shop_code: str,
+    method_label: str,
+    permission_label: str,
+    link: str,
+    waited_days: int,
+) -> RenderedEmail:
+    """R25: to each shop team member while a request waits, with their personal link."""
+    return render(
+        "request_reminder",
+        f"Reminder: {bc_name} is still waiting for access to {shop_name}",
+        **locals(),
+    )
+
+
 # --- partner side (R16, R17, R19) -------------------------------------------------------
 
 

@@ -9,15 +9,21 @@ from temporalio import activity
 
 from activities import emails
 from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
-from models.enums import Permission, RequestMethod
-from models.messages import EmailsSent, RequesterNotice, SendPersonalLink, SendRequestEmails
+from models.enums import Permission, RequestMethod, RequestStatus
+from models.messages import (
+    EmailsSent,
+    RequesterNotice,
+    SendPersonalLink,
+    SendReminder,
+    SendRequestEmails,
+)
 from models.names import Activity
 from service.links import LinkSigner
 from store.db import read_session
 from store.deliveries import delivered
 from store.grants import GRANT_FOR_METHOD
 from store.mail_context import RequestContext, approval_of, request_context, team_member
-from store.people import team_members
+from store.people import team_members, user_email
 
 PERMISSION_LABELS = {
     Permission.AD_PROMOTION: "Ad promotion permission (run Product Sales ads with the shop)",
@@ -86,6 +92,8 @@ class MailActivities:
 
     @activity.defn(name=Activity.NOTIFY_REQUESTER)
     def notify_requester(self, input: RequesterNotice) -> EmailsSent:
+        if input.kind == "declined":
+            return self._notify_declined(input.request_id)
         with read_session(self._engine) as session:
             context = request_context(session, input.request_id)
             request = context.request
@@ -106,6 +114,62 @@ class MailActivities:
             relationship=granted.relationship.value,
             permission_label=PERMISSION_LABELS[granted.permission],
             approved_by=granted.approved_by or "the shop's team",
+        )
+        sent = self._deliver(key, requester.email, rendered)
+        return EmailsSent(sent=int(sent), skipped=int(not sent))
+
+    @activity.defn(name=Activity.SEND_REMINDER)
+    def send_reminder(self, input: SendReminder) -> EmailsSent:
+        """R25: remind every member of the shop's team, with their personal link, while the
+        request is still pending; a decision that landed meanwhile sends nothing."""
+        with read_session(self._engine) as session:
+            context = request_context(session, input.request_id)
+            if context.request.status is not RequestStatus.PENDING:
+                return EmailsSent(sent=0)
+            team = [
+                (
+                    user,
+                    f"access_request:{input.request_id}:reminder:{input.seq}:{input.n}"
+                    f":to:{user.id}",
+                )
+                for user, _member in team_members(session, context.request.shop_id)
+            ]
+            done = delivered(session, (key for _user, key in team))
+        sent = 0
+        for user, key in team:
+            if key in done:
+                continue
+            rendered = emails.request_reminder(
+                recipient_name=user.name,
+                link=self._links.personal_link(context.request.id, user.email),
+                waited_days=input.waited_days,
+                **_approval_fields(context),
+            )
+            sent += int(self._deliver(key, user.email, rendered))
+        return EmailsSent(sent=sent, skipped=len(team) - sent)
+
+    def _notify_declined(self, request_id: str) -> EmailsSent:
+        """R22: tell the requester the shop's team declined, and why if they said."""
+        with read_session(self._engine) as session:
+            context = request_context(session, request_id)
+            request, requester = context.request, context.requester
+            decider = (
+                user_email(session, user_id=request.decided_by_user_id)
+                if request.decided_by_user_id is not None
+                else None
+            )
+            key = f"access_request:{request.id}:declined:to:{requester.id}"
+            if delivered(session, [key]):
+                return EmailsSent(sent=0, skipped=1)
+        rendered = emails.request_declined(
+            recipient_name=requester.name,
+            bc_name=context.bc.name,
+            bc_id=context.bc.id,
+            shop_name=context.shop.name,
+            shop_code=context.shop.code,
+            method_label=request.method.label,
+            declined_by=decider or "the shop's team",
+            reason=request.decline_reason,
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))

@@ -14,12 +14,14 @@ from models.messages import (
     CancelInput,
     DecideApproval,
     Decision,
+    DeclineInput,
     GrantResult,
     RecordResend,
 )
 from models.names import Activity
 from models.tables import AccessRequest
 from service.links import LinkSigner
+from store import decline
 from store import requests as rules
 from store.admission import admit_request
 from store.approval import DecisionRecord, decide_approval
@@ -69,6 +71,14 @@ class RequestStoreActivities:
     def cancel_request(self, input: CancelInput) -> None:
         with write_session(self._engine) as session:
             rules.cancel_request(session, request_id=input.request_id, by=input.by)
+
+    @activity.defn(name=Activity.DECLINE_REQUEST)
+    @refusals_as_errors
+    def decline_request(self, input: DeclineInput) -> None:
+        with write_session(self._engine) as session:
+            decline.decline_request(
+                session, request_id=input.request_id, by=input.by, reason=input.reason
+            )
 
     @activity.defn(name=Activity.DECIDE_AND_GRANT)
     @refusals_as_errors

@@ -4,7 +4,8 @@ Same messages (update ``admission`` sent with start, update ``approve`` with a v
 query ``state``), same activity names (models/names.py), input and result models
 (models/messages.py), same presets (workflows/presets.py), same search attribute upserts
 and the same order of commands as workflows/access_request.py on the happy path: admit
-(local), e-mail the team, wait, decide and grant (local), notify. The activity bodies do
+(local), e-mail the team, wait (with R25's reminder timer, patched as ours), decide and
+grant (local), notify. The activity bodies do
 nothing, so what ours costs beyond this is our store, rendering and e-mail.
 
 It restates the workflow rather than importing ours so that the bare worker loads none of
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,15 @@ class BareAccessRequest:
             **presets.MAIL,
         )
         state.first_email_sent = True
-        await workflow.wait_condition(lambda: state.status is not RequestStatus.PENDING)
+        # Ours waits with R25's reminder timer behind a patch; the happy path decides first.
+        due = None
+        if workflow.patched("r25-reminders") and input.reminder_days:
+            due = timedelta(days=input.reminder_days[0])
+        await workflow.wait_condition(
+            lambda: state.status is not RequestStatus.PENDING,
+            timeout=due,
+            timeout_summary="R25 reminder" if due is not None else None,
+        )
         await workflow.execute_activity(
             notify_requester,
             RequesterNotice(request_id=input.request_id, kind="approved"),

@@ -79,7 +79,9 @@ class Context:
                 ErrorCode.SERVICE_UNAVAILABLE,
                 f"Cannot reach Temporal ({err}); is the server running? See TEMPORAL_ADDRESS.",
             ) from None
-        return RequestService(client, self.engine, self.settings.task_queue)
+        return RequestService(
+            client, self.engine, self.settings.task_queue, reminder_days=self.settings.reminder_days
+        )
 
     def partners(self) -> PartnerService:
         """The partner service for store-only commands (no Temporal connection)."""

@@ -8,6 +8,7 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID
+from models.enums import RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.views import RequestView
 from store import history, queries
@@ -26,6 +27,10 @@ def _describe(view: RequestView) -> str:
         human += f" by {view.decided_by or 'the system'}"
     if view.superseded_by:
         human += f"\n  expired because {view.superseded_by} was approved first"
+    if view.decline_reason:
+        human += f"\n  declined because: {view.decline_reason}"
+    if view.status is RequestStatus.PENDING:
+        human += f"\n  waiting for {view.waited}"
     for step in view.transitions:
         human += f"\n  {step.at:%Y-%m-%d %H:%M:%S} {step.label} by {step.actor}"
     return human
@@ -72,6 +77,7 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
         "\n".join(
             f"{v.request_id}  {v.status_label:<17} {v.method.value:<15} BC {v.bc_id} → "
             f"{v.shop_code}  {v.created_at:%Y-%m-%d %H:%M}"
+            + (f"  waiting {v.waited}" if v.status is RequestStatus.PENDING else "")
             + (f"  decided by {v.decided_by}" if v.decided_by else "")
             + (f"\n    last: {_last(v)}" if v.transitions else "")
             for v in views

@@ -1,4 +1,5 @@
-"""The seller's side (R10-R14): ``approve``, the same decision path as the link handler."""
+"""The seller's side (R10-R14, R22): ``approve`` and ``decline``, the same decision paths
+as the link handler."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cli.params import DB_ID, DISPLAY_NAME, UNTIL
 from models.enums import RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
+from models.reasons import REASON_MAX_LENGTH
 from models.until_dates import shown
 
 
@@ -66,4 +68,23 @@ async def approve(
     ctx.emit(payload, human + ".")
 
 
-COMMANDS = [approve]
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "as_email", required=True, help="E-mail of the shop team member declining.")
+@click.option(
+    "--reason",
+    help=f"Why, for the requester (at most {REASON_MAX_LENGTH} characters, one line).",
+)
+@command
+async def decline(ctx: Context, request_id: str, as_email: str, reason: str | None) -> None:
+    """Decline a pending request as a member of the shop's team (R22, R13).
+
+    The request ends declined and the requester is e-mailed, with the reason if given;
+    the Business Center may ask again later. Nothing is granted.
+    """
+    service = await ctx.requests()
+    out = await service.decline(request_id, by=as_email, reason=reason)
+    ctx.emit(out.model_dump(mode="json"), f"Request {request_id} is {out.status}.")
+
+
+COMMANDS = [approve, decline]

@@ -46,6 +46,8 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     CANCELLED = "cancelled"
+    # R22: the shop team said no; the BC may ask again (R6 counts only pending ones).
+    DECLINED = "declined"
 
 
 class Relationship(StrEnum):
@@ -90,3 +92,9 @@ DAILY_REQUEST_LIMIT = 20
 
 RESEND_EMAIL_MIN_INTERVAL_SECONDS = 60
 """R8 policy: a resend e-mail within this many seconds of the previous resend is refused."""
+
+DEFAULT_REMINDER_DAYS = (3, 10)
+"""R25 policy: a pending request reminds the shop team this many days after its last
+e-mail (the first or a resend); configurable, at most ``MAX_REMINDERS`` of them."""
+
+MAX_REMINDERS = 2

@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
+from models.enums import (
+    DEFAULT_REMINDER_DAYS,
+    Permission,
+    Relationship,
+    RequestMethod,
+    RequestStatus,
+    Scenario,
+)
 
 
 class Message(BaseModel):
@@ -33,6 +40,11 @@ class RequestInput(Message):
     requested_by: str
     # Carried across continue-as-new; None on the first run.
     state: RequestState | None = None
+    # R25: days after the last e-mail to the shop team (the first or a resend) when a
+    # still-pending request reminds them; set by the starter from Settings (workflows read
+    # no settings). Histories recorded before reminders lack it: the default applies, and
+    # the workflow.patched guard keeps their replay free of timers.
+    reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_REMINDER_DAYS))
 
 
 class RequestState(Message):
@@ -59,6 +71,11 @@ class RequestState(Message):
     personal_links: list[SendPersonalLink] = Field(default_factory=list)
     # Mail activities that failed for good (the last few), shown in the summary (issue 8).
     mail_failures: list[str] = Field(default_factory=list)
+    # R22: the shop team's reason for declining, if they gave one.
+    decline_reason: str | None = None
+    decided_by: str | None = None
+    # R25: reminders sent since the last e-mail to the shop team (a resend starts over).
+    reminders_sent: int = 0
 
 
 class RequestResult(Message):
@@ -72,6 +89,8 @@ class RequestResult(Message):
     superseded_by: str | None = None
     refusal_code: str | None = None
     refusal_message: str | None = None
+    # R22: the shop team's reason, when it declined with one.
+    decline_reason: str | None = None
 
 
 class AdmissionOutcome(Message):
@@ -119,6 +138,13 @@ class ApproveRequest(Message):
     bc_id: int | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
+
+
+class DeclineRequest(Message):
+    """Update: a shop team member declines a pending request, optionally saying why (R22)."""
+
+    by: str
+    reason: str | None = None
 
 
 class Superseded(Message):
@@ -244,10 +270,27 @@ class SendPersonalLink(Message):
 
 
 class RequesterNotice(Message):
-    """E-mail the requester about the outcome of their request (R14)."""
+    """E-mail the requester about the outcome of their request (R14, R22)."""
 
     request_id: str
-    kind: str  # "approved"
+    kind: str  # "approved" or "declined"
+
+
+class DeclineInput(Message):
+    request_id: str
+    by: str
+    reason: str | None = None
+
+
+class SendReminder(Message):
+    """E-mail the shop team reminder ``n`` (1-based) about a request still pending after
+    send number ``seq`` (R25). With the request and the recipient, (seq, n) is the
+    business key: each reminder reaches each member once."""
+
+    request_id: str
+    seq: int
+    n: int
+    waited_days: int
 
 
 RequestInput.model_rebuild()

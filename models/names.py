@@ -28,6 +28,8 @@ class Activity:
     SEND_REQUEST_EMAILS = "mail.send_request_emails"
     NOTIFY_REQUESTER = "mail.notify_requester"
     SEND_PERSONAL_LINK = "mail.send_personal_link"
+    DECLINE_REQUEST = "store.decline_request"  # R22
+    SEND_REMINDER = "mail.send_reminder"  # R25
 
 
 class Message:
@@ -38,6 +40,7 @@ class Message:
     CANCEL = "cancel"  # update
     SUPERSEDED = "superseded"  # signal, from the request that won the race
     SEND_PERSONAL_LINK = "send_personal_link"  # update, from the copied link
+    DECLINE = "decline"  # update: the shop team says no (R22)
     STATE = "state"  # query
 
 

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.enums import MAX_REMINDERS
+
 DEV_SECRET = "dev-only-secret-change-me"
 
 
@@ -81,6 +83,12 @@ class Settings(BaseSettings):
         "saves worker CPU per new run (docs/performance.md); tests stay sandboxed",
     )
 
+    request_reminder_days: str = Field(
+        default="3,10",
+        description="R25: days after the last e-mail to the shop team when a still-pending "
+        "request reminds them, comma-separated, ascending, at most two; empty: no reminders",
+    )
+
     worker_health_address: str | None = Field(
         default=None,
         description="host:port where the worker serves /healthz and /readyz "
@@ -110,6 +118,17 @@ class Settings(BaseSettings):
                 name = (info.field_name or "address").upper()
                 raise ValueError(f"{name} must be host:port, not {value!r}")
         return value or None
+
+    @field_validator("request_reminder_days")
+    @classmethod
+    def _reminder_days(cls, value: str) -> str:
+        parse_reminder_days(value)
+        return value
+
+    @property
+    def reminder_days(self) -> list[int]:
+        """R25's policy as the request workflow's input takes it."""
+        return parse_reminder_days(self.request_reminder_days)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -168,3 +187,16 @@ class Settings(BaseSettings):
         if self.web_threads is not None:
             return self.web_threads
         return 4 if self.database_url.startswith("sqlite") else 16
+
+
+def parse_reminder_days(value: str) -> list[int]:
+    """``"3,10"`` -> [3, 10]; refuses what R25's policy cannot mean (ValueError)."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"REQUEST_REMINDER_DAYS must be whole days above 0, not {value!r}")
+    days = [int(p) for p in parts]
+    if len(days) > MAX_REMINDERS:
+        raise ValueError(f"REQUEST_REMINDER_DAYS allows at most {MAX_REMINDERS} reminders")
+    if days != sorted(set(days)):
+        raise ValueError(f"REQUEST_REMINDER_DAYS must be ascending, not {value!r}")
+    return days

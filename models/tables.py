@@ -148,6 +148,8 @@ class AccessRequest(SQLModel, table=True):
     # For an expired request: the request whose approval made it expire (R11).
     superseded_by: str | None = Field(default=None, max_length=40)
     workflow_id: str = Field(max_length=200)
+    # R22: why the shop team declined it, if they said (models/reasons.py).
+    decline_reason: str | None = Field(default=None, max_length=500)
 
 
 class RequestSend(SQLModel, table=True):

@@ -43,6 +43,23 @@ class RequestView(BaseModel):
     superseded_by: str | None = None
     workflow_id: str
     sends: list[SendView] = []
+    # R22: the shop team's reason, when it declined with one.
+    decline_reason: str | None = None
+    # R25: how long the request has waited (still pending) or waited (until decided).
+    waited_seconds: int | None = None
+
+    @property
+    def waited(self) -> str:
+        """``waited_seconds`` as people read it: "3 d 4 h", "5 h 2 min", "40 s"."""
+        seconds = self.waited_seconds or 0
+        days, rest = divmod(seconds, 86400)
+        hours, rest = divmod(rest, 3600)
+        if days:
+            return f"{days} d {hours} h"
+        if hours:
+            return f"{hours} h {rest // 60} min"
+        return f"{rest // 60} min" if rest >= 60 else f"{rest} s"
+
     # Filled by store.history.with_transitions where the whole story is shown (R21).
     transitions: list[TransitionView] = []
 
@@ -53,4 +70,5 @@ STATUS_LABELS = {
     RequestStatus.EXPIRED: "Expired",
     RequestStatus.REVOKED: "Access removed",
     RequestStatus.CANCELLED: "Cancelled",
+    RequestStatus.DECLINED: "Declined",
 }

@@ -215,6 +215,8 @@ CATALOGUE: dict[str, str] = {
     # --- bulk requests (issue 11 item 2, bulk11) -------------------------------------------
     "unknown_bulk": "There is no bulk request {bulk_id}.",
     "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
+    # --- decline11 (issue 11: R22 decline, R25 reminders) ---------------------------------
+    "invalid_input.decline_reason": "The reason {problem}.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""

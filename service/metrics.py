@@ -43,7 +43,8 @@ from service.log_context import ActivityLogContext, bind_activity
 MAIL_TEMPLATES = {
     Activity.SEND_REQUEST_EMAILS: "approval_request",
     Activity.SEND_PERSONAL_LINK: "personal_link",
-    Activity.NOTIFY_REQUESTER: "request_approved",
+    Activity.NOTIFY_REQUESTER: "request_approved",  # and, since R22, request_declined
+    Activity.SEND_REMINDER: "request_reminder",  # R25
     PartnerActivity.SEND_INVITATION_EMAILS: "invitation",
     PartnerActivity.NOTIFY_REMOVAL: "access_removed",
     UntilName.REMIND: "access_ending",  # R23

@@ -27,7 +27,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.enums import RequestMethod, RequestStatus
+from models.enums import DEFAULT_REMINDER_DAYS, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.fields import require_db_id, require_display_name
 from models.messages import (
@@ -35,6 +35,7 @@ from models.messages import (
     ApprovalOutcome,
     ApproveRequest,
     CancelRequest,
+    DeclineRequest,
     PersonalLinkAccepted,
     PersonalLinkRequest,
     RequestInput,
@@ -45,6 +46,7 @@ from models.messages import (
     WaitAdmission,
 )
 from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
+from models.reasons import require_reason
 from models.views import RequestView
 from service import until as until_service
 from store import queries
@@ -96,11 +98,15 @@ class RequestService:
         engine: Engine,
         task_queue: str,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        reminder_days: list[int] | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
         self.task_queue = task_queue
         self.timeout = timeout
+        # R25's policy for the requests this service starts (Settings.reminder_days);
+        # None: the workflow input's default.
+        self.reminder_days = reminder_days
 
     # --- partner side --------------------------------------------------------------------
 
@@ -131,6 +137,9 @@ class RequestService:
             shop_id=shop.id,
             shop_code=shop.code,
             requested_by=by.strip().lower(),
+            reminder_days=(
+                list(DEFAULT_REMINDER_DAYS) if self.reminder_days is None else self.reminder_days
+            ),
         )
         workflow_id = request_workflow_id(method, bc_id, shop.code)
         start = self._start_operation(request, workflow_id)
@@ -206,6 +215,29 @@ class RequestService:
         return await self._update(request_id, Message.CANCEL, CancelRequest(by=by), RequestResult)
 
     # --- seller side ---------------------------------------------------------------------
+
+    async def decline(
+        self,
+        request_id: str,
+        *,
+        by: str,
+        reason: str | None = None,
+        idempotency_key: str | None = None,
+        workflow_id: str | None = None,
+    ) -> RequestResult:
+        """R22: a shop team member declines a pending request (R13 as for approving).
+
+        A reason the e-mail and pages could not carry is refused here (``invalid_input``),
+        before the workflow hears of it; ``idempotency_key`` as for :meth:`approve`.
+        """
+        return await self._update(
+            request_id,
+            Message.DECLINE,
+            DeclineRequest(by=by, reason=require_reason(reason)),
+            RequestResult,
+            update_id=idempotency_key,
+            workflow_id=workflow_id,
+        )
 
     async def approve(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User
+from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User, utcnow
 from models.views import STATUS_LABELS, RequestView, SendView
 from store.requests import unknown_request
 
@@ -23,6 +23,7 @@ _VIEWS = (
         AccessRequest.approving_bc_id,
         AccessRequest.superseded_by,
         AccessRequest.workflow_id,
+        AccessRequest.decline_reason,
         col(BusinessCenter.id).label("bc_id"),
         col(BusinessCenter.name).label("bc_name"),
         col(Shop.code).label("shop_code"),
@@ -52,11 +53,14 @@ def _views(session: Session, where: list, *, with_sends: bool) -> list[RequestVi
             sends.setdefault(send.request_id, []).append(
                 SendView(seq=send.seq, channel=send.channel, by=email, at=send.at)
             )
+    now = utcnow()
     return [
         RequestView(
             **row._mapping,
             status_label=STATUS_LABELS[row.status],
             sends=sends.get(row.request_id, []),
+            # R25: a pending request's wait runs on; a decided one's ended with it.
+            waited_seconds=max(0, int(((row.decided_at or now) - row.created_at).total_seconds())),
         )
         for row in rows
     ]

@@ -20,6 +20,9 @@ store with the demo data, and the real worker in this process, then walks:
   member ask for a personal link (R7, R13); only the member's id enters the history.
   ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
   carried member ids (the typed addresses are in it): kept so such requests still replay.
+- ``RequestAccessToShop_declined``: a decline refused (not on the shop's team, R13), then
+  declined with a reason and the requester told (R22). ``AddMyShop_resend_declined``: a
+  resend e-mail (R25's reminder timer restarted), then declined without a reason.
 - ``WebhookDispatcher``: a subscription to GBLINKED01's changes (R26) while S1 is
   approved; the loopback receiver refuses the first POST (a retry in the history), one
   event is replayed, then the subscription is removed and the dispatcher ends.
@@ -75,12 +78,13 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 HISTORIES = ROOT / "tests" / "histories"
 DEMO = ROOT / "service" / "data" / "demo.json"
 AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
-ANA, SAM, OLI, RAJ, NIA = (
+ANA, SAM, OLI, RAJ, NIA, KIM = (
     "ana@agency-one.com",
     "sam@agency-one.com",
     "oli@brand-linked.com",
     "raj@brand-admin.com",
     "nia@brand-new.com",
+    "kim@brand-member.com",
 )
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
 
@@ -204,6 +208,25 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
         ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
     )
     await _save(client, asked.workflow_id, "RequestAccessToShop_personal_link", out)
+
+    # R22 (R13 first): someone off the team is refused, then the owner declines.
+    declined = await service.submit(method=RA, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+    try:
+        await service.decline(declined.request_id, by=RAJ)
+        raise SystemExit("expected a refusal")
+    except Refusal:
+        pass
+    await service.decline(declined.request_id, by=KIM, reason="We only work with known agencies")
+    await _save(client, declined.workflow_id, "RequestAccessToShop_declined", out)
+    own = await service.submit(method=AMS, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
+    handle = client.get_workflow_handle(own.workflow_id)
+    for _ in range(600):  # until the run loop waits with its first reminder timer
+        if (await handle.query(Message.STATE, result_type=RequestState)).first_email_sent:
+            break
+        await asyncio.sleep(0.1)
+    await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
+    await service.decline(own.request_id, by=KIM)
+    await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
 
     # Issue 8: bad stored data at admission ends the request "failed", not retrying.
     with write_session(service.engine) as session:

@@ -4,9 +4,9 @@ The bare restates the request workflow so that its worker loads none of ours' ac
 modules; this test is what stops the two drifting apart (issue 9). Both run one happy-path
 lifecycle (admission, the team's e-mail, one approval, the requester's notice) on the same
 no-op activities, and their histories must hold the same commands in the same order:
-local activities (markers), scheduled activities, search attribute upserts (with the
-status they publish, R21) and completion. Events whose order depends on timing (workflow
-tasks, activity starts, update acceptance) are left out.
+local activities (markers), patches, timers, scheduled activities, search attribute
+upserts (with the status they publish, R21) and completion. Events whose order depends on
+timing (workflow tasks, activity starts, update acceptance) are left out.
 
 The same worker (ours on no-op activities, no store) also shows what the request
 workflow's own refusals carry: code and details, the words made from them.
@@ -52,7 +52,6 @@ from models.wording import wording
 from tests.conftest import wait_until
 from worker import workflow_runner
 from workflows.request_access import RequestAccessWorkflow
-from workflows.search_attributes import REQUEST_STATUS
 
 HELD: dict[str, threading.Event] = {}
 """Requests whose notice waits for the test: their workflow stays open after approval."""
@@ -90,15 +89,24 @@ def commands(history: WorkflowHistory) -> list[str]:
     seen: list[str] = []
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_patch":  # workflow.patched (R25's reminders)
+                data = marker.details["patch-data"].payloads[0].data
+                seen.append(f"patch {json.loads(data)['id']}")
+                continue
+            data = marker.details["data"].payloads[0].data
             seen.append(f"local activity {json.loads(data)['activity_type']}")
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            seen.append("timer started")
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
+            seen.append("timer cancelled")
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             seen.append(f"activity {name}")
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            fields = event.upsert_workflow_search_attributes_event_attributes
-            payload = fields.search_attributes.indexed_fields[REQUEST_STATUS.name]
-            seen.append(f"upsert {REQUEST_STATUS.name}={json.loads(payload.data)}")
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            for name, payload in sorted(fields.indexed_fields.items()):
+                seen.append(f"upsert {name}={json.loads(payload.data)}")
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             seen.append("completed")
     return seen
@@ -149,8 +157,14 @@ async def test_bare_workflow_issues_the_same_commands_as_ours(
         "local activity store.admit_request",
         "upsert RequestStatus=pending",
         "activity mail.send_request_emails",
+        # R25: the wait's reminder timer, behind its patch (the SDK records the patch in
+        # TemporalChangeVersion); the approval cancels it.
+        "patch r25-reminders",
+        "upsert TemporalChangeVersion=['r25-reminders']",
+        "timer started",
         "local activity store.decide_and_grant",
         "upsert RequestStatus=approved",
+        "timer cancelled",
         "activity mail.notify_requester",
         "completed",
     ]

@@ -85,6 +85,18 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "approved_by": "oli@brand-linked.com",
             },
         ),
+        # Issue 11: R22's notice (the reason is stored text too) and R25's reminder.
+        "request_declined": (
+            emails.request_declined,
+            {
+                **{k: request[k] for k in ("recipient_name", "bc_name", "bc_id", "shop_name")},
+                "shop_code": "GBLINKED01",
+                "method_label": "Add my TikTok Shop",
+                "declined_by": "oli@brand-linked.com",
+                "reason": "We only work with agencies we know",
+            },
+        ),
+        "request_reminder": (emails.request_reminder, {**request, "waited_days": 3}),
         "member_invitation": (
             emails.member_invitation,
             {

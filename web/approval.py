@@ -27,17 +27,20 @@ from starlette.concurrency import run_in_threadpool
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
 from models.messages import ApprovalOutcome, ApproveRequest
+from models.reasons import REASON_MAX_LENGTH
 from models.until_dates import parse_until
 from models.views import RequestView
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
 from store.grants import GRANT_FOR_METHOD
-from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, check_form
+from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, Text, check_form
 from web.rendering import page
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
 router = APIRouter()
+
+DECLINED = RequestStatus.DECLINED
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -116,6 +119,7 @@ def approval_page(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    decline_error: str | None = None,
 ) -> HTMLResponse:
     seller = seller_views.approver(state.engine, view.shop_code, email)
     if not seller.on_team:
@@ -132,6 +136,9 @@ def approval_page(
         seller=seller,
         scenario=seller.scenario.value if seller.scenario else "",
         csrf=state.forms.issue("approve", request_id=view.request_id, email=email),
+        decline_csrf=state.forms.issue("decline", request_id=view.request_id, email=email),
+        reason_max=REASON_MAX_LENGTH,
+        decline_error=decline_error,
         signin_csrf=state.forms.issue("signin", request_id=view.request_id, email=email),
         timezones=timezones() if seller.scenario is Scenario.S2 else [],
         error=error,
@@ -163,6 +170,7 @@ def decided_page(
     outcome: ApprovalOutcome | None = None,
     after_submit: bool = False,
     reread: bool = False,
+    submitted: RequestStatus = RequestStatus.APPROVED,
 ) -> HTMLResponse:
     """The definitive outcome: approved (and what the partner can do now), expired because
     the other method won (named), cancelled, or access removed since. ``reread`` reads the
@@ -170,9 +178,10 @@ def decided_page(
     facts = seller_views.outcome(state.engine, view, viewer, reread=reread)
     view = facts.view
     by_viewer = viewer is not None and view.decided_by == viewer
-    # A second submit of the form that approved returns its outcome (200); any other
-    # attempt on a decided request is a conflict.
-    status_code = 409 if after_submit and not by_viewer else 200
+    # A second submit of the form that approved (or declined: ``submitted``) returns its
+    # outcome (200); any other attempt on a decided request is a conflict.
+    same_form = by_viewer and view.status is submitted
+    status_code = 409 if after_submit and not same_form else 200
     return page(
         "outcome.html",
         status_code,
@@ -313,6 +322,57 @@ def refused(
             "where it stands before trying again.",
         )  # fmt: skip
     raise PageError(409, "This request could not be approved", refusal.message)
+
+
+class DeclineForm(CsrfForm):
+    """R22: the optional reason, checked by the service (a bad one re-shows the form)."""
+
+    reason: Text = ""
+
+
+@router.post("/approve/{token}/decline", response_class=HTMLResponse)
+async def decline(
+    token: str, link: Link, form: Annotated[DeclineForm, Form()], state: State
+) -> HTMLResponse:
+    """R22 beside Approve: the same checks (R13: a personal link, a team member), then the
+    outcome page says the request was declined."""
+    claims, view = link
+    if claims.email is None:
+        raise PageError(
+            403, "Use your personal link to decline",
+            "This link was copied to you by the Business Center; it shows the request but "
+            "cannot decide it. Nothing was changed.",
+            hint="Open the link again and ask for your personal link by e-mail.",
+        )  # fmt: skip
+    email = claims.email
+    csrf = check_form(state, form, "decline", request_id=view.request_id, email=email)
+    if view.status is not RequestStatus.PENDING:
+        return await run_in_threadpool(
+            partial(decided_page, state, token, view, email, after_submit=True, submitted=DECLINED)
+        )
+    try:
+        await state.requests.decline(
+            view.request_id,
+            by=email,
+            reason=form.reason or None,
+            idempotency_key=f"web-decline:{csrf.nonce}",
+            workflow_id=view.workflow_id,
+        )
+    except Refusal as refusal:
+        if refusal.code == ErrorCode.INVALID_INPUT:
+            return await run_in_threadpool(
+                partial(
+                    approval_page, state, token, view, email, status_code=422,
+                    decline_error=refusal.message, values={"reason": form.reason},
+                )
+            )  # fmt: skip
+        return await run_in_threadpool(refused, state, token, view, email, refusal, {})
+    return await run_in_threadpool(
+        partial(
+            decided_page, state, token, view, email,
+            after_submit=True, reread=True, submitted=DECLINED,
+        )
+    )  # fmt: skip
 
 
 @router.post("/approve/{token}/personal-link", response_class=HTMLResponse)

@@ -51,7 +51,12 @@ class WebState:
 
     def connect(self, client: Client) -> None:
         """Build the services over ``client``: once, at start-up."""
-        self.service = RequestService(client, self.engine, self.settings.task_queue)
+        self.service = RequestService(
+            client,
+            self.engine,
+            self.settings.task_queue,
+            reminder_days=self.settings.reminder_days,
+        )
         self.partner_service = PartnerService(client, self.engine, self.settings.task_queue)
 
     @property

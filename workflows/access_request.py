@@ -16,23 +16,29 @@ Accepts:
 - update ``resend`` (:class:`ResendRequest`): e-mail the shop team again or take the copy
   link (R8); returns :class:`ResendOutcome`.
 - update ``cancel`` (:class:`CancelRequest`): the requesting BC withdraws it (R9 policy).
+- update ``decline`` (:class:`DeclineRequest`): the shop team says no, with an optional
+  reason (R22); the request ends ``declined`` and the requester is e-mailed.
 - update ``send_personal_link`` (:class:`PersonalLinkRequest`): someone holding the copied
   link asks for a personal link; queued and answered at once, mailed by the run loop to
   shop team members only (R7, R13).
 - signal ``superseded`` (:class:`Superseded`): the other method's request won the race (R11).
 - query ``state``: the carried :class:`RequestState`.
 
-Returns :class:`RequestResult`. There is no timeout anywhere: a pending request waits for
-ever (R9) and continues-as-new, state and all, when the server suggests it. An admission
-that fails for a reason no retry heals (``invalid_data``, ``broken_invariant``) ends at
-once as ``failed``; a mail that fails for good is noted and the request carries on
-(docs/operations.md, "Failed workflows").
+Returns :class:`RequestResult`. Nothing ends a request by time: a pending request waits for
+ever (R9) and continues-as-new, state and all, when the server suggests it. Its only timer
+is R25's reminder: 3 and 10 days (``RequestInput.reminder_days``) after the last e-mail to
+the shop team it mails them again, never after a decision; a resend e-mail starts the
+clock over. Runs recorded before reminders replay without the timer (``REMINDERS_PATCH``).
+An admission that fails for a reason no retry heals (``invalid_data``,
+``broken_invariant``) ends at once as ``failed``; a mail that fails for good is noted and
+the request carries on (docs/operations.md, "Failed workflows").
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import activity, workflow
@@ -43,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     # their names reach history, so they run wherever the worker registered them.
     from activities.mailer import MailActivities
     from activities.store import RequestStoreActivities
-    from models.enums import RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
+    from models.enums import MAX_REMINDERS, RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
     from models.errors import FAULT_CODES, ErrorCode
     from models.fields import display_name_problem
     from models.messages import (
@@ -54,6 +60,8 @@ with workflow.unsafe.imports_passed_through():
         CancelInput,
         CancelRequest,
         DecideApproval,
+        DeclineInput,
+        DeclineRequest,
         EmailsSent,
         PersonalLinkAccepted,
         PersonalLinkRequest,
@@ -65,15 +73,18 @@ with workflow.unsafe.imports_passed_through():
         ResendOutcome,
         ResendRequest,
         SendPersonalLink,
+        SendReminder,
         SendRequestEmails,
         Superseded,
         WaitAdmission,
     )
     from models.names import Message
+    from models.reasons import reason_problem
     from models.wording import wording
     from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.search_attributes import REQUEST_STATUS
+    from workflows.summaries import request_details
 
 REFUSED = "refused"
 # Admission failed for a reason no retry heals (bad stored data, a broken invariant): no
@@ -81,6 +92,9 @@ REFUSED = "refused"
 FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
+# R25: runs recorded before reminders have no timer in their wait; this marker tells the
+# runs that do (workflow.patched), so both kinds of history replay.
+REMINDERS_PATCH = "r25-reminders"
 
 M = TypeVar("M")
 MailActivity = Callable[[MailActivities, M], EmailsSent]
@@ -115,14 +129,19 @@ class AccessRequestLifecycle:
             state.first_email_sent = True
 
         while state.status is RequestStatus.PENDING:
-            await workflow.wait_condition(
-                lambda: (
-                    state.status is not RequestStatus.PENDING
-                    or bool(state.queued_approvals)
-                    or bool(state.personal_links)
-                    or workflow.info().is_continue_as_new_suggested()
+            until_reminder = self._until_reminder()
+            if until_reminder is not None and until_reminder <= timedelta(0):
+                await self._remind()  # due while the worker was away, or at once
+                continue
+            try:
+                await workflow.wait_condition(
+                    self._wake_up(),
+                    timeout=until_reminder,
+                    timeout_summary="R25 reminder" if until_reminder is not None else None,
                 )
-            )
+            except TimeoutError:
+                await self._remind()
+                continue
             if state.status is RequestStatus.PENDING and state.queued_approvals:
                 command = state.queued_approvals.pop(0)
                 try:
@@ -178,6 +197,13 @@ class AccessRequestLifecycle:
 
     async def _after_decision(self) -> None:
         state = self._state
+        if state.status is RequestStatus.DECLINED and not state.requester_notified:
+            # R22: the requester is told, with the reason if the shop's team gave one.
+            await self._mail(
+                MailActivities.notify_requester,
+                RequesterNotice(request_id=self._input.request_id, kind="declined"),
+            )
+            state.requester_notified = True
         if state.status is not RequestStatus.APPROVED:
             return
         decision = state.decision
@@ -263,6 +289,7 @@ class AccessRequestLifecycle:
             state.sends = seq
             if not command.copy_link:
                 state.last_resend_at = workflow.now()
+                state.reminders_sent = 0  # R25: a resend starts the reminder clock over
                 await self._send_emails(seq=seq)
         return ResendOutcome(
             request_id=self._input.request_id,
@@ -294,6 +321,42 @@ class AccessRequestLifecycle:
     @cancel.validator
     def _validate_cancel(self, command: CancelRequest) -> None:
         self._require_pending()
+
+    @workflow.update(name=Message.DECLINE)
+    async def decline(self, command: DeclineRequest) -> RequestResult:
+        state = self._state
+        async with self._lock:
+            self._require_pending()
+            try:
+                # R13: the store decides who may decline, as for approving.
+                await workflow.execute_local_activity_method(
+                    RequestStoreActivities.decline_request,
+                    DeclineInput(
+                        request_id=self._input.request_id, by=command.by, reason=command.reason
+                    ),
+                    **presets.STORE,
+                )
+            except ACTIVITY_FAILURES as err:
+                raise refusal_of(err) from None
+            state.status = RequestStatus.DECLINED
+            state.decline_reason = (command.reason or "").strip() or None
+            state.decided_by = command.by
+            self._publish(RequestStatus.DECLINED)
+        return self._result()
+
+    @decline.validator
+    def _validate_decline(self, command: DeclineRequest) -> None:
+        self._require_pending()
+        # Refused before history: the reason is mailed and shown on pages (models/reasons.py).
+        problem = reason_problem(command.reason) if command.reason else None
+        if problem is not None:
+            details = {"reason": "decline_reason", "field": "reason", "problem": problem}
+            raise ApplicationError(
+                wording(ErrorCode.INVALID_INPUT, details),
+                details,
+                type=ErrorCode.INVALID_INPUT,
+                non_retryable=True,
+            )
 
     @workflow.update(name=Message.SEND_PERSONAL_LINK)
     def send_personal_link(self, ask: PersonalLinkRequest) -> PersonalLinkAccepted:
@@ -377,6 +440,61 @@ class AccessRequestLifecycle:
             self._publish(decision.status)
             return self._outcome(already_decided=already)
 
+    def _wake_up(self) -> Callable[[], bool]:
+        """What ends the run loop's wait: a decision, work queued for it, continue-as-new,
+        or a resend, which moves the reminder clock (R25) so the wait starts again."""
+        state = self._state
+        clock = (state.last_resend_at, state.reminders_sent)
+        return lambda: (
+            state.status is not RequestStatus.PENDING
+            or bool(state.queued_approvals)
+            or bool(state.personal_links)
+            or workflow.info().is_continue_as_new_suggested()
+            or (state.last_resend_at, state.reminders_sent) != clock
+        )
+
+    def _reminder_days(self) -> list[int]:
+        # Defensive: the starter already refused any other policy (models/settings.py).
+        return sorted(d for d in set(self._input.reminder_days) if d > 0)[:MAX_REMINDERS]
+
+    def _until_reminder(self) -> timedelta | None:
+        """How long until R25's next reminder is due (may be negative: overdue), or None
+        when no reminder is left, or when this run predates reminders."""
+        state = self._state
+        if state.created_at is None or not workflow.patched(REMINDERS_PATCH):
+            return None
+        days = self._reminder_days()
+        if state.reminders_sent >= len(days):
+            return None
+        base = state.last_resend_at or state.created_at
+        return base + timedelta(days=days[state.reminders_sent]) - workflow.now()
+
+    async def _remind(self) -> None:
+        """R25: remind the shop team, unless a decision or cancel got in first.
+
+        Not under the lock: the mail retries for as long as SMTP is away, and a seller's
+        decision must not wait for it. The activity reads the store and sends nothing once
+        the request is decided. After a long outage only the latest reminder due is sent,
+        not one per missed date."""
+        state = self._state
+        if state.status is not RequestStatus.PENDING or state.created_at is None:
+            return
+        base = state.last_resend_at or state.created_at
+        now = workflow.now()
+        due = sum(1 for d in self._reminder_days() if base + timedelta(days=d) <= now)
+        state.reminders_sent = max(state.reminders_sent + 1, due)
+        await self._mail(
+            MailActivities.send_reminder,
+            SendReminder(
+                request_id=self._input.request_id,
+                seq=state.sends,
+                n=state.reminders_sent,
+                # Rounded: the store's clock stamped created_at, so the reminder due
+                # "3 days" after it may read 2 days 23:59:59.9 here.
+                waited_days=round((now - state.created_at) / timedelta(days=1)),
+            ),
+        )
+
     async def _send_personal_link(self, item: SendPersonalLink) -> None:
         await self._mail(MailActivities.send_personal_link, item)
 
@@ -410,10 +528,18 @@ class AccessRequestLifecycle:
     def _describe(self, status: str) -> None:
         """The summary ops read in the Temporal UI: status, what, and what went wrong."""
         input, state = self._input, self._state
-        details = (
-            f"**{status}** · {input.method.label} · BC {input.bc_id} → shop {input.shop_code}"
-            f" · request {input.request_id}"
+        details = request_details(
+            status=status,
+            method_label=input.method.label,
+            bc_id=input.bc_id,
+            shop_code=input.shop_code,
+            request_id=input.request_id,
+            superseded_by=state.superseded_by,
         )
+        if status == RequestStatus.DECLINED:  # R22: by whom and why, as the history says
+            details += f" · declined by {state.decided_by}"
+            if state.decline_reason:
+                details += f": {state.decline_reason}"
         if status == FAILED:
             details += f"\n\nFailed: {state.refusal_code}: {state.refusal_message}"
         if state.mail_failures:
@@ -447,4 +573,5 @@ class AccessRequestLifecycle:
             superseded_by=state.superseded_by,
             refusal_code=state.refusal_code,
             refusal_message=state.refusal_message,
+            decline_reason=state.decline_reason,
         )
