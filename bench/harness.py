@@ -24,14 +24,12 @@ from typing import Any
 
 import psutil
 from sqlalchemy import Engine
-from sqlmodel import select
 from temporalio.client import Client
 
 from models.reference import ReferenceData
-from models.tables import User
 from service.devserver import start_dev_command, tuning_args
 from service.temporal import connect
-from store.db import make_engine, read_session, write_session
+from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
 
@@ -242,20 +240,11 @@ class Pair:
     owner: str
 
 
-def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[Pair]]:
-    """Requesting BCs (agency, SG: eligible under R2) with one admin each, and shops (GB:
-    R3) with an owner and a linked seller BC, so each approval is S1's one click.
-
-    Request ``i`` uses BC ``i // REQUESTS_PER_BC`` and shop ``i % shops``: every pair is
-    distinct, no BC exceeds R4's daily limit, and no shop is held by the BC beforehand.
-    """
-    if shops < REQUESTS_PER_BC:
-        raise ValueError("need at least as many shops as requests per BC")
-    bcs = -(-requests // REQUESTS_PER_BC)
+def _requesting_bcs(count: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """``count`` agencies (SG: eligible under R2), each with one admin: users and BCs."""
     users: list[dict[str, str]] = []
     business_centers: list[dict[str, Any]] = []
-    shop_rows: list[dict[str, Any]] = []
-    for b in range(bcs):
+    for b in range(count):
         admin = f"admin{b}@partner{b}.example"
         users.append({"email": admin, "name": f"Partner {b} admin"})
         business_centers.append(
@@ -269,7 +258,18 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
                 "ad_accounts": [{"id": REQUESTER_BC_BASE + b, "name": f"Partner {b} ads"}],
             }
         )
-    for s in range(shops):
+    return users, business_centers
+
+
+def _seller_shops(
+    count: int,
+) -> tuple[list[dict[str, str]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """``count`` shops (GB: R3), each with an owner and a linked seller BC (S1): users,
+    BCs and shops."""
+    users: list[dict[str, str]] = []
+    business_centers: list[dict[str, Any]] = []
+    shop_rows: list[dict[str, Any]] = []
+    for s in range(count):
         owner = f"owner{s}@seller{s}.example"
         users.append({"email": owner, "name": f"Seller {s} owner"})
         business_centers.append(
@@ -291,6 +291,23 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
                 "team": [{"email": owner, "role": "owner"}],
             }
         )
+    return users, business_centers, shop_rows
+
+
+def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[Pair]]:
+    """Requesting BCs (agency, SG: eligible under R2) with one admin each, and shops (GB:
+    R3) with an owner and a linked seller BC, so each approval is S1's one click.
+
+    Request ``i`` uses BC ``i // REQUESTS_PER_BC`` and shop ``i % shops``: every pair is
+    distinct, no BC exceeds R4's daily limit, and no shop is held by the BC beforehand.
+    """
+    if shops < REQUESTS_PER_BC:
+        raise ValueError("need at least as many shops as requests per BC")
+    bcs = -(-requests // REQUESTS_PER_BC)
+    admins, business_centers = _requesting_bcs(bcs)
+    owners, seller_bcs, shop_rows = _seller_shops(shops)
+    users = [*admins, *owners]
+    business_centers += seller_bcs
     data = ReferenceData.model_validate(
         {"users": users, "business_centers": business_centers, "shops": shop_rows}
     )
@@ -353,8 +370,3 @@ def outbox_file(outbox: Path, key: str) -> Path:
     """Where activities.delivery.OutboxTransport writes the message with business key
     ``key`` (the same naming; if that changes, the benchmark times out saying so)."""
     return outbox / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml")
-
-
-def user_ids(engine: Engine) -> dict[str, int]:
-    with read_session(engine) as session:
-        return {u.email: u.id for u in session.exec(select(User)) if u.id is not None}

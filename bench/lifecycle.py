@@ -52,7 +52,6 @@ from bench.harness import (
     server_cpu_seconds,
     start_worker,
     stop_process,
-    user_ids,
     wait_for_file,
     workdir,
     worker_env,
@@ -68,6 +67,7 @@ from models.messages import (
 )
 from models.names import Message
 from service.requests import RequestService
+from store.bench_queries import user_ids
 from workflows.search_attributes import (
     BC_ID,
     REQUEST_METHOD,
@@ -269,6 +269,57 @@ def summary(kind: Kind, events: float) -> dict[str, Any]:
     }
 
 
+async def run_phases(
+    ours: Kind,
+    bare: Kind,
+    pairs: list[Pair],
+    warmup: int,
+    args: argparse.Namespace,
+    server: DevServer,
+) -> None:
+    """Warm both sides up, then the measured rounds, alternating who goes first."""
+    log(f"warm-up: {warmup} lifecycles each")
+    for kind in (ours, bare):
+        await run_phase(kind, pairs[:warmup], 0, args.concurrency, server, measure=False)
+    measured = pairs[warmup:]
+    size = -(-len(measured) // args.rounds)
+    for r in range(args.rounds):
+        chunk = measured[r * size : (r + 1) * size]
+        # Alternate who goes first, so drift in the machine's load evens out.
+        order = (bare, ours) if r % 2 == 0 else (ours, bare)
+        for kind in order:
+            first = warmup + r * size
+            await run_phase(kind, chunk, first, args.concurrency, server)
+
+
+async def events_per_lifecycle(client: Client, ours: Kind, bare: Kind) -> tuple[float, float]:
+    """Both sides' history events per lifecycle, from a sample of histories."""
+    log("fetching a sample of histories")
+    ours_events, ours_types = await history_events(client, ours.workflow_ids)
+    bare_events, bare_types = await history_events(client, bare.workflow_ids)
+    log(f"ours' history: {dict(ours_types)}")
+    log(f"bare history: {dict(bare_types)}")
+    return ours_events, bare_events
+
+
+def start_workers(
+    server: DevServer, url: str, outbox: Path, directory: Path, args: argparse.Namespace
+) -> tuple[WorkerProcess, WorkerProcess, str, str]:
+    """Our worker and the bare one, each on its own fresh queue."""
+    ours_queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
+    bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    env = worker_env(server, url, ours_queue, outbox)
+    env.update(dict(item.split("=", 1) for item in args.worker_env))
+    ours_worker = start_worker("worker", ["worker.py"], env, directory)
+    bare_worker = start_worker(
+        "bare-worker",
+        ["bench/bare_worker.py"],
+        {**env, "TASK_QUEUE": bare_queue},
+        directory,
+    )
+    return ours_worker, bare_worker, ours_queue, bare_queue
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     warmup = min(20, args.n)
     with workdir(keep=args.keep) as directory:
@@ -279,16 +330,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async with dev_server(directory, tuned=not args.untuned, extra=args.server_flag) as server:
             log(f"dev server on {server.address}, flags: {' '.join(server.flags) or 'none'}")
             client = await client_for(server)
-            ours_queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
-            bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
-            env = worker_env(server, url, ours_queue, outbox)
-            env.update(dict(item.split("=", 1) for item in args.worker_env))
-            ours_worker = start_worker("worker", ["worker.py"], env, directory)
-            bare_worker = start_worker(
-                "bare-worker",
-                ["bench/bare_worker.py"],
-                {**env, "TASK_QUEUE": bare_queue},
-                directory,
+            ours_worker, bare_worker, ours_queue, bare_queue = start_workers(
+                server, url, outbox, directory, args
             )
             try:
                 service = RequestService(client, engine, ours_queue, timeout=120)
@@ -296,25 +339,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 ours = Kind("ours", ours_worker, driver.ours)
                 bare = Kind("bare", bare_worker, driver.bare)
                 async with sampling([ours_worker, bare_worker]):
-                    log(f"warm-up: {warmup} lifecycles each")
-                    for kind in (ours, bare):
-                        await run_phase(
-                            kind, pairs[:warmup], 0, args.concurrency, server, measure=False
-                        )
-                    measured = pairs[warmup:]
-                    size = -(-len(measured) // args.rounds)
-                    for r in range(args.rounds):
-                        chunk = measured[r * size : (r + 1) * size]
-                        # Alternate who goes first, so drift in the machine's load evens out.
-                        order = (bare, ours) if r % 2 == 0 else (ours, bare)
-                        for kind in order:
-                            first = warmup + r * size
-                            await run_phase(kind, chunk, first, args.concurrency, server)
-                log("fetching a sample of histories")
-                ours_events, ours_types = await history_events(client, ours.workflow_ids)
-                bare_events, bare_types = await history_events(client, bare.workflow_ids)
-                log(f"ours' history: {dict(ours_types)}")
-                log(f"bare history: {dict(bare_types)}")
+                    await run_phases(ours, bare, pairs, warmup, args, server)
+                ours_events, bare_events = await events_per_lifecycle(client, ours, bare)
                 emails = len(list(outbox.glob("*.eml"))) if outbox.exists() else 0
                 expected = 2 * (ours.done + warmup)  # the shop owner's, then the requester's
                 log(f"outbox: {emails} e-mails (expected {expected})")
@@ -322,6 +348,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 for worker in (ours_worker, bare_worker):
                     stop_process(worker.proc)
             engine.dispose()
+    return report(args, server, ours, bare, (ours_events, bare_events), (emails, expected))
+
+
+def report(
+    args: argparse.Namespace,
+    server: DevServer,
+    ours: Kind,
+    bare: Kind,
+    events: tuple[float, float],
+    mail: tuple[int, int],
+) -> dict[str, Any]:
+    """The JSON summary that ends the output."""
+    (ours_events, bare_events), (emails, expected) = events, mail
+    ours_worker = ours.worker
     ratio = ours.rate() / bare.rate() if bare.rate() else 0.0
     return {
         "n": args.n,

@@ -18,12 +18,15 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (
+    Pair,
+    WorkerProcess,
     client_for,
     dev_server,
     log,
@@ -45,6 +48,66 @@ def count_emails(outbox: Path) -> int:
     return sum(1 for entry in outbox.iterdir() if entry.name.endswith(".eml"))
 
 
+@dataclass
+class Load:
+    """What submitting the requests and waiting for their e-mails gave."""
+
+    submitted: int = 0
+    failures: list[BaseException] = field(default_factory=list)
+    submit_seconds: float = 0.0
+    emails: int = 0
+
+
+async def submit_all(
+    service: RequestService, pairs: list[Pair], args: argparse.Namespace, worker: WorkerProcess
+) -> Load:
+    """``args.n`` requests, ``args.concurrency`` in flight at a time."""
+    gate = asyncio.Semaphore(args.concurrency)
+    load = Load()
+
+    async def submit(index: int) -> None:
+        pair = pairs[index]
+        async with gate:
+            try:
+                await service.submit(
+                    method=RequestMethod.REQUEST_ACCESS,
+                    bc_id=pair.bc_id,
+                    shop_code=pair.shop_code,
+                    by=pair.admin,
+                )
+            except Exception as err:
+                load.failures.append(err)
+                return
+        load.submitted += 1
+        if load.submitted % 1000 == 0:
+            log(f"{load.submitted} submitted, worker RSS {worker.sample() / MB:.0f} MB")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(submit(i) for i in range(args.n)))
+    load.submit_seconds = time.perf_counter() - started
+    return load
+
+
+async def load_and_hold(
+    service: RequestService,
+    pairs: list[Pair],
+    args: argparse.Namespace,
+    worker: WorkerProcess,
+    outbox: Path,
+) -> Load:
+    """Submit, wait for the e-mails, hold: the worker's memory sampled throughout."""
+    async with sampling([worker]):
+        load = await submit_all(service, pairs, args, worker)
+        log(f"{load.submitted} pending after {load.submit_seconds:.1f}s; waiting for e-mails")
+        deadline = time.monotonic() + 300
+        while count_emails(outbox) < load.submitted and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        load.emails = count_emails(outbox)
+        log(f"{load.emails} e-mails in the outbox; holding {args.hold:.0f}s")
+        await asyncio.sleep(args.hold)
+    return load
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     with workdir(keep=args.keep) as directory:
         log(f"work directory {directory}")
@@ -60,43 +123,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             worker = start_worker("worker", ["worker.py"], env, directory)
             try:
                 service = RequestService(client, engine, queue, timeout=300)
-                gate = asyncio.Semaphore(args.concurrency)
-                submitted = 0
-                failures: list[BaseException] = []
-
-                async def submit(index: int) -> None:
-                    nonlocal submitted
-                    pair = pairs[index]
-                    async with gate:
-                        try:
-                            await service.submit(
-                                method=RequestMethod.REQUEST_ACCESS,
-                                bc_id=pair.bc_id,
-                                shop_code=pair.shop_code,
-                                by=pair.admin,
-                            )
-                        except Exception as err:
-                            failures.append(err)
-                            return
-                    submitted += 1
-                    if submitted % 1000 == 0:
-                        log(f"{submitted} submitted, worker RSS {worker.sample() / MB:.0f} MB")
-
-                async with sampling([worker]):
-                    started = time.perf_counter()
-                    await asyncio.gather(*(submit(i) for i in range(args.n)))
-                    submit_seconds = time.perf_counter() - started
-                    log(f"{submitted} pending after {submit_seconds:.1f}s; waiting for e-mails")
-                    deadline = time.monotonic() + 300
-                    while count_emails(outbox) < submitted and time.monotonic() < deadline:
-                        await asyncio.sleep(0.5)
-                    emails = count_emails(outbox)
-                    log(f"{emails} e-mails in the outbox; holding {args.hold:.0f}s")
-                    await asyncio.sleep(args.hold)
+                load = await load_and_hold(service, pairs, args, worker, outbox)
                 final_rss = worker.sample()
                 log(f"worker RSS now {final_rss / MB:.0f} MB, peak {worker.peak_rss / MB:.0f} MB")
-                if failures:
-                    log(f"{len(failures)} submissions failed; first: {failures[0]!r}")
+                if load.failures:
+                    log(f"{len(load.failures)} submissions failed; first: {load.failures[0]!r}")
             finally:
                 stop_process(worker.proc)
             engine.dispose()
@@ -104,10 +135,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "n": args.n,
         "concurrency": args.concurrency,
-        "pending": submitted,
-        "failures": len(failures),
-        "emails_in_outbox": emails,
-        "submits_per_s": round(submitted / submit_seconds, 1) if submit_seconds else 0.0,
+        "pending": load.submitted,
+        "failures": len(load.failures),
+        "emails_in_outbox": load.emails,
+        "submits_per_s": (
+            round(load.submitted / load.submit_seconds, 1) if load.submit_seconds else 0.0
+        ),
         "worker_peak_rss_mb": round(peak_mb, 1),
         "worker_final_rss_mb": round(final_rss / MB, 1),
         "worker_env": args.worker_env,

@@ -24,14 +24,15 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlmodel import col, func, select
-
 from bench.harness import (
+    DevServer,
+    WorkerProcess,
     client_for,
     dev_server,
     log,
@@ -44,16 +45,17 @@ from bench.harness import (
 from models.enums import Permission, RequestMethod
 from models.partner_enums import CampaignStatus
 from models.reference import ReferenceData
-from models.tables import AuditEvent, Campaign
 from service.partners import PartnerService
 from store import invitations, sharing
 from store.admission import admit_request
 from store.approval import decide_approval
+from store.bench_queries import campaign_stop_events, campaigns_by_bc_and_status
 from store.campaigns import bulk_insert_delivering
 from store.db import make_engine, read_session, write_session
 from store.migrate import upgrade
 from store.people import find_shop_by_code, find_user
 from store.reference import load_reference
+from store.scratch_database import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 20.0
@@ -165,49 +167,78 @@ async def _polling(log_path: Path, timeout: float = 60.0) -> None:
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
-def _create_postgres(admin_url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"shop_access_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _drop_postgres(admin_url: str, url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def check(engine: Any, campaigns: int) -> dict[str, Any]:
-    with read_session(engine) as session:
-        by_bc = dict(
-            ((int(bc), str(getattr(st, "value", st))), int(n))
-            for bc, st, n in session.exec(
-                select(Campaign.bc_id, Campaign.status, func.count()).group_by(
-                    col(Campaign.bc_id), col(Campaign.status)
-                )
-            ).all()
-        )
-        events = session.exec(
-            select(func.count(), func.count(func.distinct(AuditEvent.entity_id))).where(
-                AuditEvent.entity == "campaign", AuditEvent.action == "stopped"
-            )
-        ).one()
+    by_bc = campaigns_by_bc_and_status(engine)
+    events, distinct = campaign_stop_events(engine)
     stopped = by_bc.get((AGENCY, "stopped"), 0) + by_bc.get((SUB, "stopped"), 0)
     return {
         "stopped": stopped,
-        "stop_events": int(events[0]),
-        "stopped_exactly_once": int(events[0]) == int(events[1]) == campaigns == stopped,
+        "stop_events": events,
+        "stopped_exactly_once": events == distinct == campaigns == stopped,
         "others_untouched": by_bc.get((OTHER, CampaignStatus.DELIVERING.value), 0)
         == OTHER_CAMPAIGNS,
     }
+
+
+@dataclass
+class Timed:
+    """One removal as measured: its outcome, durations and the worker's CPU."""
+
+    ended: Any
+    workflow_id: str
+    result: Any
+    grants_ended: float
+    wall: float
+    cpu: float
+
+
+async def timed_removal(
+    partners: PartnerService, worker: WorkerProcess, args: argparse.Namespace
+) -> Timed:
+    """The removal from the seller's call to its last campaign stopped, sampled."""
+    async with sampling([worker]):
+        cpu0 = worker.cpu_seconds()
+        started = time.perf_counter()
+        ended, workflow_id = await partners.remove_access(
+            shop_code=SHOP,
+            partner_bc_id=AGENCY,
+            by=SELLER,
+            page_size=args.page_size,
+            batch_size=args.batch_size,
+        )
+        grants_ended = time.perf_counter() - started
+        log(f"grants ended after {grants_ended * 1000:.0f} ms; stopping campaigns")
+        result = await partners.removal_result(workflow_id)
+        wall = time.perf_counter() - started
+        cpu = worker.cpu_seconds() - cpu0
+    return Timed(ended, workflow_id, result, grants_ended, wall, cpu)
+
+
+async def _remove_once(
+    server: DevServer, directory: Path, engine: Any, url: str, args: argparse.Namespace
+) -> tuple[Timed, int, WorkerProcess]:
+    """A worker on a fresh queue, the preview, then the timed removal; the history's size."""
+    queue = f"bench-removal-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(
+        "worker",
+        ["worker.py"],
+        worker_env(server, url, queue, directory / "outbox"),
+        directory,
+    )
+    try:
+        client = await client_for(server)
+        await _polling(worker.log_path)
+        partners = PartnerService(client, engine, queue, timeout=60)
+        preview = partners.preview_removal(shop_code=SHOP, partner_bc_id=AGENCY, by=SELLER)
+        log(
+            f"preview: {preview.total_delivering_campaigns} campaigns stop, "
+            f"downstream {[d.bc_name for d in preview.downstream]}"
+        )
+        timed = await timed_removal(partners, worker, args)
+        history = await client.get_workflow_handle(timed.workflow_id).fetch_history()
+    finally:
+        stop_process(worker.proc)
+    return timed, len(history.events), worker
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -215,48 +246,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"preparing {args.campaigns} campaigns in {directory}")
         url = f"sqlite:///{directory / 'store.db'}"
         if args.postgres:
-            url = _create_postgres(args.postgres)
+            url = create_database(args.postgres, "shop_access_bench_")
         engine, url, split = prepare(url, args.campaigns, args.downstream_share)
         async with dev_server(directory, tuned=True) as server:
-            queue = f"bench-removal-{uuid.uuid4().hex[:8]}"
-            worker = start_worker(
-                "worker",
-                ["worker.py"],
-                worker_env(server, url, queue, directory / "outbox"),
-                directory,
-            )
-            try:
-                client = await client_for(server)
-                await _polling(worker.log_path)
-                partners = PartnerService(client, engine, queue, timeout=60)
-                preview = partners.preview_removal(shop_code=SHOP, partner_bc_id=AGENCY, by=SELLER)
-                log(
-                    f"preview: {preview.total_delivering_campaigns} campaigns stop, "
-                    f"downstream {[d.bc_name for d in preview.downstream]}"
-                )
-                cpu0 = None
-                async with sampling([worker]):
-                    cpu0 = worker.cpu_seconds()
-                    started = time.perf_counter()
-                    ended, workflow_id = await partners.remove_access(
-                        shop_code=SHOP,
-                        partner_bc_id=AGENCY,
-                        by=SELLER,
-                        page_size=args.page_size,
-                        batch_size=args.batch_size,
-                    )
-                    grants_ended = time.perf_counter() - started
-                    log(f"grants ended after {grants_ended * 1000:.0f} ms; stopping campaigns")
-                    result = await partners.removal_result(workflow_id)
-                    wall = time.perf_counter() - started
-                    cpu = worker.cpu_seconds() - cpu0
-                history = await client.get_workflow_handle(workflow_id).fetch_history()
-            finally:
-                stop_process(worker.proc)
+            timed, history_events, worker = await _remove_once(server, directory, engine, url, args)
         verdict = check(engine, args.campaigns)
         engine.dispose()
         if args.postgres:
-            _drop_postgres(args.postgres, url)
+            drop_database(args.postgres, url)
+    wall, result = timed.wall, timed.result
     rate = result.campaigns_stopped / wall if wall else 0.0
     log(f"{result.campaigns_stopped} campaigns stopped in {wall:.2f} s ({rate:.0f}/s)")
     return {
@@ -266,13 +264,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "split": split,
         "page_size": args.page_size,
         "batch_size": args.batch_size,
-        "grants_ended_ms": round(grants_ended * 1000, 1),
+        "grants_ended_ms": round(timed.grants_ended * 1000, 1),
         "wall_seconds": round(wall, 3),
         "campaigns_per_second": round(rate, 1),
         "campaigns_stopped": result.campaigns_stopped,
-        "lost_bc_ids": ended.lost_bc_ids,
-        "history_events": len(history.events),
-        "worker_cpu_seconds": round(cpu, 2),
+        "lost_bc_ids": timed.ended.lost_bc_ids,
+        "history_events": history_events,
+        "worker_cpu_seconds": round(timed.cpu, 2),
         "worker_peak_rss_mb": round(worker.peak_rss / 2**20, 1),
         **verdict,
         "target_seconds": TARGET_SECONDS,

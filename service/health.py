@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
+from store.db import ping
 from store.migrate import current_revision, head_revision
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
@@ -83,8 +84,7 @@ def _store_name(engine: Engine) -> str:
 def check_store(engine: Engine) -> Check:
     """The store answers a trivial query."""
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(engine)
     except Exception as err:
         return _failed(
             "store",

@@ -62,6 +62,11 @@ class ServiceMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._register_request_metrics(registry)
+        self._register_follow_up_metrics(registry)
+
+    def _register_request_metrics(self, registry: CollectorRegistry) -> None:
+        """Admissions and the seller's decisions (R1-R6, R11-R13)."""
         self.requests_admitted = Counter(
             "shop_access_requests_admitted",
             "Access requests admitted (now pending), by method",
@@ -94,6 +99,9 @@ class ServiceMetrics:
             buckets=APPROVAL_BUCKETS,
             registry=registry,
         )
+
+    def _register_follow_up_metrics(self, registry: CollectorRegistry) -> None:
+        """Removals, e-mails, faults and how the worker runs."""
         self.removals = Counter(
             "shop_access_removals_completed",
             "Partner access removals finished (R18, R19)",

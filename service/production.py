@@ -130,106 +130,141 @@ def _reason(body: str) -> str:
         return body[:200]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def _stop_all(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.proc.poll() is None:
+            child.proc.send_signal(signal.SIGTERM)
+    for child in reversed(children):
+        try:
+            child.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+            child.proc.wait()
+
+
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _migrate(env: dict[str, str]) -> bool:
+    migrated = subprocess.run(
+        [sys.executable, "starter.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if migrated.returncode != 0:
+        print(f"scripts/production: migrate failed:\n{migrated.stderr}", file=sys.stderr)
+        return False
+    print(migrated.stdout.strip(), flush=True)
+    return True
+
+
+def _start_workers(args: argparse.Namespace, env: dict[str, str], children: list[Child]) -> None:
+    # Appended one by one, so a failure part-way still stops the ones already started.
+    for i in range(args.workers):
+        health = f"{HOST}:{args.health_port + i}"
+        metrics = f"{HOST}:{args.metrics_port + i}"
+        proc = subprocess.Popen(
+            [sys.executable, "worker.py"],
+            cwd=ROOT,
+            env={**env, "WORKER_HEALTH_ADDRESS": health, "METRICS_ADDRESS": metrics},
+        )
+        children.append(
+            Child(
+                f"worker {i + 1}",
+                proc,
+                f"http://{health}/readyz",
+                {"health": f"http://{health}/readyz", "metrics": f"http://{metrics}/metrics"},
+            )
+        )
+
+
+def _start_link_handlers(
+    args: argparse.Namespace, env: dict[str, str], children: list[Child]
+) -> None:
+    for i in range(args.web):
+        port = args.web_port + i
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "web"],
+            cwd=ROOT,
+            env={**env, "WEB_HOST": HOST, "WEB_PORT": str(port), "WEB_METRICS": "1"},
+        )
+        base = f"http://{HOST}:{port}"
+        children.append(
+            Child(
+                f"link handler {i + 1}",
+                proc,
+                f"{base}/readyz",
+                {"pages": base, "health": f"{base}/readyz", "metrics": f"{base}/metrics"},
+            )
+        )
+
+
+def ready_report(children: list[Child], env: Mapping[str, str]) -> str:
+    """Where each process is, once all are ready."""
+    lines = ["", "shop-access (production shape) is ready:"]
+    for child in children:
+        where = "  ".join(f"{k} {v}" for k, v in child.urls.items())
+        lines.append(f"  {child.name:<16} pid {child.proc.pid:<7} {where}")
+    lines += [
+        f"  Links in e-mails point to {env['LINK_BASE_URL']}",
+        f"  Temporal at {env.get('TEMPORAL_ADDRESS') or env.get('TEMPORAL_PROFILE')}; "
+        f"mail via {'SMTP' if env.get('SMTP_URL') else 'the outbox'}",
+        "Ctrl-C or SIGTERM stops everything.",
+    ]
+    return "\n".join(lines)
+
+
+def _supervise(children: list[Child]) -> int:
+    """Until one child exits (then 1); Ctrl-C and SIGTERM end it with KeyboardInterrupt."""
+    while True:
+        for child in children:
+            if child.proc.poll() is not None:
+                print(
+                    f"{child.name} exited with status {child.proc.returncode}; stopping.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
+        time.sleep(0.5)
+
+
+def _production_env(args: argparse.Namespace) -> tuple[dict[str, str], str | None]:
+    """The children's environment, and why it is not a production one (or None)."""
     env = dict(os.environ)
     refusal = refuse_environment(env)
     if refusal:
-        print(f"scripts/production: {refusal}", file=sys.stderr)
-        return 2
+        return env, refusal
     if not env.get("SMTP_URL"):
         print(
             "scripts/production: SMTP_URL is not set; e-mails go to MAIL_OUTBOX_DIR",
             file=sys.stderr,
         )
     env.setdefault("LINK_BASE_URL", f"http://{HOST}:{args.web_port}")
-    python = sys.executable
+    return env, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    env, refusal = _production_env(args)
+    if refusal:
+        print(f"scripts/production: {refusal}", file=sys.stderr)
+        return 2
     children: list[Child] = []
-
-    def stop_all() -> None:
-        for child in reversed(children):
-            if child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in reversed(children):
-            try:
-                child.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait()
-
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
-        migrated = subprocess.run(
-            [python, "starter.py", "migrate"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        if migrated.returncode != 0:
-            print(f"scripts/production: migrate failed:\n{migrated.stderr}", file=sys.stderr)
+        if not _migrate(env):
             return 1
-        print(migrated.stdout.strip(), flush=True)
-        for i in range(args.workers):
-            health = f"{HOST}:{args.health_port + i}"
-            metrics = f"{HOST}:{args.metrics_port + i}"
-            proc = subprocess.Popen(
-                [python, "worker.py"],
-                cwd=ROOT,
-                env={**env, "WORKER_HEALTH_ADDRESS": health, "METRICS_ADDRESS": metrics},
-            )
-            children.append(
-                Child(
-                    f"worker {i + 1}",
-                    proc,
-                    f"http://{health}/readyz",
-                    {"health": f"http://{health}/readyz", "metrics": f"http://{metrics}/metrics"},
-                )
-            )
-        for i in range(args.web):
-            port = args.web_port + i
-            proc = subprocess.Popen(
-                [python, "-m", "web"],
-                cwd=ROOT,
-                env={**env, "WEB_HOST": HOST, "WEB_PORT": str(port), "WEB_METRICS": "1"},
-            )
-            base = f"http://{HOST}:{port}"
-            children.append(
-                Child(
-                    f"link handler {i + 1}",
-                    proc,
-                    f"{base}/readyz",
-                    {"pages": base, "health": f"{base}/readyz", "metrics": f"{base}/metrics"},
-                )
-            )
+        _start_workers(args, env, children)
+        _start_link_handlers(args, env, children)
         wait_ready(children)
-        lines = ["", "shop-access (production shape) is ready:"]
-        for child in children:
-            where = "  ".join(f"{k} {v}" for k, v in child.urls.items())
-            lines.append(f"  {child.name:<16} pid {child.proc.pid:<7} {where}")
-        lines += [
-            f"  Links in e-mails point to {env['LINK_BASE_URL']}",
-            f"  Temporal at {env.get('TEMPORAL_ADDRESS') or env.get('TEMPORAL_PROFILE')}; "
-            f"mail via {'SMTP' if env.get('SMTP_URL') else 'the outbox'}",
-            "Ctrl-C or SIGTERM stops everything.",
-        ]
-        print("\n".join(lines), flush=True)
-        while True:
-            for child in children:
-                if child.proc.poll() is not None:
-                    print(
-                        f"{child.name} exited with status {child.proc.returncode}; stopping.",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    return 1
-            time.sleep(0.5)
+        print(ready_report(children, env), flush=True)
+        return _supervise(children)
     except KeyboardInterrupt:
         return 0
     except SystemExit as err:
         print(f"scripts/production: {err}", file=sys.stderr, flush=True)
         return 1
     finally:
-        stop_all()
+        _stop_all(children)
         print("Stopped.", flush=True)
 
 

@@ -134,6 +134,103 @@ def banner(env: dict[str, str], ui_port: int) -> str:
     )
 
 
+HOST = "127.0.0.1"
+Children = list[tuple[str, "subprocess.Popen[bytes]"]]
+
+
+def _port_taken(args: argparse.Namespace) -> str | None:
+    """A refusal naming the first of our ports something else holds, or None."""
+    for port, what in (
+        (args.temporal_port, "Temporal"),
+        (args.ui_port, "the Temporal UI"),
+        (args.web_port, "the link handler"),
+        (args.metrics_port, "the worker's metrics"),
+    ):
+        if _port_open(HOST, port):
+            return (
+                f"Port {port} (for {what}) is already in use; stop what holds it or pass "
+                "another port (see --help)."
+            )
+    return None
+
+
+def _stack_env(args: argparse.Namespace, data: Path) -> dict[str, str]:
+    """The children's environment; with --reset, the data dir's state deleted first."""
+    env = dict(os.environ)
+    env.setdefault("DEV_MODE", "1")
+    env.setdefault("DATABASE_URL", f"sqlite:///{data / 'shop_access.db'}")
+    if args.reset:
+        gone = reset(data, env["DATABASE_URL"])
+        print(f"Reset {data}: deleted {', '.join(gone) or 'nothing (it was empty)'}.", flush=True)
+    elif (data / "temporal.db").exists():
+        print(f"Keeping the state in {data} (--reset starts afresh).", flush=True)
+    env.setdefault("MAIL_OUTBOX_DIR", str(data / "outbox"))
+    env["TEMPORAL_ADDRESS"] = f"{HOST}:{args.temporal_port}"
+    env["WEB_HOST"], env["WEB_PORT"] = HOST, str(args.web_port)
+    env.setdefault("LINK_BASE_URL", f"http://{HOST}:{args.web_port}")
+    env["METRICS_ADDRESS"] = f"{HOST}:{args.metrics_port}"
+    return env
+
+
+def _start(
+    children: Children, env: dict[str, str], what: str, cmd: list[str]
+) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    children.append((what, proc))
+    return proc
+
+
+def _stop_all(children: Children) -> None:
+    for what, proc in reversed(children):
+        if proc.poll() is None:
+            print(f"Stopping {what}...", flush=True)
+            proc.send_signal(signal.SIGTERM)
+    for _what, proc in reversed(children):
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_stack(
+    args: argparse.Namespace, env: dict[str, str], data: Path, children: Children
+) -> None:
+    """Temporal, the store's migration, the worker, the link handler and the demo, in order."""
+    from service.devserver import start_dev_command
+
+    python = sys.executable
+    server = _start(
+        children,
+        env,
+        "the Temporal dev server",
+        start_dev_command(
+            port=args.temporal_port, ui_port=args.ui_port, db_file=data / "temporal.db"
+        ),
+    )
+    _wait_for_port(HOST, args.temporal_port, server, "The Temporal dev server")
+    subprocess.run([python, "starter.py", "migrate"], cwd=ROOT, env=env, check=True)
+    _start(children, env, "the worker", [python, "worker.py"])
+    if (ROOT / "web" / "__main__.py").exists():
+        web = _start(children, env, "the link handler", [python, "-m", "web"])
+        _wait_for_port(HOST, args.web_port, web, "The link handler")
+    if not args.no_demo:
+        subprocess.run([python, "starter.py", "seed-demo"], cwd=ROOT, env=env, check=True)
+
+
+def _supervise(children: Children) -> int:
+    """Until a child exits (then 1); Ctrl-C and SIGTERM end it with KeyboardInterrupt."""
+    while True:
+        for what, proc in children:
+            if proc.poll() is not None:
+                print(f"{what} exited with status {proc.returncode}; stopping.", file=sys.stderr)
+                return 1
+        time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -144,94 +241,26 @@ def main(argv: list[str] | None = None) -> int:
         raise
     if args.check_args:
         return 0
-    from service.devserver import start_dev_command
-
     data: Path = (ROOT / args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    host = "127.0.0.1"
-    for port, what in (
-        (args.temporal_port, "Temporal"),
-        (args.ui_port, "the Temporal UI"),
-        (args.web_port, "the link handler"),
-        (args.metrics_port, "the worker's metrics"),
-    ):
-        if _port_open(host, port):
-            print(
-                f"Port {port} (for {what}) is already in use; stop what holds it or pass "
-                "another port (see --help).",
-                file=sys.stderr,
-            )
-            return 2
-
-    env = dict(os.environ)
-    env.setdefault("DEV_MODE", "1")
-    env.setdefault("DATABASE_URL", f"sqlite:///{data / 'shop_access.db'}")
-    if args.reset:
-        gone = reset(data, env["DATABASE_URL"])
-        print(f"Reset {data}: deleted {', '.join(gone) or 'nothing (it was empty)'}.", flush=True)
-    elif (data / "temporal.db").exists():
-        print(f"Keeping the state in {data} (--reset starts afresh).", flush=True)
-    env.setdefault("MAIL_OUTBOX_DIR", str(data / "outbox"))
-    env["TEMPORAL_ADDRESS"] = f"{host}:{args.temporal_port}"
-    env["WEB_HOST"], env["WEB_PORT"] = host, str(args.web_port)
-    env.setdefault("LINK_BASE_URL", f"http://{host}:{args.web_port}")
-    env["METRICS_ADDRESS"] = f"{host}:{args.metrics_port}"
-    python = sys.executable
-
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(what: str, cmd: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        children.append((what, proc))
-        return proc
-
-    def stop_all(*_: object) -> None:
-        for what, proc in reversed(children):
-            if proc.poll() is None:
-                print(f"Stopping {what}...", flush=True)
-                proc.send_signal(signal.SIGTERM)
-        for _what, proc in reversed(children):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
+    if taken := _port_taken(args):
+        print(taken, file=sys.stderr)
+        return 2
+    env = _stack_env(args, data)
+    children: Children = []
     # SIGTERM (e.g. from a process manager) stops the stack as Ctrl-C does.
-    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
-        server = start(
-            "the Temporal dev server",
-            start_dev_command(
-                port=args.temporal_port, ui_port=args.ui_port, db_file=data / "temporal.db"
-            ),
-        )
-        _wait_for_port(host, args.temporal_port, server, "The Temporal dev server")
-        subprocess.run([python, "starter.py", "migrate"], cwd=ROOT, env=env, check=True)
-        start("the worker", [python, "worker.py"])
-        if (ROOT / "web" / "__main__.py").exists():
-            web = start("the link handler", [python, "-m", "web"])
-            _wait_for_port(host, args.web_port, web, "The link handler")
-        if not args.no_demo:
-            subprocess.run([python, "starter.py", "seed-demo"], cwd=ROOT, env=env, check=True)
+        _start_stack(args, env, data, children)
         print(banner(env, args.ui_port), flush=True)
-        while True:
-            for what, proc in children:
-                if proc.poll() is not None:
-                    print(
-                        f"{what} exited with status {proc.returncode}; stopping.", file=sys.stderr
-                    )
-                    return 1
-            time.sleep(0.5)
+        return _supervise(children)
     except KeyboardInterrupt:
         return 0
     except subprocess.CalledProcessError as err:
         print(f"A set-up step failed: {err}", file=sys.stderr)
         return 1
     finally:
-        stop_all()
+        _stop_all(children)
         print("Stopped.", flush=True)
 
 

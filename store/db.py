@@ -26,7 +26,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -94,6 +94,12 @@ def write_session(engine: Engine) -> Iterator[Session]:
 def read_session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+def ping(engine: Engine) -> None:
+    """Run the most trivial query: the store answers, or the driver's error is raised."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def sqlite_path(url: str) -> Path | None:
