@@ -12,6 +12,20 @@ from cli.params import DB_ID
 from models.enums import RequestMethod
 
 
+def _check_one_source(shop_code: str | None, shop_codes_file: Path | None, wait: bool) -> None:
+    """One shop (``--shop-code``) or many (``--shop-codes-file``, R24), and ``--wait``
+    only with many: anything else is a usage error."""
+    here = click.get_current_context()
+    if shop_code is None and shop_codes_file is None:
+        raise click.UsageError(
+            "Missing option '--shop-code' (or '--shop-codes-file' for many shops).", here
+        )
+    if shop_code is not None and shop_codes_file is not None:
+        raise click.UsageError("Give either '--shop-code' or '--shop-codes-file', not both.", here)
+    if wait and shop_codes_file is None:
+        raise click.UsageError("'--wait' goes with '--shop-codes-file'.", here)
+
+
 def _request_command(method: RequestMethod) -> Callable[..., None]:
     @click.option("--bc", "bc_id", type=DB_ID, required=True, help="Requesting Business Center id.")
     @click.option("--shop-code", help="The shop code from Seller Center.")
@@ -37,22 +51,12 @@ def _request_command(method: RequestMethod) -> Callable[..., None]:
         as_email: str,
         wait: bool,
     ) -> None:
-        here = click.get_current_context()
-        if shop_code is None and shop_codes_file is None:
-            raise click.UsageError(
-                "Missing option '--shop-code' (or '--shop-codes-file' for many shops).", here
-            )
-        if shop_code is not None and shop_codes_file is not None:
-            raise click.UsageError(
-                "Give either '--shop-code' or '--shop-codes-file', not both.", here
-            )
+        _check_one_source(shop_code, shop_codes_file, wait)
         if shop_codes_file is not None:
             from cli.bulk import start_bulk
 
             await start_bulk(ctx, method, bc_id, shop_codes_file, as_email, wait)
             return
-        if wait:
-            raise click.UsageError("'--wait' goes with '--shop-codes-file'.", here)
         assert shop_code is not None
         service = await ctx.requests()
         sub = await service.submit(method=method, bc_id=bc_id, shop_code=shop_code, by=as_email)

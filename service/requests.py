@@ -142,6 +142,22 @@ class RequestService:
             ),
         )
         workflow_id = request_workflow_id(method, bc_id, shop.code)
+        outcome = await self._admit(request, workflow_id, retry=retry, shop_code=shop_code)
+        if isinstance(outcome, Submitted):
+            return outcome  # answered by the retry after a decided request closed
+        return Submitted(
+            request_id=request.request_id,
+            status=outcome.status,
+            approval_url=outcome.approval_url or "",
+            workflow_id=workflow_id,
+        )
+
+    async def _admit(
+        self, request: RequestInput, workflow_id: str, *, retry: bool, shop_code: str
+    ) -> AdmissionOutcome | Submitted:
+        """Update-with-start the request's workflow and wait for the store's admission,
+        turning Temporal's answers into the service's refusals."""
+        method, bc_id, shop_id = request.method, request.bc_id, request.shop_id
         start = self._start_operation(request, workflow_id)
         try:
             async with asyncio.timeout(self.timeout):
@@ -160,26 +176,21 @@ class RequestService:
                     method=method,
                     bc_id=bc_id,
                     shop_code=shop_code,
-                    by=by,
+                    by=request.requested_by,
                     retry=False,
-                    request_id=request_id,
+                    request_id=request.request_id,
                 )
-            raise self._already_pending(bc_id, shop.id, method, shop.code) from None
+            raise self._already_pending(bc_id, shop_id, method, request.shop_code) from None
         except WorkflowUpdateFailedError as err:
             raise self._refusal(err) from None
         except RPCError as err:
             if err.status is RPCStatusCode.ALREADY_EXISTS:
                 await _settle(start)
-                raise self._already_pending(bc_id, shop.id, method, shop.code) from None
+                raise self._already_pending(bc_id, shop_id, method, request.shop_code) from None
             raise
         except TimeoutError:
             raise self._unavailable() from None
-        return Submitted(
-            request_id=request.request_id,
-            status=outcome.status,
-            approval_url=outcome.approval_url or "",
-            workflow_id=workflow_id,
-        )
+        return outcome
 
     def _start_operation(
         self, request: RequestInput, workflow_id: str
