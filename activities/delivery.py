@@ -193,6 +193,9 @@ class OutboxTransport:
     file appears whole (written aside, then renamed), so a repeated write replaces the same
     file: the outbox holds each message exactly once."""
 
+    # A repeated send of one key is the same file: deliver_once needs no claim first.
+    idempotent_by_key = True
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
@@ -332,7 +335,16 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
     message. A permanent refusal (5xx) is recorded in ``rejected`` and logged, and the
     key is never tried again: retrying cannot heal it, and the caller's other recipients
     must still get theirs.
+
+    The outbox (``idempotent_by_key``) skips the claim: a repeat rewrites the same file, so
+    the row is claimed and marked sent in one transaction after the write (one write
+    transaction per message instead of two, a measurable part of the worker's CPU).
     """
+    if getattr(transport, "idempotent_by_key", False):
+        # The outbox: a repeat rewrites the same file, so exactly once needs no claim
+        # before the write; the row is claimed and marked sent in one transaction after.
+        transport.send(message, key, lambda: _claiming_sent(engine, key, message))
+        return True
     with write_session(engine) as session:
         claimed_at = deliveries.claim(
             session,
@@ -352,6 +364,20 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
         log.warning("%s: %s refused for good: %s", EMAIL_REJECTED, key, refusal)
         return False
     return True
+
+
+@contextmanager
+def _claiming_sent(engine: Engine, key: str, message: Message) -> Iterator[None]:
+    with write_session(engine) as session:
+        deliveries.claim(
+            session,
+            key=key,
+            to_addr=str(message["To"]),
+            subject=str(message["Subject"]),
+            message_id=str(message["Message-ID"]),
+        )
+        deliveries.mark_sent(session, key)
+        yield
 
 
 @contextmanager

@@ -114,6 +114,7 @@ class TracedTransport:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
         self._kind = type(transport).__name__
+        self.idempotent_by_key = getattr(transport, "idempotent_by_key", False)
         self._tracer = trace.get_tracer("shop_access.mail")
 
     def send(self, message: Message, key: str, record: Record) -> None:

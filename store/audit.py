@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
@@ -82,6 +82,15 @@ def row_hash(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Built once (audit rows are on every store step's path): take ``n`` seqs and the lock.
+_TAKE = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + bindparam("n"))
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+
+
 def record(
     session: Session,
     *,
@@ -101,16 +110,11 @@ def record_many(session: Session, changes: Iterable[Change]) -> None:
     if not batch:
         return
     # One UPDATE takes the head's lock and the next seqs (3 statements a batch in all).
-    take = (
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(seq=_HEAD.c.seq + len(batch))
-        .returning(_HEAD.c.seq, _HEAD.c.hash)
-    )
-    row = session.execute(take).one_or_none()
+    take = {"n": len(batch)}
+    row = session.execute(_TAKE, take).one_or_none()
     if row is None:
         _start_chain(session)
-        row = session.execute(take).one()
+        row = session.execute(_TAKE, take).one()
     last_seq, prev = int(row[0]), str(row[1])
     params: list[dict[str, Any]] = []
     for n, change in enumerate(batch):

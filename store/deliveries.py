@@ -45,18 +45,28 @@ def claim(
     return created_at if sent_at is None and rejected is None else None
 
 
+# Built once with bound parameters: building a statement costs as much as running it
+# on SQLite, and every e-mail runs these (docs/performance.md).
+_MARK_SENT = (
+    update(EmailDelivery)
+    .where(col(EmailDelivery.key) == bindparam("b_key"))
+    .values(sent_at=bindparam("b_sent_at"))
+)
+_MARK_REJECTED = (
+    update(EmailDelivery)
+    .where(and_(col(EmailDelivery.key) == bindparam("b_key"), col(EmailDelivery.sent_at).is_(None)))
+    .values(rejected=bindparam("b_rejected"))
+)
+
+
 def mark_sent(session: Session, key: str) -> None:
-    session.exec(  # type: ignore[call-overload]
-        update(EmailDelivery).where(col(EmailDelivery.key) == key).values(sent_at=utcnow())
-    )
+    session.exec(_MARK_SENT, params={"b_key": key, "b_sent_at": utcnow()})  # type: ignore[call-overload]
 
 
 def mark_rejected(session: Session, key: str, reason: str) -> None:
     """Record a permanent refusal, unless the key was sent meanwhile."""
     session.exec(  # type: ignore[call-overload]
-        update(EmailDelivery)
-        .where(and_(col(EmailDelivery.key) == key, col(EmailDelivery.sent_at).is_(None)))
-        .values(rejected=reason[:300])
+        _MARK_REJECTED, params={"b_key": key, "b_rejected": reason[:300]}
     )
 
 
