@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -421,3 +422,25 @@ async def closed_runs(client: Client, workflow_id: str) -> list[Any]:
         all_closed, interval=0.2, what=f"every run of {workflow_id} closed"
     )
     return runs
+
+
+async def start_worker_process(
+    settings: Settings, address: str, log: Path
+) -> asyncio.subprocess.Process:
+    """A real ``worker.py`` on ``settings``' store and queue, for tests that kill it."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DEV_MODE": "1",
+        "TASK_QUEUE": settings.task_queue,
+        "MAIL_OUTBOX_DIR": str(settings.mail_outbox_dir),
+        "TEMPORAL_ADDRESS": address,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "worker.py",
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=asyncio.subprocess.STDOUT,
+    )

@@ -4,10 +4,7 @@ row the bulk reports) and none skipped."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,31 +15,18 @@ from models.enums import RequestMethod
 from models.settings import Settings
 from service.bulk import BulkService
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
-from tests.conftest import WAIT_SECONDS, load_data, terminate_open_workflows, wait_until
+from tests.conftest import (
+    WAIT_SECONDS,
+    load_data,
+    start_worker_process,
+    terminate_open_workflows,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CODES = BULK_SHOPS[:20]  # R4's whole day: no wait in this test
 
 pytestmark = pytest.mark.slow
-
-
-async def _start_worker(settings: Settings, address: str, log: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DEV_MODE": "1",
-        "TASK_QUEUE": settings.task_queue,
-        "MAIL_OUTBOX_DIR": str(settings.mail_outbox_dir),
-        "TEMPORAL_ADDRESS": address,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "worker.py",
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
 
 
 async def test_r24_bulk_survives_a_killed_worker_and_admits_each_code_once(
@@ -53,7 +37,7 @@ async def test_r24_bulk_survives_a_killed_worker_and_admits_each_code_once(
     address = client.service_client.config.target_host
     log = tmp_path / "worker.log"
     bulk = BulkService(client, engine, settings.task_queue, timeout=2 * WAIT_SECONDS)
-    first = await _start_worker(settings, address, log)
+    first = await start_worker_process(settings, address, log)
     second = None
     try:
         bulk_id = await bulk.start(
@@ -71,7 +55,7 @@ async def test_r24_bulk_survives_a_killed_worker_and_admits_each_code_once(
         at_kill = len(rows(engine))
         assert 3 <= at_kill < len(CODES), at_kill
 
-        second = await _start_worker(settings, address, log)
+        second = await start_worker_process(settings, address, log)
 
         async def completed() -> bool:
             return (await bulk.progress(bulk_id)).status == "completed"

@@ -5,9 +5,7 @@ event each in the audit log) and another partner's campaigns still delivering.""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from service.partners import PartnerService
 from store.campaigns import bulk_insert_delivering
 from store.db import read_session, write_session
 from store.people import find_user
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS, wait_until
+from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS, start_worker_process, wait_until
 from tests.partners_support import (
     AGENCY_ADS,
     OTHER_ADMIN,
@@ -39,25 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 2000
 
 pytestmark = pytest.mark.slow
-
-
-async def _start_worker(settings: Settings, address: str, log: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DEV_MODE": "1",
-        "TASK_QUEUE": settings.task_queue,
-        "MAIL_OUTBOX_DIR": str(settings.mail_outbox_dir),
-        "TEMPORAL_ADDRESS": address,
-    }
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "worker.py",
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
 
 
 def _stopped(engine: Engine) -> int:
@@ -97,7 +76,7 @@ async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once
     _seed(demo)
     address = temporal_env.client.service_client.config.target_host
     log = tmp_path / "worker.log"
-    first = await _start_worker(settings, address, log)
+    first = await start_worker_process(settings, address, log)
     second = None
     try:
         # The first answer waits for the worker process to start: seconds of CPU, many more
@@ -125,7 +104,7 @@ async def test_r20_removal_survives_a_killed_worker_and_stops_each_campaign_once
         at_kill = _stopped(demo)
         assert CAMPAIGNS // 4 <= at_kill < CAMPAIGNS, at_kill
 
-        second = await _start_worker(settings, address, log)
+        second = await start_worker_process(settings, address, log)
         async with asyncio.timeout(3 * WAIT_SECONDS):
             result = await partners.removal_result(workflow_id)
     finally:

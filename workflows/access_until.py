@@ -63,14 +63,37 @@ async def changed_before(moment: datetime, changed: Callable[[], bool]) -> bool:
     return True
 
 
-@workflow.defn(name=UntilName.WORKFLOW)
-class AccessUntilWorkflow:
-    @workflow.init
-    def __init__(self, input: UntilInput) -> None:
-        self._state = UntilState(grant_id=input.grant_id, ends_at=input.ends_at)
+class _EndDateTimer:
+    """What both timers share: the state, the signal that moves or clears the date, the
+    query, and a sleep that wakes early when the date moves."""
+
+    def _arm(self, target_id: int, ends_at: datetime | None) -> None:
+        self._state = UntilState(grant_id=target_id, ends_at=ends_at)
         self._cleared = False
         # Bumped by every signal: a timer that sees it change re-reads the date.
         self._version = 0
+
+    async def _changed_before(self, moment: datetime) -> bool:
+        seen = self._version
+        return await changed_before(moment, lambda: self._version != seen)
+
+    @workflow.signal(name=UntilName.SET_UNTIL)
+    def set_until(self, command: SetUntil) -> None:
+        self._cleared = command.ends_at is None
+        if command.ends_at is not None:
+            self._state.ends_at = command.ends_at
+        self._version += 1
+
+    @workflow.query(name=UntilName.STATE)
+    def state(self) -> UntilState:
+        return self._state
+
+
+@workflow.defn(name=UntilName.WORKFLOW)
+class AccessUntilWorkflow(_EndDateTimer):
+    @workflow.init
+    def __init__(self, input: UntilInput) -> None:
+        self._arm(input.grant_id, input.ends_at)
 
     @workflow.run
     async def run(self, input: UntilInput) -> UntilResult:
@@ -104,10 +127,6 @@ class AccessUntilWorkflow:
             if expiry.status != "remove":
                 return await self._finish(expiry.status)
             return await self._remove(input, expiry)
-
-    async def _changed_before(self, moment: datetime) -> bool:
-        seen = self._version
-        return await changed_before(moment, lambda: self._version != seen)
 
     async def _remove(self, input: UntilInput, expiry: Expiry) -> UntilResult:
         shop_id, shop_code, partner_bc_id = expiry.shop_id, expiry.shop_code, expiry.partner_bc_id
@@ -144,28 +163,15 @@ class AccessUntilWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UntilResult(grant_id=self._state.grant_id, status=status)
 
-    @workflow.signal(name=UntilName.SET_UNTIL)
-    def set_until(self, command: SetUntil) -> None:
-        self._cleared = command.ends_at is None
-        if command.ends_at is not None:
-            self._state.ends_at = command.ends_at
-        self._version += 1
-
-    @workflow.query(name=UntilName.STATE)
-    def state(self) -> UntilState:
-        return self._state
-
 
 @workflow.defn(name=UntilName.ASSIGNMENT_WORKFLOW)
-class AssignmentUntilWorkflow:
+class AssignmentUntilWorkflow(_EndDateTimer):
     """R23 for a member assignment (``assignment-until:<id>``): at its end date only the
     assignment ends. Same signal and query as ``AccessUntil``; no reminder."""
 
     @workflow.init
     def __init__(self, input: AssignmentUntilInput) -> None:
-        self._state = UntilState(grant_id=input.assignment_id, ends_at=input.ends_at)
-        self._cleared = False
-        self._version = 0
+        self._arm(input.assignment_id, input.ends_at)
 
     @workflow.run
     async def run(self, input: AssignmentUntilInput) -> UntilResult:
@@ -189,18 +195,3 @@ class AssignmentUntilWorkflow:
             break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UntilResult(grant_id=input.assignment_id, status=state.status)
-
-    async def _changed_before(self, moment: datetime) -> bool:
-        seen = self._version
-        return await changed_before(moment, lambda: self._version != seen)
-
-    @workflow.signal(name=UntilName.SET_UNTIL)
-    def set_until(self, command: SetUntil) -> None:
-        self._cleared = command.ends_at is None
-        if command.ends_at is not None:
-            self._state.ends_at = command.ends_at
-        self._version += 1
-
-    @workflow.query(name=UntilName.STATE)
-    def state(self) -> UntilState:
-        return self._state
