@@ -11,10 +11,10 @@ from sqlmodel import select
 
 from models.enums import RequestStatus
 from models.settings import Settings
-from models.tables import AccessRequest, ShopGrant
+from models.tables import AccessRequest, EmailDelivery, ShopGrant
 from service.requests import RequestService
 from store.db import read_session
-from tests.conftest import KIM, OLI, S1_SHOP, S4_SHOP
+from tests.conftest import KIM, OLI, S1_SHOP, S4_SHOP, wait_until_sync
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 from web.security import FormTokens
 
@@ -24,6 +24,14 @@ def status_of(engine: Engine, request_id: str) -> AccessRequest:
         found = session.get(AccessRequest, request_id)
         assert found is not None
         return found
+
+
+def declined_mailed(engine: Engine, request_id: str) -> bool:
+    """The requester's "declined" e-mail is recorded sent (R22)."""
+    prefix = f"access_request:{request_id}:declined:"
+    with read_session(engine) as session:
+        keys = session.exec(select(EmailDelivery.key, EmailDelivery.sent_at)).all()
+    return any(key.startswith(prefix) and sent is not None for key, sent in keys)
 
 
 async def test_r22_decline_beside_approve_ends_declined_and_every_link_says_so(
@@ -55,7 +63,9 @@ async def test_r22_decline_beside_approve_ends_declined_and_every_link_says_so(
     again = await http.get(link)
     assert "You declined this request" in again.text
 
-    # The approve form still open in another tab is told, and nothing moves.
+    # The approve form still open in another tab is told, and nothing moves (once the
+    # requester's "declined" e-mail, sent by the workflow after the answer, is out).
+    wait_until_sync(lambda: declined_mailed(demo, sub.request_id), what="the declined e-mail")
     before = snapshot(demo)
     late = await http.post(link, data={"csrf": csrf_in(page.text)})
     assert late.status_code == 409 and 'data-status="declined"' in late.text
