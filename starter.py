@@ -18,6 +18,7 @@ from typing import NoReturn
 import click
 
 from cli import (
+    api_tokens,
     audit,
     bulk,
     campaigns,
@@ -57,6 +58,7 @@ for group in (
     webhooks,
     until,
     bulk,
+    api_tokens,
 ):
     for cmd in group.COMMANDS:
         cli.add_command(cmd)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
 from cli.context import Context, command
 from cli.params import DB_ID
 from models.enums import RequestStatus
-from models.errors import ErrorCode, Refusal
 from models.views import RequestView
-from store import history, queries
-from store.db import read_session
-from store.people import require_shop_by_code
+from service import reads
 
 
 def _describe(view: RequestView) -> str:
@@ -47,8 +42,7 @@ def _last(view: RequestView) -> str:
 def status(ctx: Context, request_id: str) -> None:
     """Show one request: status, method, BC, shop, dates, sends, superseded_by, and
     every transition with its time and actor."""
-    with read_session(ctx.engine) as session:
-        view = history.with_transitions(session, [queries.request_view(session, request_id)])[0]
+    view = reads.request_status(ctx.engine, request_id)
     ctx.emit(view.model_dump(mode="json"), _describe(view))
 
 
@@ -59,19 +53,8 @@ def status(ctx: Context, request_id: str) -> None:
 def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
     """List requests of a Business Center (--bc) or of a shop (--shop-code), each with
     every transition (time, what, actor): the seller's history (R15, R21)."""
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
-    with read_session(ctx.engine) as session:
-        if bc_id is not None:
-            views = queries.requests_for_bc(session, bc_id)
-        else:
-            assert shop_code is not None
-            shop = require_shop_by_code(session, shop_code)
-            assert shop.id is not None
-            views = queries.requests_for_shop(session, shop.id)
-        # R21: every transition with its time and actor, the same rows the seller's page
-        # shows (store/history.py).
-        views = history.with_transitions(session, views)
+    found = reads.request_list(ctx.engine, bc_id=bc_id, shop_code=shop_code)
+    views = found.requests
     rows = [v.model_dump(mode="json", exclude={"sends"}) for v in views]
     human = (
         "\n".join(
@@ -85,15 +68,12 @@ def requests(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
         or "No requests."
     )
     payload: dict[str, object] = {"requests": rows}
-    if bc_id is not None:
+    if found.quota is not None:
         # R24: today's quota beside the list, so a BC sees what it can still ask.
         from cli.bulk import quota_line
-        from store.quota import quota_today
 
-        with read_session(ctx.engine) as session, contextlib.suppress(Refusal):
-            quota = quota_today(session, bc_id)
-            payload["quota"] = quota.model_dump(mode="json")
-            human += "\n" + quota_line(quota)
+        payload["quota"] = found.quota.model_dump(mode="json")
+        human += "\n" + quota_line(found.quota)
     ctx.emit(payload, human)
 
 

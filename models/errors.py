@@ -69,6 +69,14 @@ class ErrorCode(StrEnum):
     # Bulk requests (issue 11 item 2, bulk11).
     UNKNOWN_BULK = "unknown_bulk"
     BULK_NOT_RUNNING = "bulk_not_running"
+    # The ops HTTP API (issue 12, docs/api.md): the caller, not the rules, is refused.
+    UNAUTHENTICATED = "unauthenticated"
+    SCOPE_REQUIRED = "scope_required"
+    RATE_LIMITED = "rate_limited"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

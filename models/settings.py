@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     web_metrics: bool = Field(
         default=True, description="The link handler counts requests and serves /metrics"
     )
+    api_calls_per_minute: int = Field(
+        default=300,
+        ge=1,
+        description="Ops API calls one token may make per minute, counted in the store across "
+        "link-handler processes; more get 429 with Retry-After (docs/api.md)",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json (one object per line) for pipelines"
     )

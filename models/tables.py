@@ -524,3 +524,38 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     last_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """An ops API token (issue 12, docs/api.md). Only the SHA-256 of the secret is kept:
+    the secret is shown once, at creation. ``scopes``: ``read`` or ``read,act``.
+    ``window_start``/``window_count``: the current rate-limit minute, counted in the store
+    so every link-handler process shares one limit per token."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=100)
+    secret_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    window_start: datetime | None = None
+    window_count: int = 0
+
+
+class ApiIdempotency(SQLModel, table=True):
+    """The first answer to a POST sent with an ``Idempotency-Key``, per token and key, so
+    a repeat gets it again and does nothing twice. ``status_code`` is null while the first
+    call is still running (a concurrent repeat is told so)."""
+
+    __tablename__ = "api_idempotency"
+
+    token_id: str = Field(primary_key=True, foreign_key="api_token.id", max_length=40)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    body: str | None = None
+    location: str | None = Field(default=None, max_length=500)

@@ -217,6 +217,22 @@ CATALOGUE: dict[str, str] = {
     "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
     # --- decline11 (issue 11: R22 decline, R25 reminders) ---------------------------------
     "invalid_input.decline_reason": "The reason {problem}.",
+    # --- the ops HTTP API (issue 12, docs/api.md) -----------------------------------------
+    "unauthenticated": (
+        "Send a live API token as 'Authorization: Bearer <token>' (starter.py api-token create)."
+    ),
+    "scope_required": "This token lacks the '{scope}' scope this call needs.",
+    "rate_limited": (
+        "This token made {limit} calls in the last minute; try again in {retry_after} s."
+    ),
+    "idempotency_key_reused": (
+        "Idempotency-Key {key!r} was first used for a different call; use a new key."
+    ),
+    "idempotency_key_in_flight": (
+        "The first call with Idempotency-Key {key!r} has not answered yet; repeat it shortly."
+    ),
+    "not_found": "There is nothing at {path}.",
+    "method_not_allowed": "{method} is not allowed on {path}.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""

@@ -1,0 +1,99 @@
+"""What API routes take: the caller with the scope it needs, the acting user, and the
+services (the same ones the CLI and the pages use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from api.errors import ApiError
+from api.gate import Caller
+from models.errors import ErrorCode
+from service.partners import PartnerService
+from service.requests import RequestService
+from store.api_tokens import Scope
+from web.state import WebState
+
+# Documents the bearer scheme in the schema; the gate (api/gate.py) has checked it already.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An ops API token from `starter.py api-token create` (shown once).",
+)
+
+
+def _needs(scope: Scope) -> Callable[..., Caller]:
+    def caller(
+        request: Request,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    ) -> Caller:
+        found: Caller = request.state.caller
+        if scope not in found.token.scopes:
+            raise ApiError(ErrorCode.SCOPE_REQUIRED, scope=scope.value)
+        return found
+
+    return caller
+
+
+def _acting(
+    caller: Annotated[Caller, Depends(_needs(Scope.ACT))],
+    _key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any unique string (a UUID): a repeat with the same key and body "
+            "gets the first answer and does nothing again; the same key with another body "
+            "is refused (idempotency_key_reused). Kept for 24 hours.",
+        ),
+    ] = None,
+) -> Caller:
+    return caller  # the gate (api/gate.py) has applied the key already
+
+
+Reader = Annotated[Caller, Depends(_needs(Scope.READ))]
+"""A caller whose token may read."""
+Actor = Annotated[Caller, Depends(_acting)]
+"""A caller whose token may act; documents the Idempotency-Key header."""
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def _engine(request: Request) -> Engine:
+    return _state(request).engine
+
+
+def _requests(request: Request) -> RequestService:
+    return _state(request).requests
+
+
+def _partners(request: Request) -> PartnerService:
+    return _state(request).partners
+
+
+State = Annotated[WebState, Depends(_state)]
+Store = Annotated[Engine, Depends(_engine)]
+Requests = Annotated[RequestService, Depends(_requests)]
+Partners = Annotated[PartnerService, Depends(_partners)]
+
+Email = Annotated[str, Field(min_length=3, max_length=320, examples=["ana@agency.example"])]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Acting(Body):
+    """An acting call names the person it acts for, as the CLI's ``--as`` does: the rules
+    (R1, R13, R16-R19) apply to that person exactly as on the CLI."""
+
+    acting_as: Email = Field(alias="as", description="E-mail of the person acting.")
