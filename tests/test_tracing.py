@@ -1,11 +1,10 @@
 """Issue 10 item 2: one seller's approval read back from an in-memory exporter (R10,
 R12 S1, R14), and tracing off unless the OTEL_* variables ask for it.
 
-The SDK's TracingInterceptor parents everything a workflow does on the trace of the
-call that started it, and links an update's handling to the caller's span: the seller's
-POST trace holds the HTTP server span and the client's update; the request's trace holds
-the update handler, the decision activity, and the requester's e-mail with its hand-over
-to the transport, linked back to the POST (docs/decisions.md)."""
+One click is one trace (service/temporal_tracing.py, docs/decisions.md): the seller's
+POST, the client's update, the update's handling, the decision activity, and the
+requester's e-mail with its hand-over to the transport, each the child of the one before
+(the decision and the e-mail side by side under the update's handling)."""
 
 from __future__ import annotations
 
@@ -17,11 +16,14 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from models.messages import RequestResult
 from models.settings import Settings
 from service import tracing
+from service.temporal_tracing import ClickTracingInterceptor
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP
 from tests.observability_support import (
     approve_on_the_page,
@@ -29,6 +31,7 @@ from tests.observability_support import (
     poll,
     submit_and_wait_for_emails,
 )
+from worker import WORKFLOWS, workflow_runner
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -86,7 +89,8 @@ async def test_r12_s1_approval_trace_from_the_post_to_the_smtp_hand_over(
     spans: InMemorySpanExporter,
 ) -> None:
     async with observed_stack(temporal_env, settings, demo) as stack:
-        assert stack.telemetry.client_interceptors  # tracing on: the SDK's interceptor
+        # Tracing on: the SDK's interceptor, subclassed.
+        assert isinstance(stack.telemetry.client_interceptors[0], ClickTracingInterceptor)
         submitted = await submit_and_wait_for_emails(
             stack.service, bc_id=AGENCY, shop_code=S1_SHOP, by=ANA
         )
@@ -100,42 +104,116 @@ async def test_r12_s1_approval_trace_from_the_post_to_the_smtp_hand_over(
                         for s in spans.get_finished_spans()),
             "the workflow's completion span",
         )  # fmt: skip
+        history = await handle.fetch_history()
     finished = list(spans.get_finished_spans())
     by_id = {s.context.span_id: s for s in finished}
 
-    # The seller's POST: the server span (named by route template, never the token),
-    # and under it the client's update to the request's workflow.
-    update_call = find(finished, "StartWorkflowUpdate:approve")
-    assert lineage(update_call, by_id) == ["POST /approve/{token}", "StartWorkflowUpdate:approve"]
-    post = by_id[update_call.parent.span_id]  # type: ignore[union-attr]
+    # The root: the seller's POST, a server span named by route template (never the token).
+    post = find(finished, "POST /approve/{token}")
+    assert post.parent is None
     assert post.attributes is not None and post.attributes.get("http.route") == "/approve/{token}"
 
-    # The worker handles the update on the request's trace, linked back to the POST.
-    handled = find(finished, "HandleUpdate:approve")
-    assert [link.context.span_id for link in handled.links] == [update_call.context.span_id]
-    request_trace = handled.context.trace_id
-    assert request_trace != post.context.trace_id
-
-    # The decision, then the requester's e-mail and its hand-over to the transport.
+    # One chain from the POST down to the decision...
+    click = ["POST /approve/{token}", "StartWorkflowUpdate:approve", "HandleUpdate:approve"]
     decide = find(finished, "RunActivity:store.decide_and_grant")
-    assert lineage(decide, by_id)[-2:] == [
+    assert lineage(decide, by_id) == [
+        *click,
         "StartActivity:store.decide_and_grant",
         "RunActivity:store.decide_and_grant",
     ]
-    mail = [s for s in finished if s.name == "mail.send"]
-    assert len(mail) == 1
-    assert lineage(mail[0], by_id)[-3:] == [
+    # ...and, from the same update's handling, the requester's e-mail and its hand-over
+    # to the transport, though the run loop sends it after the update has returned.
+    mail = find(finished, "mail.send")
+    assert lineage(mail, by_id) == [
+        *click,
         "StartActivity:mail.notify_requester",
         "RunActivity:mail.notify_requester",
         "mail.send",
     ]
-    assert {decide.context.trace_id, mail[0].context.trace_id} == {request_trace}
-    assert mail[0].attributes is not None
-    assert mail[0].attributes.get("mail.transport") == "OutboxTransport"
+    assert mail.attributes is not None
+    assert mail.attributes.get("mail.transport") == "OutboxTransport"
+    validated = find(finished, "ValidateUpdate:approve")
+    assert lineage(validated, by_id) == [*click[:2], "ValidateUpdate:approve"]
+
+    # One trace: everything the POST caused (the page's GET before it is its own trace).
+    # Only the workflow's completion stays on the request's trace, which the update's
+    # handling links to.
+    completed = find(finished, "CompleteWorkflow:RequestAccessToShop")
+    handled = find(finished, "HandleUpdate:approve")
+    assert [link.context.trace_id for link in handled.links] == [completed.context.trace_id]
+    assert completed.context.trace_id != post.context.trace_id
+    assert {
+        s.context.trace_id for s in finished if not s.name.startswith("GET ") and s is not completed
+    } == {post.context.trace_id}
+
     # Span names and attributes carry no address.
     for span in finished:
         assert "@" not in span.name
         assert not any("@" in str(v) for v in (span.attributes or {}).values()), span.name
+
+    # The history, with the update's trace headers in it, replays with the same
+    # interceptor, and replaying makes no spans.
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    approve = [r for r in accepted if r.input.name == "approve"]
+    assert len(approve) == 1 and "_tracer-data" in approve[0].input.header.fields
+    spans.clear()
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+        interceptors=tracing.temporal_interceptors(),
+    )
+    replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, repr(replayed.replay_failure)
+    assert spans.get_finished_spans() == ()
+
+
+async def test_r8_r22_resend_and_decline_each_trace_their_own_emails(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    demo: Engine,
+    spans: InMemorySpanExporter,
+) -> None:
+    """From a client (the CLI's path, no HTTP span): a resend's e-mails are on the
+    resend's trace; the requester's "declined" e-mail, sent by the run loop after the
+    decline returned, is on the decline's."""
+    async with observed_stack(temporal_env, settings, demo) as stack:
+        submitted = await submit_and_wait_for_emails(
+            stack.service, bc_id=AGENCY, shop_code=S1_SHOP, by=ANA
+        )
+        spans.clear()
+        resent = await stack.service.resend(submitted.request_id, by=ANA, copy_link=False)
+        assert resent.channel == "resend_email"
+        assert (await stack.service.decline(submitted.request_id, by=OLI)).status == "declined"
+        handle = stack.client.get_workflow_handle(submitted.workflow_id, result_type=RequestResult)
+        assert (await handle.result()).status == "declined"
+        await poll(
+            lambda: any(s.name == "RunActivity:mail.notify_requester"
+                        for s in spans.get_finished_spans()),
+            "the declined e-mail's activity",
+        )  # fmt: skip
+    finished = list(spans.get_finished_spans())
+    by_id = {s.context.span_id: s for s in finished}
+    chains = [lineage(s, by_id) for s in finished if s.name == "mail.send"]
+    resend = ["StartWorkflowUpdate:resend", "HandleUpdate:resend"]
+    decline = ["StartWorkflowUpdate:decline", "HandleUpdate:decline"]
+    team_mail = [*resend, "StartActivity:mail.send_request_emails"]
+    team_mail += ["RunActivity:mail.send_request_emails", "mail.send"]
+    declined_mail = [*decline, "StartActivity:mail.notify_requester"]
+    declined_mail += ["RunActivity:mail.notify_requester", "mail.send"]
+    assert chains.count(declined_mail) == 1
+    assert chains.count(team_mail) == len(chains) - 1 >= 1  # one per team member
+    for root in ("StartWorkflowUpdate:resend", "StartWorkflowUpdate:decline"):
+        assert find(finished, root).parent is None
+    assert lineage(find(finished, "RunActivity:store.decline_request"), by_id) == [
+        *decline,
+        "StartActivity:store.decline_request",
+        "RunActivity:store.decline_request",
+    ]
 
 
 def test_tracing_is_off_unless_otel_variables_ask_for_it() -> None:
