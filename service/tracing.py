@@ -91,10 +91,28 @@ def temporal_interceptors() -> list[Any]:
     """For ``Client.connect(interceptors=...)``; workers made from the client trace too."""
     if not enabled():
         return []
-    # Imported here: the SDK's tracing module costs nothing while tracing is off.
-    from service.temporal_tracing import ClickTracingInterceptor
+    return [interceptor_class()()]
 
-    return [ClickTracingInterceptor()]
+
+# temporalio versions service/temporal_tracing.py was read against: it leans on private
+# helpers of the SDK's interceptor, so any other version gets the SDK's own (one click is
+# then two traces joined by a link, as before issue 10's last item).
+CHECKED_TRACING_SDK_VERSIONS = frozenset({"1.35.0"})
+
+
+def interceptor_class(version: str | None = None) -> type[Any]:
+    """``ClickTracingInterceptor`` on a checked SDK, else the SDK's ``TracingInterceptor``."""
+    # Imported here: the SDK's tracing module costs nothing while tracing is off.
+    import temporalio
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    if (version or temporalio.__version__) in CHECKED_TRACING_SDK_VERSIONS:
+        try:
+            from service.temporal_tracing import ClickTracingInterceptor
+        except ImportError:  # a private helper moved: the SDK's own still traces
+            return TracingInterceptor
+        return ClickTracingInterceptor
+    return TracingInterceptor
 
 
 def instrument_web(app: Any) -> None:

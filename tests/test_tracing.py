@@ -236,3 +236,14 @@ def test_exporters_come_from_opentelemetry_entry_points() -> None:
     assert isinstance(tracing.exporter_for("console"), ConsoleSpanExporter)
     with pytest.raises(ValueError, match=r"zipkin.*not installed"):
         tracing.setup_tracing("x", {"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_the_click_interceptor_only_on_the_sdk_versions_it_was_read_against() -> None:
+    """Issue 10 item 7's rule for private SDK parts: the checked SDK gets the one-trace
+    interceptor, any other version the SDK's own (two traces joined by a link)."""
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    from service.temporal_tracing import ClickTracingInterceptor
+
+    assert tracing.interceptor_class("1.35.0") is ClickTracingInterceptor
+    assert tracing.interceptor_class("1.99.0") is TracingInterceptor
