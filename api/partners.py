@@ -1,8 +1,7 @@
 """The partner side over HTTP (R16, R17, R23): what a BC holds, assigning members,
-inviting people, answering invitations, sharing shops and end dates on a partner's access.
-The CLI's commands ``shops``, ``assign-member``, ``invite-member``, ``accept-invitation``,
-``decline-invitation``, ``cancel-invitation``, ``share-shop`` and ``access-until``, over the
-same service (service/partners.py) with the same rules and codes."""
+sharing shops and end dates on a partner's access. The CLI's ``shops``, ``assign-member``,
+``share-shop`` and ``access-until``, over the same service (service/partners.py) with the
+same rules and codes. Invitations are in api/invitations.py, campaigns in api/campaigns.py."""
 
 from __future__ import annotations
 
@@ -13,29 +12,19 @@ from anyio import to_thread
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Body, Email, Partners, Reader
+from api.deps import Acting, Actor, Email, Partners, Reader
 from api.errors import documented
 from api.requests import ACTING_KEYED, CALLER
-from models.enums import MemberRole, Permission
+from models.enums import Permission
 from models.errors import ErrorCode as E
-from models.fields import DbId
-from models.partner_enums import AdAccountPermission
-from models.partner_messages import (
-    AdAccountGrant,
-    AssignmentView,
-    HeldShopView,
-    InvitationOutcome,
-    ShareOutcome,
-)
+from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
+from models.partner_messages import AssignmentView, HeldShopView, ShareOutcome
 from models.until_dates import parse_until
 
 router = APIRouter(tags=["partners"])
 
 ShopCodeIn = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLINKED01"])]
-BcId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[7100000000000000001])]
-InvitationId = Annotated[
-    str, Path(min_length=1, max_length=64, examples=["inv_0123456789abcdef0123"])
-]
+BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, examples=[7100000000000000001])]
 UNTIL_HELP = (
     "R23: ends then: YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset; "
     "never later than the granting BC's own access."
@@ -95,91 +84,6 @@ async def assign_member(
         by=body.acting_as,
         until=_until(body.until),
     )
-
-
-class AdAccount(Body):
-    ad_account_id: DbId = Field(description="An ad account of the inviting BC.")
-    permission: AdAccountPermission = AdAccountPermission.OPERATOR
-
-
-class InviteMembers(Acting):
-    """Invite people to join a BC by e-mail, as an admin of the BC (R16): one invitation
-    (and one e-mail with its accept link) per address."""
-
-    bc_id: DbId = Field(description="The inviting Business Center.")
-    emails: list[Email] = Field(min_length=1, max_length=100)
-    role: MemberRole
-    ad_accounts: list[AdAccount] = Field(
-        default_factory=list, description="The ad accounts they get, with a permission each."
-    )
-
-
-class InvitationList(BaseModel):
-    invitations: list[InvitationOutcome]
-
-
-@router.post(
-    "/invitations",
-    status_code=201,
-    response_model=InvitationList,
-    responses=documented(
-        *ACTING_KEYED,
-        E.UNKNOWN_BC,
-        E.NOT_BC_ADMIN,
-        E.ALREADY_A_MEMBER,
-        E.INVITATION_ALREADY_PENDING,
-        E.UNKNOWN_AD_ACCOUNT,
-    ),
-    summary="Invite people to join a BC (R16)",
-)
-async def invite_members(body: InviteMembers, _caller: Actor, service: Partners) -> InvitationList:
-    grants = [AdAccountGrant(**a.model_dump()) for a in body.ad_accounts]
-    out = await service.invite_members(
-        bc_id=body.bc_id, emails=body.emails, role=body.role, ad_accounts=grants, by=body.acting_as
-    )
-    return InvitationList(invitations=out)
-
-
-# Answering an invitation: it must exist and be pending, and the one answering must be the
-# invited address (member) or an admin of the invited BC (partner); cancelling, an admin
-# of the inviting BC.
-_ANSWER = (*ACTING_KEYED, E.UNKNOWN_INVITATION, E.INVITATION_NOT_PENDING, E.UNKNOWN_BC)
-
-
-@router.post(
-    "/invitations/{invitation_id}/accept",
-    response_model=InvitationOutcome,
-    responses=documented(*_ANSWER, E.PERMISSION_DENIED, E.NOT_BC_ADMIN),
-    summary="Accept as the invited e-mail or an admin of the invited BC (R16, R17)",
-)
-async def accept_invitation(
-    invitation_id: InvitationId, body: Acting, _caller: Actor, service: Partners
-) -> InvitationOutcome:
-    return await service.accept_invitation(invitation_id, by=body.acting_as)
-
-
-@router.post(
-    "/invitations/{invitation_id}/decline",
-    response_model=InvitationOutcome,
-    responses=documented(*_ANSWER, E.PERMISSION_DENIED, E.NOT_BC_ADMIN),
-    summary="Decline as the invited e-mail or an admin of the invited BC (R16, R17)",
-)
-async def decline_invitation(
-    invitation_id: InvitationId, body: Acting, _caller: Actor, service: Partners
-) -> InvitationOutcome:
-    return await service.decline_invitation(invitation_id, by=body.acting_as)
-
-
-@router.post(
-    "/invitations/{invitation_id}/cancel",
-    response_model=InvitationOutcome,
-    responses=documented(*_ANSWER, E.NOT_BC_ADMIN),
-    summary="Withdraw an invitation as an admin of the inviting BC (R16, R17)",
-)
-async def cancel_invitation(
-    invitation_id: InvitationId, body: Acting, _caller: Actor, service: Partners
-) -> InvitationOutcome:
-    return await service.cancel_invitation(invitation_id, by=body.acting_as)
 
 
 class ShareShop(Acting):
