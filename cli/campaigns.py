@@ -6,7 +6,6 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID, DISPLAY_NAME
-from models.errors import ErrorCode, Refusal
 
 
 @click.command("create-campaign")
@@ -34,8 +33,6 @@ def create_campaign(
 @command
 def campaigns(ctx: Context, bc_id: int | None, shop_code: str | None) -> None:
     """List campaigns of a BC (--bc) or of a shop (--shop-code) (R18)."""
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
     views = ctx.partners().campaigns(bc_id=bc_id, shop_code=shop_code)
     human = (
         "\n".join(

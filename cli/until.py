@@ -43,18 +43,12 @@ async def access_until(
     """
     if (until is None) == (not clear):
         raise Refusal(ErrorCode.INVALID_INPUT, "Give either --until DATE or --clear.")
-    from service import until as until_service
+    from service.until import check_until
 
-    until_service.check_until(until)  # refused before Temporal is even reached
-    service = await ctx.requests()
-    done = await until_service.set_partner_until(
-        service.client,
-        ctx.engine,
-        ctx.settings.task_queue,
-        shop_code=shop_code,
-        partner_bc_id=partner_bc_id,
-        ends_at=until,
-        by=as_email,
+    check_until(until)  # refused before Temporal is even reached
+    service = await ctx.partners_connected()
+    done = await service.set_access_until(
+        shop_code=shop_code, partner_bc_id=partner_bc_id, until=until, by=as_email
     )
     payload = {
         "shop_code": done.shop_code,

@@ -24,7 +24,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.enums import MemberRole, Permission
-from models.errors import Refusal
+from models.errors import ErrorCode, Refusal
 from models.fields import require_db_id, require_email
 from models.names import (
     PartnerMessage,
@@ -363,12 +363,34 @@ class PartnerService:
     def campaigns(
         self, *, bc_id: int | None = None, shop_code: str | None = None
     ) -> list[CampaignView]:
+        """A BC's campaigns or a shop's (R18): exactly one of the two is named."""
+        if (bc_id is None) == (shop_code is None):
+            raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
         require_db_id("bc_id", bc_id)
         shop_id = None
         if shop_code is not None:
             shop_id = self.shop(shop_code).id
         with read_session(self.engine) as session:
             return campaigns.list_campaigns(session, bc_id=bc_id, shop_id=shop_id)
+
+    # --- access until a date (R23) ---------------------------------------------------------
+
+    async def set_access_until(
+        self, *, shop_code: str, partner_bc_id: int, until: datetime | None, by: str
+    ) -> expiry.EndDateSet:
+        """R23: the seller (whoever may remove the partner, R19) sets or changes (``until``)
+        or clears (None) when a partner's access to a shop ends; the timers follow."""
+        require_db_id("partner_bc_id", partner_bc_id)
+        until_service.check_until(until)  # a date already past: refused before Temporal
+        return await until_service.set_partner_until(
+            self.client,
+            self.engine,
+            self.task_queue,
+            shop_code=shop_code,
+            partner_bc_id=partner_bc_id,
+            ends_at=until,
+            by=by,
+        )
 
     # --- removing access (R19) -----------------------------------------------------------
 
