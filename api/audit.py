@@ -79,7 +79,7 @@ async def audit_export(
 @router.post(
     "/audit/verify",
     response_model=VerifyResult,
-    responses=documented(*CALLER, *VERIFY_CODES),
+    responses=documented(*CALLER, E.INVALID_INPUT, *VERIFY_CODES),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -106,7 +106,7 @@ async def list_webhooks(_caller: Reader, store: Store) -> SubscriptionList:
 @router.get(
     "/webhooks/{subscription_id}",
     response_model=SubscriptionView,
-    responses=documented(*CALLER, E.UNKNOWN_WEBHOOK),
+    responses=documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_WEBHOOK),
     summary="One subscription (never its secret)",
 )
 async def get_webhook(
@@ -118,7 +118,7 @@ async def get_webhook(
 @router.delete(
     "/webhooks/{subscription_id}",
     response_model=SubscriptionView,
-    responses=documented(*CALLER, E.UNKNOWN_WEBHOOK),
+    responses=documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_WEBHOOK),
     summary="Stop sending; removing twice is removing once",
 )
 async def remove_webhook(
