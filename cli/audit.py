@@ -12,17 +12,12 @@ import click
 from cli.context import Context, command
 from cli.params import DB_ID
 from models.errors import ErrorCode, Refusal
+from service.audit import export_text, pick_scope, verify_export
 from store import audit as chain
-from store.audit_export import Scope, export, verify_lines
+from store.audit_export import export
 from store.db import read_session
 
 _SINCE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-
-
-def _scope(shop_code: str | None, bc_id: int | None) -> Scope:
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
-    return Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
 
 
 @click.group("audit")
@@ -53,22 +48,20 @@ def export_cmd(
 ) -> None:
     """Write a shop's or a BC's recorded changes as JSON Lines, each line chained to the
     one before by its hash (docs/audit.md)."""
-    scope = _scope(shop_code, bc_id)
+    scope = pick_scope(shop_code, bc_id)
     to_stdout = str(output) == "-"
     if to_stdout and ctx.as_json:
         raise Refusal(
             ErrorCode.INVALID_INPUT,
             "With --json, give --output FILE: stdout carries the one JSON summary.",
         )
-    with read_session(ctx.engine) as session:
-        made = export(session, scope, since.replace(tzinfo=UTC) if since else None)
-    text = "".join(line + "\n" for line in made.lines())
+    made = export_text(ctx.engine, scope, since.replace(tzinfo=UTC) if since else None)
     if to_stdout:
-        sys.stdout.write(text)
+        sys.stdout.write(made.text)
         return
-    output.write_text(text, encoding="utf-8")
-    summary = {"file": str(output), "lines": len(made.changes), "head": made.head}
-    ctx.emit(summary, f"Wrote {len(made.changes)} changes to {output}; head {made.head}.")
+    output.write_text(made.text, encoding="utf-8")
+    summary = {"file": str(output), "lines": made.lines, "head": made.head}
+    ctx.emit(summary, f"Wrote {made.lines} changes to {output}; head {made.head}.")
 
 
 @audit.command("verify")
@@ -82,24 +75,10 @@ def export_cmd(
 @command
 def verify(ctx: Context, file: Path, file_only: bool) -> None:
     """Check an export: exits 1 naming the first line altered, removed or reordered."""
-    try:
-        texts = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1) from None
-    if file_only:
-        checked = verify_lines(texts)
-    else:
-        with read_session(ctx.engine) as session:
-            checked = verify_lines(texts, session)
-    where = checked.scope.as_json()
+    checked = verify_export(file.read_bytes(), None if file_only else ctx.engine)
+    where = checked.scope
     ctx.emit(
-        {
-            "ok": True,
-            "scope": where,
-            "lines": checked.lines,
-            "head": checked.head,
-            "against_store": not file_only,
-        },
+        checked.model_dump(),
         f"OK: {checked.lines} changes of {where}, head {checked.head}"
         + (" (file only)." if file_only else ", as the store recorded them."),
     )
@@ -116,7 +95,7 @@ def head(ctx: Context, shop_code: str | None, bc_id: int | None) -> None:
             top = chain.head(session)
             ctx.emit({"seq": top.seq, "head": top.hash}, f"{top.seq} changes; head {top.hash}")
             return
-        made = export(session, _scope(shop_code, bc_id))
+        made = export(session, pick_scope(shop_code, bc_id))
     ctx.emit(
         {"scope": made.scope.as_json(), "lines": len(made.changes), "head": made.head},
         f"{len(made.changes)} changes; head {made.head}",

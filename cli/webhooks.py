@@ -5,40 +5,16 @@ removal and replays go through the store, which the dispatcher reads."""
 from __future__ import annotations
 
 import click
+from temporalio.client import Client
 
 from cli.context import Context, command
 from cli.params import DB_ID
-from models.errors import ErrorCode, Refusal
-from models.tables import WebhookDelivery, WebhookSubscription
-from service.webhooks import start_dispatcher
-from store import webhooks
-from store.audit_export import Scope
-from store.db import read_session, write_session
-
-ACTOR = "ops"
+from service import webhooks
+from service.audit import pick_scope
 
 
-def _public(sub: WebhookSubscription) -> dict[str, object]:
-    return {
-        "id": sub.id,
-        "scope": webhooks.scope_of(sub).as_json(),
-        "url": sub.url,
-        "created_at": sub.created_at.isoformat(),
-        "removed_at": sub.removed_at.isoformat() if sub.removed_at else None,
-    }
-
-
-def _delivery(entry: WebhookDelivery) -> dict[str, object]:
-    return {
-        "event_id": entry.event_id,
-        "type": entry.event_type,
-        "status": entry.status,
-        "attempts": entry.attempts,
-        "last_status_code": entry.last_status_code,
-        "last_error": entry.last_error,
-        "last_attempt_at": entry.last_attempt_at.isoformat() if entry.last_attempt_at else None,
-        "delivered_at": entry.delivered_at.isoformat() if entry.delivered_at else None,
-    }
+async def _connect(ctx: Context) -> Client:
+    return (await ctx.requests()).client
 
 
 @click.group("webhook")
@@ -61,22 +37,19 @@ async def add(
     ctx: Context, shop_code: str | None, bc_id: int | None, url: str, secret: str | None
 ) -> None:
     """Subscribe URL to the changes made from now on; prints the id and the secret."""
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
-    scope = Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
-    with read_session(ctx.engine) as session:
-        webhooks.check_subscription(session, scope=scope, url=url, secret=secret)
-    service = await ctx.requests()  # before writing: no subscription without a dispatcher
-    with write_session(ctx.engine) as session:
-        sub = webhooks.add_subscription(
-            session, scope=scope, url=url, created_by=ACTOR, secret=secret
-        )
-    workflow_id = await start_dispatcher(
-        service.client, ctx.settings.task_queue, sub.id, sub.start_seq
+    added = await webhooks.add_subscription(
+        ctx.engine,
+        lambda: _connect(ctx),
+        ctx.settings.task_queue,
+        scope=pick_scope(shop_code, bc_id),
+        url=url,
+        secret=secret,
+        by=webhooks.OPS,
     )
     ctx.emit(
-        {**_public(sub), "secret": sub.secret, "workflow_id": workflow_id},
-        f"Added {sub.id}: {scope.as_json()} → {sub.url}\nSigning secret (shown once): {sub.secret}",
+        added.model_dump(),
+        f"Added {added.id}: {added.scope} → {added.url}\n"
+        f"Signing secret (shown once): {added.secret}",
     )
 
 
@@ -84,15 +57,11 @@ async def add(
 @command
 def list_cmd(ctx: Context) -> None:
     """Every subscription, removed ones included (secrets are not shown)."""
-    with read_session(ctx.engine) as session:
-        subs = webhooks.subscriptions(session)
-    rows = [_public(s) for s in subs]
+    subs = webhooks.subscriptions(ctx.engine)
     human = "\n".join(
-        f"{s.id}  {webhooks.scope_of(s).as_json()}  {s.url}"
-        + ("  (removed)" if s.removed_at else "")
-        for s in subs
+        f"{s.id}  {s.scope}  {s.url}" + ("  (removed)" if s.removed_at else "") for s in subs
     )
-    ctx.emit({"subscriptions": rows}, human or "No subscriptions.")
+    ctx.emit({"subscriptions": [s.model_dump() for s in subs]}, human or "No subscriptions.")
 
 
 @webhook.command("remove")
@@ -100,9 +69,8 @@ def list_cmd(ctx: Context) -> None:
 @command
 def remove(ctx: Context, subscription_id: str) -> None:
     """Stop sending; the dispatcher ends within a second or so."""
-    with write_session(ctx.engine) as session:
-        sub = webhooks.remove_subscription(session, subscription_id, ACTOR)
-    ctx.emit(_public(sub), f"Removed {sub.id}.")
+    sub = webhooks.remove_subscription(ctx.engine, subscription_id, webhooks.OPS)
+    ctx.emit(sub.model_dump(), f"Removed {sub.id}.")
 
 
 @webhook.command("deliveries")
@@ -111,11 +79,10 @@ def remove(ctx: Context, subscription_id: str) -> None:
 @command
 def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
     """The delivery log, newest first: each event's status, attempts and last answer."""
-    with read_session(ctx.engine) as session:
-        entries = webhooks.deliveries(session, subscription_id, limit)
-    rows = [_delivery(e) for e in entries]
+    entries = webhooks.deliveries(ctx.engine, subscription_id, limit)
+    rows = [e.model_dump() for e in entries]
     human = "\n".join(
-        f"{e.event_id}  {e.event_type:<32} {e.status:<9} attempts {e.attempts}"
+        f"{e.event_id}  {e.type:<32} {e.status:<9} attempts {e.attempts}"
         + (f"  last: {e.last_error}" if e.last_error and e.status != "delivered" else "")
         for e in entries
     )
@@ -128,9 +95,8 @@ def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
 @command
 def replay(ctx: Context, subscription_id: str, event_id: str) -> None:
     """Send one logged event again, with the same event id."""
-    with write_session(ctx.engine) as session:
-        entry = webhooks.ask_replay(session, subscription_id, event_id)
-    ctx.emit(_delivery(entry), f"{entry.event_id} will be sent again.")
+    entry = webhooks.replay(ctx.engine, subscription_id, event_id)
+    ctx.emit(entry.model_dump(), f"{entry.event_id} will be sent again.")
 
 
 COMMANDS = [webhook]

@@ -1,0 +1,105 @@
+"""The audit export over HTTP (R27, docs/audit.md): a shop's or a BC's recorded changes as
+the same JSON Lines file ``audit export`` writes, and the check ``audit verify`` makes.
+
+The export answers ``application/x-ndjson`` whose body is the file itself: saved as it
+comes (``curl -o``), it is what ``starter.py audit verify`` and ``POST /audit/verify``
+take, unchanged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import Reader, Store
+from api.errors import documented
+from api.requests import CALLER
+from models.errors import ErrorCode as E
+from models.fields import DbId
+from service.audit import VerifyResult, export_text, parse_since, pick_scope, verify_export
+
+router = APIRouter(tags=["audit"])
+
+NDJSON = "application/x-ndjson"
+LINES_HEADER, HEAD_HEADER = "Audit-Export-Lines", "Audit-Export-Head"
+VERIFY_CODES = (
+    E.AUDIT_NOT_AN_EXPORT,
+    E.AUDIT_LINE_ALTERED,
+    E.AUDIT_LINE_OUT_OF_CHAIN,
+    E.AUDIT_LINES_MISSING,
+    E.AUDIT_STORE_MISMATCH,
+)
+_EXPORT_BODY: dict[str, Any] = {
+    NDJSON: {
+        "schema": {"type": "string"},
+        "example": '{"audit_export": 1, "prev_line": "000…", "scope": {"shop_code": '
+        '"GBLINKED01"}, "since": null}\n…\n{"end": true, "lines": 7, "head": "5f0c…"}\n',
+    }
+}
+
+
+@router.get(
+    "/audit/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The export file (JSON Lines). Headers "
+            f"`{LINES_HEADER}` (changes) and `{HEAD_HEADER}` (the last line's hash).",
+            "content": _EXPORT_BODY,
+        },
+        **documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_SHOP_CODE, E.UNKNOWN_BC),
+    },
+    summary="A shop's or a BC's recorded changes as a hash-chained JSON Lines file (R27)",
+)
+async def audit_export(
+    _caller: Reader,
+    store: Store,
+    shop_code: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A shop's changes.")
+    ] = None,
+    bc_id: Annotated[DbId | None, Query(description="A Business Center's changes.")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Start at the scope's first change at or after this time: an ISO "
+            "date or date-time, UTC unless it has an offset.",
+            examples=["2026-12-01"],
+        ),
+    ] = None,
+) -> Response:
+    scope = pick_scope(shop_code, bc_id)
+    start = parse_since(since) if since is not None else None
+    made = await to_thread.run_sync(export_text, store, scope, start)
+    headers = {LINES_HEADER: str(made.lines), HEAD_HEADER: made.head}
+    return Response(made.text, media_type=NDJSON, headers=headers)
+
+
+@router.post(
+    "/audit/verify",
+    response_model=VerifyResult,
+    responses=documented(*CALLER, E.INVALID_INPUT, *VERIFY_CODES),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The export file's text, exactly as GET /audit/export gave it.",
+            "content": {**_EXPORT_BODY, "text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+    summary="Check an export: the first line altered, removed or reordered is named (R27)",
+)
+async def audit_verify(
+    request: Request,
+    _caller: Reader,
+    store: Store,
+    file_only: Annotated[
+        bool,
+        Query(
+            description="Check the file on its own, without the store (catches edits that "
+            "left the hashes stale, not a file rewritten with new hashes)."
+        ),
+    ] = False,
+) -> VerifyResult:
+    data = await request.body()
+    return await to_thread.run_sync(verify_export, data, None if file_only else store)

@@ -1,0 +1,81 @@
+"""The audit export and its verification (R27, docs/audit.md) for the CLI and the API
+alike: which scope, the export's text, and what a checked file covers. Store reads only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from models.errors import ErrorCode, Refusal
+from store.audit_export import Scope, export, verify_lines
+from store.db import read_session
+
+
+def pick_scope(shop_code: str | None, bc_id: int | None) -> Scope:
+    """Exactly one of a shop (by code, any case) or a Business Center."""
+    if (bc_id is None) == (shop_code is None):
+        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+    return Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
+
+
+def parse_since(text: str) -> datetime:
+    """An ISO date or date-time; without an offset it is UTC (as the CLI's ``--since``)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            "since must be an ISO date or date-time (2026-12-01, 2026-12-01T15:04:05).",
+            field="since",
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ExportText:
+    """An export as the file holds it: JSON Lines, each ending with a newline."""
+
+    text: str
+    lines: int
+    head: str
+
+
+def export_text(engine: Engine, scope: Scope, since: datetime | None = None) -> ExportText:
+    with read_session(engine) as session:
+        made = export(session, scope, since)
+    text = "".join(line + "\n" for line in made.lines())
+    return ExportText(text, len(made.changes), made.head)
+
+
+class VerifyResult(BaseModel):
+    """What a file that passed covers."""
+
+    ok: bool = True
+    scope: dict[str, Any]
+    lines: int
+    head: str
+    against_store: bool
+
+
+def verify_export(data: bytes, engine: Engine | None) -> VerifyResult:
+    """Check an export's bytes, against the store unless ``engine`` is None (file only);
+    a Refusal names the first bad line (docs/audit.md)."""
+    try:
+        texts = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1) from None
+    if engine is None:
+        checked = verify_lines(texts)
+    else:
+        with read_session(engine) as session:
+            checked = verify_lines(texts, session)
+    return VerifyResult(
+        scope=checked.scope.as_json(),
+        lines=checked.lines,
+        head=checked.head,
+        against_store=engine is not None,
+    )
