@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from api import requests
+from api import bulk, removal, requests
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
 from models.errors import ErrorCode, Refusal
@@ -47,6 +47,8 @@ def create_api(state: WebState) -> FastAPI:
     )
     api.state.web = state
     api.include_router(requests.router)
+    api.include_router(removal.router)
+    api.include_router(bulk.router)
     add_error_answers(api, state)
     api.add_middleware(ApiGate, state=state)
     return api
