@@ -90,7 +90,7 @@ async def start_bulk(body: NewBulk, _caller: Actor, bulk: Bulk, response: Respon
 @router.get(
     "/bulk-requests/{bulk_id}",
     response_model=BulkProgress,
-    responses=documented(*CALLER, E.SERVICE_UNAVAILABLE, E.UNKNOWN_BULK),
+    responses=documented(*CALLER, E.INVALID_INPUT, E.SERVICE_UNAVAILABLE, E.UNKNOWN_BULK),
     summary="A bulk request: counts, when it continues, a result per code (R24)",
 )
 async def get_bulk(bulk_id: BulkId, _caller: Reader, bulk: Bulk) -> BulkProgress:

@@ -103,7 +103,7 @@ async def remove_access(
 @router.get(
     "/removals/{removal_id}",
     response_model=RemovalStatusView,
-    responses=documented(*CALLER, E.SERVICE_UNAVAILABLE, E.UNKNOWN_REMOVAL),
+    responses=documented(*CALLER, E.INVALID_INPUT, E.SERVICE_UNAVAILABLE, E.UNKNOWN_REMOVAL),
     summary="A removal's progress: campaigns stopped so far of the total (R19)",
 )
 async def get_removal(
