@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError
 
-from api import audit, campaigns, invitations, partners, requests, webhooks
+from api import audit, bulk, campaigns, invitations, partners, removal, requests, webhooks
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
 from models.errors import ErrorCode, Refusal
@@ -52,6 +52,8 @@ def create_api(state: WebState) -> FastAPI:
     api.include_router(campaigns.router)
     api.include_router(webhooks.router)
     api.include_router(audit.router)
+    api.include_router(removal.router)
+    api.include_router(bulk.router)
     add_error_answers(api, state)
     api.add_middleware(ApiGate, state=state)
     return api

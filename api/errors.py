@@ -43,6 +43,7 @@ _STATUS_GROUPS: dict[int, tuple[ErrorCode, ...]] = {
         E.UNKNOWN_WEBHOOK_EVENT,
         E.UNKNOWN_BULK,
         E.NOT_FOUND,
+        E.UNKNOWN_REMOVAL,
     ),
     405: (E.METHOD_NOT_ALLOWED,),
     409: (

@@ -17,8 +17,6 @@ from cli.params import DB_ID
 from models.bulk_messages import BulkProgress, QuotaView
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
-from store.db import read_session
-from store.quota import quota_today
 
 
 async def _bulk_service(ctx: Context) -> Any:
@@ -146,8 +144,9 @@ def quota_line(quota: QuotaView) -> str:
 @command
 def quota(ctx: Context, bc_id: int) -> None:
     """Show today's remaining requests of a Business Center and when the limit resets (R4)."""
-    with read_session(ctx.engine) as session:
-        view = quota_today(session, bc_id)
+    from service.bulk import quota as quota_of
+
+    view = quota_of(ctx.engine, bc_id)
     ctx.emit(view.model_dump(mode="json"), quota_line(view))
 
 

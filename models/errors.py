@@ -77,6 +77,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    # A removal's progress asked by an id no removal has (GET /removals/{id}, apilong).
+    UNKNOWN_REMOVAL = "unknown_removal"
 
 
 FAULT_CODES = frozenset({ErrorCode.INVALID_DATA, ErrorCode.BROKEN_INVARIANT})

@@ -233,6 +233,8 @@ CATALOGUE: dict[str, str] = {
     ),
     "not_found": "There is nothing at {path}.",
     "method_not_allowed": "{method} is not allowed on {path}.",
+    # --- long operations over the API (issue 12, apilong) ----------------------------------
+    "unknown_removal": "There is no removal {removal_id}.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message
 given when raised."""

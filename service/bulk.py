@@ -1,7 +1,7 @@
-"""Client-side bulk requests (R24): read a file of shop codes, start the bulk workflow,
-follow its progress, cancel it; and the daily quota read (R4).
+"""Client-side bulk requests (R24): check the shop codes of a file (the CLI) or a list (the
+API), start the bulk workflow, follow its progress, cancel it; and the daily quota read (R4).
 
-A bad file is refused whole, naming the line, before anything starts.
+A bad file or list is refused whole, naming the line or item, before anything starts.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ import io
 import re
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.bulk_messages import BulkInput, BulkProgress, CancelBulk
+from models.bulk_messages import BulkInput, BulkProgress, CancelBulk, QuotaView
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.fields import require_db_id
@@ -27,6 +29,7 @@ from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
 from store.admission import check_eligible_bc
 from store.db import read_session
 from store.people import SHOP_CODE, require_bc, require_bc_admin
+from store.quota import quota_today
 
 # A bulk is one person's list, not a data load: past this, split the file.
 MAX_CODES = 1000
@@ -41,27 +44,44 @@ WAITING_POLL_INTERVAL = 10.0
 FINAL = frozenset({"completed", "cancelled"})
 
 
-def _bad_line(line: int, problem: str) -> Refusal:
-    return Refusal(ErrorCode.INVALID_INPUT, f"Line {line}: {problem}", line=line)
+@dataclass(frozen=True)
+class _Origin:
+    """Where the codes came from, for a refusal's words: a file's lines (the CLI) or a
+    list's items (the API's ``shop_codes``). The rules are the same for both."""
+
+    kind: Literal["file", "list"]
+
+    def place(self, n: int) -> str:
+        return f"line {n}" if self.kind == "file" else f"shop_codes[{n}]"
+
+    def bad(self, n: int, problem: str) -> Refusal:
+        if self.kind == "file":
+            return Refusal(ErrorCode.INVALID_INPUT, f"Line {n}: {problem}", line=n)
+        return Refusal(ErrorCode.INVALID_INPUT, f"shop_codes[{n}]: {problem}", index=n)
+
+    def empty(self) -> Refusal:
+        return Refusal(ErrorCode.INVALID_INPUT, f"The {self.kind} has no shop codes.")
+
+
+FILE, LIST = _Origin("file"), _Origin("list")
 
 
 def parse_shop_codes(text: str) -> list[str]:
     """The codes of a file: one per line, or CSV with a header naming a ``shop_code`` (or
-    ``code``) column. Blank lines are skipped; codes are upper-cased (R5). A malformed
-    code, a repeated code, a row without a code or more than MAX_CODES codes refuse the
-    whole file with ``invalid_input`` naming the line."""
+    ``code``) column. Blank lines are skipped; then :func:`_checked_codes`'s rules, a
+    refusal naming the line."""
     text = text.removeprefix("\ufeff")
     lines = [(n, raw.strip()) for n, raw in enumerate(text.splitlines(), start=1)]
     lines = [(n, raw) for n, raw in lines if raw]
     if not lines:
-        raise Refusal(ErrorCode.INVALID_INPUT, "The file has no shop codes.")
+        raise FILE.empty()
     first_line, first = lines[0]
     header = [c.strip().lower().replace(" ", "_").replace("-", "_") for c in first.split(",")]
     entries: list[tuple[int, str]]
     if "," in first or header[0] in CODE_COLUMNS:
         column = next((header.index(c) for c in CODE_COLUMNS if c in header), None)
         if column is None:
-            raise _bad_line(
+            raise FILE.bad(
                 first_line, "a CSV file needs a header with a shop_code column, e.g. shop_code"
             )
         entries = []
@@ -69,28 +89,50 @@ def parse_shop_codes(text: str) -> list[str]:
             row = next(csv.reader(io.StringIO(raw)))
             value = row[column].strip() if column < len(row) else ""
             if not value:
-                raise _bad_line(n, "this row has no shop code")
+                raise FILE.bad(n, "this row has no shop code")
             entries.append((n, value))
     else:
         entries = lines
+    return _checked_codes(entries, FILE)
+
+
+def check_shop_codes(codes: list[str]) -> list[str]:
+    """The codes of a list (the API's ``shop_codes``), by the file's rules: surrounding
+    spaces dropped, upper-cased (R5), each a shop code, none twice, 1 to MAX_CODES of them;
+    a refusal names the item by its index (``shop_codes[2]``)."""
+    return _checked_codes([(i, code.strip()) for i, code in enumerate(codes)], LIST)
+
+
+def _checked_codes(entries: list[tuple[int, str]], origin: _Origin) -> list[str]:
+    """A malformed code, a repeated code, no code or more than MAX_CODES codes refuse the
+    whole list with ``invalid_input`` naming the entry: nothing starts unless all is good."""
     codes: list[str] = []
     seen: dict[str, int] = {}
     for n, value in entries:
         code = value.upper()
         if not SHOP_CODE.match(code):
-            raise _bad_line(n, f"{value[:40]!r} is not a shop code (4 to 32 letters and digits)")
+            raise origin.bad(n, f"{value[:40]!r} is not a shop code (4 to 32 letters and digits)")
         if code in seen:
-            raise _bad_line(n, f"shop code {code} is already on line {seen[code]}")
+            where = "on" if origin.kind == "file" else "at"
+            raise origin.bad(n, f"shop code {code} is already {where} {origin.place(seen[code])}")
         seen[code] = n
         codes.append(code)
     if not codes:
-        raise Refusal(ErrorCode.INVALID_INPUT, "The file has no shop codes.")
+        raise origin.empty()
     if len(codes) > MAX_CODES:
         raise Refusal(
             ErrorCode.INVALID_INPUT,
-            f"The file has {len(codes)} shop codes; a bulk request takes at most {MAX_CODES}.",
+            f"The {origin.kind} has {len(codes)} shop codes; a bulk request takes at most "
+            f"{MAX_CODES}.",
         )
     return codes
+
+
+def quota(engine: Engine, bc_id: int) -> QuotaView:
+    """R4: a BC's requests left today and when the limit resets (``quota``, the API)."""
+    require_db_id("bc_id", bc_id)
+    with read_session(engine) as session:
+        return quota_today(session, bc_id)
 
 
 def new_bulk_id() -> str:
