@@ -7,16 +7,20 @@ so the services, the store and the Temporal client are the ones the pages use.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 from temporalio.service import RPCError
 
 from api import requests
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
+from api.schema import install as install_schema
 from models.errors import ErrorCode, Refusal
 from store.db import store_fault
 from web.state import WebState
@@ -35,6 +39,15 @@ status fixed by the code; long operations answer `202` with a `Location` to poll
 """
 
 
+def api_mount(state: WebState) -> Mount:
+    """The API under /api/v1, for the link handler's routes. Every path under the prefix
+    reaches the API, so it answers with its JSON errors: Starlette's mount pattern stops
+    at a newline (a ``%0A`` in a path), which would fall through to the HTML 404 page."""
+    mount = Mount(PREFIX, app=create_api(state))
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount
+
+
 def create_api(state: WebState) -> FastAPI:
     api = FastAPI(
         title="Shop Access ops API",
@@ -47,6 +60,7 @@ def create_api(state: WebState) -> FastAPI:
     )
     api.state.web = state
     api.include_router(requests.router)
+    install_schema(api)  # the finished schema (api/schema.py): errors, security, keys
     add_error_answers(api, state)
     api.add_middleware(ApiGate, state=state)
     return api
