@@ -22,6 +22,7 @@ from tests.web import conftest as web
 app = web.app
 close_request_workflows = web.close_request_workflows
 http = web.http
+live_server = web.live_server
 settings = web.settings
 web_port = web.web_port
 
