@@ -81,8 +81,19 @@ def add_error_answers(api: FastAPI, state: WebState) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        path = request.url.path
         if err.status_code == 405:
             return error_response(
-                ApiError(ErrorCode.METHOD_NOT_ALLOWED, method=request.method, path=request.url.path)
+                ApiError(ErrorCode.METHOD_NOT_ALLOWED, method=request.method, path=path)
             )
-        return error_response(ApiError(ErrorCode.NOT_FOUND, path=request.url.path))
+        if err.status_code == 404:
+            return error_response(ApiError(ErrorCode.NOT_FOUND, path=path))
+        # FastAPI's own refusals of a request it cannot read (a body that is not JSON).
+        problem = err.detail if isinstance(err.detail, str) else "The request cannot be read."
+        return error_response(
+            ApiError(
+                ErrorCode.INVALID_INPUT,
+                f"Invalid input: {problem}",
+                errors=[{"field": "body", "problem": problem}],
+            )
+        )
