@@ -7,16 +7,20 @@ so the services, the store and the Temporal client are the ones the pages use.
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Mount
 from temporalio.service import RPCError
 
 from api import audit, bulk, campaigns, invitations, partners, removal, requests, webhooks
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
+from api.schema import install as install_schema
 from models.errors import ErrorCode, Refusal
 from store.db import store_fault
 from web.state import WebState
@@ -33,6 +37,15 @@ named in the body's `as` field, to whom the rules apply as on the CLI. Every POS
 an `Idempotency-Key`. Refusals are `{"error": {"code", "message", "details"}}` with a
 status fixed by the code; long operations answer `202` with a `Location` to poll.
 """
+
+
+def api_mount(state: WebState) -> Mount:
+    """The API under /api/v1, for the link handler's routes. Every path under the prefix
+    reaches the API, so it answers with its JSON errors: Starlette's mount pattern stops
+    at a newline (a ``%0A`` in a path), which would fall through to the HTML 404 page."""
+    mount = Mount(PREFIX, app=create_api(state))
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+    return mount
 
 
 def create_api(state: WebState) -> FastAPI:
@@ -54,6 +67,7 @@ def create_api(state: WebState) -> FastAPI:
     api.include_router(audit.router)
     api.include_router(removal.router)
     api.include_router(bulk.router)
+    install_schema(api)  # the finished schema (api/schema.py): errors, security, keys
     add_error_answers(api, state)
     api.add_middleware(ApiGate, state=state)
     return api
@@ -74,8 +88,19 @@ def add_error_answers(api: FastAPI, state: WebState) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        path = request.url.path
         if err.status_code == 405:
             return error_response(
-                ApiError(ErrorCode.METHOD_NOT_ALLOWED, method=request.method, path=request.url.path)
+                ApiError(ErrorCode.METHOD_NOT_ALLOWED, method=request.method, path=path)
             )
-        return error_response(ApiError(ErrorCode.NOT_FOUND, path=request.url.path))
+        if err.status_code == 404:
+            return error_response(ApiError(ErrorCode.NOT_FOUND, path=path))
+        # FastAPI's own refusals of a request it cannot read (a body that is not JSON).
+        problem = err.detail if isinstance(err.detail, str) else "The request cannot be read."
+        return error_response(
+            ApiError(
+                ErrorCode.INVALID_INPUT,
+                f"Invalid input: {problem}",
+                errors=[{"field": "body", "problem": problem}],
+            )
+        )

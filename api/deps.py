@@ -12,12 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from api.errors import ApiError
-from api.gate import Caller
+from api.gate import MAX_KEY_LENGTH, Caller
 from models.errors import ErrorCode
 from service.partners import PartnerService
 from service.requests import RequestService
 from store.api_tokens import Scope
 from web.state import WebState
+
+KEY_HEADER = "Idempotency-Key"
+KEY_PATTERN = r"^[\x20-\x7e]+$"  # printable ASCII, as the gate checks
+KEY_DESCRIPTION = (
+    "Any unique string (a UUID), 1 to 255 printable ASCII characters: a repeat with the "
+    "same key and body gets the first answer (header `Idempotent-Replayed: true`) and "
+    "does nothing again; the same key with another body is refused "
+    "(idempotency_key_reused). Kept for 24 hours, per token."
+)
 
 # Documents the bearer scheme in the schema; the gate (api/gate.py) has checked it already.
 bearer = HTTPBearer(
@@ -45,10 +54,11 @@ def _acting(
     _key: Annotated[
         str | None,
         Header(
-            alias="Idempotency-Key",
-            description="Any unique string (a UUID): a repeat with the same key and body "
-            "gets the first answer and does nothing again; the same key with another body "
-            "is refused (idempotency_key_reused). Kept for 24 hours.",
+            alias=KEY_HEADER,
+            description=KEY_DESCRIPTION,
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            pattern=KEY_PATTERN,
         ),
     ] = None,
 ) -> Caller:

@@ -155,22 +155,138 @@ def error_response(err: BaseException) -> JSONResponse:
 
 def documented(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for an operation: each status its codes answer with, the
-    codes listed and one example per status."""
+    codes listed (also as data, ``x-error-codes``) and one example per code."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
-        by_status.setdefault(status_of(code), []).append(str(code))
-    return {status: _documented_status(names) for status, names in sorted(by_status.items())}
+        names = by_status.setdefault(status_of(code), [])
+        if str(code) not in names:
+            names.append(str(code))
+    return {status: documented_status(names) for status, names in sorted(by_status.items())}
 
 
-def _documented_status(names: Iterable[str]) -> dict[str, Any]:
-    names = list(names)
-    example = Refusal(names[0])
-    return {
-        "model": ErrorEnvelope,
+def documented_status(names: Iterable[str], *, schema: bool = False) -> dict[str, Any]:
+    """One status's response object: FastAPI's form (``model``), or the finished OpenAPI
+    form (``schema``: a ``$ref`` to ErrorEnvelope) for api/openapi.py."""
+    names = sorted(set(names), key=lambda n: _CODE_ORDER.get(n, len(_CODE_ORDER)))
+    examples = {n: {"summary": n, "value": example_of(n)} for n in names}
+    media: dict[str, Any] = {"examples": examples}
+    answer: dict[str, Any] = {
         "description": "Codes: " + ", ".join(f"`{n}`" for n in names),
-        "content": {
-            "application/json": {
-                "example": {"error": {"code": example.code, "message": example.message}}
-            }
-        },
+        "x-error-codes": names,
+        "content": {"application/json": media},
     }
+    if schema:
+        media["schema"] = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    else:
+        answer["model"] = ErrorEnvelope
+    return answer
+
+
+def example_of(code: str) -> dict[str, Any]:
+    """The error body a caller gets for ``code``, with believable details."""
+    details, message = EXAMPLES.get(code, ({}, None))
+    refusal = Refusal(code, message, **details)
+    return {"error": {"code": refusal.code, "message": refusal.message, "details": details}}
+
+
+_CODE_ORDER: dict[str, int] = {str(c): i for i, c in enumerate(ErrorCode)}
+
+_BC = {"bc_id": 7001, "bc_name": "Agency One"}
+_ANA = {"email": "ana@agency.example"}
+_REQ = {"request_id": "req_0123456789abcdef0123"}
+_SUB = {"subscription_id": "wh_0123456789abcdef"}
+_AUDIT_LINE = {"line": 12}
+_FIELD_ERROR = {"errors": [{"field": "body.bc_id", "problem": "Field required"}]}
+
+EXAMPLES: dict[str, tuple[dict[str, Any], str | None]] = {
+    # code -> (details, message when the catalogue has no sentence for the code)
+    E.NOT_BC_ADMIN: ({"reason": "standard_member", **_ANA, **_BC}, None),
+    E.BC_NOT_ELIGIBLE: (
+        {
+            "bc_id": 7001,
+            "bc_type": "agency",
+            "country": "FR",
+            "eligible_countries": ["GB", "US", "SG"],
+        },
+        None,
+    ),
+    E.SHOP_LOCATION_NOT_SUPPORTED: (
+        {"location": "JP", "supported_locations": ["GB", "US", "SG"]},
+        None,
+    ),
+    E.DAILY_LIMIT_REACHED: (
+        {
+            "bc_id": 7001,
+            "limit": 20,
+            "day": "2026-12-01",
+            "timezone": "Europe/London",
+            "resets_at": "2026-12-02T00:00:00+00:00",
+        },
+        None,
+    ),
+    E.UNKNOWN_SHOP_CODE: ({"shop_code": "GB-NOPE"}, None),
+    E.REQUEST_ALREADY_PENDING: ({"shop_code": "GB-S1SHOP", **_REQ}, None),
+    E.ALREADY_HAS_ACCESS: (
+        {"bc_id": 7001, "shop_code": "GB-S1SHOP", "relationship": "partner", "permission": "full"},
+        None,
+    ),
+    E.NOT_SHOP_TEAM: ({**_ANA, "shop_code": "GB-S1SHOP"}, None),
+    E.BC_ADMIN_REQUIRED: (
+        {"reason": "s3_not_admin", "bc_id": 7002, "bc_choices": ["7003 (Seller BC)"]},
+        None,
+    ),
+    E.REQUEST_NOT_PENDING: ({**_REQ, "status": "approved"}, None),
+    E.RESEND_TOO_SOON: ({"retry_after_seconds": 42}, None),
+    E.INVALID_INPUT: (_FIELD_ERROR, "Invalid input in body.bc_id."),
+    E.UNKNOWN_REQUEST: (_REQ, None),
+    E.UNKNOWN_BC: ({"bc_id": 7999}, None),
+    E.UNKNOWN_USER: ({"email": "nobody@agency.example"}, None),
+    E.SERVICE_UNAVAILABLE: ({"reason": "no_answer", "timeout_seconds": 20}, None),
+    E.NOT_A_MEMBER: ({"reason": "assign", **_ANA, **_BC}, None),
+    E.PERMISSION_DENIED: ({"reason": "not_the_invitee", "invitation_id": "inv_0123abcd"}, None),
+    E.NOT_A_PARTNER: ({"reason": "of_shop", **_BC, "shop_code": "GB-S1SHOP"}, None),
+    E.INVITATION_NOT_PENDING: ({"invitation_id": "inv_0123abcd", "status": "accepted"}, None),
+    E.INVITATION_ALREADY_PENDING: ({**_ANA, "invitation_id": "inv_0123abcd", "bc_id": 7001}, None),
+    E.SHOP_NOT_HELD: ({**_BC, "shop_code": "GB-S1SHOP"}, None),
+    E.ALREADY_A_MEMBER: ({**_ANA, **_BC}, None),
+    E.UNKNOWN_INVITATION: ({"invitation_id": "inv_0123abcd"}, None),
+    E.UNKNOWN_AD_ACCOUNT: ({"ad_account_id": 9001}, None),
+    E.STORE_UNAVAILABLE: (
+        {},
+        "The store could not be reached; check DATABASE_URL and that the database is up.",
+    ),
+    E.USAGE_ERROR: ({}, "This call needs exactly one of bc_id and shop_code."),
+    E.INTERNAL_ERROR: ({}, "Unexpected KeyError; see the service log."),
+    E.INVALID_DATA: ({}, "Stored data is not valid: shop 12 has no owner."),
+    E.BROKEN_INVARIANT: ({}, "A rule the store keeps was found broken; see the service log."),
+    E.AUDIT_NOT_AN_EXPORT: ({"line": 1}, None),
+    E.AUDIT_LINE_ALTERED: (_AUDIT_LINE, None),
+    E.AUDIT_LINE_OUT_OF_CHAIN: (_AUDIT_LINE, None),
+    E.AUDIT_LINES_MISSING: (_AUDIT_LINE, None),
+    E.AUDIT_STORE_MISMATCH: (_AUDIT_LINE, None),
+    E.AUDIT_CHAIN_BROKEN: ({"seq": 311}, None),
+    E.UNKNOWN_WEBHOOK: (_SUB, None),
+    E.UNKNOWN_WEBHOOK_EVENT: ({**_SUB, "event_id": "evt_0123456789abcdef"}, None),
+    E.WEBHOOK_REMOVED: (_SUB, None),
+    E.END_DATE_TOO_LATE: (
+        {
+            "ends_at": "2027-03-31",
+            "bc_id": 7001,
+            "shop_code": "GB-S1SHOP",
+            "own_ends_at": "2027-01-31",
+        },
+        None,
+    ),
+    E.END_DATE_PASSED: ({"ends_at": "2026-01-31"}, None),
+    E.UNKNOWN_BULK: ({"bulk_id": "bulk_0123abcd"}, None),
+    E.BULK_NOT_RUNNING: ({"bulk_id": "bulk_0123abcd", "status": "completed"}, None),
+    E.UNAUTHENTICATED: ({}, None),
+    E.SCOPE_REQUIRED: ({"scope": "act"}, None),
+    E.RATE_LIMITED: ({"limit": 120, "retry_after": 17}, None),
+    E.IDEMPOTENCY_KEY_REUSED: ({"key": "6f1c0b6e-3f57-4b7e-9a55-2d1f0e9c8a41"}, None),
+    E.IDEMPOTENCY_KEY_IN_FLIGHT: ({"key": "6f1c0b6e-3f57-4b7e-9a55-2d1f0e9c8a41"}, None),
+    E.NOT_FOUND: ({"path": "/api/v1/nowhere"}, None),
+    E.METHOD_NOT_ALLOWED: ({"method": "DELETE", "path": "/api/v1/requests"}, None),
+}
+"""Example details per code for the schema's examples (a refusal without its details
+would read "?" where a value belongs)."""

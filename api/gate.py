@@ -42,7 +42,7 @@ class ApiGate:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or _local_path(scope) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -113,6 +113,14 @@ class ApiGate:
                 )
             else:
                 await to_thread.run_sync(idempotency.release, engine, token, key)
+
+
+def _local_path(scope: Scope) -> str:
+    """The path inside the API: a mount keeps the full path and names its prefix in
+    ``root_path`` (Starlette 0.33+), older ones strip it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -151,7 +151,9 @@ _PENDING_ONLY = (E.UNKNOWN_REQUEST, E.REQUEST_NOT_PENDING, E.UNKNOWN_USER)
 @router.post(
     "/requests/{request_id}/resend",
     response_model=ResendOutcome,
-    responses=documented(*ACTING_KEYED, *_PENDING_ONLY, E.BC_ADMIN_REQUIRED, E.RESEND_TOO_SOON),
+    responses=documented(
+        *ACTING_KEYED, *_PENDING_ONLY, E.NOT_BC_ADMIN, E.BC_ADMIN_REQUIRED, E.RESEND_TOO_SOON
+    ),
     summary="E-mail the shop's team again, or take the link to copy (R8)",
 )
 async def resend(
@@ -163,7 +165,7 @@ async def resend(
 @router.post(
     "/requests/{request_id}/cancel",
     response_model=RequestResult,
-    responses=documented(*ACTING_KEYED, *_PENDING_ONLY, E.BC_ADMIN_REQUIRED),
+    responses=documented(*ACTING_KEYED, *_PENDING_ONLY, E.NOT_BC_ADMIN, E.BC_ADMIN_REQUIRED),
     summary="Withdraw a pending request (R9 policy)",
 )
 async def cancel(

@@ -8,6 +8,7 @@ and traceback, before it is formatted:
   ``/invitations/<token>``, …), found from the app's own routes (:func:`token_prefixes`),
   so a new route with a ``{token}`` parameter cannot be forgotten;
 - the value of any token-ish query parameter (``?token=…``, ``csrf``, ``session``, …);
+- an ops API token (``sa_…``) anywhere, and what follows ``Bearer`` (issue 12);
 - anything shaped like an itsdangerous signature anywhere (a token pasted elsewhere in a
   path, a session cookie value): a run of URL-safe base64, a dot, and 27 or more more.
 
@@ -38,6 +39,12 @@ _SEGMENT = r"[^\s/?#\"'&]+"
 # An itsdangerous token: payload, optional timestamp, and an HMAC-SHA1 of 27 characters
 # or more (longer digests too), all URL-safe base64.
 _SIGNED = re.compile(r"\.?[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,})?\.[A-Za-z0-9_-]{27,}")
+# The ops API's bearer secrets (store/api_tokens.py, "sa_" + 43 URL-safe characters),
+# wherever they appear, and whatever follows "Bearer" in a quoted Authorization header.
+_API_SECRET = re.compile(r"\bsa_[A-Za-z0-9_-]{16,}")
+# A "%s" after it is a log call's format string, left for its argument to fill (and be
+# redacted by the same filter).
+_BEARER = re.compile(r"(\bBearer\s+)(?!%)[^\s\"',;]+", flags=re.IGNORECASE)
 _QUERY = re.compile(
     r"([?&;](?:" + "|".join(TOKEN_QUERY_PARAMS) + r")=)[^\s&;#\"']*", flags=re.IGNORECASE
 )
@@ -85,6 +92,7 @@ class RedactTokens(logging.Filter):
     def redact(self, text: str) -> str:
         text = self._paths.sub(r"\1" + MARK, text)
         text = _QUERY.sub(r"\1" + MARK, text)
+        text = _BEARER.sub(r"\1" + MARK, _API_SECRET.sub(MARK, text))
         return _SIGNED.sub(MARK, text)
 
     def _value(self, value: Any) -> Any:
