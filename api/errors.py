@@ -279,6 +279,7 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str | None]] = {
     ),
     E.END_DATE_PASSED: ({"ends_at": "2026-01-31"}, None),
     E.UNKNOWN_BULK: ({"bulk_id": "bulk_0123abcd"}, None),
+    E.UNKNOWN_REMOVAL: ({"removal_id": "rem_0123abcd"}, None),
     E.BULK_NOT_RUNNING: ({"bulk_id": "bulk_0123abcd", "status": "completed"}, None),
     E.UNAUTHENTICATED: ({}, None),
     E.SCOPE_REQUIRED: ({"scope": "act"}, None),
