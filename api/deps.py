@@ -69,6 +69,8 @@ Reader = Annotated[Caller, Depends(_needs(Scope.READ))]
 """A caller whose token may read."""
 Actor = Annotated[Caller, Depends(_acting)]
 """A caller whose token may act; documents the Idempotency-Key header."""
+Remover = Annotated[Caller, Depends(_needs(Scope.ACT))]
+"""A caller whose token may act, on a DELETE (repeating it is harmless: no key)."""
 
 
 def _state(request: Request) -> WebState:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from api.deps import Actor, Body, Reader, State, Store, _needs
+from api.deps import Actor, Body, Reader, Remover, State, Store
 from api.errors import documented
 from api.gate import Caller
 from api.requests import ACTING_KEYED, CALLER, ShopCode
@@ -23,12 +23,10 @@ from models.fields import DbId
 from service import webhooks
 from service.audit import pick_scope
 from service.webhooks import AddedSubscription, DeliveryView, SubscriptionView
-from store.api_tokens import Scope
 
 router = APIRouter(tags=["webhooks"])
 
 # DELETE needs ``act`` but takes no Idempotency-Key (removing twice is removing once).
-Remover = Annotated[Caller, Depends(_needs(Scope.ACT))]
 SubscriptionId = Annotated[
     str, Path(min_length=1, max_length=64, examples=["whk_0123456789abcdef0123"])
 ]
