@@ -106,3 +106,9 @@ def require_email(field: str, value: str) -> str:
             ErrorCode.INVALID_INPUT, f"{field}: {value!r} is not an e-mail address.", field=field
         ) from None
     return address
+
+
+def require_bc_or_shop(bc_id: int | None, shop_code: str | None) -> None:
+    """Lists and scopes name exactly one of a Business Center or a shop (CLI and API)."""
+    if (bc_id is None) == (shop_code is None):
+        raise Refusal(ErrorCode.INVALID_INPUT, reason="bc_or_shop")

@@ -217,6 +217,10 @@ CATALOGUE: dict[str, str] = {
     "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
     # --- decline11 (issue 11: R22 decline, R25 reminders) ---------------------------------
     "invalid_input.decline_reason": "The reason {problem}.",
+    "invalid_input.bc_or_shop": (
+        "Give exactly one of a Business Center (--bc on the CLI, bc_id in the API) or a "
+        "shop code (--shop-code, shop_code)."
+    ),
     # --- the ops HTTP API (issue 12, docs/api.md) -----------------------------------------
     "unauthenticated": (
         "Send a live API token as 'Authorization: Bearer <token>' (starter.py api-token create)."

@@ -11,14 +11,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
+from models.fields import require_bc_or_shop
 from store.audit_export import Scope, export, verify_lines
 from store.db import read_session
 
 
 def pick_scope(shop_code: str | None, bc_id: int | None) -> Scope:
     """Exactly one of a shop (by code, any case) or a Business Center."""
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+    require_bc_or_shop(bc_id, shop_code)
     return Scope(shop_code=shop_code.strip().upper() if shop_code else None, bc_id=bc_id)
 
 

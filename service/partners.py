@@ -24,8 +24,8 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.enums import MemberRole, Permission
-from models.errors import ErrorCode, Refusal
-from models.fields import require_db_id, require_email
+from models.errors import Refusal
+from models.fields import require_bc_or_shop, require_db_id, require_email
 from models.names import (
     PartnerMessage,
     PartnerWorkflowType,
@@ -364,8 +364,7 @@ class PartnerService:
         self, *, bc_id: int | None = None, shop_code: str | None = None
     ) -> list[CampaignView]:
         """A BC's campaigns or a shop's (R18): exactly one of the two is named."""
-        if (bc_id is None) == (shop_code is None):
-            raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+        require_bc_or_shop(bc_id, shop_code)
         require_db_id("bc_id", bc_id)
         shop_id = None
         if shop_code is not None:

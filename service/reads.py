@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from models.bulk_messages import QuotaView
-from models.errors import ErrorCode, Refusal
+from models.errors import Refusal
+from models.fields import require_bc_or_shop
 from models.views import RequestView
 from store import history, queries
 from store.db import read_session
@@ -32,8 +33,7 @@ def request_status(engine: Engine, request_id: str) -> RequestView:
 
 
 def request_list(engine: Engine, *, bc_id: int | None, shop_code: str | None) -> RequestList:
-    if (bc_id is None) == (shop_code is None):
-        raise Refusal(ErrorCode.INVALID_INPUT, "Give exactly one of --bc or --shop-code.")
+    require_bc_or_shop(bc_id, shop_code)
     with read_session(engine) as session:
         if bc_id is not None:
             views = queries.requests_for_bc(session, bc_id)
