@@ -59,11 +59,15 @@ class HttpMetrics:
                 status = message["status"]
             await send(message)
 
+        root = scope.get("root_path", "")
         try:
             await self.app(scope, receive, capture)
         finally:
-            # The router wrote the matched route into this same scope dict.
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            # The router wrote the matched route into this same scope dict; a mounted
+            # app's (the ops API at /api/v1) grew root_path by its mount point.
+            mount = scope.get("root_path", "")[len(root) :]
+            path = getattr(scope.get("route"), "path", None)
+            route = mount + path if path else UNMATCHED
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             self.requests.labels(route=route, method=method, status=str(status)).inc()
             self.latency.labels(route=route, method=method).observe(time.perf_counter() - started)

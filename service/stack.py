@@ -121,6 +121,8 @@ def banner(env: dict[str, str], ui_port: int) -> str:
         "                   ids read request-access:bc-<BC id>:shop-<shop code>; a\n"
         "                   workflow's one-line summary is under User Metadata)\n"
         f"  Link handler     {env['LINK_BASE_URL']}\n"
+        f"  Ops HTTP API     {env['LINK_BASE_URL']}/api/v1  (docs at /api/v1/docs; a token:\n"
+        "                   starter.py api-token create --name me --scope act)\n"
         f"  E-mail outbox    {env['MAIL_OUTBOX_DIR']}\n"
         f"  Store            {env['DATABASE_URL']}\n"
         f"  Metrics          http://{env['METRICS_ADDRESS']}/metrics (worker), "

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,6 +236,16 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         web_metrics = f"http://127.0.0.1:{first.ports['web']}/metrics"
         with urllib.request.urlopen(web_metrics, timeout=10) as page:
             assert "shop_access_http_requests_total" in page.read().decode()
+
+        # Issue 12: the banner says where the ops API is; its schema is open, its calls
+        # need a token.
+        api = f"http://127.0.0.1:{first.ports['web']}/api/v1"
+        assert api in output
+        with urllib.request.urlopen(f"{api}/openapi.json", timeout=10) as page:
+            assert json.loads(page.read())["info"]["title"] == "Shop Access ops API"
+        with pytest.raises(urllib.error.HTTPError) as refused_call:
+            urllib.request.urlopen(f"{api}/requests?bc_id=7100000000000000001", timeout=10)
+        assert refused_call.value.code == 401
 
         # S1 and S3 approved; S3's win expires the racing "Add my shop" (R11).
         s1 = history_id(first, "GBLINKED01", "request_access")

@@ -54,3 +54,17 @@ async def test_bad_body_is_invalid_input(api: httpx.AsyncClient, demo: Engine) -
     fields = {e["field"] for e in answer.json()["error"]["details"]["errors"]}
     assert fields == {"body.bc_id", "body.extra"}
     assert snapshot(demo) == before
+
+
+async def test_metrics_name_api_routes_by_their_full_template(
+    api: httpx.AsyncClient, http: httpx.AsyncClient
+) -> None:
+    """Issue 10's request metrics cover the API too, labelled /api/v1/... (not /requests,
+    which a page route could also be), never by the path with its ids."""
+    await api.get("/requests/req_nope")
+    scraped = (await http.get("/metrics")).text
+    assert (
+        'shop_access_http_requests_total{method="GET",route="/api/v1/requests/{request_id}",'
+        'status="404"}' in scraped
+    )
+    assert "req_nope" not in scraped
