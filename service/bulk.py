@@ -26,6 +26,7 @@ from models.errors import ErrorCode, Refusal
 from models.fields import require_db_id
 from models.names import BulkMessage, BulkWorkflowType, bulk_workflow_id
 from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
+from service.temporal import answer_within
 from store.admission import check_eligible_bc
 from store.db import read_session
 from store.people import SHOP_CODE, require_bc, require_bc_admin
@@ -182,7 +183,7 @@ class BulkService:
     async def progress(self, bulk_id: str) -> BulkProgress:
         handle = self.client.get_workflow_handle(bulk_workflow_id(self._check(bulk_id)))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 result: BulkProgress = await handle.query(
                     BulkMessage.PROGRESS, result_type=BulkProgress
                 )
@@ -201,7 +202,7 @@ class BulkService:
             require_bc_admin(session, require_bc(session, current.bc_id), by)
         handle = self.client.get_workflow_handle(bulk_workflow_id(bulk_id))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 outcome: BulkProgress = await handle.execute_update(
                     BulkMessage.CANCEL, CancelBulk(by=by), result_type=BulkProgress
                 )

@@ -56,6 +56,7 @@ from models.partner_messages import (
 from models.tables import Shop, utcnow
 from service import until as until_service
 from service.requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
+from service.temporal import answer_within
 from store import campaigns, expiry, members, removal, sharing
 from store import partner_refusals as refusals
 from store.db import read_session, write_session
@@ -227,7 +228,7 @@ class PartnerService:
             raise refusals.invitation_not_pending(invitation)
         handle = self.client.get_workflow_handle(invitation.workflow_id)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 out: InvitationOutcome = await handle.execute_update(
                     name,
                     RespondToInvitation(by=normalise_email(by)),
@@ -465,7 +466,7 @@ class PartnerService:
         result_type: type,
     ) -> Any:
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 return await self.client.execute_update_with_start_workflow(
                     update, arg, start_workflow_operation=start, result_type=result_type
                 )

@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from models.errors import ErrorCode, Refusal
 from models.names import PartnerMessage
 from models.partner_messages import RemovalProgress
+from service.temporal import answer_within
 from store.removal_reads import removal_record
 
 # A UI refresh rate, not a test's wait: the query is cheap (served from the worker's cache).
@@ -48,7 +49,7 @@ async def removal_progress(
     """
     handle = client.get_workflow_handle(workflow_id)
     try:
-        async with asyncio.timeout(timeout):
+        async with answer_within(timeout):
             step: RemovalProgress = await handle.query(
                 PartnerMessage.PROGRESS, result_type=RemovalProgress
             )

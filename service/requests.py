@@ -49,6 +49,7 @@ from models.names import WORKFLOW_TYPE_FOR_METHOD, Message, request_workflow_id
 from models.reasons import require_reason
 from models.views import RequestView
 from service import until as until_service
+from service.temporal import answer_within
 from store import queries
 from store.admission import already_pending, find_pending_request
 from store.db import read_session
@@ -78,8 +79,9 @@ def refusal_from(err: BaseException) -> Refusal | None:
 
 
 async def _settle(start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """Consume the start operation's failure so asyncio does not report it as unretrieved."""
-    with contextlib.suppress(Exception):
+    """Consume the start operation's failure so asyncio does not report it as unretrieved
+    (after a deadline, that failure is the cancellation the deadline caused)."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
         await start.workflow_handle()
 
 
@@ -160,7 +162,7 @@ class RequestService:
         method, bc_id, shop_id = request.method, request.bc_id, request.shop_id
         start = self._start_operation(request, workflow_id)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 outcome: AdmissionOutcome = await self.client.execute_update_with_start_workflow(
                     Message.ADMISSION,
                     WaitAdmission(),
@@ -189,6 +191,7 @@ class RequestService:
                 raise self._already_pending(bc_id, shop_id, method, request.shop_code) from None
             raise
         except TimeoutError:
+            await _settle(start)
             raise self._unavailable() from None
         return outcome
 
@@ -348,7 +351,7 @@ class RequestService:
         # is then rejected and retried). By the retry, the store tells what was decided.
         for attempt in (1, 2):
             try:
-                async with asyncio.timeout(self.timeout):
+                async with answer_within(self.timeout):
                     return await handle.execute_update(
                         name, arg, id=update_id, result_type=result_type
                     )
@@ -373,7 +376,7 @@ class RequestService:
         finishing (granting, e-mailing the outcome); if so, wait until it has closed."""
         handle = self.client.get_workflow_handle(workflow_id)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with answer_within(self.timeout):
                 state = await handle.query(Message.STATE, result_type=RequestState)
                 if state.status in (None, RequestStatus.PENDING) and not state.refusal_code:
                     return False

@@ -6,9 +6,12 @@ TEMPORAL_TLS_*, and profiles) for where to connect.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
@@ -61,3 +64,17 @@ async def ensure_search_attributes(client: Client) -> list[str]:
             )
         )
     return missing
+
+
+@asynccontextmanager
+async def answer_within(seconds: float) -> AsyncIterator[None]:
+    """``asyncio.timeout`` for calls that wait on a worker (updates, queries): a deadline
+    ends as ``TimeoutError`` whatever the call was doing. An update cancelled by the
+    deadline raises the SDK's ``WorkflowUpdateRPCTimeoutOrCancelledError`` instead, which
+    asyncio passes through as is: without this, "no worker answered" was an internal error.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise TimeoutError from None

@@ -245,7 +245,7 @@ BAD_INVOCATIONS: list[Any] = [
         1,
         "'--permission'",
     ),
-    (["requests"], "invalid_input", 1, "exactly one of --bc or --shop-code"),
+    (["requests"], "invalid_input", 1, "exactly one of a Business Center (--bc on the CLI"),
     (["shops"], "usage_error", 2, "Missing option '--bc'"),
     (["request-access", "--bc", "1", "--as", ANA], "usage_error", 2, "'--shop-code'"),
     (["status"], "usage_error", 2, "REQUEST_ID"),
