@@ -112,7 +112,7 @@ def webhook_activities(engine: Engine) -> list[Any]:
 def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
     """R23: the reminder before an end date and the store's decision at it."""
     until = ExpiryActivities(engine, transport, settings.mail_from)
-    return [until.remind, until.expire, until.end_assignment]
+    return [until.remind, until.expire, until.end_assignment, until.remind_assignment]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:

@@ -227,3 +227,23 @@ def access_ending(
         f"Reminder: {bc_name}'s access to {shop_name} ends on {ends_at}",
         **locals(),
     )
+
+
+def assignment_ending(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    shop_name: str,
+    shop_code: str,
+    permission_label: str,
+    ends_at: str,
+    admins: list[tuple[str, str]],
+) -> RenderedEmail:
+    """R23: three days before a member assignment's end date, to the member holding it;
+    ``admins`` are the BC's admins (name, address), who can change or clear the date."""
+    return render(
+        "assignment_ending",
+        f"Reminder: your permission on the shop {shop_name} in {bc_name} ends on {ends_at}",
+        **locals(),
+    )

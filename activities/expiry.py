@@ -1,6 +1,7 @@
-"""Activities of the access-until workflow (R23): the reminder e-mail and the store's
-decision at the end date. Each is one transaction or one delivery per recipient, and
-idempotent on its business key (the grant and its end date)."""
+"""Activities of the access-until workflows (R23): the reminder e-mails (a grant's to the
+BC's admins, an assignment's to its member) and the store's decision at the end date.
+Each is one transaction or one delivery per recipient, and idempotent on its business key
+(the grant or assignment, and its end date)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ from temporalio import activity
 
 from activities import emails
 from activities.delivery import Transport, build_message, deliver_once
+from activities.mailer import PERMISSION_LABELS
 from activities.refusals import refusals_as_errors
 from models.names import UntilName
 from models.partner_messages import PartnerEmailsSent
 from models.tables import BusinessCenter, Shop
-from models.until_messages import EndAssignment, ExpireGrant, Expiry, RemindEnding
+from models.until_messages import (
+    EndAssignment,
+    ExpireGrant,
+    Expiry,
+    RemindAssignmentEnding,
+    RemindEnding,
+)
 from store import expiry
 from store.db import read_session, write_session
 from store.people import bc_admin_emails, find_user
@@ -55,6 +63,31 @@ class ExpiryActivities:
             message = build_message(key=key, sender=self._sender, to=to, email=rendered)
             sent += int(deliver_once(self._engine, self._transport, message, key))
         return PartnerEmailsSent(sent=sent)
+
+    @activity.defn(name=UntilName.REMIND_ASSIGNMENT)
+    @refusals_as_errors
+    def remind_assignment(self, input: RemindAssignmentEnding) -> PartnerEmailsSent:
+        """Three days before an assignment's end date: its holder, the member, once per
+        assignment and end date (a changed date reminds again)."""
+        with read_session(self._engine) as session:
+            ending = expiry.ending_assignment(session, input.assignment_id, input.ends_at)
+        if ending is None:
+            return PartnerEmailsSent(sent=0)
+        rendered = emails.assignment_ending(
+            recipient_name=ending.member_name,
+            bc_name=ending.bc_name,
+            bc_id=ending.bc_id,
+            shop_name=ending.shop_name,
+            shop_code=ending.shop_code,
+            permission_label=PERMISSION_LABELS[ending.permission],
+            ends_at=expiry.shown(input.ends_at),
+            admins=ending.admins,
+        )
+        to = ending.member_email
+        key = f"until:assignment-{ending.assignment_id}:{int(input.ends_at.timestamp())}:to:{to}"
+        message = build_message(key=key, sender=self._sender, to=to, email=rendered)
+        sent = deliver_once(self._engine, self._transport, message, key)
+        return PartnerEmailsSent(sent=int(sent))
 
     @activity.defn(name=UntilName.EXPIRE)
     @refusals_as_errors

@@ -100,6 +100,7 @@ class UntilName:
     REMIND = "until.remind"  # activity
     EXPIRE = "until.expire"  # activity
     END_ASSIGNMENT = "until.end_assignment"  # activity
+    REMIND_ASSIGNMENT = "until.remind_assignment"  # activity: the holder, 3 days before
 
 
 def access_until_workflow_id(grant_id: int) -> str:

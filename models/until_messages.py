@@ -52,6 +52,13 @@ class RemindEnding(UntilMessage):
     ends_at: datetime
 
 
+class RemindAssignmentEnding(UntilMessage):
+    """E-mail the assigned member that the assignment ends at ``ends_at`` (once per date)."""
+
+    assignment_id: int
+    ends_at: datetime
+
+
 class ExpireGrant(UntilMessage):
     grant_id: int
     ends_at: datetime

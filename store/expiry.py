@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models.enums import Relationship
+from models.enums import Permission, Relationship
 from models.errors import ErrorCode, Refusal
 from models.tables import (
     BusinessCenter,
@@ -30,7 +30,7 @@ from models.until_messages import Expiry
 from store import audit
 from store.db import read_session
 from store.partner_refusals import not_a_partner_of_shop
-from store.people import require_bc, require_shop_by_code
+from store.people import bc_admin_emails, find_user, require_bc, require_shop_by_code
 from store.removal import partner_grants, require_removal_authority
 from store.sharing import require_shop
 
@@ -271,6 +271,51 @@ def expire_assignment(
         at=now,
     )
     return Expiry(status="ended", shop_id=assignment.shop_id)
+
+
+@dataclass(frozen=True)
+class AssignmentEnding:
+    """What the reminder to an assignment's holder says (R23): who, which shop and BC,
+    which permission, and the BC's admins to ask to keep it."""
+
+    assignment_id: int
+    member_email: str
+    member_name: str
+    bc_id: int
+    bc_name: str
+    shop_name: str
+    shop_code: str
+    permission: Permission
+    admins: list[tuple[str, str]]  # (name, address) of each admin of the BC
+
+
+def ending_assignment(
+    session: Session, assignment_id: int, ends_at: datetime
+) -> AssignmentEnding | None:
+    """The assignment if it is still active and still ends at ``ends_at`` (the reminder
+    sends nothing for a date moved or cleared meanwhile, or an assignment already over)."""
+    assignment = session.get(MemberAssignment, assignment_id)
+    if assignment is None or assignment.ended_at is not None or assignment.ends_at != ends_at:
+        return None
+    member = session.get(User, assignment.user_id)
+    bc = session.get(BusinessCenter, assignment.bc_id)
+    shop = require_shop(session, assignment.shop_id)
+    assert member is not None and bc is not None and assignment.id is not None
+    admins = []
+    for address in bc_admin_emails(session, bc.id):
+        admin = find_user(session, address)
+        admins.append((admin.name if admin and admin.name else address, address))
+    return AssignmentEnding(
+        assignment_id=assignment.id,
+        member_email=member.email,
+        member_name=member.name or member.email,
+        bc_id=bc.id,
+        bc_name=bc.name,
+        shop_name=shop.name,
+        shop_code=shop.code,
+        permission=assignment.permission,
+        admins=admins,
+    )
 
 
 def end_dates(engine: Engine, grant_ids: list[int]) -> dict[int, datetime]:

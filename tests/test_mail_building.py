@@ -144,6 +144,19 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "ends_at": "2027-02-01 00:00 UTC",
             },
         ),
+        "assignment_ending": (  # R23: the member holding an assignment
+            emails.assignment_ending,
+            {
+                "recipient_name": "Sam",
+                "bc_name": "Agency One",
+                "bc_id": 1,
+                "shop_name": "Linked Shop",
+                "shop_code": "GBLINKED01",
+                "permission_label": "Manager permission",
+                "ends_at": "2027-02-01 00:00 UTC",
+                "admins": [("Ana", "ana@agency-one.com")],
+            },
+        ),
     }
 
 

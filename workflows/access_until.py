@@ -18,11 +18,17 @@ Accepts:
 
 Timers are durable: a worker restart, or none running at the moment, changes nothing; the
 end runs when a worker is back. The history stays small (a few events per date change).
+
+``AssignmentUntil`` (``assignment-until:<id>``) is the same timer for a member assignment:
+three days before, the assigned member (its holder) is reminded, by the same rules; at the
+end date only the assignment ends. Its reminder came later, behind
+``workflow.patched(ASSIGNMENT_REMINDER_PATCH)``: runs started before it keep no reminder,
+so their histories replay unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -39,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         EndAssignment,
         ExpireGrant,
         Expiry,
+        RemindAssignmentEnding,
         RemindEnding,
         SetUntil,
         UntilInput,
@@ -49,6 +56,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.removal import RemovePartnerAccessWorkflow
 
 REMINDER_LEAD = timedelta(days=3)
+# R23's reminder to an assignment's member: AssignmentUntil runs started before it replay
+# without it (no marker in their history), new runs remind.
+ASSIGNMENT_REMINDER_PATCH = "r23-assignment-reminder"
 
 
 async def changed_before(moment: datetime, changed: Callable[[], bool]) -> bool:
@@ -77,6 +87,22 @@ class _EndDateTimer:
         seen = self._version
         return await changed_before(moment, lambda: self._version != seen)
 
+    async def _reminded(
+        self, ends_at: datetime, remind: Callable[[datetime], Awaitable[None]]
+    ) -> bool:
+        """Three days before ``ends_at`` (at once if the date is closer), ``remind`` once
+        per date; never after the date (no worker ran until past it). False when the date
+        moved or was cleared first: the caller reads it again."""
+        state = self._state
+        if state.reminded_for == ends_at:
+            return True
+        if await self._changed_before(ends_at - REMINDER_LEAD):
+            return False
+        if workflow.now() < ends_at:
+            await remind(ends_at)
+        state.reminded_for = ends_at
+        return True
+
     @workflow.signal(name=UntilName.SET_UNTIL)
     def set_until(self, command: SetUntil) -> None:
         self._cleared = command.ends_at is None
@@ -102,17 +128,8 @@ class AccessUntilWorkflow(_EndDateTimer):
             ends_at = state.ends_at
             if self._cleared or ends_at is None:
                 return await self._finish("cleared")
-            if state.reminded_for != ends_at:
-                if await self._changed_before(ends_at - REMINDER_LEAD):
-                    continue
-                # No reminder after the fact (no worker ran until past the end date).
-                if workflow.now() < ends_at:
-                    await workflow.execute_activity_method(
-                        ExpiryActivities.remind,
-                        RemindEnding(grant_id=input.grant_id, ends_at=ends_at),
-                        **presets.MAIL,
-                    )
-                state.reminded_for = ends_at
+            if not await self._reminded(ends_at, self._remind_admins):
+                continue
             if await self._changed_before(ends_at):
                 continue
             expiry = await workflow.execute_activity_method(
@@ -127,6 +144,13 @@ class AccessUntilWorkflow(_EndDateTimer):
             if expiry.status != "remove":
                 return await self._finish(expiry.status)
             return await self._remove(input, expiry)
+
+    async def _remind_admins(self, ends_at: datetime) -> None:
+        await workflow.execute_activity_method(
+            ExpiryActivities.remind,
+            RemindEnding(grant_id=self._state.grant_id, ends_at=ends_at),
+            **presets.MAIL,
+        )
 
     async def _remove(self, input: UntilInput, expiry: Expiry) -> UntilResult:
         shop_id, shop_code, partner_bc_id = expiry.shop_id, expiry.shop_code, expiry.partner_bc_id
@@ -166,8 +190,9 @@ class AccessUntilWorkflow(_EndDateTimer):
 
 @workflow.defn(name=UntilName.ASSIGNMENT_WORKFLOW)
 class AssignmentUntilWorkflow(_EndDateTimer):
-    """R23 for a member assignment (``assignment-until:<id>``): at its end date only the
-    assignment ends. Same signal and query as ``AccessUntil``; no reminder."""
+    """R23 for a member assignment (``assignment-until:<id>``): three days before its end
+    date the member holding it is reminded (runs started before that change: not), at the
+    end date only the assignment ends. Same signal and query as ``AccessUntil``."""
 
     @workflow.init
     def __init__(self, input: AssignmentUntilInput) -> None:
@@ -181,6 +206,10 @@ class AssignmentUntilWorkflow(_EndDateTimer):
             if self._cleared or ends_at is None:
                 state.status = "cleared"
                 break
+            if workflow.patched(ASSIGNMENT_REMINDER_PATCH) and not await self._reminded(
+                ends_at, self._remind_member
+            ):
+                continue
             if await self._changed_before(ends_at):
                 continue
             ended = await workflow.execute_activity_method(
@@ -195,3 +224,10 @@ class AssignmentUntilWorkflow(_EndDateTimer):
             break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return UntilResult(grant_id=input.assignment_id, status=state.status)
+
+    async def _remind_member(self, ends_at: datetime) -> None:
+        await workflow.execute_activity_method(
+            ExpiryActivities.remind_assignment,
+            RemindAssignmentEnding(assignment_id=self._state.grant_id, ends_at=ends_at),
+            **presets.MAIL,
+        )
