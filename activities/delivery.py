@@ -68,6 +68,10 @@ class EmailRejected(Exception):
 _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 SUBJECT_LIMIT = 200
 HEADER_LIMIT = 900  # under RFC 5322's 998 octets a line, with the field name
+# Headers fold only past RFC 5322's line limit: the email package's folding at 78 keeps
+# the space before an encoded word at the line's end, so a long subject read back had
+# two spaces where it had one.
+RFC_LINE_LIMIT = 998
 
 
 def header_text(value: str, limit: int = HEADER_LIMIT) -> str:
@@ -205,8 +209,9 @@ class OutboxTransport:
     def send(self, message: Message, key: str, record: Record) -> None:
         # Serialised before any file exists: a failure here leaves none. An international
         # address is written as UTF-8, as SMTPUTF8 carries it, not mangled by RFC 2047.
+        outbox = email_policy.SMTPUTF8.clone(linesep="\n", max_line_length=RFC_LINE_LIMIT)
         data = (
-            message.as_bytes(policy=email_policy.SMTPUTF8.clone(linesep="\n"))
+            message.as_bytes(policy=outbox)
             if isinstance(message, EmailMessage)
             else message.as_bytes()
         )
@@ -232,7 +237,8 @@ def _wire(message: Message, utf8: bool) -> bytes:
     out = io.BytesIO()
     if isinstance(message, EmailMessage):
         smtp_policy = email_policy.SMTPUTF8 if utf8 else email_policy.SMTP
-        BytesGenerator(out, policy=smtp_policy).flatten(message)
+        unfolded = smtp_policy.clone(max_line_length=RFC_LINE_LIMIT)
+        BytesGenerator(out, policy=unfolded).flatten(message)
     else:
         BytesGenerator(out, policy=email_policy.compat32).flatten(message, linesep="\r\n")
     data = re.sub(rb"(?m)^\.", b"..", out.getvalue())

@@ -215,6 +215,24 @@ def test_issue8_stored_text_never_breaks_a_message(
     assert [p.name for p in tmp_path.iterdir()] == [outbox.path(KEY).name]  # no tmp left
 
 
+@pytest.mark.parametrize(
+    "tail", ["x" * 10_000, "é" * 10_000, "ünïcødé wörd " * 800], ids=["ascii", "accents", "words"]
+)
+def test_a_long_subject_reads_back_as_written(tail: str, tmp_path: Path) -> None:
+    """Whatever length a name pushes the subject to, a reader gets exactly the bounded
+    subject we wrote: folding at 78 columns used to leave a doubled space before an
+    encoded word (a 201-character subject) for some 7 % of prefix lengths."""
+    outbox = OutboxTransport(tmp_path)
+    for prefix in range(0, SUBJECT_LIMIT, 3):
+        subject = "P" * prefix + " " + tail
+        rendered = RenderedEmail(subject=subject, text="t", html="<p>t</p>")
+        for to in ("owner@x.example", "jürgen@müller.example"):
+            message = build_message(key=KEY, sender=SENDER, to=to, email=rendered)
+            outbox.send(message, KEY, nullcontext)
+            parsed = email.message_from_bytes(outbox.path(KEY).read_bytes(), policy=policy.default)
+            assert str(parsed["Subject"]) == header_text(subject, SUBJECT_LIMIT), (prefix, to)
+
+
 @pytest.mark.parametrize("value", list(NASTY.values()), ids=list(NASTY))
 def test_issue8_header_text_is_one_bounded_line(value: str) -> None:
     cleaned = header_text(value)
