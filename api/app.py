@@ -17,7 +17,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 from temporalio.service import RPCError
 
-from api import audit, bulk, campaigns, invitations, partners, removal, requests, webhooks
+from api import (
+    audit,
+    bulk,
+    campaigns,
+    invitations,
+    partners,
+    reference,
+    removal,
+    requests,
+    webhooks,
+)
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
 from api.schema import install as install_schema
@@ -67,6 +77,7 @@ def create_api(state: WebState) -> FastAPI:
     api.include_router(audit.router)
     api.include_router(removal.router)
     api.include_router(bulk.router)
+    api.include_router(reference.router)
     install_schema(api)  # the finished schema (api/schema.py): errors, security, keys
     add_error_answers(api, state)
     api.add_middleware(ApiGate, state=state)

@@ -1,5 +1,6 @@
 """The audit export over HTTP (R27, docs/audit.md): a shop's or a BC's recorded changes as
-the same JSON Lines file ``audit export`` writes, and the check ``audit verify`` makes.
+the same JSON Lines file ``audit export`` writes, the check ``audit verify`` makes, the
+head ``audit head`` prints and the store's chain checked as ``audit check-store`` does.
 
 The export answers ``application/x-ndjson`` whose body is the file itself: saved as it
 comes (``curl -o``), it is what ``starter.py audit verify`` and ``POST /audit/verify``
@@ -17,7 +18,18 @@ from api.errors import documented
 from api.requests import CALLER
 from models.errors import ErrorCode as E
 from models.fields import DbId
-from service.audit import VerifyResult, export_text, parse_since, pick_scope, verify_export
+from service.audit import (
+    ChainTop,
+    ScopeHead,
+    StoreChecked,
+    VerifyResult,
+    audit_head,
+    check_store,
+    export_text,
+    parse_since,
+    pick_scope,
+    verify_export,
+)
 
 router = APIRouter(tags=["audit"])
 
@@ -38,6 +50,20 @@ _EXPORT_BODY: dict[str, Any] = {
     }
 }
 
+ShopCodeQuery = Annotated[
+    str | None, Query(min_length=1, max_length=64, description="A shop's changes.")
+]
+BcQuery = Annotated[DbId | None, Query(description="A Business Center's changes.")]
+SinceQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Start at the scope's first change at or after this time: an ISO "
+        "date or date-time, UTC unless it has an offset.",
+        examples=["2026-12-01"],
+    ),
+]
+
 
 @router.get(
     "/audit/export",
@@ -55,19 +81,9 @@ _EXPORT_BODY: dict[str, Any] = {
 async def audit_export(
     _caller: Reader,
     store: Store,
-    shop_code: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="A shop's changes.")
-    ] = None,
-    bc_id: Annotated[DbId | None, Query(description="A Business Center's changes.")] = None,
-    since: Annotated[
-        str | None,
-        Query(
-            max_length=64,
-            description="Start at the scope's first change at or after this time: an ISO "
-            "date or date-time, UTC unless it has an offset.",
-            examples=["2026-12-01"],
-        ),
-    ] = None,
+    shop_code: ShopCodeQuery = None,
+    bc_id: BcQuery = None,
+    since: SinceQuery = None,
 ) -> Response:
     scope = pick_scope(shop_code, bc_id)
     start = parse_since(since) if since is not None else None
@@ -103,3 +119,31 @@ async def audit_verify(
 ) -> VerifyResult:
     data = await request.body()
     return await to_thread.run_sync(verify_export, data, None if file_only else store)
+
+
+@router.get(
+    "/audit/head",
+    response_model=ScopeHead | ChainTop,
+    responses=documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_SHOP_CODE, E.UNKNOWN_BC),
+    summary="The hash a new export of a shop or a BC ends with; the whole chain's with "
+    "neither (R27)",
+)
+async def audit_head_get(
+    _caller: Reader,
+    store: Store,
+    shop_code: ShopCodeQuery = None,
+    bc_id: BcQuery = None,
+    since: SinceQuery = None,
+) -> ScopeHead | ChainTop:
+    start = parse_since(since) if since is not None else None
+    return await to_thread.run_sync(audit_head, store, shop_code, bc_id, start)
+
+
+@router.get(
+    "/audit/chain",
+    response_model=StoreChecked,
+    responses=documented(*CALLER, E.AUDIT_CHAIN_BROKEN),
+    summary="The store's whole audit chain checked: every row's hash and link, and the head (R27)",
+)
+async def audit_chain(_caller: Reader, store: Store) -> StoreChecked:
+    return await to_thread.run_sync(check_store, store)

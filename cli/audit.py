@@ -12,10 +12,14 @@ import click
 from cli.context import Context, command
 from cli.params import DB_ID
 from models.errors import ErrorCode, Refusal
-from service.audit import export_text, pick_scope, verify_export
-from store import audit as chain
-from store.audit_export import export
-from store.db import read_session
+from service.audit import (
+    ChainTop,
+    audit_head,
+    check_store,
+    export_text,
+    pick_scope,
+    verify_export,
+)
 
 _SINCE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
@@ -87,31 +91,29 @@ def verify(ctx: Context, file: Path, file_only: bool) -> None:
 @audit.command("head")
 @click.option("--shop-code", help="The last change recorded about this shop.")
 @click.option("--bc", "bc_id", type=DB_ID, help="The last change recorded about this BC.")
+@click.option(
+    "--since",
+    type=click.DateTime(_SINCE_FORMATS),
+    help="Count the scope's changes from its first one at or after this UTC time, as "
+    "export --since does.",
+)
 @command
-def head(ctx: Context, shop_code: str | None, bc_id: int | None) -> None:
+def head(ctx: Context, shop_code: str | None, bc_id: int | None, since: datetime | None) -> None:
     """The hash a new export of the scope ends with (or the whole chain's, with neither)."""
-    with read_session(ctx.engine) as session:
-        if shop_code is None and bc_id is None:
-            top = chain.head(session)
-            ctx.emit({"seq": top.seq, "head": top.hash}, f"{top.seq} changes; head {top.hash}")
-            return
-        made = export(session, pick_scope(shop_code, bc_id))
-    ctx.emit(
-        {"scope": made.scope.as_json(), "lines": len(made.changes), "head": made.head},
-        f"{len(made.changes)} changes; head {made.head}",
-    )
+    start = since.replace(tzinfo=UTC) if since else None
+    made = audit_head(ctx.engine, shop_code, bc_id, start)
+    if isinstance(made, ChainTop):
+        ctx.emit(made.model_dump(), f"{made.seq} changes; head {made.head}")
+        return
+    ctx.emit(made.model_dump(), f"{made.lines} changes; head {made.head}")
 
 
 @audit.command("check-store")
 @command
-def check_store(ctx: Context) -> None:
+def check_store_cmd(ctx: Context) -> None:
     """Walk the store's whole chain: every row's hash and link, and the head."""
-    with read_session(ctx.engine) as session:
-        broken = chain.first_broken_seq(session)
-        top = chain.head(session)
-    if broken is not None:
-        raise Refusal(ErrorCode.AUDIT_CHAIN_BROKEN, None, seq=broken)
-    ctx.emit({"ok": True, "seq": top.seq, "head": top.hash}, f"OK: {top.seq} changes chained.")
+    checked = check_store(ctx.engine)
+    ctx.emit(checked.model_dump(), f"OK: {checked.seq} changes chained.")
 
 
 COMMANDS = [audit]

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
 from cli.context import Context, command
 from models.errors import ErrorCode, Refusal
-from models.reference import ReferenceData
-from store.db import write_session
+from service.reference import load_reference_data, parse_reference
 
 
 @click.command()
@@ -49,30 +47,6 @@ def read_text_file(path: Path) -> str:
         raise refuse("is not UTF-8 text (reference data is a JSON file)") from None
 
 
-def parse_reference(raw: str, source: str) -> ReferenceData:
-    try:
-        return ReferenceData.model_validate_json(raw)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in err.errors()
-        )
-        raise Refusal(
-            ErrorCode.INVALID_INPUT, f"{source} is not valid reference data: {problems}"
-        ) from None
-
-
-def load_into_store(ctx: Context, data: ReferenceData) -> dict[str, int]:
-    from store.reference import load_reference
-
-    with write_session(ctx.engine) as session:
-        counts = load_reference(session, data)
-    return {
-        "users": counts.users,
-        "business_centers": counts.business_centers,
-        "shops": counts.shops,
-    }
-
-
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @command
@@ -83,11 +57,13 @@ def load(ctx: Context, file: Path) -> None:
     docs/operations.md; service/data/demo.json is an example. A file with any problem is
     refused as a whole, before anything is stored.
     """
-    counts = load_into_store(ctx, parse_reference(read_text_file(file), str(file)))
+    data = parse_reference(read_text_file(file), str(file))
+    done = load_reference_data(ctx.engine, data)
+    counts = done.loaded
     ctx.emit(
-        {"loaded": counts},
-        f"Loaded {counts['users']} users, {counts['business_centers']} business centers, "
-        f"{counts['shops']} shops.",
+        done.model_dump(),
+        f"Loaded {counts.users} users, {counts.business_centers} business centers, "
+        f"{counts.shops} shops.",
     )
 
 

@@ -1,5 +1,6 @@
 """The audit export and its verification (R27, docs/audit.md) for the CLI and the API
-alike: which scope, the export's text, and what a checked file covers. Store reads only."""
+alike: which scope, the export's text, what a checked file covers, the hash an export
+ends with and the store's own chain checked. Store reads only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
 from models.fields import require_bc_or_shop
+from store import audit as chain
 from store.audit_export import Scope, export, verify_lines
 from store.db import read_session
 
@@ -79,3 +81,58 @@ def verify_export(data: bytes, engine: Engine | None) -> VerifyResult:
         head=checked.head,
         against_store=engine is not None,
     )
+
+
+class ChainTop(BaseModel):
+    """The store's whole chain: how many changes, and the last one's hash."""
+
+    seq: int
+    head: str
+
+
+class ScopeHead(BaseModel):
+    """What an export of the scope (from ``since``) would hold and end with."""
+
+    scope: dict[str, Any]
+    lines: int
+    head: str
+
+
+def audit_head(
+    engine: Engine, shop_code: str | None, bc_id: int | None, since: datetime | None = None
+) -> ChainTop | ScopeHead:
+    """The hash a new export of the scope ends with, or the whole chain's with neither
+    (``audit head``, ``GET /audit/head``)."""
+    if shop_code is None and bc_id is None:
+        if since is not None:
+            raise Refusal(
+                ErrorCode.INVALID_INPUT,
+                "since needs a shop or a BC: the whole chain's head has no start.",
+                field="since",
+            )
+        with read_session(engine) as session:
+            top = chain.head(session)
+        return ChainTop(seq=top.seq, head=top.hash)
+    scope = pick_scope(shop_code, bc_id)
+    with read_session(engine) as session:
+        made = export(session, scope, since)
+    return ScopeHead(scope=scope.as_json(), lines=len(made.changes), head=made.head)
+
+
+class StoreChecked(BaseModel):
+    """The store's chain held, every row's hash and link and the head."""
+
+    ok: bool = True
+    seq: int
+    head: str
+
+
+def check_store(engine: Engine) -> StoreChecked:
+    """Walk the store's whole chain (``audit check-store``, ``GET /audit/chain``); an
+    ``audit_chain_broken`` refusal names the first row that does not hold (``seq``)."""
+    with read_session(engine) as session:
+        broken = chain.first_broken_seq(session)
+        top = chain.head(session)
+    if broken is not None:
+        raise Refusal(ErrorCode.AUDIT_CHAIN_BROKEN, None, seq=broken)
+    return StoreChecked(seq=top.seq, head=top.hash)

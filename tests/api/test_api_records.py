@@ -10,12 +10,13 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import col, func, select
 
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription
 from service.audit import export_text
+from store import audit as chain
 from store.audit_export import Scope
 from store.db import read_session
 from tests.api.conftest import BASE, Token, error_of
@@ -278,3 +279,56 @@ async def test_r27_refused_exports(
     answer = await api.get("/audit/export", params=params)
     assert error_of(answer) == (status, code)
     assert words in answer.json()["error"]["message"]
+
+
+async def test_r27_head_is_what_the_cli_prints_and_export_ends_with(
+    reader: httpx.AsyncClient, demo: Engine
+) -> None:
+    request_and_approve(demo)
+    made = export_text(demo, Scope(shop_code=S1_SHOP))
+    scoped = await reader.get("/audit/head", params={"shop_code": S1_SHOP.lower()})
+    assert scoped.status_code == 200, scoped.text
+    assert scoped.json() == {
+        "scope": {"shop_code": S1_SHOP},
+        "lines": made.lines,
+        "head": made.head,
+    }
+    since = await reader.get("/audit/head", params={"bc_id": AGENCY, "since": "2999-01-01"})
+    assert since.json()["lines"] == 0
+    with read_session(demo) as session:
+        top = chain.head(session)
+    whole = await reader.get("/audit/head")
+    assert whole.json() == {"seq": top.seq, "head": top.hash}
+
+    before = moved(demo)
+    refused: list[tuple[dict[str, Any], int, str, str]] = [
+        ({"shop_code": S1_SHOP, "bc_id": AGENCY}, 400, "invalid_input", "exactly one"),
+        ({"since": "2026-12-01"}, 400, "invalid_input", "since needs a shop or a BC"),
+        ({"shop_code": "NOPE"}, 404, "unknown_shop_code", "code"),
+        ({"bc_id": 42}, 404, "unknown_bc", "42"),
+    ]
+    for params, status, code, words in refused:
+        answer = await reader.get("/audit/head", params=params)
+        assert error_of(answer) == (status, code), params
+        assert words in answer.json()["error"]["message"], answer.json()
+    assert moved(demo) == before
+
+
+async def test_r27_chain_checked_over_http_names_the_row_altered_in_the_store(
+    reader: httpx.AsyncClient, demo: Engine
+) -> None:
+    request_and_approve(demo)
+    with read_session(demo) as session:
+        top = chain.head(session)
+    ok = await reader.get("/audit/chain")
+    assert ok.status_code == 200
+    assert ok.json() == {"ok": True, "seq": top.seq, "head": top.hash}
+
+    with demo.begin() as conn:  # as tests/test_audit_export.py alters a row behind the API
+        conn.execute(text("UPDATE audit_event SET actor = 'x@example.com' WHERE seq = 3"))
+    before = moved(demo)
+    broken = await reader.get("/audit/chain")
+    assert error_of(broken) == (422, "audit_chain_broken")
+    assert broken.json()["error"]["details"] == {"seq": 3}
+    assert "3" in broken.json()["error"]["message"]
+    assert moved(demo) == before
