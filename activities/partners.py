@@ -17,6 +17,7 @@ from models.partner_messages import (
     EndGrants,
     FinishRemoval,
     GrantsEnded,
+    GrantUntil,
     InvitationDecision,
     InvitationEmails,
     InvitationOutcome,
@@ -26,8 +27,9 @@ from models.partner_messages import (
     RemovalNotice,
 )
 from models.tables import Invitation, ShopGrant
+from models.until_dates import shown
 from service.invitation_links import InvitationLinks
-from store import invitations, members, removal, sharing
+from store import invitations, members, removal
 from store.db import read_session, write_session
 from store.invitations import InvitationDetails, find_invitation_details
 from store.mail_context import Recipient, admin_recipients, removal_context
@@ -49,6 +51,31 @@ def outcome(
         shop_ids=shop_ids,
         granted_shop_ids=sorted(g.shop_id for g in granted or []),
         workflow_id=invitation.workflow_id,
+        granted_until=[
+            GrantUntil(grant_id=g.id, ends_at=g.ends_at)
+            for g in granted or []
+            if g.id is not None and g.ends_at is not None
+        ],
+    )
+
+
+def partner_invitation_email(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    partner_bc_name: str,
+    partner_bc_id: int,
+    invited_by: str,
+    shops: list[tuple[str, str, str, str | None]],
+    link: str,
+) -> RenderedEmail:
+    """R17: to each admin of the invited BC; shops are (name, code, permission, when the
+    share ends once accepted or None, R23)."""
+    return emails.render(
+        "partner_invitation",
+        f"{bc_name} invites {partner_bc_name} to be its partner",
+        **locals(),
     )
 
 
@@ -76,7 +103,7 @@ class PartnerActivities:
     @refusals_as_errors
     def offer_partner_shop(self, input: OfferPartnerShop) -> InvitationOutcome:
         with write_session(self._engine) as session:
-            invitation = sharing.offer_partner_shop(
+            invitation = invitations.offer_partner_shop(
                 session,
                 invitation_id=input.invitation_id,
                 bc_id=input.bc_id,
@@ -85,6 +112,7 @@ class PartnerActivities:
                 permission=input.permission,
                 by=input.by,
                 workflow_id=input.workflow_id,
+                ends_at=input.ends_at,
             )
             return outcome(invitation, invitations.offered_shop_ids(session, invitation.id))
 
@@ -206,10 +234,13 @@ class PartnerMailActivities:
     ) -> list[_Job]:
         invitation, partner = details.invitation, details.partner
         assert partner is not None
-        shops = [(s.name, s.code, s.permission.value) for s in details.shops]
+        shops = [
+            (s.name, s.code, s.permission.value, shown(s.ends_at) if s.ends_at else None)
+            for s in details.shops
+        ]
         jobs = []
         for recipient in recipients:
-            rendered = emails.partner_invitation(
+            rendered = partner_invitation_email(
                 recipient_name=recipient.name,
                 bc_name=details.bc.name,
                 bc_id=details.bc.id,
