@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.client import Client
 
 from activities import emails
 from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
@@ -28,6 +29,7 @@ from models.partner_messages import (
 )
 from models.tables import Invitation, ShopGrant
 from models.until_dates import shown
+from service import until as until_service
 from service.invitation_links import InvitationLinks
 from store import invitations, members, removal
 from store.db import read_session, write_session
@@ -181,6 +183,20 @@ class PartnerActivities:
         with write_session(self._engine) as session:
             finished = removal.finish_removal(session, removal_id=input.removal_id)
             return RemovalFinished(campaigns_stopped=finished.campaigns_stopped)
+
+
+class PartnerTimerActivities:
+    """R23: what needs the worker's own Temporal client (like BulkActivities)."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn(name=PartnerActivity.ARM_ACCESS_UNTIL)
+    async def arm_access_until(self, input: GrantUntil) -> None:
+        """Start a share's ``AccessUntil`` exactly as a share with a partner does
+        (signal-with-start: a retry joins the running one)."""
+        await until_service.arm(self._client, self._task_queue, input.grant_id, input.ends_at)
 
 
 class PartnerMailActivities:

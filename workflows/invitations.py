@@ -9,8 +9,8 @@ with no expiry until it is accepted, declined or cancelled.
 - update ``offer_shop`` (:class:`OfferShop`, sent with start; later shares to the same BC
   join the open invitation): adds a shop with its permission and optional end date (R23);
   returns the outcome.
-- on acceptance, each share granted with an end date gets its ``AccessUntil`` timer, a
-  child that outlives the invitation (the reminder and R19's removal follow, R23).
+- on acceptance, each share granted with an end date gets its ``AccessUntil`` timer,
+  started as for a share with a partner (the reminder and R19's removal follow, R23).
 
 Both accept:
 - updates ``accept``, ``decline`` (the invitee) and ``cancel`` (an admin of the inviting BC),
@@ -24,24 +24,21 @@ Both return :class:`InvitationResult` and continue-as-new, state and all, when s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # Activity definitions, for typed calls; only their names reach history.
-    from activities.partners import PartnerActivities, PartnerMailActivities
-    from models.errors import FAULT_CODES, ErrorCode
-    from models.names import (
-        PartnerMessage,
-        PartnerWorkflowType,
-        UntilName,
-        access_until_workflow_id,
+    from activities.partners import (
+        PartnerActivities,
+        PartnerMailActivities,
+        PartnerTimerActivities,
     )
+    from models.errors import FAULT_CODES, ErrorCode
+    from models.names import PartnerMessage, PartnerWorkflowType
     from models.partner_enums import InvitationKind, InvitationStatus
     from models.partner_messages import (
         CreateMemberInvitation,
@@ -57,8 +54,6 @@ with workflow.unsafe.imports_passed_through():
         RespondToInvitation,
         WaitInvitationAdmission,
     )
-    from models.until_dates import shown
-    from models.until_messages import UntilInput
     from models.wording import wording
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
@@ -150,20 +145,13 @@ class _InvitationLifecycle:
             return out
 
     async def _start_timers(self, out: InvitationOutcome) -> None:
-        """R23: each grant with an end date gets its ``AccessUntil``, as a share with a
-        partner does; abandoned on close, it outlives this invitation."""
+        """R23: each grant with an end date gets its ``AccessUntil``, started exactly as
+        for a share with a partner (signal-with-start, by an activity): a workflow of its
+        own, not a child, so it outlives this invitation like any other timer."""
         for ending in out.granted_until:
-            # Already started: that timer reads the store's date at the end all the same.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await workflow.start_child_workflow(
-                    UntilName.WORKFLOW,
-                    UntilInput(grant_id=ending.grant_id, ends_at=ending.ends_at),
-                    id=access_until_workflow_id(ending.grant_id),
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                    static_summary=(
-                        f"Access of grant {ending.grant_id} until {shown(ending.ends_at)}"
-                    ),
-                )
+            await workflow.execute_activity_method(
+                PartnerTimerActivities.arm_access_until, ending, **presets.STORE
+            )
 
     async def _wait_for_answer(self, carry: Callable[[], Any], work: Callable[[], bool]) -> None:
         """Wait, with no expiry, until answered; run ``work`` (e-mails owed) whenever it
