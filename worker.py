@@ -37,7 +37,7 @@ from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
 from activities.expiry import ExpiryActivities
 from activities.mailer import MailActivities
-from activities.partners import PartnerActivities, PartnerMailActivities
+from activities.partners import PartnerActivities, PartnerMailActivities, PartnerTimerActivities
 from activities.store import RequestStoreActivities
 from activities.webhooks import WebhookActivities
 from models.settings import Settings
@@ -140,7 +140,11 @@ def partner_activities(settings: Settings, engine: Engine, transport: Transport)
 def bulk_activities(client: Client, settings: Settings, engine: Engine) -> list[Any]:
     """R24: the bulk request's admission, which starts request workflows (so it needs the
     worker's own Temporal client)."""
-    return [BulkActivities(client, engine, settings.task_queue).admit_one]
+    return [
+        BulkActivities(client, engine, settings.task_queue).admit_one,
+        # R23: an accepted invitation's shares with an end date get their timers.
+        PartnerTimerActivities(client, settings.task_queue).arm_access_until,
+    ]
 
 
 def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.client import Client
 
 from activities import emails
 from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
@@ -17,6 +18,7 @@ from models.partner_messages import (
     EndGrants,
     FinishRemoval,
     GrantsEnded,
+    GrantUntil,
     InvitationDecision,
     InvitationEmails,
     InvitationOutcome,
@@ -26,8 +28,10 @@ from models.partner_messages import (
     RemovalNotice,
 )
 from models.tables import Invitation, ShopGrant
+from models.until_dates import shown
+from service import until as until_service
 from service.invitation_links import InvitationLinks
-from store import invitations, members, removal, sharing
+from store import invitations, members, removal
 from store.db import read_session, write_session
 from store.invitations import InvitationDetails, find_invitation_details
 from store.mail_context import Recipient, admin_recipients, removal_context
@@ -49,6 +53,31 @@ def outcome(
         shop_ids=shop_ids,
         granted_shop_ids=sorted(g.shop_id for g in granted or []),
         workflow_id=invitation.workflow_id,
+        granted_until=[
+            GrantUntil(grant_id=g.id, ends_at=g.ends_at)
+            for g in granted or []
+            if g.id is not None and g.ends_at is not None
+        ],
+    )
+
+
+def partner_invitation_email(
+    *,
+    recipient_name: str,
+    bc_name: str,
+    bc_id: int,
+    partner_bc_name: str,
+    partner_bc_id: int,
+    invited_by: str,
+    shops: list[tuple[str, str, str, str | None]],
+    link: str,
+) -> RenderedEmail:
+    """R17: to each admin of the invited BC; shops are (name, code, permission, when the
+    share ends once accepted or None, R23)."""
+    return emails.render(
+        "partner_invitation",
+        f"{bc_name} invites {partner_bc_name} to be its partner",
+        **locals(),
     )
 
 
@@ -76,7 +105,7 @@ class PartnerActivities:
     @refusals_as_errors
     def offer_partner_shop(self, input: OfferPartnerShop) -> InvitationOutcome:
         with write_session(self._engine) as session:
-            invitation = sharing.offer_partner_shop(
+            invitation = invitations.offer_partner_shop(
                 session,
                 invitation_id=input.invitation_id,
                 bc_id=input.bc_id,
@@ -85,6 +114,7 @@ class PartnerActivities:
                 permission=input.permission,
                 by=input.by,
                 workflow_id=input.workflow_id,
+                ends_at=input.ends_at,
             )
             return outcome(invitation, invitations.offered_shop_ids(session, invitation.id))
 
@@ -155,6 +185,20 @@ class PartnerActivities:
             return RemovalFinished(campaigns_stopped=finished.campaigns_stopped)
 
 
+class PartnerTimerActivities:
+    """R23: what needs the worker's own Temporal client (like BulkActivities)."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn(name=PartnerActivity.ARM_ACCESS_UNTIL)
+    async def arm_access_until(self, input: GrantUntil) -> None:
+        """Start a share's ``AccessUntil`` exactly as a share with a partner does
+        (signal-with-start: a retry joins the running one)."""
+        await until_service.arm(self._client, self._task_queue, input.grant_id, input.ends_at)
+
+
 class PartnerMailActivities:
     def __init__(
         self, engine: Engine, transport: Transport, links: InvitationLinks, sender: str
@@ -206,10 +250,13 @@ class PartnerMailActivities:
     ) -> list[_Job]:
         invitation, partner = details.invitation, details.partner
         assert partner is not None
-        shops = [(s.name, s.code, s.permission.value) for s in details.shops]
+        shops = [
+            (s.name, s.code, s.permission.value, shown(s.ends_at) if s.ends_at else None)
+            for s in details.shops
+        ]
         jobs = []
         for recipient in recipients:
-            rendered = emails.partner_invitation(
+            rendered = partner_invitation_email(
                 recipient_name=recipient.name,
                 bc_name=details.bc.name,
                 bc_id=details.bc.id,

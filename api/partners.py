@@ -97,7 +97,7 @@ class ShareShop(Acting):
     until: str | None = Field(
         default=None,
         max_length=64,
-        description=UNTIL_HELP + " Existing partners only.",
+        description=UNTIL_HELP + " On an invitation, the share has it once accepted.",
         examples=["2027-01-31"],
     )
 

@@ -152,8 +152,8 @@ cancel_invitation = click.command("cancel-invitation")(
 @click.option(
     "--until",
     type=UNTIL,
-    help="R23, existing partners only: the share ends then (YYYY-MM-DD, through that day "
-    "UTC), never later than your own access.",
+    help="R23: the share ends then (YYYY-MM-DD, through that day UTC), never later than "
+    "your own access; on an invitation, from its acceptance until then.",
 )
 @command
 async def share_shop(
@@ -168,7 +168,7 @@ async def share_shop(
     """Share a shop with another BC, never above your own permission (R17).
 
     An existing partner gets it at once; any other BC gets an add-partner invitation and
-    gets the shop when one of its admins accepts.
+    gets the shop (with --until's end date) when one of its admins accepts.
     """
     service = await ctx.partners_connected()
     out = await service.share_shop(
@@ -184,7 +184,7 @@ async def share_shop(
         f"Shop {out.shop_code} shared with BC {partner_bc_id} ({out.permission.value}{ends})."
         if out.status == "shared"
         else f"BC {partner_bc_id} is not yet a partner: add-partner invitation "
-        f"{out.invitation_id} sent; the share takes effect when it is accepted."
+        f"{out.invitation_id} sent; the share takes effect when it is accepted{ends}."
     )
     ctx.emit(out.model_dump(mode="json"), human)
 

@@ -77,6 +77,7 @@ class PartnerActivity:
     STOP_CAMPAIGN_PAGE = "campaigns.stop_page"
     FINISH_REMOVAL = "partners.finish_removal"
     NOTIFY_REMOVAL = "mail.notify_access_removed"
+    ARM_ACCESS_UNTIL = "partners.arm_access_until"  # R23: an accepted share's timer
 
 
 class PartnerMessage:

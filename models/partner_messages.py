@@ -81,12 +81,21 @@ class OfferShop(Message):
     shop_id: int
     permission: Permission
     by: str
+    # R23: the share ends then once the invitation is accepted (None: no end date).
+    ends_at: datetime | None = None
 
 
 class RespondToInvitation(Message):
     """Update: accept, decline or cancel an invitation, as ``by``."""
 
     by: str
+
+
+class GrantUntil(Message):
+    """A grant that ends by itself at ``ends_at`` (R23)."""
+
+    grant_id: int
+    ends_at: datetime
 
 
 class InvitationOutcome(Message):
@@ -99,6 +108,8 @@ class InvitationOutcome(Message):
     shop_ids: list[int] = Field(default_factory=list)
     granted_shop_ids: list[int] = Field(default_factory=list)
     workflow_id: str | None = None
+    # R23: the grants an accepted invitation made with an end date; each gets its timer.
+    granted_until: list[GrantUntil] = Field(default_factory=list)
 
 
 class InvitationResult(Message):
@@ -134,6 +145,8 @@ class OfferPartnerShop(Message):
     permission: Permission
     by: str
     workflow_id: str
+    # R23: the offered share's end date (None: none).
+    ends_at: datetime | None = None
 
 
 class InvitationDecision(Message):

@@ -382,6 +382,8 @@ class InvitationShop(SQLModel, table=True):
     permission: Permission = Field(sa_type=_by_value(Permission))
     added_by_user_id: int = Field(foreign_key="app_user.id")
     added_at: datetime = Field(default_factory=utcnow)
+    # R23: when the share ends once the invitation is accepted (None: no end date).
+    ends_at: datetime | None = None
 
 
 class Campaign(SQLModel, table=True):

@@ -136,10 +136,6 @@ CATALOGUE: dict[str, str] = {
         "so it can share it with at most that; {permission} is higher."
     ),
     "invalid_input.share_with_itself": "A Business Center cannot share with itself.",
-    "invalid_input.until_needs_partner": (
-        "An end date can be set only when sharing with a Business Center that already is "
-        "your partner; share without --until, or add the partner first."
-    ),
     "already_has_access.partner_has_shop": (
         "Business Center {bc_id} ({bc_name}) already has access to shop {shop_code}."
     ),

@@ -259,8 +259,9 @@ class PartnerService:
         until: datetime | None = None,
     ) -> ShareOutcome:
         """Share at once with an existing partner; otherwise offer the shop through the
-        add-partner invitation (joining the pending one if there is one). ``until`` (R23,
-        existing partners only): the share ends then, never later than the sharer's own."""
+        add-partner invitation (joining the pending one if there is one). ``until`` (R23):
+        the share ends then, never later than the sharer's own; on an invitation it is
+        checked now and given with the share when the invitation is accepted."""
         require_db_id("bc_id", bc_id)
         require_db_id("partner_bc_id", partner_bc_id)
         until_service.check_until(until)
@@ -268,8 +269,6 @@ class PartnerService:
         assert shop.id is not None
         with read_session(self.engine) as session:
             partnered = sharing.is_partner(session, bc_id, partner_bc_id)
-        if until is not None and not partnered:
-            raise refusals.until_needs_partner()
         share = ShareOutcome(
             status="shared" if partnered else "invited",
             bc_id=bc_id,
@@ -279,8 +278,8 @@ class PartnerService:
         )
         if partnered:
             return await self._share_now(share, shop.id, by, until)
-        invitation_id = await self._offer_shop(share, shop.id, by)
-        return share.model_copy(update={"invitation_id": invitation_id})
+        invitation_id = await self._offer_shop(share, shop.id, by, until)
+        return share.model_copy(update={"invitation_id": invitation_id, "ends_at": until})
 
     async def _share_now(
         self, share: ShareOutcome, shop_id: int, by: str, until: datetime | None
@@ -304,8 +303,10 @@ class PartnerService:
             await until_service.arm(self.client, self.task_queue, grant_id, until)
         return share.model_copy(update={"grant_id": grant_id, "ends_at": until})
 
-    async def _offer_shop(self, share: ShareOutcome, shop_id: int, by: str) -> str:
-        """R17: the shop rides on the add-partner invitation; its id."""
+    async def _offer_shop(
+        self, share: ShareOutcome, shop_id: int, by: str, until: datetime | None
+    ) -> str:
+        """R17: the shop rides on the add-partner invitation, with R23's end date; its id."""
         bc_id, partner_bc_id = share.bc_id, share.partner_bc_id
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             PartnerWorkflowType.PARTNER_INVITATION,
@@ -331,7 +332,12 @@ class PartnerService:
         outcome: InvitationOutcome = await self._with_start(
             start,
             PartnerMessage.OFFER_SHOP,
-            OfferShop(shop_id=shop_id, permission=share.permission, by=normalise_email(by)),
+            OfferShop(
+                shop_id=shop_id,
+                permission=share.permission,
+                by=normalise_email(by),
+                ends_at=until,
+            ),
             InvitationOutcome,
         )
         return outcome.invitation_id

@@ -4,6 +4,11 @@ Member invitations are answered by the invited e-mail address; add-partner invit
 an admin of the invited BC; either kind is cancelled by an admin of the inviting BC.
 Each answer is idempotent: the same answer by the same person again returns the
 invitation unchanged.
+
+A shop offered on an add-partner invitation may carry an end date (R23): checked when
+offered as for a share with a partner, and given to the grant when the invitation is
+accepted, unless it can no longer be (passed, or later than the sharer's own end by then):
+that shop is then skipped, like one the sharer no longer holds (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.enums import Permission
+from models.errors import Refusal
 from models.partner_enums import AdAccountPermission, InvitationKind, InvitationStatus
 from models.tables import (
     AdAccount,
@@ -28,11 +34,10 @@ from models.tables import (
     User,
     utcnow,
 )
-from store import audit
+from store import audit, expiry, sharing
 from store import partner_refusals as refusals
 from store.members import accept_member_invitation
 from store.people import find_user, normalise_email, require_bc, require_bc_admin
-from store.sharing import accept_partner_invitation
 
 
 def require_invitation(session: Session, invitation_id: str, *, lock: bool = False) -> Invitation:
@@ -96,9 +101,89 @@ def accept_invitation(
     if invitation.kind is InvitationKind.MEMBER:
         accept_member_invitation(session, invitation=invitation, user=user, now=now)
     else:
-        granted = accept_partner_invitation(session, invitation=invitation, user=user, now=now)
+        granted = _accept_partner(session, invitation, user, now)
     _decide(session, invitation, InvitationStatus.ACCEPTED, user, now)
     return invitation, granted
+
+
+def offer_partner_shop(
+    session: Session,
+    *,
+    invitation_id: str,
+    bc_id: int,
+    partner_bc_id: int,
+    shop_id: int,
+    permission: Permission,
+    by: str,
+    workflow_id: str,
+    ends_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Invitation:
+    """R17 (store.sharing.offer_partner_shop) with R23's end date, checked in the same
+    transaction as for a share with a partner: not past, never later than the sharer's own
+    end date. A refused date leaves no offer (and no invitation, on a first offer)."""
+    now = now or utcnow()
+    invitation = sharing.offer_partner_shop(
+        session,
+        invitation_id=invitation_id,
+        bc_id=bc_id,
+        partner_bc_id=partner_bc_id,
+        shop_id=shop_id,
+        permission=permission,
+        by=by,
+        workflow_id=workflow_id,
+        now=now,
+        ends_at=ends_at,
+    )
+    if ends_at is not None:
+        expiry.require_future(ends_at, now)
+        shop = sharing.require_shop(session, shop_id)
+        expiry.check_not_later_than_grantor(
+            session, grantor_bc_id=bc_id, shop=shop, ends_at=ends_at
+        )
+    return invitation
+
+
+def _accept_partner(
+    session: Session, invitation: Invitation, user: User, now: datetime
+) -> list[ShopGrant]:
+    """R17 with R23: the offered shops are shared; a share offered with an end date gets
+    it (audited as for a partner share), or is skipped if the date can no longer be given."""
+    ends = {
+        item.shop_id: item.ends_at
+        for item in sharing.offered_items(session, invitation.id)
+        if item.ends_at is not None
+    }
+    lapsed = {
+        shop_id: why
+        for shop_id, ends_at in ends.items()
+        if (why := _end_refused(session, invitation.bc_id, shop_id, ends_at, now))
+    }
+    granted = sharing.accept_partner_invitation(
+        session, invitation=invitation, user=user, now=now, lapsed=lapsed
+    )
+    for grant in granted:
+        if grant.shop_id in ends:
+            expiry.set_end(session, grant, ends[grant.shop_id], actor=user.email, now=now)
+    session.flush()
+    return granted
+
+
+def _end_refused(
+    session: Session, bc_id: int, shop_id: int, ends_at: datetime, now: datetime
+) -> str | None:
+    """Why an offered end date can no longer be given (its refusal code), or None."""
+    try:
+        expiry.require_future(ends_at, now)
+        expiry.check_not_later_than_grantor(
+            session,
+            grantor_bc_id=bc_id,
+            shop=sharing.require_shop(session, shop_id),
+            ends_at=ends_at,
+        )
+    except Refusal as refused:
+        return refused.code
+    return None
 
 
 def decline_invitation(
@@ -183,11 +268,12 @@ class OfferedAdAccount(NamedTuple):
 
 
 class OfferedShop(NamedTuple):
-    """A shop an add-partner invitation carries (R17)."""
+    """A shop an add-partner invitation carries (R17), and when the share ends (R23)."""
 
     name: str
     code: str
     permission: Permission
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -212,7 +298,7 @@ _OFFERED_AD_ACCOUNTS = (
     .order_by(col(AdAccount.id))
 )
 _OFFERED_SHOPS = (
-    select(Shop.name, Shop.code, InvitationShop.permission)
+    select(Shop.name, Shop.code, InvitationShop.permission, InvitationShop.ends_at)
     .join(Shop, Shop.id == InvitationShop.shop_id)  # type: ignore[arg-type]
     .where(InvitationShop.invitation_id == bindparam("invitation_id"))
     .order_by(Shop.code)
@@ -243,8 +329,8 @@ def find_invitation_details(session: Session, invitation_id: str) -> InvitationD
             for name, id_, permission in session.exec(_OFFERED_AD_ACCOUNTS, params=params)
         ],
         shops=[
-            OfferedShop(name, code, Permission(permission))
-            for name, code, permission in session.exec(_OFFERED_SHOPS, params=params)
+            OfferedShop(name, code, Permission(permission), ends_at)
+            for name, code, permission, ends_at in session.exec(_OFFERED_SHOPS, params=params)
         ],
     )
 

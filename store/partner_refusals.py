@@ -111,11 +111,6 @@ def share_with_itself(bc_id: int) -> Refusal:
     return Refusal(ErrorCode.INVALID_INPUT, reason="share_with_itself", bc_id=bc_id)
 
 
-def until_needs_partner() -> Refusal:
-    """R23: an end date rides only on a share with an existing partner."""
-    return Refusal(ErrorCode.INVALID_INPUT, reason="until_needs_partner", field="until")
-
-
 def partner_has_shop(partner: BusinessCenter, shop: Shop) -> Refusal:
     return Refusal(
         ErrorCode.ALREADY_HAS_ACCESS,

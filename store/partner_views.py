@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from models.tables import AccessRemoval, BusinessCenter, Invitation, Shop, ShopGrant
+from models.tables import AccessRemoval, BusinessCenter, Invitation, Shop, ShopGrant, utcnow
+from models.until_dates import shown
 from store.db import read_session
-from store.invitations import find_invitation_details
+from store.invitations import OfferedShop, find_invitation_details
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,27 @@ class InvitationDetails:
     inviter: BusinessCenter | None
     partner: BusinessCenter | None
     accounts: list[tuple[str, int, str]]  # (name, id, permission) of each ad account
-    shops: list[tuple[str, str, str]]  # (name, code, permission in words), by shop code
+    shops: list[ShopOnOffer]  # by shop code
+
+
+class ShopOnOffer(NamedTuple):
+    """A shop an add-partner invitation offers, as its page reads it (R17, R23)."""
+
+    name: str
+    code: str
+    permission: str  # in words
+    ends_at: str | None  # when the share ends once accepted (shown), None: no end
+    ended: bool  # that moment has passed: accepting no longer gives this shop
+
+
+def shop_on_offer(shop: OfferedShop) -> ShopOnOffer:
+    return ShopOnOffer(
+        shop.name,
+        shop.code,
+        shop.permission.value.replace("_", " "),
+        shown(shop.ends_at) if shop.ends_at else None,
+        shop.ends_at is not None and shop.ends_at <= utcnow(),
+    )
 
 
 def invitation_details(engine: Engine, invitation_id: str) -> InvitationDetails | None:
@@ -69,5 +91,5 @@ def invitation_details(engine: Engine, invitation_id: str) -> InvitationDetails 
         inviter=found.bc,
         partner=found.partner,
         accounts=[(a.name, a.id, a.permission.value) for a in found.ad_accounts],
-        shops=[(s.name, s.code, s.permission.value.replace("_", " ")) for s in found.shops],
+        shops=[shop_on_offer(s) for s in found.shops],
     )

@@ -8,6 +8,7 @@ work on the caller's session and idempotent on its business key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
@@ -211,10 +212,13 @@ def offer_partner_shop(
     by: str,
     workflow_id: str,
     now: datetime | None = None,
+    ends_at: datetime | None = None,
 ) -> Invitation:
     """R17: add a shop to the pending add-partner invitation, creating it on first use.
+    ``ends_at`` (R23) rides with the offer; store.invitations.offer_partner_shop checks it.
 
-    Idempotent: offering the same shop again updates its permission and changes nothing else.
+    Idempotent: offering the same shop again updates its permission and end date (the
+    latest share says what is offered) and changes nothing else.
     """
     now = now or utcnow()
     invitation = session.get(Invitation, invitation_id)
@@ -241,7 +245,7 @@ def offer_partner_shop(
             workflow_id=workflow_id,
             now=now,
         )
-    _offer(session, invitation, shop, permission, user, now)
+    _offer(session, invitation, shop, (permission, ends_at), user, now)
     return invitation
 
 
@@ -284,12 +288,14 @@ def _offer(
     session: Session,
     invitation: Invitation,
     shop: Shop,
-    permission: Permission,
+    terms: tuple[Permission, datetime | None],
     user: User,
     now: datetime,
 ) -> None:
-    """Put the shop on the invitation at ``permission``; nothing if it is there already."""
+    """Put the shop on the invitation at ``terms`` (permission, end date); nothing if it
+    is there already on the same terms."""
     assert user.id is not None and shop.id is not None
+    permission, ends_at = terms
     item = session.get(InvitationShop, (invitation.id, shop.id))
     if item is None:
         session.add(
@@ -299,13 +305,15 @@ def _offer(
                 permission=permission,
                 added_by_user_id=user.id,
                 added_at=now,
+                ends_at=ends_at,
             )
         )
-    elif item.permission is not permission:
-        item.permission = permission
+    elif (item.permission, item.ends_at) != (permission, ends_at):
+        item.permission, item.ends_at = permission, ends_at
         session.add(item)
     else:
         return
+    details = {"ends_at": ends_at.isoformat()} if ends_at else {}
     audit.record(
         session,
         actor=user.email,
@@ -315,19 +323,38 @@ def _offer(
         at=now,
         shop_code=shop.code,
         permission=permission.value,
+        **details,
     )
     session.flush()
 
 
+def offered_items(session: Session, invitation_id: str) -> list[InvitationShop]:
+    """The shops an add-partner invitation carries, by shop id."""
+    return list(
+        session.exec(
+            select(InvitationShop)
+            .where(InvitationShop.invitation_id == invitation_id)
+            .order_by(col(InvitationShop.shop_id))
+        ).all()
+    )
+
+
 def accept_partner_invitation(
-    session: Session, *, invitation: Invitation, user: User, now: datetime
+    session: Session,
+    *,
+    invitation: Invitation,
+    user: User,
+    now: datetime,
+    lapsed: Mapping[int, str] | None = None,
 ) -> list[ShopGrant]:
     """R17: the partner accepts; every offered shop the inviter still may share is shared.
 
     A shop the inviter lost (or may no longer share at that permission) since the offer,
     or that the partner meanwhile holds, is skipped: acceptance never grants more than the
-    inviter holds at this moment.
+    inviter holds at this moment. So is a shop in ``lapsed`` (shop id: why), an offer whose
+    end date (R23) can no longer be granted; store.invitations decides which.
     """
+    lapsed = lapsed or {}
     assert invitation.partner_bc_id is not None
     bc = require_bc(session, invitation.bc_id)
     if not is_partner(session, bc.id, invitation.partner_bc_id):
@@ -340,26 +367,15 @@ def accept_partner_invitation(
             )
         )
     granted: list[ShopGrant] = []
-    items = session.exec(
-        select(InvitationShop)
-        .where(InvitationShop.invitation_id == invitation.id)
-        .order_by(col(InvitationShop.shop_id))
-    ).all()
-    for item in items:
+    for item in offered_items(session, invitation.id):
         shop = require_shop(session, item.shop_id)
         level = held_level(held_grants(session, bc.id, item.shop_id, lock=True))
-        if level < grant_level(Relationship.PARTNER, item.permission) or held_grants(
-            session, invitation.partner_bc_id, item.shop_id
+        if (
+            level < grant_level(Relationship.PARTNER, item.permission)
+            or held_grants(session, invitation.partner_bc_id, item.shop_id)
+            or item.shop_id in lapsed
         ):
-            audit.record(
-                session,
-                actor=user.email,
-                entity="invitation",
-                entity_id=invitation.id,
-                action="shop_skipped",
-                at=now,
-                shop_code=shop.code,
-            )
+            _skipped(session, invitation, user, shop, now, lapsed.get(item.shop_id))
             continue
         granted.append(
             _grant_share(
@@ -374,6 +390,28 @@ def accept_partner_invitation(
             )
         )
     return granted
+
+
+def _skipped(
+    session: Session,
+    invitation: Invitation,
+    user: User,
+    shop: Shop,
+    now: datetime,
+    reason: str | None,
+) -> None:
+    """Audit an offered shop that acceptance did not give (and why, when it is R23's)."""
+    why = {"reason": reason} if reason else {}
+    audit.record(
+        session,
+        actor=user.email,
+        entity="invitation",
+        entity_id=invitation.id,
+        action="shop_skipped",
+        at=now,
+        shop_code=shop.code,
+        **why,
+    )
 
 
 def shops_for_bc(session: Session, bc_id: int) -> list[HeldShopView]:

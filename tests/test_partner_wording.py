@@ -127,12 +127,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         ErrorCode.INVALID_INPUT,
         "A Business Center cannot share with itself.",
     ),
-    "until_needs_partner": (
-        refusals.until_needs_partner,
-        ErrorCode.INVALID_INPUT,
-        "An end date can be set only when sharing with a Business Center that already is "
-        "your partner; share without --until, or add the partner first.",
-    ),
     "partner_has_shop": (
         lambda: refusals.partner_has_shop(SUB, SHOP),
         ErrorCode.ALREADY_HAS_ACCESS,

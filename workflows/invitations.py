@@ -7,7 +7,10 @@ with no expiry until it is accepted, declined or cancelled.
 
 ``PartnerInvitation`` (one per inviting BC and invited BC, id from both):
 - update ``offer_shop`` (:class:`OfferShop`, sent with start; later shares to the same BC
-  join the open invitation): adds a shop with its permission; returns the outcome.
+  join the open invitation): adds a shop with its permission and optional end date (R23);
+  returns the outcome.
+- on acceptance, each share granted with an end date gets its ``AccessUntil`` timer,
+  started as for a share with a partner (the reminder and R19's removal follow, R23).
 
 Both accept:
 - updates ``accept``, ``decline`` (the invitee) and ``cancel`` (an admin of the inviting BC),
@@ -29,7 +32,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # Activity definitions, for typed calls; only their names reach history.
-    from activities.partners import PartnerActivities, PartnerMailActivities
+    from activities.partners import (
+        PartnerActivities,
+        PartnerMailActivities,
+        PartnerTimerActivities,
+    )
     from models.errors import FAULT_CODES, ErrorCode
     from models.names import PartnerMessage, PartnerWorkflowType
     from models.partner_enums import InvitationKind, InvitationStatus
@@ -50,6 +57,10 @@ with workflow.unsafe.imports_passed_through():
     from models.wording import wording
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
+
+# R23: acceptance starts the AccessUntil timers of shares offered with an end date
+# (invitations older than this never carried one, and replay without the new commands).
+INVITED_SHARE_UNTIL = "r23-invited-share-until"
 
 REFUSED = "refused"
 # Never admitted because of bad data or a broken invariant, not a rule (issue 8).
@@ -129,7 +140,18 @@ class _InvitationLifecycle:
             state.decided_by = command.by
             state.granted_shop_ids = out.granted_shop_ids
             self._publish()
+            if out.granted_until and workflow.patched(INVITED_SHARE_UNTIL):
+                await self._start_timers(out)
             return out
+
+    async def _start_timers(self, out: InvitationOutcome) -> None:
+        """R23: each grant with an end date gets its ``AccessUntil``, started exactly as
+        for a share with a partner (signal-with-start, by an activity): a workflow of its
+        own, not a child, so it outlives this invitation like any other timer."""
+        for ending in out.granted_until:
+            await workflow.execute_activity_method(
+                PartnerTimerActivities.arm_access_until, ending, **presets.STORE
+            )
 
     async def _wait_for_answer(self, carry: Callable[[], Any], work: Callable[[], bool]) -> None:
         """Wait, with no expiry, until answered; run ``work`` (e-mails owed) whenever it
@@ -324,6 +346,7 @@ class PartnerInvitationWorkflow(_InvitationLifecycle):
                         permission=command.permission,
                         by=command.by,
                         workflow_id=workflow.info().workflow_id,
+                        ends_at=command.ends_at,
                     ),
                     **presets.STORE,
                 )

@@ -208,10 +208,10 @@ async def test_each_call_refuses_with_the_cli_code_and_changes_nothing(
         (
             "POST",
             f"/shops/{S1_SHOP}/shares",
-            {**share, "permission": "ad_promotion", "until": "2099-01-01"},
-            400,
-            "invalid_input",
-            "already is your partner",
+            {**share, "permission": "ad_promotion", "until": past},
+            422,
+            "end_date_passed",
+            "already passed",
         ),
         (
             "POST",
