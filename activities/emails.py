@@ -183,10 +183,11 @@ def partner_invitation(
     partner_bc_name: str,
     partner_bc_id: int,
     invited_by: str,
-    shops: list[tuple[str, str, str]],
+    shops: list[tuple[str, str, str, str | None]],
     link: str,
 ) -> RenderedEmail:
-    """R17: to each admin of the invited BC; shops are (name, code, permission)."""
+    """R17: to each admin of the invited BC; shops are (name, code, permission, when the
+    share ends once accepted or None, R23)."""
     return render(
         "partner_invitation",
         f"{bc_name} invites {partner_bc_name} to be its partner",

@@ -61,26 +61,6 @@ def outcome(
     )
 
 
-def partner_invitation_email(
-    *,
-    recipient_name: str,
-    bc_name: str,
-    bc_id: int,
-    partner_bc_name: str,
-    partner_bc_id: int,
-    invited_by: str,
-    shops: list[tuple[str, str, str, str | None]],
-    link: str,
-) -> RenderedEmail:
-    """R17: to each admin of the invited BC; shops are (name, code, permission, when the
-    share ends once accepted or None, R23)."""
-    return emails.render(
-        "partner_invitation",
-        f"{bc_name} invites {partner_bc_name} to be its partner",
-        **locals(),
-    )
-
-
 class PartnerActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -256,7 +236,7 @@ class PartnerMailActivities:
         ]
         jobs = []
         for recipient in recipients:
-            rendered = partner_invitation_email(
+            rendered = emails.partner_invitation(
                 recipient_name=recipient.name,
                 bc_name=details.bc.name,
                 bc_id=details.bc.id,

@@ -117,7 +117,10 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "partner_bc_name": "Sub Agency",
                 "partner_bc_id": 2,
                 "invited_by": "ana@agency-one.com",
-                "shops": [("Linked Shop", "GBLINKED01", "ad_promotion")],
+                "shops": [
+                    ("Linked Shop", "GBLINKED01", "ad_promotion", "2027-01-31 00:00 UTC"),
+                    ("Other Shop", "USADMIN003", "manager", None),
+                ],
                 "link": LINK,
             },
         ),
