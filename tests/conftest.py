@@ -304,6 +304,35 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
     await terminate_open_workflows(client, settings.task_queue, engine)
 
 
+@contextlib.asynccontextmanager
+async def time_skipping_worker(
+    client: Client, settings: Settings, engine: Engine
+) -> AsyncIterator[None]:
+    """The real workflows and activities (those that need the worker's own client too) for
+    the time-skipping server. Unsandboxed, so a test's no-op search-attribute upsert (that
+    server has none) is the one workflow code calls. No cache, so no sticky queue: the test
+    server keeps handing a stopped worker's workflows to it, until a timeout its skipped
+    clock never reaches; every task then replays the history, the strongest restart."""
+    from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+    from worker import WORKFLOWS, activities_for, bulk_activities
+
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+        async with Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=WORKFLOWS,
+            activities=[
+                *activities_for(settings, engine),
+                *bulk_activities(client, settings, engine),
+            ],
+            activity_executor=executor,
+            workflow_runner=UnsandboxedWorkflowRunner(),
+            max_cached_workflows=0,
+        ):
+            yield
+
+
 def recorded_workflow_ids(engine: Engine) -> set[str]:
     """Every workflow id the store knows: requests, invitations and removals."""
     from sqlmodel import select

@@ -44,7 +44,6 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -73,6 +72,7 @@ from store.db import make_engine, read_session, write_session  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.people import find_shop_by_code  # noqa: E402
 from store.reference import load_reference  # noqa: E402
+from tests.conftest import wait_until  # noqa: E402
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories"
@@ -149,11 +149,11 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await _save(client, s1.workflow_id, "RequestAccessToShop_s1_approval", out)
 
     # R26: the three events of S1 delivered (the first after one refusal), one replayed.
-    await _until(lambda: hooks.accepted >= 3, "three webhook events delivered")
+    await wait_until(lambda: hooks.accepted >= 3, what="three webhook events delivered")
     with write_session(service.engine) as session:
         oldest = webhooks.deliveries(session, subscription.id)[-1]
         webhooks.ask_replay(session, subscription.id, oldest.event_id)
-    await _until(lambda: hooks.accepted >= 4, "the replayed webhook event")
+    await wait_until(lambda: hooks.accepted >= 4, what="the replayed webhook event")
     with write_session(service.engine) as session:
         webhooks.remove_subscription(session, subscription.id, "ops")
     await _save(client, dispatcher, "WebhookDispatcher", out)
@@ -197,12 +197,11 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.request_personal_link(asked.request_id, "stranger@example.com")
     await service.request_personal_link(asked.request_id, NIA.upper())
     handle = client.get_workflow_handle(asked.workflow_id)
-    for _ in range(600):  # until the run loop has mailed the member (a minute at most)
-        if not (await handle.query(Message.STATE, result_type=RequestState)).personal_links:
-            break
-        await asyncio.sleep(0.1)
-    else:  # recording on regardless would save a history without the mail in it
-        raise SystemExit("the personal link was not mailed within a minute")
+
+    async def mailed() -> bool:  # recording before it would save a history without the mail
+        return not (await handle.query(Message.STATE, result_type=RequestState)).personal_links
+
+    await wait_until(mailed, what="the run loop mailing the personal link")
     await service.approve(
         asked.request_id,
         ApproveRequest(by=NIA, new_bc_name="Nia's BC", timezone="Asia/Singapore"),
@@ -219,11 +218,12 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.decline(declined.request_id, by=KIM, reason="We only work with known agencies")
     await _save(client, declined.workflow_id, "RequestAccessToShop_declined", out)
     own = await service.submit(method=AMS, bc_id=AGENCY, shop_code="THMEMBER04", by=ANA)
-    handle = client.get_workflow_handle(own.workflow_id)
-    for _ in range(600):  # until the run loop waits with its first reminder timer
-        if (await handle.query(Message.STATE, result_type=RequestState)).first_email_sent:
-            break
-        await asyncio.sleep(0.1)
+    own_handle = client.get_workflow_handle(own.workflow_id)
+
+    async def first_sent() -> bool:
+        return (await own_handle.query(Message.STATE, result_type=RequestState)).first_email_sent
+
+    await wait_until(first_sent, what="the run loop waiting with its first reminder timer")
     await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
     await service.decline(own.request_id, by=KIM)
     await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
@@ -269,14 +269,6 @@ class _Receiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-async def _until(check: Callable[[], bool], what: str) -> None:
-    for _ in range(600):
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    raise SystemExit(f"{what}: not within a minute")
 
 
 def main() -> None:

@@ -14,13 +14,10 @@ workflows start without them and their upserts are no-ops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,11 +25,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 from temporalio import workflow
-from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer
 
 import service.requests
 import store.admission
@@ -54,8 +50,8 @@ from tests.bulk_support import (
     rows,
     timezone_far_from_midnight,
 )
-from tests.conftest import WAIT_SECONDS, load_data, wait_until
-from worker import WORKFLOWS, activities_for, bulk_activities
+from tests.conftest import WAIT_SECONDS, load_data, time_skipping_worker, wait_until
+from worker import WORKFLOWS
 
 SINGLES = BULK_SHOPS[:5]  # asked one by one before the bulk, on day one
 # 48 new shops, one already pending (a single), one unknown code: 50 lines.
@@ -63,27 +59,6 @@ SINGLES = BULK_SHOPS[:5]  # asked one by one before the bulk, on day one
 # (the test server does not skip time while activities run), so keep it short.
 MARGIN = timedelta(seconds=1)
 FILE = "\n".join(["shop_code", SINGLES[0], "UNKNOWN0000", *BULK_SHOPS[5:53]]) + "\n"
-
-
-@contextlib.asynccontextmanager
-async def running_worker(client: Client, settings: Settings, engine: Engine) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        async with Worker(
-            client,
-            task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            activities=[
-                *activities_for(settings, engine),
-                *bulk_activities(client, settings, engine),
-            ],
-            activity_executor=executor,
-            # No cache: every task replays the history (the restart below proves more), and
-            # no sticky queue, which the test server does not give up on when a worker goes.
-            max_cached_workflows=0,
-            # Unsandboxed so the no-op upsert below is the one workflow code calls.
-            workflow_runner=UnsandboxedWorkflowRunner(),
-        ):
-            yield
 
 
 async def wait_status(bulk: BulkService, bulk_id: str, status: str, admitted: int) -> BulkProgress:
@@ -130,7 +105,7 @@ async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
     codes = parse_shop_codes(FILE)
     assert len(codes) == 50
 
-    async with running_worker(env.client, settings, engine):
+    async with time_skipping_worker(env.client, settings, engine):
         for code in SINGLES:
             await requests.submit(
                 method=RequestMethod.REQUEST_ACCESS, bc_id=BULK_BC, shop_code=code, by=BULK_ADMIN
@@ -154,7 +129,7 @@ async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
         assert len(rows(engine)) == 20
 
     # A new worker picks the sleeping bulk up; the timer is the server's, not the worker's.
-    async with running_worker(env.client, settings, engine):
+    async with time_skipping_worker(env.client, settings, engine):
         await env.sleep(day1.waiting_until - await env.get_current_time() + MARGIN)
         day2 = await wait_status(bulk, bulk_id, "waiting", 35)
         assert day2.waiting_until is not None

@@ -15,9 +15,7 @@ import json
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,6 @@ from sqlmodel import select
 from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from models.enums import Permission, RequestMethod, RequestStatus
 from models.messages import AdmissionOutcome, ApproveRequest, RequestInput, WaitAdmission
@@ -59,9 +56,9 @@ from tests.conftest import (
     SUBAGENCY,
     WAIT_SECONDS,
     outbox_messages,
+    time_skipping_worker,
 )
 from tests.partners_support import AGENCY_ADS, grant_in_store, load_extra, shop_id_of
-from worker import WORKFLOWS, activities_for
 
 DAY = timedelta(days=1)
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -85,26 +82,6 @@ def ts_settings(demo: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         mail_outbox_dir=tmp_path / "outbox",
         dev_mode=True,
     )
-
-
-@asynccontextmanager
-async def running_worker(
-    env: WorkflowEnvironment, settings: Settings, engine: Engine
-) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        async with Worker(
-            env.client,
-            task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            activities=activities_for(settings, engine),
-            activity_executor=executor,
-            # Unsandboxed so the no-op upsert above is the one workflow code calls.
-            workflow_runner=UnsandboxedWorkflowRunner(),
-            # No sticky queue: the test server would keep handing a stopped worker's
-            # workflows to its sticky queue (the real server falls back after seconds).
-            max_cached_workflows=0,
-        ):
-            yield
 
 
 def _agency_shares_with_subagency(engine: Engine) -> None:
@@ -165,7 +142,7 @@ async def test_r23_reminded_three_days_before_then_removed_at_the_end_across_a_w
     assert agency_grant.id is not None
     ends_at = (await env.get_current_time()) + 10 * DAY
 
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         done = await until_service.set_partner_until(
             env.client, demo, settings.task_queue,
             shop_code=S1_SHOP, partner_bc_id=AGENCY, ends_at=ends_at, by=OLI,
@@ -185,7 +162,7 @@ async def test_r23_reminded_three_days_before_then_removed_at_the_end_across_a_w
     # The worker stops for a day (the test server skips no further with a task waiting);
     # the timer is durable: the next worker runs the removal at the end date.
     await env.sleep(DAY)
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle = env.client.get_workflow_handle(
             access_until_workflow_id(agency_grant.id), result_type=UntilResult
         )
@@ -214,7 +191,7 @@ async def test_r23_seller_changes_then_clears_the_date_and_access_lasts(
     (grant,) = _grants(demo, AGENCY)
     assert grant.id is not None
     now = await env.get_current_time()
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
 
         async def set_until(days: int | None) -> None:
             await until_service.set_partner_until(
@@ -253,7 +230,7 @@ async def test_r23_approval_with_an_end_date_close_by_reminds_at_once_and_ends_o
     assert shop is not None and shop.id is not None
     method = RequestMethod.REQUEST_ACCESS
     request_id = new_request_id()
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle: Any = await env.client.start_workflow(
             WorkflowType.REQUEST_ACCESS,
             RequestInput(
@@ -308,7 +285,7 @@ async def test_r23_a_share_and_an_assignment_with_end_dates_end_on_time(
         session.add(BCPartner(bc_id=AGENCY, partner_bc_id=SUBAGENCY, created_at=utcnow()))
     now = await env.get_current_time()
     partners = PartnerService(env.client, demo, settings.task_queue)
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         shared = await partners.share_shop(
             bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
             permission=Permission.AD_PROMOTION, by=ANA, until=now + 5 * DAY,

@@ -33,9 +33,9 @@ from service import until as until_service
 from service.partners import PartnerService
 from store import expiry, members
 from store.db import read_session, write_session
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, SAM, outbox_messages
+from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, SAM, outbox_messages, time_skipping_worker
 from tests.partners_support import grant_in_store, load_extra, shop_id_of
-from tests.test_r23_access_until import DAY, HISTORIES, _poll, _record, running_worker
+from tests.test_r23_access_until import DAY, HISTORIES, _poll, _record
 from workflows.access_until import ASSIGNMENT_REMINDER_PATCH
 
 SUBJECT = "Reminder: your permission on the shop"
@@ -102,7 +102,7 @@ async def test_r23_the_member_is_reminded_three_days_before_once_then_the_assign
     env, settings = time_skipping_env, ts_settings
     _held_by_agency(demo)
     ends_at = (await env.get_current_time()) + 10 * DAY
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         assignment_id = await _assign(env, demo, settings, ends_at)
         await env.sleep(6 * DAY)
         assert _reminders(settings) == []  # four days left: not yet
@@ -131,7 +131,7 @@ async def test_r23_a_moved_date_reminds_for_the_new_date_only_and_clearing_sends
     env, settings = time_skipping_env, ts_settings
     _held_by_agency(demo)
     now = await env.get_current_time()
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         assignment_id = await _assign(env, demo, settings, now + 10 * DAY)
         await env.sleep(DAY)
         await _assign(env, demo, settings, now + 20 * DAY)  # moved before day -3

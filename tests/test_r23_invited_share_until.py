@@ -11,9 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,9 +22,7 @@ from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.partners import PartnerTimerActivities
 from models.enums import Permission
 from models.errors import ErrorCode
 from models.names import (
@@ -54,6 +49,7 @@ from tests.conftest import (
     SUBAGENCY,
     load_demo,
     outbox_messages,
+    time_skipping_worker,
     wait_until,
 )
 from tests.partners_support import (
@@ -71,7 +67,6 @@ from tests.test_r23_access_until import (
     _poll,
     ts_settings,  # noqa: F401 (a fixture)
 )
-from worker import WORKFLOWS, activities_for
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -264,26 +259,6 @@ async def test_r23_cli_shares_with_a_date_to_a_non_partner_and_acceptance_arms_t
 # --- time skipping: the reminder and the removal of an invited share ------------------------
 
 
-@asynccontextmanager
-async def timer_worker(
-    env: WorkflowEnvironment, settings: Settings, engine: Engine
-) -> AsyncIterator[None]:
-    """test_r23_access_until's running_worker, with the activity that needs the worker's
-    own client (worker.bulk_activities), which acceptance uses to start the timers."""
-    timers = PartnerTimerActivities(env.client, settings.task_queue)
-    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        async with Worker(
-            env.client,
-            task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            activities=[*activities_for(settings, engine), timers.arm_access_until],
-            activity_executor=executor,
-            workflow_runner=UnsandboxedWorkflowRunner(),
-            max_cached_workflows=0,
-        ):
-            yield
-
-
 async def test_r23_an_invited_share_with_a_date_is_reminded_then_removed_on_time(
     time_skipping_env: WorkflowEnvironment,
     demo: Engine,
@@ -294,7 +269,7 @@ async def test_r23_an_invited_share_with_a_date_is_reminded_then_removed_on_time
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     now = await env.get_current_time()
     partners = PartnerService(env.client, demo, settings.task_queue)
-    async with timer_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         # The test server has no custom search attributes, which share_shop's start sets:
         # start the same invitation without them, then offer the shop as share_shop does.
         invitation_id = new_id("inv")

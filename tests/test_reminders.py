@@ -13,13 +13,10 @@ patched change (keep the old file under another name).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
@@ -47,8 +44,17 @@ from models.settings import Settings
 from models.tables import Shop
 from service.requests import RequestService, new_request_id
 from store.db import read_session
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS, outbox_messages, wait_until
-from worker import WORKFLOWS, activities_for
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    OLI,
+    S1_SHOP,
+    WAIT_SECONDS,
+    outbox_messages,
+    time_skipping_worker,
+    wait_until,
+)
+from worker import WORKFLOWS
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 HISTORY = Path(__file__).resolve().parent / "histories" / "time_skipping"
@@ -64,27 +70,6 @@ def settings(demo: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
         mail_outbox_dir=tmp_path / "outbox",
         dev_mode=True,
     )
-
-
-@contextlib.asynccontextmanager
-async def running_worker(
-    env: WorkflowEnvironment, settings: Settings, engine: Engine
-) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-        async with Worker(
-            env.client,
-            task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            activities=activities_for(settings, engine),
-            activity_executor=executor,
-            # Unsandboxed so the no-op upsert above is the one workflow code calls.
-            workflow_runner=UnsandboxedWorkflowRunner(),
-            # No cache, so no sticky queue: the test server would hold a stopped worker's
-            # sticky task until a timeout its skipped clock never reaches. Every task then
-            # replays the history from the start, the strongest form of "a restart".
-            max_cached_workflows=0,
-        ):
-            yield
 
 
 async def start_request(
@@ -152,7 +137,7 @@ async def test_r25_reminds_after_3_and_10_days_at_most_twice_across_a_worker_res
     time_skipping_env: WorkflowEnvironment, demo: Engine, settings: Settings
 ) -> None:
     env = time_skipping_env
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle, request_id = await start_request(env, settings, demo)
         await env.sleep(3 * DAY - HOUR)
         assert reminders(settings) == [] and (await state_of(handle)).reminders_sent == 0
@@ -165,7 +150,7 @@ async def test_r25_reminds_after_3_and_10_days_at_most_twice_across_a_worker_res
     assert "3 days ago" in body and "/approve/" in body and "decline" in body
 
     # A new worker (a deploy, a crash) carries on from history: no repeat, no loss.
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         await env.sleep(6 * DAY)  # day 9: nothing new
         assert len(reminders(settings)) == 1
         await env.sleep(2 * DAY)  # day 11
@@ -208,7 +193,7 @@ async def test_r25_a_resend_e_mail_starts_the_clock_over(
     time_skipping_env: WorkflowEnvironment, demo: Engine, settings: Settings
 ) -> None:
     env = time_skipping_env
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle, request_id = await start_request(env, settings, demo)
         service = RequestService(env.client, demo, settings.task_queue, timeout=WAIT_SECONDS)
         await env.sleep(2 * DAY)
@@ -231,7 +216,7 @@ async def test_r25_no_reminder_after_a_decline_or_with_reminders_turned_off(
     time_skipping_env: WorkflowEnvironment, demo: Engine, settings: Settings
 ) -> None:
     env = time_skipping_env
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle, request_id = await start_request(env, settings, demo)
         service = RequestService(env.client, demo, settings.task_queue, timeout=WAIT_SECONDS)
         await env.sleep(DAY)
@@ -242,7 +227,7 @@ async def test_r25_no_reminder_after_a_decline_or_with_reminders_turned_off(
 
     quiet = settings.model_copy(update={"request_reminder_days": ""})
     assert quiet.reminder_days == []
-    async with running_worker(env, quiet, demo):
+    async with time_skipping_worker(env.client, quiet, demo):
         handle, _request_id = await start_request(env, quiet, demo)
         await env.sleep(30 * DAY)
         state = await state_of(handle)
@@ -291,7 +276,7 @@ async def test_r25_every_member_of_the_team_is_reminded_with_their_own_link(
                             {"email": max_, "role": "main_admin"}]}],
     })  # fmt: skip
     env = time_skipping_env
-    async with running_worker(env, settings, demo):
+    async with time_skipping_worker(env.client, settings, demo):
         handle, _request_id = await start_request(env, settings, demo)
         await env.sleep(3 * DAY + HOUR)
         await wait_until(
