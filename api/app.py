@@ -69,14 +69,8 @@ def create_api(state: WebState) -> FastAPI:
         servers=[{"url": PREFIX}],
     )
     api.state.web = state
-    api.include_router(requests.router)
-    api.include_router(partners.router)
-    api.include_router(invitations.router)
-    api.include_router(campaigns.router)
-    api.include_router(webhooks.router)
-    api.include_router(audit.router)
-    api.include_router(removal.router)
-    api.include_router(bulk.router)
+    for group in (requests, partners, invitations, campaigns, webhooks, audit, removal, bulk):
+        api.include_router(group.router)
     api.include_router(reference.router)
     install_schema(api)  # the finished schema (api/schema.py): errors, security, keys
     add_error_answers(api, state)

@@ -4,9 +4,10 @@ services (the same ones the CLI and the pages use)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Security
+from fastapi import Depends, Header, Path, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from api.errors import ApiError
 from api.gate import MAX_KEY_LENGTH, Caller
 from models.errors import ErrorCode
+from models.until_dates import parse_until
 from service.partners import PartnerService
 from service.requests import RequestService
 from store.api_tokens import Scope
@@ -96,6 +98,13 @@ Requests = Annotated[RequestService, Depends(_requests)]
 Partners = Annotated[PartnerService, Depends(_partners)]
 
 Email = Annotated[str, Field(min_length=3, max_length=320, examples=["ana@agency.example"])]
+ShopCodePath = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLINKED01"])]
+"""A shop code in a path (R5: the store says whether one exists)."""
+
+
+def end_date(raw: str | None) -> datetime | None:
+    """R23's end date as people type it (``models.until_dates.parse_until``), if given."""
+    return parse_until(raw) if raw is not None else None
 
 
 class Body(BaseModel):

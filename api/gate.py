@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from anyio import to_thread
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
@@ -147,8 +148,6 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
 
 def _answer_again(claim: idempotency.Claim, key: str) -> ASGIApp:
     if isinstance(claim, idempotency.Answered):
-        from starlette.responses import Response
-
         headers = {"Idempotent-Replayed": "true"}
         if claim.location:
             headers["Location"] = claim.location

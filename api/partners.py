@@ -12,18 +12,16 @@ from anyio import to_thread
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Email, Partners, Reader
+from api.deps import Acting, Actor, Email, Partners, Reader, ShopCodePath, end_date
 from api.errors import documented
 from api.requests import ACTING_KEYED, CALLER
 from models.enums import Permission
 from models.errors import ErrorCode as E
 from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
 from models.partner_messages import AssignmentView, HeldShopView, ShareOutcome
-from models.until_dates import parse_until
 
 router = APIRouter(tags=["partners"])
 
-ShopCodeIn = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLINKED01"])]
 BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, examples=[7100000000000000001])]
 UNTIL_HELP = (
     "R23: ends then: YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset; "
@@ -32,10 +30,6 @@ UNTIL_HELP = (
 # Who acts for a BC must be one of its admins (R1), on a shop it holds (R17).
 BC_ADMIN_ON_SHOP = (E.UNKNOWN_SHOP_CODE, E.UNKNOWN_BC, E.NOT_BC_ADMIN, E.SHOP_NOT_HELD)
 END_DATE = (E.END_DATE_PASSED, E.END_DATE_TOO_LATE)
-
-
-def _until(raw: str | None) -> datetime | None:
-    return parse_until(raw) if raw is not None else None
 
 
 class ShopList(BaseModel):
@@ -74,7 +68,7 @@ class AssignMember(Acting):
     summary="Assign a BC member a permission on a shop (R16, R23)",
 )
 async def assign_member(
-    shop_code: ShopCodeIn, body: AssignMember, _caller: Actor, service: Partners
+    shop_code: ShopCodePath, body: AssignMember, _caller: Actor, service: Partners
 ) -> AssignmentView:
     return await service.assign_member_until(
         bc_id=body.bc_id,
@@ -82,7 +76,7 @@ async def assign_member(
         member=body.member,
         permission=body.permission,
         by=body.acting_as,
-        until=_until(body.until),
+        until=end_date(body.until),
     )
 
 
@@ -117,7 +111,7 @@ class ShareShop(Acting):
     summary="Share a shop with a partner BC, or invite it as a partner (R17, R23)",
 )
 async def share_shop(
-    shop_code: ShopCodeIn, body: ShareShop, _caller: Actor, service: Partners
+    shop_code: ShopCodePath, body: ShareShop, _caller: Actor, service: Partners
 ) -> ShareOutcome:
     return await service.share_shop(
         bc_id=body.bc_id,
@@ -125,7 +119,7 @@ async def share_shop(
         partner_bc_id=body.partner_bc_id,
         permission=body.permission,
         by=body.acting_as,
-        until=_until(body.until),
+        until=end_date(body.until),
     )
 
 
@@ -163,7 +157,7 @@ class EndDate(BaseModel):
     summary="Set, change or clear the end date of a partner's access (R23)",
 )
 async def access_until(
-    shop_code: ShopCodeIn,
+    shop_code: ShopCodePath,
     partner_bc_id: BcId,
     body: AccessUntil,
     _caller: Actor,
@@ -172,7 +166,7 @@ async def access_until(
     done = await service.set_access_until(
         shop_code=shop_code,
         partner_bc_id=partner_bc_id,
-        until=_until(body.until),
+        until=end_date(body.until),
         by=body.acting_as,
     )
     return EndDate(

@@ -17,7 +17,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
-from api.deps import Acting, Actor, Email, Partners, Reader, Store
+from api.deps import Acting, Actor, Email, Partners, Reader, ShopCodePath, Store
 from api.errors import documented
 from api.requests import ACTING_KEYED, CALLER
 from models.errors import ErrorCode as E
@@ -27,7 +27,6 @@ from service.progress import RemovalStatusView, removal_status
 
 router = APIRouter(tags=["removal"])
 
-ShopCode = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLINKED01"])]
 PartnerBc = Annotated[
     int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, description="The partner Business Center to remove.")
 ]
@@ -56,7 +55,7 @@ class RemovalStarted(GrantsEnded):
     summary="What removing a partner would stop; changes nothing (R19)",
 )
 async def preview_removal(
-    shop_code: ShopCode,
+    shop_code: ShopCodePath,
     partner_bc_id: PartnerBc,
     acting_as: Annotated[
         Email,
@@ -84,7 +83,7 @@ async def preview_removal(
     summary="Remove a partner's access: the grant ends now, campaigns stop after (R19, R20)",
 )
 async def remove_access(
-    shop_code: ShopCode,
+    shop_code: ShopCodePath,
     partner_bc_id: PartnerBc,
     body: Acting,
     _caller: Actor,

@@ -10,14 +10,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Reader, Requests, Store
+from api.deps import Acting, Actor, Reader, Requests, Store, end_date
 from api.errors import documented
 from models.enums import RequestMethod
 from models.errors import ErrorCode as E
 from models.fields import DbId
 from models.messages import ApprovalOutcome, ApproveRequest, RequestResult, ResendOutcome
 from models.reasons import REASON_MAX_LENGTH
-from models.until_dates import parse_until
 from models.views import RequestView
 from service import reads
 from service.reads import RequestList
@@ -194,7 +193,7 @@ async def approve(
     service: Requests,
     key: Annotated[str | None, Header(alias="Idempotency-Key", include_in_schema=False)] = None,
 ) -> Approved:
-    until = parse_until(body.until) if body.until is not None else None
+    until = end_date(body.until)
     command = ApproveRequest(
         by=body.acting_as, bc_id=body.bc_id, new_bc_name=body.new_bc_name, timezone=body.timezone
     )

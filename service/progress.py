@@ -115,11 +115,7 @@ async def removal_status(
     """A removal's progress by its id; ``unknown_removal`` (404 on the API) if none."""
     record = await to_thread.run_sync(removal_record, engine, removal_id)
     if record is None:
-        raise Refusal(
-            ErrorCode.UNKNOWN_REMOVAL,
-            f"There is no removal {removal_id}.",
-            removal_id=removal_id,
-        )
+        raise Refusal(ErrorCode.UNKNOWN_REMOVAL, removal_id=removal_id)
     step = await removal_progress(client, record.workflow_id, timeout=timeout)
     base = record.model_dump(exclude={"status", "campaigns_stopped"})
     if step is None:  # Temporal no longer keeps its history: the store's record answers

@@ -49,31 +49,30 @@ Claim = Claimed | Answered | Running | Mismatch
 
 
 def claim(engine: Engine, token_id: str, key: str, fingerprint: str) -> Claim:
-    existing = _find(engine, token_id, key)
-    if existing is None:
-        try:
-            with write_session(engine) as session:
+    try:
+        with write_session(engine) as session:
+            row = session.get(ApiIdempotency, (token_id, key))
+            if row is not None and row.created_at <= utcnow() - KEPT_FOR:
+                session.delete(row)  # older than a day: forgotten, the key is free again
+                session.flush()
+                row = None
+            if row is None:
                 session.add(ApiIdempotency(token_id=token_id, key=key, fingerprint=fingerprint))
-            return Claimed()
-        except IntegrityError:  # another process claimed it between our read and write
-            existing = _find(engine, token_id, key)
-            if existing is None:
-                return Running()
-    if existing.fingerprint != fingerprint:
+                return Claimed()  # committed as the block ends
+            return _state(row, fingerprint)
+    except IntegrityError:  # another process claimed it between our read and our insert
+        with read_session(engine) as session:
+            row = session.get(ApiIdempotency, (token_id, key))
+        return Running() if row is None else _state(row, fingerprint)
+
+
+def _state(row: ApiIdempotency, fingerprint: str) -> Claim:
+    """What a key someone already claimed says to this call."""
+    if row.fingerprint != fingerprint:
         return Mismatch()
-    if existing.status_code is None or existing.body is None:
+    if row.status_code is None or row.body is None:
         return Running()
-    return Answered(existing.status_code, existing.body, existing.location)
-
-
-def _find(engine: Engine, token_id: str, key: str) -> ApiIdempotency | None:
-    """The key's row, unless it is older than a day (then it is forgotten here)."""
-    with write_session(engine) as session:
-        row = session.get(ApiIdempotency, (token_id, key))
-        if row is not None and row.created_at <= utcnow() - KEPT_FOR:
-            session.delete(row)
-            return None
-        return row
+    return Answered(row.status_code, row.body, row.location)
 
 
 def remember(
@@ -95,8 +94,3 @@ def release(engine: Engine, token_id: str, key: str) -> None:
             .where(col(ApiIdempotency.key) == key)
             .where(col(ApiIdempotency.status_code).is_(None))
         )
-
-
-def answered(engine: Engine, token_id: str, key: str) -> ApiIdempotency | None:
-    with read_session(engine) as session:
-        return session.get(ApiIdempotency, (token_id, key))
