@@ -4,7 +4,7 @@ inspect state.
 Every command takes ``--json``: on success it exits 0 and prints one JSON object; any
 failure prints ``{"error": {"code": ..., "message": ...}}`` (with ``--json``) or one line
 on stderr, and exits non-zero (cli/failures.py). Scripts depend on the command names,
-options and error codes (docs/operations.md lists them). The commands live in ``cli/``,
+options and error codes (docs/operations.md and docs/errors.md list them). The commands live in ``cli/``,
 one module per group; this file assembles them and is the entry point.
 """
 
@@ -41,7 +41,7 @@ def cli() -> None:
 
     Configuration comes from the environment (DATABASE_URL, TASK_QUEUE, TEMPORAL_ADDRESS,
     ...; see docs/operations.md). With --json, every outcome is one JSON object on stdout,
-    errors included.
+    errors included; every error code is in docs/errors.md.
     """
 
 

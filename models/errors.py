@@ -40,14 +40,14 @@ class ErrorCode(StrEnum):
     ALREADY_A_MEMBER = "already_a_member"
     UNKNOWN_INVITATION = "unknown_invitation"
     UNKNOWN_AD_ACCOUNT = "unknown_ad_account"
-    # Faults the ops CLI reports (issue 8, docs/operations.md): not refusals by the rules.
+    # Faults the ops CLI reports (docs/operations.md): not refusals by the rules.
     STORE_UNAVAILABLE = "store_unavailable"
     USAGE_ERROR = "usage_error"
     INTERNAL_ERROR = "internal_error"
     INTERRUPTED = "interrupted"
-    # `starter.py doctor` found a broken part (issue 10, docs/operations.md).
+    # `starter.py doctor` found a broken part (docs/operations.md).
     CHECKS_FAILED = "checks_failed"
-    # Faults that retrying cannot heal (issue 8): bad stored data or a broken invariant.
+    # Faults that retrying cannot heal: bad stored data or a broken invariant.
     # Not refusals of what a person asked: the workflow ends "failed" (docs/operations.md).
     INVALID_DATA = "invalid_data"
     BROKEN_INVARIANT = "broken_invariant"
@@ -63,13 +63,13 @@ class ErrorCode(StrEnum):
     UNKNOWN_WEBHOOK = "unknown_webhook"
     UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"
     WEBHOOK_REMOVED = "webhook_removed"
-    # R23 (issue 11, until11): an end date later than the grantor's own, or in the past.
+    # R23: an end date later than the grantor's own, or in the past.
     END_DATE_TOO_LATE = "end_date_too_late"
     END_DATE_PASSED = "end_date_passed"
-    # Bulk requests (issue 11 item 2, bulk11).
+    # Bulk requests (R24).
     UNKNOWN_BULK = "unknown_bulk"
     BULK_NOT_RUNNING = "bulk_not_running"
-    # The ops HTTP API (issue 12, docs/api.md): the caller, not the rules, is refused.
+    # The ops HTTP API (R26, docs/api.md): the caller, not the rules, is refused.
     UNAUTHENTICATED = "unauthenticated"
     SCOPE_REQUIRED = "scope_required"
     RATE_LIMITED = "rate_limited"
@@ -77,7 +77,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
-    # A removal's progress asked by an id no removal has (GET /removals/{id}, apilong).
+    # A removal's progress asked by an id no removal has (GET /removals/{id}).
     UNKNOWN_REMOVAL = "unknown_removal"
 
 

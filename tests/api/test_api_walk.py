@@ -1,8 +1,8 @@
-"""Issue 12's "Done when", walked as the README's "The ops API" section writes it: create a
+"""The API walk, as docs/api.md's "End to end" section writes it: create a
 token, request access through the API, receive the webhook, approve through the link
 handler, receive the next webhook, export and verify the shop's audit (R26, R27).
 
-Each step is the README's: the token from ``starter.py api-token create`` (a real
+Each step is the walk's: the token from ``starter.py api-token create`` (a real
 subprocess), calls over HTTP to the link handler's app, a real HTTP receiver on loopback
 checking signatures as docs/audit.md's example does, the seller's personal approval page,
 and ``starter.py audit verify`` on the file the API exported.
