@@ -4,8 +4,8 @@ inspect state.
 Every command takes ``--json``: on success it exits 0 and prints one JSON object; any
 failure prints ``{"error": {"code": ..., "message": ...}}`` (with ``--json``) or one line
 on stderr, and exits non-zero (cli/failures.py). Scripts depend on the command names,
-options and error codes (docs/operations.md and docs/errors.md list them). The commands live in ``cli/``,
-one module per group; this file assembles them and is the entry point.
+options and error codes (docs/operations.md and docs/errors.md list them). The commands
+live in ``cli/``, one module per group; this file assembles them and is the entry point.
 """
 
 from __future__ import annotations

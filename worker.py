@@ -215,7 +215,7 @@ async def run(settings: Settings) -> None:
                     serve_health(settings.worker_health_address, ready)
                 )
                 log.info("Health on http://%s:%d/healthz and /readyz", host, port)
-            # One address for everything a scraper or a probe asks (issue 10).
+            # One address for everything a scraper or a probe asks.
             await stack.enter_async_context(telemetry.serving(extra_routes=starlette_routes(ready)))
             if settings.metrics_address:
                 log.info(

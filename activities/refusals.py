@@ -1,5 +1,5 @@
 """How an activity's failure reaches its workflow: refusal, fault that heals, or fault that
-does not (issue 8).
+does not.
 
 - A :class:`Refusal` (a rule said no) becomes a non-retryable ``ApplicationError`` whose
   ``type`` is the refusal's code, as before.

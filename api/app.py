@@ -1,4 +1,4 @@
-"""The ops HTTP API (issue 12, docs/api.md), mounted at ``/api/v1`` in the link handler.
+"""The ops HTTP API (R26, docs/api.md), mounted at ``/api/v1`` in the link handler.
 
 Its own FastAPI app so that its schema (``/api/v1/openapi.json``), its docs page and its
 JSON errors stay apart from the seller's pages; it shares the link handler's WebState,

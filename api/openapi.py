@@ -1,4 +1,4 @@
-"""Print or write the ops API's OpenAPI schema (issue 12, docs/api.md): the one the API
+"""Print or write the ops API's OpenAPI schema (R26, docs/api.md): the one the API
 serves at /api/v1/openapi.json (api/schema.py), committed as docs/openapi.json.
 
     .venv/bin/python -m api.openapi > docs/openapi.json

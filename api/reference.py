@@ -1,4 +1,4 @@
-"""Reference data over HTTP (issue 12 item 1, docs/api.md): ``POST /reference-data`` takes
+"""Reference data over HTTP (R26, docs/api.md): ``POST /reference-data`` takes
 the document ``starter.py load FILE`` reads (docs/operations.md) and loads it the same way
 (service/reference.py): the same checks, one ``invalid_input`` naming every problem and
 storing nothing, and the same counts ``load --json`` prints.

@@ -1,4 +1,4 @@
-"""The ops API's OpenAPI schema (issue 12, docs/api.md): FastAPI's, finished so that it says
+"""The ops API's OpenAPI schema (R26, docs/api.md): FastAPI's, finished so that it says
 what the API really answers.
 
 FastAPI documents a 422 ``HTTPValidationError`` for every call with input; ours answers a

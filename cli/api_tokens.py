@@ -1,4 +1,4 @@
-"""``api-token create|list|revoke``: tokens for the ops HTTP API (issue 12, docs/api.md).
+"""``api-token create|list|revoke``: tokens for the ops HTTP API (R26, docs/api.md).
 The secret is printed once, at creation; the store keeps only its hash."""
 
 from __future__ import annotations

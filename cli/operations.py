@@ -1,4 +1,4 @@
-"""Checking a set-up: ``doctor`` (issue 10; the checks live in service/doctor.py)."""
+"""Checking a set-up: ``doctor`` (the checks live in service/doctor.py)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ async def _remove(
     if wait:
         from service.progress import follow_removal, print_steps
 
-        # The numbers come from the workflow's progress query (issue 10 item 6).
+        # The numbers come from the workflow's progress query.
         await print_steps(follow_removal(service.client, workflow_id), as_json=ctx.as_json)
         result = await service.removal_result(workflow_id)
         payload["campaigns_stopped"] = result.campaigns_stopped

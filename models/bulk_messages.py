@@ -1,4 +1,4 @@
-"""Pydantic messages of the bulk request workflow (issue 11 item 2, R24) and the quota view.
+"""Pydantic messages of the bulk request workflow (R24) and the quota view.
 
 Pure (stdlib, pydantic, enums): the workflow imports this module inside the sandbox.
 """

@@ -69,7 +69,7 @@ class RequestState(Message):
     queued_approvals: list[ApproveRequest] = Field(default_factory=list)
     # Personal links asked for through the copied link, sent by the run loop (R7, R13).
     personal_links: list[SendPersonalLink] = Field(default_factory=list)
-    # Mail activities that failed for good (the last few), shown in the summary (issue 8).
+    # Mail activities that failed for good (the last few), shown in the summary.
     mail_failures: list[str] = Field(default_factory=list)
     # R22: the shop team's reason for declining, if they gave one.
     decline_reason: str | None = None

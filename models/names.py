@@ -92,7 +92,7 @@ class PartnerMessage:
 
 
 class UntilName:
-    """R23 (issue 11): the workflow that ends an access on its date, and its messages."""
+    """R23: the workflow that ends an access on its date, and its messages."""
 
     WORKFLOW = "AccessUntil"
     ASSIGNMENT_WORKFLOW = "AssignmentUntil"
@@ -144,7 +144,7 @@ def webhook_dispatcher_id(subscription_id: str) -> str:
     return f"webhook-dispatcher:{subscription_id}"
 
 
-# --- bulk requests (issue 11 item 2, R24) -----------------------------------------------
+# --- bulk requests (R24) -------------------------------------------------------------
 
 
 class BulkWorkflowType:

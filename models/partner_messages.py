@@ -219,7 +219,7 @@ class RemovalState(Message):
     stopping_done: bool = False
     notified: bool = False
     finished: bool = False
-    # A step after the grants ended failed for good (issue 8); the reason is in refusal_*.
+    # A step after the grants ended failed for good; the reason is in refusal_*.
     failed: bool = False
 
 

@@ -529,7 +529,7 @@ class WebhookDelivery(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """An ops API token (issue 12, docs/api.md). Only the SHA-256 of the secret is kept:
+    """An ops API token (R26, docs/api.md). Only the SHA-256 of the secret is kept:
     the secret is shown once, at creation. ``scopes``: ``read`` or ``read,act``.
     ``window_start``/``window_count``: the current rate-limit minute, counted in the store
     so every link-handler process shares one limit per token."""

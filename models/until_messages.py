@@ -1,4 +1,4 @@
-"""Messages of the access-until workflow (R23, issue 11). Pure: workflow code imports it."""
+"""Messages of the access-until workflow (R23). Pure: workflow code imports it."""
 
 from __future__ import annotations
 

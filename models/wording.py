@@ -202,22 +202,22 @@ CATALOGUE: dict[str, str] = {
         "`webhook deliveries` lists them."
     ),
     "webhook_removed": "Subscription {subscription_id} was removed; it sends nothing more.",
-    # --- access until a date (R23, until11) -----------------------------------------------
+    # --- access until a date (R23) ------------------------------------------------------
     "end_date_too_late": (
         "The end date {ends_at} is later than the end of Business Center {bc_id}'s own "
         "access to shop {shop_code} ({own_ends_at}); pick {own_ends_at} or earlier."
     ),
     "end_date_passed": "The end date {ends_at} has already passed; pick a later one.",
-    # --- bulk requests (issue 11 item 2, bulk11) -------------------------------------------
+    # --- bulk requests (R24) -----------------------------------------------------------
     "unknown_bulk": "There is no bulk request {bulk_id}.",
     "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
-    # --- decline11 (issue 11: R22 decline, R25 reminders) ---------------------------------
+    # --- decline (R22) and reminders (R25) -------------------------------------------
     "invalid_input.decline_reason": "The reason {problem}.",
     "invalid_input.bc_or_shop": (
         "Give exactly one of a Business Center (--bc on the CLI, bc_id in the API) or a "
         "shop code (--shop-code, shop_code)."
     ),
-    # --- the ops HTTP API (issue 12, docs/api.md) -----------------------------------------
+    # --- the ops HTTP API (R26, docs/api.md) -------------------------------------------
     "unauthenticated": (
         "Send a live API token as 'Authorization: Bearer <token>' (starter.py api-token create)."
     ),
@@ -233,7 +233,7 @@ CATALOGUE: dict[str, str] = {
     ),
     "not_found": "There is nothing at {path}.",
     "method_not_allowed": "{method} is not allowed on {path}.",
-    # --- long operations over the API (issue 12, apilong) ----------------------------------
+    # --- long operations over the API (R26) ---------------------------------------------
     "unknown_removal": "There is no removal {removal_id}.",
 }
 """code (or "code.reason") -> template. Codes without an entry fall back to the message

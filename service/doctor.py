@@ -1,4 +1,4 @@
-"""``starter.py doctor``: is this set-up able to run? (issue 10 item 4)
+"""``starter.py doctor``: is this set-up able to run?
 
 Checks, in order, each a pass/fail line with a hint (service/health.py):
 configuration (the settings object and Temporal's environment configuration), the store,

@@ -1,5 +1,5 @@
 """Health checks shared by the link handler's and the worker's ``/readyz`` and by
-``starter.py doctor`` (issue 10 item 4).
+``starter.py doctor``.
 
 Each check is a plain function returning a :class:`Check`: a name, pass or fail, what was
 seen, and on failure a hint saying what to do. None raises: a check that cannot finish

@@ -6,7 +6,7 @@ is what load balancers, Kubernetes probes and ``curl`` send. ``/healthz`` says t
 process's event loop is alive; ``/readyz`` runs :func:`service.health.readiness` and
 answers 503 with the failed checks otherwise. Both return JSON.
 
-When the worker also serves metrics on METRICS_ADDRESS (issue 10 items 1-3), the two
+When the worker also serves metrics on METRICS_ADDRESS, the two
 belong on the same address; until then WORKER_HEALTH_ADDRESS sets this one.
 """
 

@@ -164,7 +164,7 @@ class PartnerService:
     ) -> list[InvitationOutcome]:
         """R16: one invitation workflow per address, all started together. The first
         refusal is raised (earlier addresses stay invited: each stands alone)."""
-        # Issue 8: every input is checked before the first workflow starts, so a bad
+        # Every input is checked before the first workflow starts, so a bad
         # address or id refuses the whole call and invites nobody.
         require_db_id("bc_id", bc_id)
         for grant in ad_accounts:

@@ -1,4 +1,4 @@
-"""The production shape on one machine (issue 10 item 5): ``scripts/production``.
+"""The production shape on one machine: ``scripts/production``.
 
     scripts/production [--workers 2] [--web 2] [--web-port 8000] [--health-port 9100]
                        [--metrics-port 9464]

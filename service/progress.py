@@ -1,11 +1,11 @@
-"""Following long work to its end: ``--wait`` (issue 10 item 6).
+"""Following long work to its end: ``--wait``.
 
 The numbers come from the workflow's own ``progress`` query, never from a guess or a
 clock: the removal workflow counts the campaigns it has stopped and knows the total from
 the store once the grants have ended. ``follow_removal`` polls that query and yields each
 change; ``print_steps`` shows them as a click progress bar on a terminal or one JSON line
 per change with ``--json``. The caller prints the result last. ``removal_status`` answers
-the API's ``GET /removals/{id}`` from the same query (issue 12).
+the API's ``GET /removals/{id}`` from the same query (R26).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from store.removal_reads import removal_record
 
 # A UI refresh rate, not a test's wait: the query is cheap (served from the worker's cache).
 POLL_INTERVAL = 0.5
-# "failed": a step failed for good (issue 8); the workflow has ended and says so for ever.
+# "failed": a step failed for good; the workflow has ended and says so for ever.
 FINAL = frozenset({"completed", "refused", "failed"})
 QUERY_TIMEOUT = 20.0
 

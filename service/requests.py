@@ -127,7 +127,7 @@ class RequestService:
         ``request_id``: a caller that may ask again for the same request (a bulk request's
         retried activity, R24) fixes the id; otherwise a new one is made.
         """
-        # Issue 8: an id the store cannot hold is refused here, before any workflow starts.
+        # An id the store cannot hold is refused here, before any workflow starts.
         require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             shop = require_shop_by_code(session, shop_code)
@@ -268,7 +268,7 @@ class RequestService:
         the first outcome instead of deciding twice. A caller that has just read the
         request as pending (the link handler) passes its ``workflow_id`` and saves a read.
         Ids the store cannot hold and S2 names with control characters are refused here
-        (``invalid_input``), before the workflow hears of them (issue 8).
+        (``invalid_input``), before the workflow hears of them.
         ``until`` (R23): the access ends then; a date already past is refused first.
         """
         require_db_id("bc_id", command.bc_id)

@@ -1,5 +1,5 @@
 """One seller's click, one trace: the SDK's stable ``TracingInterceptor``, with updates
-parented on their caller (issue 10 item 2).
+parented on their caller.
 
 The SDK's interceptor puts everything a workflow does on the trace of the call that
 started it, and only *links* an update's handling to the caller's span, so one approval

@@ -96,7 +96,7 @@ def temporal_interceptors() -> list[Any]:
 
 # temporalio versions service/temporal_tracing.py was read against: it leans on private
 # helpers of the SDK's interceptor, so any other version gets the SDK's own (one click is
-# then two traces joined by a link, as before issue 10's last item).
+# then two traces joined by a link).
 CHECKED_TRACING_SDK_VERSIONS = frozenset({"1.35.0"})
 
 

@@ -1,4 +1,4 @@
-"""Ops API tokens (issue 12, docs/api.md): created, listed, revoked, and checked on every
+"""Ops API tokens (R26, docs/api.md): created, listed, revoked, and checked on every
 API call.
 
 A token's secret is shown once; the store keeps only its SHA-256, so a copy of the table

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the ops API's POSTs (issue 12, docs/api.md): the first answer
+"""``Idempotency-Key`` on the ops API's POSTs (R26, docs/api.md): the first answer
 per token and key, kept for a day, so a repeat gets it again and nothing is done twice.
 
 Claiming a key is an INSERT under the table's primary key: two processes racing the same

@@ -132,7 +132,7 @@ def create_member_invitation(
     now = now or utcnow()
     bc = require_bc(session, bc_id, lock=True)
     admin = require_bc_admin(session, bc, by)
-    # The address goes into e-mail headers: the same check as reference data (issue 8).
+    # The address goes into e-mail headers: the same check as reference data.
     address = require_email("email", email)
     _check_invitee(session, bc, address)
     _check_ad_accounts(session, bc, ad_accounts)

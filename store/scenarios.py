@@ -108,7 +108,7 @@ def s2_new_bc(session: Session, ask: Approval) -> int:
     """S2: the seller is in no BC; a new regular BC is created with them as its admin."""
     if not (ask.new_bc_name or "").strip():
         raise Refusal(ErrorCode.INVALID_INPUT, reason="new_bc_name_missing")
-    # The name goes into e-mails and pages: no control characters (issue 8).
+    # The name goes into e-mails and pages: no control characters.
     name = require_display_name(
         "new_bc_name", ask.new_bc_name or "", label="The new Business Center's name"
     )

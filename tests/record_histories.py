@@ -28,7 +28,7 @@ store with the demo data, and the real worker in this process, then walks:
   event is replayed, then the subscription is removed and the dispatcher ends.
 - ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
   timezone edited by hand into one that does not exist) and the request ends ``failed``
-  at once instead of retrying for ever (issue 8). Recorded last: it breaks the BC.
+  at once instead of retrying for ever. Recorded last: it breaks the BC.
 
 To add one history without re-recording the others, record into a scratch directory and
 copy only the new file: ``--out /tmp/h && cp /tmp/h/<name>.json tests/histories/``.
@@ -228,7 +228,7 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.decline(own.request_id, by=KIM)
     await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
 
-    # Issue 8: bad stored data at admission ends the request "failed", not retrying.
+    # Bad stored data at admission ends the request "failed", not retrying.
     with write_session(service.engine) as session:
         session.execute(
             text("UPDATE business_center SET timezone = 'Mars/Olympus' WHERE id = :id"),

@@ -1,4 +1,4 @@
-"""``starter.py api-token create|list|revoke`` (issue 12 item 2, docs/api.md): the secret
+"""``starter.py api-token create|list|revoke`` (R26, docs/api.md): the secret
 is shown once and never again, a revoked token opens nothing, and bad input follows the
 CLI's error contract (tests/test_cli_errors.py) and changes nothing."""
 

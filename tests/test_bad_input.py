@@ -1,4 +1,4 @@
-"""Issue 8, item 1: bad input is refused at every entry with ``invalid_input``, a message
+"""Bad input is refused at every entry with ``invalid_input``, a message
 naming the field, and nothing stored and no workflow started.
 
 - ``starter.py load`` files with a control character in a name or an id the store cannot

@@ -1,7 +1,7 @@
 """The benchmark's bare baseline (bench/bare_workflow.py) issues the same commands as ours.
 
 The bare restates the request workflow so that its worker loads none of ours' activity
-modules; this test is what stops the two drifting apart (issue 9). Both run one happy-path
+modules; this test is what stops the two drifting apart. Both run one happy-path
 lifecycle (admission, the team's e-mail, one approval, the requester's notice) on the same
 no-op activities, and their histories must hold the same commands in the same order:
 local activities (markers), patches, timers, scheduled activities, search attribute
@@ -174,8 +174,8 @@ async def test_bare_workflow_issues_the_same_commands_as_ours(
 async def test_r8_resend_after_approval_is_refused_with_code_and_details(
     client: Client, task_queue: str
 ) -> None:
-    """The workflow's validator refuses ``request_not_pending`` with the store's detail keys
-    (issue 9): the words come from models/wording.py, and nothing reaches history."""
+    """The workflow's validator refuses ``request_not_pending`` with the store's detail keys:
+    the words come from models/wording.py, and nothing reaches history."""
     request_id = f"req_{uuid.uuid4().hex[:20]}"
     HELD[request_id] = threading.Event()  # open, approved, notice on its way
     try:

@@ -148,7 +148,7 @@ def test_r18_unknown_ad_account_and_empty_name_are_refused(store: Engine) -> Non
         ErrorCode.INVALID_INPUT,
         "campaign's name must not be empty",
     )
-    refused_without_change(  # issue 8: names never carry control characters
+    refused_without_change(  # names never carry control characters
         store,
         lambda s: _create(s, store, by=ANA, name="Spring\nsale"),
         ErrorCode.INVALID_INPUT,

@@ -1,4 +1,4 @@
-"""The CLI's error contract (issue 8 item 3; docs/operations.md, "Errors"): every failure
+"""The CLI's error contract (docs/operations.md, "Errors"): every failure
 of every command, usage errors included, gives with --json exactly one
 {"error": {"code", "message"}} object on stdout and a non-zero exit, without --json one
 line on stderr, never a traceback; and nothing changes (the store file's bytes, its rows).
@@ -109,7 +109,7 @@ def _refuses_big_ids() -> bool:
 
 
 needs_bounded_reference = pytest.mark.skipif(
-    not _refuses_big_ids(), reason="needs ReferenceData with models.fields types (issue 8)"
+    not _refuses_big_ids(), reason="needs ReferenceData with models.fields types"
 )
 
 # --- bad invocations on a healthy store -------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``starter.py doctor`` (issue 10 item 4): every check passes on a good set-up (a migrated
+"""``starter.py doctor``: every check passes on a good set-up (a migrated
 store, the dev server with its search attributes, a loopback SMTP server), and each kind
 of broken part fails its own line with a hint while the others still run: configuration,
 store, schema, Temporal, namespace, search attributes, SMTP. Doctor changes nothing."""

@@ -1,7 +1,7 @@
 """R20: the worker is killed (SIGKILL) twice while 30 requests are being approved; each
 time a new worker process takes over, and every request reaches its right state, with one
 grant per approved request and one e-mail per (request, send, recipient) RECEIVED by a
-real SMTP server on loopback: nothing lost, nothing done twice (issue 8 item 4).
+real SMTP server on loopback: nothing lost, nothing done twice.
 
 Counting what the server receives, per business key and per Message-ID, is what can see
 a double: the outbox names each file after its key, so a second write hides the first.

@@ -1,4 +1,4 @@
-"""Temporal Cloud through the SDK's environment configuration (issue 10 item 5): the
+"""Temporal Cloud through the SDK's environment configuration: the
 example profiles in docs/temporal-cloud.toml load through ``service.temporal.
 connect_options()`` (what the worker, the link handler and starter.py use) with the
 target, namespace, API key and TLS settings they name, and TEMPORAL_* variables override

@@ -1,4 +1,4 @@
-"""Issue 8, item 2: nothing retries for ever.
+"""Nothing retries for ever.
 
 Each class of activity failure (activities/refusals.py): refusals keep their code; faults
 that heal (database locked or away) are re-raised for Temporal to retry; bad data and

@@ -1,4 +1,4 @@
-"""Health endpoints (issue 10 item 4): the link handler's and the worker's ``/healthz``
+"""Health endpoints: the link handler's and the worker's ``/healthz``
 (alive) and ``/readyz`` (store reachable, schema current, Temporal reachable; the worker
 also polling), answering 503 with the reason when a part is broken. Each broken part is
 a real one: an empty SQLite file, a PostgreSQL port nobody listens on, a Temporal address

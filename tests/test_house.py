@@ -1,6 +1,7 @@
-"""The house rules of issue 9, over the whole project (every module outside tests/ and
-migrations/): no function over 60 lines, no SQL outside store/ (queries and rules live
-there), and no import cycle among the project's modules.
+"""The house rules (docs/decisions.md, "House rules checked by a test"), over the whole
+project (every module outside tests/ and migrations/): no function over 60 lines, no SQL
+outside store/ (queries and rules live there), no import cycle among the project's
+modules, and no issue number cited in code, tests or docs.
 
 Read from the AST, not with grep, so that ``click.progressbar(`` or ``report_text(`` is not
 SQL and a docstring mentioning ``select(`` is not a query.
@@ -9,6 +10,7 @@ SQL and a docstring mentioning ``select(`` is not a query.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,18 +161,18 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 # --- the rules -----------------------------------------------------------------------------
 
 
-def test_issue9_no_function_over_60_lines() -> None:
+def test_house_no_function_over_60_lines() -> None:
     long = long_functions(project_modules())
     assert not long, "split these:\n" + "\n".join(long)
 
 
-def test_issue9_no_sql_outside_store() -> None:
-    """R-independent house rule (issue 9): queries live in store/."""
+def test_house_no_sql_outside_store() -> None:
+    """R-independent house rule: queries live in store/."""
     found = sql_outside_store(project_modules())
     assert not found, "move these queries into store/:\n" + "\n".join(found)
 
 
-def test_issue9_no_import_cycle_among_project_modules() -> None:
+def test_house_no_import_cycle_among_project_modules() -> None:
     cycle = find_cycle(import_graph(project_modules()))
     assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
 
@@ -237,3 +239,53 @@ def test_the_import_graph_reads_every_form_of_import() -> None:
         "pkg.b": {"pkg.c"},
         "pkg.c": set(),
     }
+
+
+# --- no issue numbers ----------------------------------------------------------------------
+
+ISSUE_NUMBER = re.compile(r"(?<![a-z])issues?[ _]?#?\d", re.IGNORECASE)
+"""An issue cited by its number (in prose, as a heading or in a test's name): a number a
+reader of the repository cannot follow. Cite the rule (R-number) or the decision's title
+in docs/decisions.md instead."""
+CITING_SUFFIXES = {".py", ".md", ".toml", ".sh", ".html", ".txt", ".cfg", ".ini", ".yml"}
+NOT_CITING = {"CHANGELOG.md"}
+"""The changelog records history, issue numbers included."""
+UNREAD = {".venv", ".git", "var", "node_modules", "shop_access.egg-info", "__pycache__"}
+
+
+def cited_issue_numbers(root: Path = ROOT) -> list[str]:
+    """Every line of code, tests, docs and scripts that cites an issue by number."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        if UNREAD & set(parts) or not path.is_file() or path.name in NOT_CITING:
+            continue
+        if path.suffix not in CITING_SUFFIXES and parts[0] not in {"scripts", ".ci"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if ISSUE_NUMBER.search(line):
+                found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    return found
+
+
+def test_house_no_issue_number_cited_in_code_tests_or_docs() -> None:
+    found = cited_issue_numbers()
+    assert not found, "cite the rule or the decision's title instead:\n" + "\n".join(found)
+
+
+def test_the_issue_number_check_finds_every_spelling(tmp_path: Path) -> None:
+    word = "iss" + "ue"  # spelled apart so that this file does not cite one itself
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "a.py").write_text(f"# fixed in {word} 12\ndef test_{word}9_x(): pass\n")
+    (tmp_path / "docs" / "b.md").write_text(f"See {word.title()} #8 and {word}s 10.\n")
+    (tmp_path / "scripts" / "run").write_text(f"# {word}12\n")
+    (tmp_path / "CHANGELOG.md").write_text(f"- {word} 12\n")
+    (tmp_path / "c.py").write_text("# R12, S3, tissue 4 is not one, sdk-python#300 neither\n")
+    assert [line.split(":")[0:2] for line in cited_issue_numbers(tmp_path)] == [
+        ["a.py", "1"],
+        ["a.py", "2"],
+        ["docs/b.md", "1"],
+        ["scripts/run", "1"],
+    ]

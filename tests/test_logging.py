@@ -1,4 +1,4 @@
-"""Issue 10 item 3: LOG_FORMAT=json gives one JSON object per line with level, time,
+"""LOG_FORMAT=json gives one JSON object per line with level, time,
 logger and, where they apply, workflow id, run id, request id, activity type and attempt;
 no link token, session cookie or typed address reaches any line (a whole scenario: a
 refusal, a stranger asking for a personal link, sign-in and an S1 approval, R7, R12, R15)."""

@@ -1,4 +1,4 @@
-"""Issue 8 item 1 (defence in depth) and issue 9: building an e-mail from stored text never
+"""Bad input (defence in depth) and the house rules: building an e-mail from stored text never
 fails and never breaks a header, whatever the text holds; the outbox is readable as it is.
 
 Every builder in activities.emails gets, in each of its stored-text fields in turn, text
@@ -85,7 +85,7 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "approved_by": "oli@brand-linked.com",
             },
         ),
-        # Issue 11: R22's notice (the reason is stored text too) and R25's reminder.
+        # R22's notice (the reason is stored text too) and R25's reminder.
         "request_declined": (
             emails.request_declined,
             {
@@ -202,7 +202,7 @@ def assert_sound(raw: bytes, *, link: str | None, key: str = KEY) -> EmailMessag
 @pytest.mark.parametrize(
     "to", ["owner@x.example", "jürgen@müller.example"], ids=["ascii", "international"]
 )
-def test_issue8_stored_text_never_breaks_a_message(
+def test_stored_text_never_breaks_a_message(
     builder: str, nasty: str, to: str, tmp_path: Path
 ) -> None:
     build, fields = _builders()[builder]
@@ -237,14 +237,14 @@ def test_a_long_subject_reads_back_as_written(tail: str, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("value", list(NASTY.values()), ids=list(NASTY))
-def test_issue8_header_text_is_one_bounded_line(value: str) -> None:
+def test_header_text_is_one_bounded_line(value: str) -> None:
     cleaned = header_text(value)
     assert not any(c in cleaned for c in "\r\n\x00\x0b\x85\u2028\u2029")
     assert len(cleaned) <= 900
     assert header_text("Agency One") == "Agency One"  # the common case is untouched
 
 
-def test_issue8_a_name_cannot_fake_lines_of_the_text_part() -> None:
+def test_a_name_cannot_fake_lines_of_the_text_part() -> None:
     rendered = emails.approval_request(
         **{**_builders()["approval_request"][1], "shop_name": "Broken\nIf approved: owner"}
     )
@@ -253,7 +253,7 @@ def test_issue8_a_name_cannot_fake_lines_of_the_text_part() -> None:
     assert "Broken If approved: owner" in rendered.text
 
 
-def test_issue9_the_outbox_is_readable_with_grep(tmp_path: Path) -> None:
+def test_the_outbox_is_readable_with_grep(tmp_path: Path) -> None:
     """Text and HTML are 8bit or 7bit, not base64: grep finds the link, accents show as
     they are."""
     rendered = emails.approval_request(
@@ -270,7 +270,7 @@ def test_issue9_the_outbox_is_readable_with_grep(tmp_path: Path) -> None:
     assert b"base64" not in next(tmp_path.iterdir()).read_bytes()
 
 
-def test_issue9_only_an_overlong_line_is_quoted_printable(tmp_path: Path) -> None:
+def test_only_an_overlong_line_is_quoted_printable(tmp_path: Path) -> None:
     long_line = "y" * 1_200
     rendered = RenderedEmail(subject="S", text=f"{long_line}\n{LINK}\n", html=f"<p>{LINK}</p>\n")
     message = build_message(key=KEY, sender=SENDER, to="owner@x.example", email=rendered)
@@ -281,7 +281,7 @@ def test_issue9_only_an_overlong_line_is_quoted_printable(tmp_path: Path) -> Non
     assert parsed.get_body(preferencelist=("plain",)).get_content() == rendered.text  # type: ignore[union-attr]
 
 
-def test_issue8_a_failed_outbox_write_leaves_no_tmp_file(tmp_path: Path) -> None:
+def test_a_failed_outbox_write_leaves_no_tmp_file(tmp_path: Path) -> None:
     outbox = OutboxTransport(tmp_path)
     outbox.path(KEY).mkdir()  # os.replace onto a directory fails
     message = build_message(
@@ -309,7 +309,7 @@ WEDGE_DATA = {
 }  # fmt: skip
 
 
-def test_issue8_names_stored_by_hand_still_mail_once(sqlite_engine: Engine, tmp_path: Path) -> None:
+def test_names_stored_by_hand_still_mail_once(sqlite_engine: Engine, tmp_path: Path) -> None:
     """The issue's two names, written straight into the database (as an older version or a
     hand edit could): the request's e-mails go out, one per team member, whole; a retry of
     the activity sends nothing more."""
@@ -355,7 +355,7 @@ def _key_of(path: Path) -> str:
     return str(parsed["X-Shop-Access-Key"])
 
 
-def test_issue9_a_relay_without_8bitmime_gets_quoted_printable() -> None:
+def test_a_relay_without_8bitmime_gets_quoted_printable() -> None:
     rendered = RenderedEmail(subject="Grüße", text=f"Grüße {LINK}\n", html=f"<p>Grüße {LINK}</p>\n")
     message = build_message(key=KEY, sender=SENDER, to="owner@x.example", email=rendered)
     quoted = quoted_copy(message)

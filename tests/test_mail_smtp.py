@@ -210,7 +210,7 @@ def test_r7_a_message_arrives_whole_over_smtp(to: str, smtp: tuple[str, Received
     assert html_part.get_content().replace("\r\n", "\n") == rendered.html
 
 
-# --- exactly once, and refusals (issue 8 item 4) -------------------------------------------
+# --- exactly once (R20), and refusals ------------------------------------------------------
 
 
 class CutOff(Exception):
@@ -297,7 +297,7 @@ def test_r20_the_sent_mark_holds_the_write_lock_before_the_final_dot(
     assert _row(sqlite_engine, key).sent_at is not None
 
 
-def test_issue8_a_permanent_refusal_is_recorded_and_never_retried(
+def test_a_permanent_refusal_is_recorded_and_never_retried(
     store_engine: Engine, smtp: tuple[str, Received]
 ) -> None:
     url, received = smtp
@@ -313,7 +313,7 @@ def test_issue8_a_permanent_refusal_is_recorded_and_never_retried(
     assert received.messages == []
 
 
-def test_issue8_a_transient_refusal_retries_and_then_sends_once(
+def test_a_transient_refusal_retries_and_then_sends_once(
     store_engine: Engine, smtp: tuple[str, Received]
 ) -> None:
     url, received = smtp
@@ -329,7 +329,7 @@ def test_issue8_a_transient_refusal_retries_and_then_sends_once(
     assert [rcpts for rcpts, _ in received.messages] == [["busy@x.example"]]
 
 
-async def test_issue8_a_refused_team_member_does_not_stop_the_others(
+async def test_a_refused_team_member_does_not_stop_the_others(
     service: RequestService, demo: Engine, smtp: tuple[str, Received]
 ) -> None:
     """Through the real worker: the owner's server refuses for good; the main admin and

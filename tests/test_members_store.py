@@ -203,7 +203,7 @@ def test_r16_ad_accounts_must_belong_to_the_inviting_bc(store: Engine) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    # Issue 8: an address with a CR/LF would write its own headers into the invitation.
+    # An address with a CR/LF would write its own headers into the invitation.
     ["not-an-address", "new@brand.com\r\nBcc: evil@attacker.example", "new @brand.com"],
 )
 def test_r16_a_malformed_address_is_refused(store: Engine, address: str) -> None:

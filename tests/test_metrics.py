@@ -1,4 +1,4 @@
-"""Issue 10 item 1: the worker's /metrics (service counters and the Temporal SDK's own)
+"""The worker's /metrics (service counters and the Temporal SDK's own)
 and the link handler's /metrics move after a seller's request and approval; labels are
 bounded (no ids, tokens or addresses); METRICS_ADDRESS unset means no metrics."""
 

@@ -1,5 +1,5 @@
 """The partner side's refusals (R16-R19) take their words from the catalogue
-(models/wording.py) and carry what those words need (issue 9).
+(models/wording.py) and carry what those words need.
 
 Every refusal the partner side raises is built by one function of
 store/partner_refusals.py; this table calls each of them as its raise sites do and checks

@@ -1,4 +1,4 @@
-"""The partner-side CLI (issue 4, item 6), run as an ops person would: every command with
+"""The partner-side CLI, run as an ops person would: every command with
 --json prints one object and exits 0, and a refusal exits 1 with {"error": {code, message}}.
 The story: invite, accept, assign, share, campaigns, preview, remove."""
 

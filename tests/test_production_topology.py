@@ -1,4 +1,4 @@
-"""The production shape on one machine (issue 10 item 5): ``scripts/production`` with a
+"""The production shape on one machine: ``scripts/production`` with a
 fresh PostgreSQL database (it migrates first), the session's dev server standing in for
 the Temporal cluster, a real SMTP server on loopback, two worker processes and two
 link-handler processes.
@@ -266,7 +266,7 @@ async def test_production_shape_walks_requests_through_both_web_processes(
             assert checks["worker"]["detail"] == "polling its task queue"
             assert "postgresql" in checks["store"]["detail"]
         # Metrics: served at METRICS_ADDRESS / the link handler's /metrics where the
-        # observability work is present (issue 10 items 1-3, another branch).
+        # observability work is present (another branch).
         if "metrics_address" in Settings.model_fields:
             for base in [*topology.worker_metrics, *topology.web]:
                 scraped = await http.get(f"{base}/metrics")

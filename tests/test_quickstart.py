@@ -224,7 +224,7 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         with urllib.request.urlopen(url.group(0), timeout=10) as page:
             assert "GBLINKED01" in page.read().decode()
 
-        # Issue 10: the quick start says where the metrics are, and they count the demo.
+        # The quick start says where the metrics are, and they count the demo.
         worker_metrics = f"http://127.0.0.1:{first.ports['metrics']}/metrics"
         assert worker_metrics in output
         with urllib.request.urlopen(worker_metrics, timeout=10) as page:
@@ -237,7 +237,7 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         with urllib.request.urlopen(web_metrics, timeout=10) as page:
             assert "shop_access_http_requests_total" in page.read().decode()
 
-        # Issue 12: the banner says where the ops API is; its schema is open, its calls
+        # The banner says where the ops API is; its schema is open, its calls
         # need a token.
         api = f"http://127.0.0.1:{first.ports['web']}/api/v1"
         assert api in output

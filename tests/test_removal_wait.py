@@ -1,4 +1,4 @@
-"""``starter.py remove-access --wait`` (issue 10 item 6, R19): a removal of a few hundred
+"""``starter.py remove-access --wait`` (R19): a removal of a few hundred
 campaigns, followed through the removal workflow's ``progress`` query. With ``--json``:
 one line per step, counts never going back, the total known from the store, and the
 result last, matching the store. On a terminal: a progress bar that reaches 100 %."""

@@ -1,4 +1,4 @@
-"""Activity results that used to be bare ints (issue 9) read both shapes.
+"""Activity results that used to be bare ints read both shapes.
 
 Replay decodes a recorded result with the activity's declared return type, through the
 same pydantic data converter as every client. A history recorded before the result model

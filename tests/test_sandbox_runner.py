@@ -1,6 +1,6 @@
 """service/sandbox.py: the workers' sandbox compiles its code snippets once on the SDK
 versions it was checked against, and falls back to the SDK's own sandbox runner on any
-other (issue 10 item 7: temporalio is no longer pinned exactly). A history replays
+other (temporalio is no longer pinned exactly). A history replays
 through both runners."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Scale-out: the rules that count or race hold when two worker processes and two
-link-handler processes share one PostgreSQL store (issue 8, item 6).
+link-handler processes share one PostgreSQL store.
 
 One stack for the module: the session's dev server, a fresh PostgreSQL database, two
 ``python worker.py`` processes and two ``python -m web`` processes on their own ports, all

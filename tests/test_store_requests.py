@@ -516,7 +516,7 @@ def test_r12_s3_approving_with_a_bc_the_seller_does_not_administer_is_refused(
         ({}, ("Enter a name",)),
         ({"new_bc_name": "  "}, ("Enter a name",)),
         ({"new_bc_name": "N" * 201, "timezone": "UTC"}, ("at most 200 characters",)),
-        # Issue 8: a CR/LF would become a header in every later e-mail about this BC.
+        # A CR/LF would become a header in every later e-mail about this BC.
         (
             {"new_bc_name": "Nia\r\nBcc: evil@attacker.example", "timezone": "UTC"},
             ("new Business Center's name", "control characters", "U+000D"),

@@ -1,4 +1,4 @@
-"""Issue 10 item 2: one seller's approval read back from an in-memory exporter (R10,
+"""One seller's approval read back from an in-memory exporter (R10,
 R12 S1, R14), and tracing off unless the OTEL_* variables ask for it.
 
 One click is one trace (service/temporal_tracing.py, docs/decisions.md): the seller's
@@ -239,7 +239,8 @@ def test_exporters_come_from_opentelemetry_entry_points() -> None:
 
 
 def test_the_click_interceptor_only_on_the_sdk_versions_it_was_read_against() -> None:
-    """Issue 10 item 7's rule for private SDK parts: the checked SDK gets the one-trace
+    """The rule for private SDK parts (docs/decisions.md, "Private SDK parts only on the
+    versions they were read against"): the checked SDK gets the one-trace
     interceptor, any other version the SDK's own (two traces joined by a link)."""
     from temporalio.contrib.opentelemetry import TracingInterceptor
 

@@ -1,4 +1,4 @@
-"""The request side's refusal sentences come from one catalogue (issue 9, models/wording.py).
+"""The request side's refusal sentences come from one catalogue (models/wording.py).
 
 Two checks: every template renders, from the details its raise sites give, the sentence
 people read before the catalogue existed (R1-R13, S1-S4); and every ``Refusal`` raised in

@@ -79,7 +79,7 @@ def create_app(
     app.include_router(until.router)  # R23: /partners/<shop>/grants/<grant>/until
     app.include_router(invitations.router)  # R16, R17: /invitations/<token>
     app.include_router(home.router)  # /, /healthz, /readyz
-    app.router.routes.append(api_mount(state))  # the ops API at /api/v1 (issue 12, docs/api.md)
+    app.router.routes.append(api_mount(state))  # the ops API at /api/v1 (R26, docs/api.md)
     add_error_pages(app)
     return app
 

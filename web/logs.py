@@ -8,7 +8,7 @@ and traceback, before it is formatted:
   ``/invitations/<token>``, …), found from the app's own routes (:func:`token_prefixes`),
   so a new route with a ``{token}`` parameter cannot be forgotten;
 - the value of any token-ish query parameter (``?token=…``, ``csrf``, ``session``, …);
-- an ops API token (``sa_…``) anywhere, and what follows ``Bearer`` (issue 12);
+- an ops API token (``sa_…``) anywhere, and what follows ``Bearer`` (R26);
 - anything shaped like an itsdangerous signature anywhere (a token pasted elsewhere in a
   path, a session cookie value): a run of URL-safe base64, a dot, and 27 or more more.
 

@@ -38,7 +38,7 @@ def when(value: datetime | None) -> str:
 
 def counted(count: int, one: str, many: str) -> str:
     """'1 campaign stops', '3 campaigns stop', '0 campaigns stop': the number with the words
-    that agree with it (issue 11). Pages leave out a line whose count is 0."""
+    that agree with it. Pages leave out a line whose count is 0."""
     return f"{count} {one if count == 1 else many}"
 
 

@@ -88,7 +88,7 @@ with workflow.unsafe.imports_passed_through():
 
 REFUSED = "refused"
 # Admission failed for a reason no retry heals (bad stored data, a broken invariant): no
-# row in the store, the reason in the result, the summary and RequestStatus (issue 8).
+# row in the store, the reason in the result, the summary and RequestStatus.
 FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
@@ -252,7 +252,7 @@ class AccessRequestLifecycle:
     def _validate_approve(self, command: ApproveRequest) -> None:
         self._require_pending()
         # S2's form: refused here too, so no caller (CLI, web, a raw client) can reach the
-        # store with a name that would break the e-mails (issue 8).
+        # store with a name that would break the e-mails.
         if command.new_bc_name is not None:
             problem = display_name_problem(command.new_bc_name)
             if problem is not None:

@@ -63,7 +63,7 @@ with workflow.unsafe.imports_passed_through():
 INVITED_SHARE_UNTIL = "r23-invited-share-until"
 
 REFUSED = "refused"
-# Never admitted because of bad data or a broken invariant, not a rule (issue 8).
+# Never admitted because of bad data or a broken invariant, not a rule.
 FAILED = "failed"
 
 Answer = Callable[[PartnerActivities, InvitationDecision], InvitationOutcome]

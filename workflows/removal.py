@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.summaries import removal_details
 
 REFUSED = "refused"
-# A step failed for a reason no retry heals (bad data, broken invariant): issue 8.
+# A step failed for a reason no retry heals (bad data, broken invariant).
 FAILED = "failed"
 
 

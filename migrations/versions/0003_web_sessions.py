@@ -1,5 +1,5 @@
 """web sessions held on the server (sign-out ends them) and the personal-link ask log
-that caps asks per request and per address (issue 8, item 5)
+that caps asks per request and per address (R7)
 
 Revision ID: 0003_web_sessions
 Revises: 0002

@@ -1,4 +1,4 @@
-"""Fixtures for the ops HTTP API (issue 12, docs/api.md): the link handler's app over the
+"""Fixtures for the ops HTTP API (R26, docs/api.md): the link handler's app over the
 real worker and dev server (the web tests' fixtures), and tokens made as ops make them."""
 
 from __future__ import annotations

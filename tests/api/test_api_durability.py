@@ -1,4 +1,4 @@
-"""Retries of the ops API's POSTs do nothing twice (issue 12 item 1, R6), across
+"""Retries of the ops API's POSTs do nothing twice (R26, R6), across
 processes and across a worker outage: the key is claimed in the store, and an answer that
 was a fault is not kept, so the retry runs again and meets the first attempt's work."""
 

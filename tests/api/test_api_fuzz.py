@@ -1,4 +1,4 @@
-"""A property-based run over the served schema (issue 12 item 3): Schemathesis generates
+"""A property-based run over the served schema (R26): Schemathesis generates
 calls for every operation from /api/v1/openapi.json and sends them over ASGI with an
 ``act`` token, on SQLite and on PostgreSQL, against the real worker and demo store.
 

@@ -1,4 +1,4 @@
-"""What every ops API call passes (issue 12 item 2, docs/api.md): a live bearer token
+"""What every ops API call passes (R26, docs/api.md): a live bearer token
 with the scope the call needs, the token's rate counted in the store (so it holds across
 link-handler processes), and a POST's Idempotency-Key; the acting user is the one the
 body names, and no token ever reaches a log line."""

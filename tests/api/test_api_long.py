@@ -1,4 +1,4 @@
-"""The ops API's long operations (issue 12 item 1): removing a partner (R19, R20) and bulk
+"""The ops API's long operations (R26): removing a partner (R19, R20) and bulk
 requests (R24) answer 202 with a Location that is polled to the end, with the numbers the
 CLI shows; the quota read (R4); every refusal is the CLI's code and changes nothing."""
 

@@ -1,4 +1,4 @@
-"""The ops API's partner-side calls (issue 12 item 1): what a BC holds, members,
+"""The ops API's partner-side calls (R26): what a BC holds, members,
 invitations, shares, end dates and campaigns (R16-R18, R23), with the CLI's rules and codes
 over HTTP."""
 
@@ -243,7 +243,7 @@ async def test_each_call_refuses_with_the_cli_code_and_changes_nothing(
 async def test_a_read_token_reads_but_may_not_act(
     api: httpx.AsyncClient, demo: Engine, read_token: Token
 ) -> None:
-    """Issue 12: ``read`` lists shops and campaigns; acting needs ``act`` (nothing moves)."""
+    """R26: ``read`` lists shops and campaigns; acting needs ``act`` (nothing moves)."""
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     shops = await api.get(f"/bcs/{AGENCY}/shops", headers=read_token.headers)
     assert shops.status_code == 200 and len(shops.json()["shops"]) == 1, shops.text

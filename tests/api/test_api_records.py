@@ -1,4 +1,4 @@
-"""The ops API's webhook and audit calls (issue 12 items 1, 4, 5; R26, R27): the CLI's
+"""The ops API's webhook and audit calls (R26, R27): the CLI's
 rules and codes over HTTP, refusals that move nothing, and the token's scope."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``POST /reference-data`` (issue 12 item 1): ``starter.py load`` over HTTP. The same
+"""``POST /reference-data`` (R26): ``starter.py load`` over HTTP. The same
 checks and refusal as the CLI (tests/test_bad_input.py), nothing stored when refused, the
 same counts ``load --json`` prints, and only an ``act`` token may load."""
 

@@ -1,4 +1,4 @@
-"""The ops API's request calls (issue 12 item 1): the CLI's rules and codes over HTTP."""
+"""The ops API's request calls (R26): the CLI's rules and codes over HTTP."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ async def test_bad_body_is_invalid_input(api: httpx.AsyncClient, demo: Engine) -
 async def test_metrics_name_api_routes_by_their_full_template(
     api: httpx.AsyncClient, http: httpx.AsyncClient
 ) -> None:
-    """Issue 10's request metrics cover the API too, labelled /api/v1/... (not /requests,
-    which a page route could also be), never by the path with its ids."""
+    """The request metrics (docs/operations.md) cover the API too, labelled /api/v1/...
+    (not /requests, which a page route could also be), never by the path with its ids."""
     await api.get("/requests/req_nope")
     scraped = (await http.get("/metrics")).text
     assert (

@@ -89,7 +89,7 @@ async def received(inbox: Inbox, secret: str, kind: str, request_id: str) -> dic
     return event
 
 
-async def test_issue12_the_readme_walk(
+async def test_r26_the_api_walk(
     app: FastAPI,
     settings: Settings,
     demo: Engine,

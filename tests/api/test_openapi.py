@@ -1,4 +1,4 @@
-"""The ops API's OpenAPI schema (issue 12 item 3): served as committed, and saying what
+"""The ops API's OpenAPI schema (R26): served as committed, and saying what
 the API really does: every call needs the bearer token, every POST takes an
 Idempotency-Key, and every error code an operation lists is a real, documented one."""
 

@@ -1,4 +1,4 @@
-"""Only the exact token issued is genuine (R13, issue 8 item 5).
+"""Only the exact token issued is genuine (R13).
 
 itsdangerous decodes base64 leniently: the last character's padding bits (``o`` → ``p``,
 ``q``, ``r``), ``=``/``==`` appended and non-ASCII characters all verified as genuine.

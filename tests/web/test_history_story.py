@@ -1,4 +1,4 @@
-"""R15, R21 (issue 11 item 5): one shop walked through every transition (requested, resent,
+"""R15, R21: one shop walked through every transition (requested, resent,
 approved, expired by the race naming the winner, cancelled, access removed by the seller),
 then the BC's shop list (`requests --bc`), the seller's history page (/partners),
 `requests --shop-code --json` and the Temporal UI (search attributes and summary of the

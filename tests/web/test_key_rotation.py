@@ -1,4 +1,4 @@
-"""Secret rotation (issue 8 item 5): SECRET_KEY signs, SECRET_KEYS_OLD only verifies, so a
+"""Secret rotation: SECRET_KEY signs, SECRET_KEYS_OLD only verifies, so a
 new key does not void the links already mailed; a key dropped from the list opens nothing."""
 
 from __future__ import annotations

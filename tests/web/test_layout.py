@@ -1,4 +1,4 @@
-"""The web layer's own shape (issue 9): no SQL and no store session in web/ (queries live
+"""The web layer's own shape: no SQL and no store session in web/ (queries live
 in store/), and every store read off the event loop (no async route or dependency calls
 the store directly). The whole project's checks (import cycles, function length, SQL
 outside store/) are tests/test_house.py's."""

@@ -1,4 +1,4 @@
-"""The hourly cap on personal-link asks from a copied link (R7, issue 8 item 5): at most
+"""The hourly cap on personal-link asks from a copied link (R7): at most
 three asks per request and per address in any hour; past that, the same page and status
 as any ask, and no e-mail. The count is in the store, so it holds across web processes."""
 

@@ -1,4 +1,4 @@
-"""Tokens never appear in logs (issue 8 item 5): every bearer token, in a path or a query,
+"""Tokens never appear in logs: every bearer token, in a path or a query,
 is redacted on every handler the link handler's logging writes to."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 11 item 6, the words on the seller's pages, rendered straight from the templates:
+"""The words on the seller's pages, rendered straight from the templates:
 the removal preview agrees with 0, 1 and many and leaves out lines that are zero (R19);
 the home page is titled once. The browser tests (test_seller_pages_polished.py) show the
 same pages at desktop and phone sizes."""

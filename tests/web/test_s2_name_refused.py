@@ -1,4 +1,4 @@
-"""Issue 8 on the seller's S2 form (R12): the issue's exact post, a new BC name carrying a
+"""Bad input on the seller's S2 form (R12): the exact post once reported, a new BC name carrying a
 ``Bcc:`` header, is refused on the form with the reason and nothing is created; the seller
 can correct it and approve."""
 

@@ -1,5 +1,5 @@
-"""Issue 11 item 6 in headless chromium, each at desktop and phone sizes, with screenshots
-in test-artifacts/screenshots/ (``polish-<what>-<size>.png``):
+"""The seller's pages in headless chromium, each at desktop and phone sizes, with
+screenshots in test-artifacts/screenshots/ (``polish-<what>-<size>.png``):
 
 - R19's removal preview agrees with its numbers and leaves out zero lines;
 - an S2 refusal (R12) is in view and has focus on a 390x844 phone;

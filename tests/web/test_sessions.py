@@ -1,4 +1,4 @@
-"""Sessions live on the server (R15, issue 8 item 5): sign-out ends the session itself, so
+"""Sessions live on the server (R15): sign-out ends the session itself, so
 a copy of the cookie replayed afterwards opens nothing; an expired or unknown session is
 refused even under a validly signed cookie."""
 
