@@ -130,7 +130,7 @@ WHEN: dict[str, str] = {
     E.AUDIT_NOT_AN_EXPORT: "the file's first line is not an audit export's header (R27)",
     E.AUDIT_LINE_ALTERED: "a line's content does not match its hash (R27)",
     E.AUDIT_LINE_OUT_OF_CHAIN: "a line was removed before this one, or lines reordered (R27)",
-    E.AUDIT_LINES_MISSING: "lines were cut from the file's end, or its trailer altered (R27, R32)",
+    E.AUDIT_LINES_MISSING: "lines were cut from the file's end, or its trailer altered (R27)",
     E.AUDIT_STORE_MISMATCH: "a well-chained line differs from what the store recorded (R27)",
     E.AUDIT_CHAIN_BROKEN: "the store's own chain was changed outside the service (R27)",
     E.UNKNOWN_WEBHOOK: "no webhook subscription has that id (R26)",
