@@ -42,7 +42,7 @@ from store.people import find_shop_by_code
 from tests.conftest import AGENCY, ANA, DEMO, NIA, S1_SHOP, S2_SHOP, load_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-TOO_BIG = 2**64  # the 99999999999999999999 is larger still; both overflow BIGINT
+TOO_BIG = 2**64  # the reported 99999999999999999999 is larger still; both overflow BIGINT
 
 
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -84,7 +84,7 @@ def _demo_with(path: tuple[str, int, str], value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "words"),
     [
-        # The BC name: a header injection in every e-mail naming the BC.
+        # The reported BC name: a header injection in every e-mail naming the BC.
         (("business_centers", 0, "name"), "Acme\r\nBcc: evil@attacker.example", "U+000D"),
         (("shops", 0, "name"), "Shop\nTwo", "U+000A"),
         (("users", 0, "name"), "Ana\x00", "U+0000"),

@@ -428,7 +428,7 @@ def test_locked_store_is_store_unavailable_after_the_busy_timeout(
 def test_migrate_refuses_a_truncated_store_and_keeps_a_new_one_new(
     store_file: Path, tmp_path: Path
 ) -> None:
-    """The issue's case: a store truncated to 8 kB let migrate exit 0."""
+    """The reported case: a store truncated to 8 kB let migrate exit 0."""
     truncated = tmp_path / "truncated.db"
     truncated.write_bytes(store_file.read_bytes()[:8192])
     message = invoke(["migrate", "--json"], f"sqlite:///{truncated}").error("store_unavailable")

@@ -310,7 +310,7 @@ WEDGE_DATA = {
 
 
 def test_names_stored_by_hand_still_mail_once(sqlite_engine: Engine, tmp_path: Path) -> None:
-    """The issue's two names, written straight into the database (as an older version or a
+    """The two reported names, written straight into the database (as an older version or a
     hand edit could): the request's e-mails go out, one per team member, whole; a retry of
     the activity sends nothing more."""
     load_data(sqlite_engine, WEDGE_DATA)

@@ -1,4 +1,4 @@
-"""The issue's "Done when", walked as a new user would, through the real worker and dev
+"""The partner side's whole story, walked as a new user would, through the real worker and dev
 server: after approval (R14) the agency invites a member (R16), assigns them, shares the
 shop with a sub-agency (R17), both run campaigns (R18); the seller previews and removes the
 agency (R19): the agency's and the sub-agency's campaigns stop and the shop leaves their
