@@ -1,4 +1,4 @@
-"""The CLI's error contract (docs/operations.md, "Errors"): every failure
+"""The CLI's error contract (docs/operations.md; codes in docs/errors.md): every failure
 of every command, usage errors included, gives with --json exactly one
 {"error": {"code", "message"}} object on stdout and a non-zero exit, without --json one
 line on stderr, never a traceback; and nothing changes (the store file's bytes, its rows).
