@@ -1,6 +1,6 @@
 """The API's error contract: every refusal and fault is ``{"error": {"code", "message",
 "details"}}`` with a status fixed by the code, the same codes the CLI prints
-(models/errors.py, docs/api.md)."""
+(models/errors.py; every code tabled in docs/errors.md)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ UNLISTED_STATUS = 422  # a refusal code added later without a status here
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(description="A stable code from docs/api.md; scripts branch on it.")
+    code: str = Field(description="A stable code from docs/errors.md; scripts branch on it.")
     message: str = Field(description="The same sentence the CLI prints, for people.")
     details: dict[str, Any] = Field(
         default_factory=dict, description="The values the message names, as data."
