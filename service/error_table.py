@@ -111,7 +111,7 @@ WHEN: dict[str, str] = {
     ),
     E.USAGE_ERROR: (
         "the command line's shape is wrong (unknown command or option, a missing option or "
-        "argument); on the API, a call that needs exactly one of two fields"
+        "argument); the API maps it to 400 but answers a call's bad shape with `invalid_input`"
     ),
     E.INTERNAL_ERROR: (
         "an unexpected error, a bug: the message names it (`SHOP_ACCESS_DEBUG=1` prints the "
@@ -135,7 +135,7 @@ WHEN: dict[str, str] = {
     E.AUDIT_CHAIN_BROKEN: "the store's own chain was changed outside the service (R27)",
     E.UNKNOWN_WEBHOOK: "no webhook subscription has that id (R26)",
     E.UNKNOWN_WEBHOOK_EVENT: "replaying an event the subscription has no delivery of (R26)",
-    E.WEBHOOK_REMOVED: "changing or replaying on a removed subscription (R26)",
+    E.WEBHOOK_REMOVED: "replaying an event on a removed subscription (R26)",
     E.END_DATE_TOO_LATE: (
         "an end date later than the grantor BC's own (or any date while the grantor's has "
         "one and none is given); names both dates (R23)"
@@ -143,7 +143,7 @@ WHEN: dict[str, str] = {
     E.END_DATE_PASSED: "an end date that has already passed (R23)",
     E.UNKNOWN_BULK: "no bulk request has that id, or it is past Temporal's retention (R24)",
     E.BULK_NOT_RUNNING: "cancelling a bulk request that completed or was cancelled (R24)",
-    E.UNAUTHENTICATED: "no API token, or one unknown, revoked or expired (R26)",
+    E.UNAUTHENTICATED: "no API token, or an unknown or revoked one (R26)",
     E.SCOPE_REQUIRED: "a `read` token on a call that acts (R26)",
     E.RATE_LIMITED: "the token's calls in the last minute reached its limit (R26)",
     E.IDEMPOTENCY_KEY_REUSED: "an Idempotency-Key first used for a different call",
