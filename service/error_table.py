@@ -137,8 +137,8 @@ WHEN: dict[str, str] = {
     E.UNKNOWN_WEBHOOK_EVENT: "replaying an event the subscription has no delivery of (R26)",
     E.WEBHOOK_REMOVED: "replaying an event on a removed subscription (R26)",
     E.END_DATE_TOO_LATE: (
-        "an end date later than the grantor BC's own (or any date while the grantor's has "
-        "one and none is given); names both dates (R23)"
+        "a share's or assignment's end date later than the grantor BC's own, or none while "
+        "the grantor has one; names both dates (R23)"
     ),
     E.END_DATE_PASSED: "an end date that has already passed (R23)",
     E.UNKNOWN_BULK: "no bulk request has that id, or it is past Temporal's retention (R24)",
