@@ -10,6 +10,7 @@ SQL and a docstring mentioning ``select(`` is not a query.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -250,23 +251,33 @@ in docs/decisions.md instead."""
 CITING_SUFFIXES = {".py", ".md", ".toml", ".sh", ".html", ".txt", ".cfg", ".ini", ".yml"}
 NOT_CITING = {"CHANGELOG.md"}
 """The changelog records history, issue numbers included."""
-UNREAD = {".venv", ".git", "var", "node_modules", "shop_access.egg-info", "__pycache__"}
+UNREAD = {"var", "test-artifacts", "node_modules", "shop_access.egg-info", "__pycache__"}
+"""Output and installed packages, not the project's text; hidden folders too, but .ci."""
+
+
+def citing_files(root: Path = ROOT) -> Iterator[Path]:
+    """The project's text files: code, tests, docs, templates, scripts and CI."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in UNREAD and (d == ".ci" or d[0] != "."))
+        top = Path(folder).relative_to(root).parts[:1]
+        for name in sorted(files):
+            path = Path(folder) / name
+            if name not in NOT_CITING and (
+                path.suffix in CITING_SUFFIXES or top in {("scripts",), (".ci",)}
+            ):
+                yield path
 
 
 def cited_issue_numbers(root: Path = ROOT) -> list[str]:
     """Every line of code, tests, docs and scripts that cites an issue by number."""
-    found = []
-    for path in sorted(root.rglob("*")):
-        parts = path.relative_to(root).parts
-        if UNREAD & set(parts) or not path.is_file() or path.name in NOT_CITING:
-            continue
-        if path.suffix not in CITING_SUFFIXES and parts[0] not in {"scripts", ".ci"}:
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for number, line in enumerate(text.splitlines(), 1):
-            if ISSUE_NUMBER.search(line):
-                found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
-    return found
+    return [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in citing_files(root)
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        )
+        if ISSUE_NUMBER.search(line)
+    ]
 
 
 def test_house_no_issue_number_cited_in_code_tests_or_docs() -> None:
