@@ -45,6 +45,8 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # R28: the BCP 47 tag of the language it is written in (the Content-Language header).
+    language: str = "en"
 
 
 Record = Callable[[], AbstractContextManager[None]]
@@ -143,6 +145,7 @@ def build_message(
         # Stable per business key: if a send is ever repeated, receivers can tell.
         "Message-ID": message_id(key, domain),
         "X-Shop-Access-Key": header_text(key),
+        "Content-Language": header_text(email.language),
     }
     if not (headers["From"].isascii() and headers["To"].isascii()):
         return _international_message(headers, email)

@@ -57,6 +57,23 @@ def team_member_id(session: Session, *, shop_id: int, email: str) -> int | None:
     ).first()
 
 
+def preferred_language(session: Session, email: str) -> str | None:
+    """R28: the language the person with this address saved, if any."""
+    user = find_user(session, email)
+    return user.preferred_language if user is not None else None
+
+
+def save_preferred_language(session: Session, email: str, language: str) -> bool:
+    """R28: remember a known person's language; False (nothing written) for an address
+    no person has. The caller checks ``language`` is a shipped one."""
+    user = find_user(session, email)
+    if user is None:
+        return False
+    user.preferred_language = language
+    session.add(user)
+    return True
+
+
 def require_user(session: Session, email: str) -> User:
     user = find_user(session, email)
     if user is None:
