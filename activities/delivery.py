@@ -164,11 +164,14 @@ def message_id(key: str, domain: str = "shop-access.local") -> str:
 def _international_message(headers: dict[str, str], email: RenderedEmail) -> EmailMessage:
     message = EmailMessage()
     for name, value in headers.items():
-        message[name] = value
+        if name != "Content-Language":
+            message[name] = value
     message.set_content(email.text, cte="8bit" if _readable(email.text) else "quoted-printable")
     message.add_alternative(
         email.html, subtype="html", cte="8bit" if _readable(email.html) else "quoted-printable"
     )
+    # set_content drops every Content-* header set before it: the language goes on after.
+    message["Content-Language"] = headers["Content-Language"]
     return message
 
 

@@ -52,7 +52,13 @@ def update() -> None:
     extract(POT)
     for language in LANGUAGES:
         if not po_path(language).exists():
-            pybabel("init", f"--input-file={POT}", f"--output-dir={LOCALE}", f"--locale={language}", "--width=100")
+            pybabel(
+                "init",
+                f"--input-file={POT}",
+                f"--output-dir={LOCALE}",
+                f"--locale={language}",
+                "--width=100",
+            )
     pybabel(
         "update",
         f"--input-file={POT}",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, select
 
 from models.enums import MemberRole
 from models.errors import ErrorCode, Refusal
 from models.tables import BCMember, BusinessCenter, Shop, ShopTeamMember, User
+from store.db import read_session, write_session
 
 
 def normalise_email(email: str) -> str:
@@ -72,6 +73,23 @@ def save_preferred_language(session: Session, email: str, language: str) -> bool
     user.preferred_language = language
     session.add(user)
     return True
+
+
+def reader_language_and_market(
+    engine: Engine, *, email: str | None, shop_code: str | None
+) -> tuple[str | None, str | None]:
+    """R28 for a page: the reader's saved language (if any) and the market (location) of
+    the shop the page is about (if any), in one read."""
+    with read_session(engine) as session:
+        saved = preferred_language(session, email) if email else None
+        shop = find_shop_by_code(session, shop_code) if shop_code else None
+        return saved, (shop.location if shop is not None else None)
+
+
+def remember_language(engine: Engine, email: str, language: str) -> bool:
+    """R28: save a person's language in its own transaction (see save_preferred_language)."""
+    with write_session(engine) as session:
+        return save_preferred_language(session, email, language)
 
 
 def require_user(session: Session, email: str) -> User:

@@ -25,8 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import i18n
-from store.db import read_session, write_session
-from store.people import find_shop_by_code, preferred_language, save_preferred_language
+from store.people import reader_language_and_market, remember_language
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
@@ -72,10 +71,7 @@ def refine(state: WebState, *, email: str | None = None, shop_code: str | None =
         return i18n.DEFAULT
     saved = market = None
     if email or shop_code:
-        with read_session(state.engine) as session:
-            saved = preferred_language(session, email) if email else None
-            shop = find_shop_by_code(session, shop_code) if shop_code else None
-            market = shop.location if shop is not None else None
+        saved, market = reader_language_and_market(state.engine, email=email, shop_code=shop_code)
     choice.locale = i18n.negotiate(
         saved=saved if i18n.is_known(saved) else choice.cookie,
         accept_language=choice.accept_language,
@@ -188,8 +184,7 @@ def choose_language(
     back = _safe_next(form.next)
     email = _reader(request, state, back)
     if email:
-        with write_session(state.engine) as session:
-            save_preferred_language(session, email, form.language)
+        remember_language(state.engine, email, form.language)
     response = RedirectResponse(back, status_code=303)
     response.set_cookie(
         LANGUAGE_COOKIE,

@@ -66,6 +66,8 @@ def environment(language: str = i18n.DEFAULT) -> Environment:
     # Whitespace inside {% trans %} collapses: translators see one line per sentence.
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    # The page's language for <html lang> and the switcher; ``here`` is per request.
+    env.globals.update(lang=i18n.tag(language), language=language, languages=i18n.KNOWN, here="/")
     env.filters["when"] = when
     env.filters["counted"] = counted
     env.filters["t"] = translated
@@ -84,17 +86,7 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     language = locale.current()
-    html = (
-        environment(language)
-        .get_template(template)
-        .render(
-            lang=i18n.tag(language),
-            language=language,
-            languages=i18n.KNOWN,
-            here=locale.here(),
-            **context,
-        )
-    )
+    html = environment(language).get_template(template).render(here=locale.here(), **context)
     return HTMLResponse(
         html, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
     )
