@@ -55,26 +55,29 @@ def timezones() -> list[str]:
     )
 
 
-PERMISSION_NAMES = {
-    Permission.AD_PROMOTION: "ad promotion",
-    Permission.MANAGER: "manager",
+# R14 in a seller's words, one whole sentence per grant for translators (R28).
+PARTNER_GRANT_TEXT = {
+    Permission.AD_PROMOTION: N_(
+        "%(bc_name)s becomes a partner of your shop with ad promotion permission; every ad "
+        "account under it can run Product Sales campaigns with your shop as the product source."
+    ),
+    Permission.MANAGER: N_(
+        "%(bc_name)s becomes a partner of your shop with manager permission; every ad account "
+        "under it can run Product Sales campaigns with your shop as the product source."
+    ),
 }
+OWNER_GRANT_TEXT = N_(
+    "%(bc_name)s becomes your shop's owner Business Center; every ad account under it can "
+    "run Product Sales campaigns with your shop as the product source."
+)
 
 
 def grant_text(method: RequestMethod, bc_name: str) -> str:
-    """R14 in a seller's words: what approving gives the requesting BC."""
+    """R14 in a seller's words, in the page's language: what approving gives the BC."""
     relationship, permission = GRANT_FOR_METHOD[method]
     if relationship is Relationship.OWNER:
-        what = f"{bc_name} becomes your shop's owner Business Center"
-    else:
-        what = (
-            f"{bc_name} becomes a partner of your shop with "
-            f"{PERMISSION_NAMES[permission]} permission"
-        )
-    return (
-        what + "; every ad account under it can run Product Sales campaigns with your shop "
-        "as the product source."
-    )
+        return locale.say(OWNER_GRANT_TEXT, bc_name=bc_name)
+    return locale.say(PARTNER_GRANT_TEXT[permission], bc_name=bc_name)
 
 
 def open_link(token: str, state: State) -> tuple[LinkClaims, RequestView]:
@@ -129,8 +132,12 @@ def approval_page(
     if not seller.on_team:
         raise PageError(
             403, N_("You cannot approve this request"),
-            f"{email} is not on the team of shop {view.shop_name} ({view.shop_code}). Only "
-            "its owner, main admins and ad managers can approve access. Nothing was changed.",
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_name)s (%(shop_code)s). Only "
+                   "its owner, main admins and ad managers can approve access. Nothing was "
+                   "changed."),
+                email=email, shop_name=view.shop_name, shop_code=view.shop_code,
+            ),
         )  # fmt: skip
     return page(
         "approve.html",
@@ -436,7 +443,10 @@ def sign_in(link: Link, form: Annotated[CsrfForm, Form()], state: State) -> Resp
     if not seller_views.is_on_team(state.engine, view.shop_code, claims.email):
         raise PageError(
             403, N_("You cannot manage this shop's partners"),
-            f"{claims.email} is not on the team of shop {view.shop_name} ({view.shop_code}).",
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_name)s (%(shop_code)s)."),
+                email=claims.email, shop_name=view.shop_name, shop_code=view.shop_code,
+            ),
         )  # fmt: skip
     session_id = sessions.start(
         state.engine, email=claims.email, lifetime=timedelta(seconds=state.sessions.max_age)

@@ -146,7 +146,11 @@ def on_team(shop_code: str, email: SignedIn, state: State) -> TeamMember:
         raise PageError(
             403,
             N_("You cannot manage this shop's partners"),
-            f"{email} is not on the team of shop {shop_code}.",
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_code)s."),
+                email=email,
+                shop_code=shop_code,
+            ),
         )
     return TeamMember(email=email, shop_code=shop_code)
 

@@ -63,6 +63,12 @@ def here() -> str:
     return choice.path + (f"?{choice.query}" if choice.query else "")
 
 
+def say(message: str, **values: object) -> str:
+    """``message`` (English marked with N_) in the page's language, its ``%(name)s``
+    placeholders filled: for sentences made in Python with data in them."""
+    return i18n.gettext(current(), message) % values
+
+
 def refine(state: WebState, *, email: str | None = None, shop_code: str | None = None) -> str:
     """R28 for a page that knows its reader or its shop: the person's saved choice, else
     the cookie, else Accept-Language, else the shop's market, else English."""

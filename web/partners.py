@@ -28,7 +28,7 @@ from models.tables import Shop
 from service.i18n import N_
 from store import expiry, partner_views, seller_views, sessions
 from store.partner_views import GrantOfShop
-from web import until
+from web import locale, until
 from web.deps import OnTeam, RemoveAccessForm, SignedIn, SignOutForm
 from web.rendering import page, said
 from web.security import SESSION_COOKIE
@@ -93,7 +93,10 @@ def _partner_grant(state: WebState, shop_code: str, grant_id: int) -> GrantOfSho
         raise PageError(
             409,
             N_("This is the shop's owner"),
-            f"{found.bc_name} owns the shop; only partners' access can be removed.",
+            locale.say(
+                N_("%(bc_name)s owns the shop; only partners' access can be removed."),
+                bc_name=found.bc_name,
+            ),
         )
     return found
 

@@ -101,14 +101,20 @@ def said(refusal: Refusal) -> str:
     return wording(refusal.code, refusal.details, fallback=refusal.message, locale=locale.current())
 
 
-# Words the store hands pages as data (a team role, a permission) and templates show
-# through |t: marked here so the catalogue has them.
-# Translators: roles on a TikTok Shop's team and permissions on a shop, as Seller Center
-# and Business Center name them.
+# Words the store hands pages and e-mails as data (a role, a permission) and templates
+# show through |t (underscores as spaces): marked here so the catalogue has them.
+# Translators: roles on a TikTok Shop's team, a Business Center's relationship to a shop,
+# and permissions on a shop, as Seller Center and Business Center name them.
 DATA_WORDS = (
     N_("owner"),
+    N_("partner"),
     N_("main admin"),
     N_("ad manager"),
     N_("ad promotion"),
     N_("manager"),
+    N_("admin"),
+    N_("standard"),
+    # Translators: permissions in an ad account.
+    N_("operator"),
+    N_("analyst"),
 )

@@ -23,6 +23,7 @@ from models.until_dates import parse_until
 from service import until as until_service
 from service.i18n import N_
 from store import partner_views
+from web import locale
 from web.deps import CsrfForm, OnTeam, SignedIn, Text, check_form
 from web.rendering import said
 from web.state import PageError, State, WebState
@@ -60,7 +61,11 @@ async def set_until(
     if found is None or found.grant.relationship is not Relationship.PARTNER:
         raise PageError(404, N_("No such partner"), N_("This shop has no such partner."))
     if found.grant.revoked_at is not None:
-        raise PageError(409, N_("Nothing was changed"), f"{found.bc_name} no longer has access.")
+        raise PageError(
+            409,
+            N_("Nothing was changed"),
+            locale.say(N_("%(bc_name)s no longer has access."), bc_name=found.bc_name),
+        )
     ends_at: datetime | None = None
     try:
         if not form.clear:
