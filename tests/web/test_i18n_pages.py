@@ -1,0 +1,148 @@
+"""R28 on the seller pages: every page in the pseudo-locale shows no English that skipped
+the catalogue; the language is negotiated in R28's order (saved choice, then the cookie,
+then Accept-Language, then the shop's market, then English); each page says its language
+(<html lang>, Content-Language) and varies on Accept-Language; the switcher saves a choice
+on the person the page is for, and refuses an unknown language changing nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from models.settings import Settings
+from models.tables import User
+from service import i18n
+from service.requests import RequestService
+from store.db import read_session
+from tests.conftest import DEMO, KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP
+from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
+from tests.web.conftest import copy_path, csrf_in, personal_path, submit
+from tests.web.test_partners import sign_in
+from web.locale import LANGUAGE_COOKIE
+
+# A moment as the pseudo-locale formats it (English CLDR data): data, not wording.
+MOMENT = re.compile(r"\d{1,2} [A-Z][a-z]{2,3} \d{4}, \d{2}:\d{2} [A-Z]{3}")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+# The demo store's names, codes and addresses, and the languages named in their own words.
+DATA = [*_strings(json.loads(DEMO.read_text())), *i18n.KNOWN.values()]
+
+
+def _language(engine: Engine, email: str) -> str | None:
+    with read_session(engine) as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+        return user.preferred_language
+
+
+def _bare(html: str, *extra: str) -> list[str]:
+    return bare_english(MOMENT.sub(" ", visible_text(html)), [*DATA, *extra])
+
+
+@pytest.fixture()
+def xa() -> Iterator[str]:
+    with pseudo_locale() as locale:
+        yield locale
+
+
+async def test_r28_every_page_is_all_catalogue_in_the_pseudo_locale(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, xa: str
+) -> None:
+    http.cookies.set(LANGUAGE_COOKIE, xa)
+    s1 = await submit(service, S1_SHOP)
+    s2 = await submit(service, S2_SHOP)
+    s3 = await submit(service, S3_SHOP)
+    s4 = await submit(service, S4_SHOP)
+    ids = [s.request_id for s in (s1, s2, s3, s4)]
+    pages = {
+        "home": "/",
+        "language": "/language",
+        "not found": "/no-such-page",
+        "S1 approval": personal_path(settings, s1.request_id, OLI),
+        "S2 approval": personal_path(settings, s2.request_id, NIA),
+        "S3 approval": personal_path(settings, s3.request_id, RAJ),
+        "S4 approval": personal_path(settings, s4.request_id, KIM),
+        "copied link": copy_path(settings, s1.request_id),
+        "bad link": "/approve/not-a-token",
+    }
+    for name, path in pages.items():
+        answer = await http.get(path)
+        assert f'<html lang="{i18n.tag(xa)}">' in answer.text, name
+        assert "⟦" in answer.text, f"{name}: nothing was translated"
+        assert _bare(answer.text, *ids) == [], f"{name} has untranslated words"
+    # The approved outcome, and partner management once signed in.
+    link = personal_path(settings, s1.request_id, OLI)
+    done = await http.post(link, data={"csrf": csrf_in((await http.get(link)).text)})
+    outcome = await http.get(done.headers.get("location", link))
+    assert _bare(outcome.text, *ids) == [], "the approved page has untranslated words"
+    await sign_in(http, settings, s3.request_id, RAJ)
+    partners = await http.get("/partners")
+    assert partners.status_code == 200
+    assert _bare(partners.text, *ids) == [], "partner management has untranslated words"
+
+
+async def test_r28_page_language_follows_saved_choice_then_browser_then_market(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
+) -> None:
+    sub = await submit(service, S4_SHOP)  # Kim's shop is in Thailand
+    link = personal_path(settings, sub.request_id, KIM)
+
+    market = await http.get(link)
+    assert '<html lang="th">' in market.text
+    assert market.headers["content-language"] == "th"
+    assert "accept-language" in market.headers["vary"].lower()
+
+    browser = await http.get(link, headers={"Accept-Language": "fr;q=0.9, vi;q=0.8, en;q=0.5"})
+    assert browser.headers["content-language"] == "vi"
+
+    # Kim picks Bahasa Melayu on the page: saved on Kim, kept in a cookie, back to the page.
+    chosen = await http.post("/language", data={"language": "ms", "next": link})
+    assert chosen.status_code == 303 and chosen.headers["location"] == link
+    assert f"{LANGUAGE_COOKIE}=ms" in chosen.headers["set-cookie"]
+    assert _language(demo, KIM) == "ms"
+
+    # The saved choice beats the browser, even without the cookie (another device).
+    http.cookies.clear()
+    again = await http.get(link, headers={"Accept-Language": "vi"})
+    assert again.headers["content-language"] == "ms"
+    assert '<option value="ms" lang="ms" selected>' in again.text
+
+
+async def test_r28_unknown_language_is_refused_and_nothing_changes(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
+) -> None:
+    sub = await submit(service, S4_SHOP)
+    link = personal_path(settings, sub.request_id, KIM)
+    before = _language(demo, KIM)
+    refused = await http.post("/language", data={"language": "xx", "next": link})
+    assert refused.status_code == 400
+    assert "Unknown language" in refused.text
+    assert "set-cookie" not in refused.headers
+    assert _language(demo, KIM) == before
+
+
+async def test_r28_switcher_goes_back_only_to_this_site(
+    http: httpx.AsyncClient, demo: Engine
+) -> None:
+    for outside in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        answer = await http.post("/language", data={"language": "th", "next": outside})
+        assert answer.status_code == 303 and answer.headers["location"] == "/"
+    # An anonymous visitor's choice is a cookie only: nobody's saved language changes.
+    assert _language(demo, KIM) is None
