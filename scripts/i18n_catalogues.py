@@ -109,16 +109,15 @@ def check() -> int:
     untranslated: list[str] = []
     for language in LANGUAGES:
         path = po_path(language)
+        shown = path.relative_to(LOCALE.parent)
         if not path.exists():
-            problems.append(
-                f"{path.relative_to(LOCALE.parent)} is missing: run scripts/i18n update"
-            )
+            problems.append(f"{shown} is missing: run scripts/i18n update")
             continue
         catalog = _read(path)
         keys = {key for key in _entries(catalog)}
         if keys != template:
             problems.append(
-                f"{path.relative_to(LOCALE.parent)} is stale ({len(template - keys)} messages missing, "
+                f"{shown} is stale ({len(template - keys)} messages missing, "
                 f"{len(keys - template)} extra): run scripts/i18n update"
             )
         empty = fuzzy = 0
