@@ -155,7 +155,9 @@ def test_r28_catalogue_check_fails_on_a_missing_translation(
     path = catalogues.po_path("th")
     with path.open("rb") as file:
         catalog = read_po(file, locale="th")
-    catalog.get("Sign out").string = ""
+    sign_out = catalog.get("Sign out")
+    assert sign_out is not None
+    sign_out.string = ""
     with path.open("wb") as file:
         write_po(file, catalog, width=100)
     assert catalogues.check() == 1
