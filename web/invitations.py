@@ -19,6 +19,7 @@ from models.partner_enums import InvitationKind, InvitationStatus
 from service.i18n import N_
 from store import partner_views
 from store.partner_views import InvitationDetails
+from web import locale
 from web.deps import CsrfForm, check_form
 from web.partners import refusal_page
 from web.rendering import page
@@ -55,6 +56,8 @@ def open_invitation(token: str, state: State) -> OpenedInvitation:
             N_("This invitation does not exist"),
             N_("The link is genuine but points to an invitation this service does not know."),
         )
+    # R28: the invitee's saved language, else the cookie, else their browser's.
+    locale.refine(state, email=claims.email)
     return OpenedInvitation(token=token, email=claims.email, details=details)
 
 

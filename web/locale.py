@@ -8,7 +8,7 @@ first, the shop's market after the browser). Every page answers with
 it stays English with stable codes.
 
 ``POST /language`` saves a choice: in a cookie always, and on the person when the page it
-came from names them (a signed-in session, or the personal approval link being read).
+came from names them (a signed-in session, or the personal link being read).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def _safe_next(raw: str) -> str:
 
 def _reader(request: Request, state: WebState, back: str) -> str | None:
     """Who the page the choice came from was for: the signed-in person, or the reader of
-    the personal approval link it shows."""
+    the personal approval link or invitation link it shows."""
     email = state.signed_in(request.cookies.get(SESSION_COOKIE))
     if email:
         return email
@@ -165,6 +165,9 @@ def _reader(request: Request, state: WebState, back: str) -> str | None:
         # A bad link names nobody (the cookie still applies); a copied link, no person.
         claims = state.links.verify(path.removeprefix("/approve/").split("/", 1)[0])
         return claims.email if claims is not None and claims.email else None
+    if path.startswith("/invitations/"):
+        invited = state.invitation_links.verify(path.removeprefix("/invitations/").split("/")[0])
+        return invited.email if invited is not None and invited.email else None
     return None
 
 

@@ -8,22 +8,49 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import select
+from temporalio.client import Client
 
+from models.enums import MemberRole, Permission
+from models.partner_enums import AdAccountPermission
+from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import User
 from service import i18n
+from service.partners import PartnerService
 from service.requests import RequestService
 from store.db import read_session
-from tests.conftest import DEMO, KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    DEMO,
+    KIM,
+    LEE,
+    NIA,
+    OLI,
+    RAJ,
+    S1_SHOP,
+    S2_SHOP,
+    S3_SHOP,
+    S4_SHOP,
+    SUBAGENCY,
+)  # fmt: skip
+from tests.partners_support import (
+    AGENCY_ADS,
+    NEW_MEMBER,
+    approved_partner,
+    close_partner_workflows,
+)
 from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 from tests.web.conftest import copy_path, csrf_in, personal_path, submit
+from tests.web.test_invitations_web import _path, emailed_invitation
 from tests.web.test_partners import sign_in
 from web.locale import LANGUAGE_COOKIE
 
@@ -54,6 +81,12 @@ def _language(engine: Engine, email: str) -> str | None:
 
 def _bare(html: str, *extra: str) -> list[str]:
     return bare_english(MOMENT.sub(" ", visible_text(html)), [*DATA, *extra])
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def close_partners(client: Client, demo: Engine, worker: Any) -> AsyncIterator[None]:
+    yield
+    await close_partner_workflows(client, demo)
 
 
 @pytest.fixture()
@@ -146,3 +179,29 @@ async def test_r28_switcher_goes_back_only_to_this_site(
         assert answer.status_code == 303 and answer.headers["location"] == "/"
     # An anonymous visitor's choice is a cookie only: nobody's saved language changes.
     assert _language(demo, KIM) is None
+
+
+@pytest.mark.usefixtures("close_partners")
+async def test_r28_invitation_pages_are_all_catalogue_in_the_pseudo_locale(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine, xa: str
+) -> None:
+    partners = PartnerService(service.client, demo, settings.task_queue, timeout=20)
+    await partners.invite_members(
+        bc_id=AGENCY, emails=[NEW_MEMBER], role=MemberRole.STANDARD, by=ANA,
+        ad_accounts=[
+            AdAccountGrant(ad_account_id=AGENCY_ADS, permission=AdAccountPermission.OPERATOR)
+        ],
+    )  # fmt: skip
+    await approved_partner(service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
+    await partners.share_shop(
+        bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION, by=ANA,
+    )  # fmt: skip
+    http.cookies.set(LANGUAGE_COOKIE, xa)
+    for to in (NEW_MEMBER, LEE):
+        path = _path(await emailed_invitation(settings, to))
+        shown = await http.get(path)
+        assert shown.status_code == 200 and "⟦" in shown.text
+        assert _bare(shown.text, NEW_MEMBER) == [], f"the invitation to {to} has bare English"
+        done = await http.post(path + "/decline", data={"csrf": csrf_in(shown.text, "decline")})
+        assert _bare(done.text, NEW_MEMBER) == [], f"the declined page ({to}) has bare English"
