@@ -40,7 +40,7 @@ def when(value: datetime | None, timezone: str | None = None) -> str:
 
 def counted(count: int, one: str, many: str) -> str:
     """'1 campaign stops', '3 campaigns stop', '0 campaigns stop': the number with the words
-    that agree with it (issue 11). Pages leave out a line whose count is 0. English only:
+    that agree with it. Pages leave out a line whose count is 0. English only:
     translated pages use ngettext in the template instead."""
     return f"{count} {one if count == 1 else many}"
 

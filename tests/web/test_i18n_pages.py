@@ -52,6 +52,7 @@ from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 from tests.web.conftest import copy_path, csrf_in, personal_path, submit
 from tests.web.test_invitations_web import _path, emailed_invitation
 from tests.web.test_partners import sign_in
+from tests.web.test_removal_web import _sign_in, _story
 from web.locale import LANGUAGE_COOKIE
 
 # A moment as the pseudo-locale formats it (English CLDR data): data, not wording.
@@ -205,3 +206,24 @@ async def test_r28_invitation_pages_are_all_catalogue_in_the_pseudo_locale(
         assert _bare(shown.text, NEW_MEMBER) == [], f"the invitation to {to} has bare English"
         done = await http.post(path + "/decline", data={"csrf": csrf_in(shown.text, "decline")})
         assert _bare(done.text, NEW_MEMBER) == [], f"the declined page ({to}) has bare English"
+
+
+@pytest.mark.usefixtures("close_partners")
+async def test_r28_partner_management_and_removal_are_all_catalogue_in_the_pseudo_locale(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine, xa: str
+) -> None:
+    """R15 with partners and their end dates, R19's preview (downstream, campaigns) and the
+    removed page, R23's end-date form, all in the pseudo-locale."""
+    request_id = await _story(service, service.client, demo, settings.task_queue)
+    http.cookies.set(LANGUAGE_COOKIE, xa)
+    await _sign_in(http, settings, request_id)
+    listing = await http.get("/partners")
+    assert _bare(listing.text, request_id) == [], "partner management has bare English"
+    remove = listing.text.split(f'href="/partners/{S1_SHOP}/grants/')[1].split('"')[0]
+    preview_path = f"/partners/{S1_SHOP}/grants/{remove}"
+    preview = await http.get(preview_path)
+    assert preview.status_code == 200 and "data-total-campaigns>" in preview.text
+    assert _bare(preview.text) == [], "the removal preview has bare English"
+    done = await http.post(preview_path, data={"csrf": csrf_in(preview.text, "remove")})
+    assert done.status_code == 200
+    assert _bare(done.text) == [], "the removed page has bare English"
