@@ -75,15 +75,22 @@ def save_preferred_language(session: Session, email: str, language: str) -> bool
     return True
 
 
-def reader_language_and_market(
-    engine: Engine, *, email: str | None, shop_code: str | None
-) -> tuple[str | None, str | None]:
-    """R28 for a page: the reader's saved language (if any) and the market (location) of
-    the shop the page is about (if any), in one read."""
+def page_reader(
+    engine: Engine, *, email: str | None, shop_code: str | None, bc_id: int | None = None
+) -> tuple[str | None, str | None, str | None]:
+    """R28 for a page, in one read: the reader's saved language, the market (location) of
+    the shop the page is about, and the timezone its times are shown in: the approving
+    BC's (``bc_id``), else that of the BC linked to the shop; each None when unknown."""
     with read_session(engine) as session:
         saved = preferred_language(session, email) if email else None
         shop = find_shop_by_code(session, shop_code) if shop_code else None
-        return saved, (shop.location if shop is not None else None)
+        zone_bc = bc_id if bc_id is not None else (shop.linked_bc_id if shop else None)
+        bc = session.get(BusinessCenter, zone_bc) if zone_bc is not None else None
+        return (
+            saved,
+            shop.location if shop is not None else None,
+            bc.timezone if bc is not None else None,
+        )
 
 
 def remember_language(engine: Engine, email: str, language: str) -> bool:

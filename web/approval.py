@@ -98,7 +98,8 @@ def open_link(token: str, state: State) -> tuple[LinkClaims, RequestView]:
             hint=N_("Ask the Business Center that sent it for a new link."),
         )  # fmt: skip
     # R28: the reader's saved language, else the browser's, else the shop's market.
-    locale.refine(state, email=claims.email, shop_code=view.shop_code)
+    # Times in the approving BC's timezone, else that of the BC linked to the shop.
+    locale.refine(state, email=claims.email, shop_code=view.shop_code, bc_id=view.approving_bc_id)
     return claims, view
 
 

@@ -25,7 +25,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import i18n
-from store.people import reader_language_and_market, remember_language
+from store.people import page_reader, remember_language
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
@@ -43,6 +43,8 @@ class Choice:
     accept_language: str | None = None
     path: str = "/"
     query: str = ""
+    # The IANA timezone the page's times are shown in (R28); None: UTC.
+    timezone: str | None = None
     refined: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -53,6 +55,12 @@ def current() -> str:
     """The language of the page being rendered (English outside a request)."""
     choice = _CHOICE.get()
     return choice.locale if choice is not None else i18n.DEFAULT
+
+
+def timezone() -> str | None:
+    """The timezone of the page being rendered: the approving BC's or the shop's."""
+    choice = _CHOICE.get()
+    return choice.timezone if choice is not None else None
 
 
 def here() -> str:
@@ -69,15 +77,24 @@ def say(message: str, **values: object) -> str:
     return i18n.gettext(current(), message) % values
 
 
-def refine(state: WebState, *, email: str | None = None, shop_code: str | None = None) -> str:
+def refine(
+    state: WebState,
+    *,
+    email: str | None = None,
+    shop_code: str | None = None,
+    bc_id: int | None = None,
+) -> str:
     """R28 for a page that knows its reader or its shop: the person's saved choice, else
-    the cookie, else Accept-Language, else the shop's market, else English."""
+    the cookie, else Accept-Language, else the shop's market, else English. Its times are
+    then shown in the approving BC's (``bc_id``) or the shop's timezone."""
     choice = _CHOICE.get()
     if choice is None:
         return i18n.DEFAULT
     saved = market = None
     if email or shop_code:
-        saved, market = reader_language_and_market(state.engine, email=email, shop_code=shop_code)
+        saved, market, choice.timezone = page_reader(
+            state.engine, email=email, shop_code=shop_code, bc_id=bc_id
+        )
     choice.locale = i18n.negotiate(
         saved=saved if i18n.is_known(saved) else choice.cookie,
         accept_language=choice.accept_language,

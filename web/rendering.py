@@ -33,9 +33,9 @@ SECURITY_HEADERS = {
 
 
 def when(value: datetime | None, timezone: str | None = None) -> str:
-    """'25 Nov 2026, 14:05 UTC' in the page's language, in ``timezone`` (the approving
-    BC's or the shop's) when the page knows it (R28, service/i18n.when)."""
-    return i18n.when(value, locale.current(), timezone)
+    """'25 Nov 2026, 14:05 UTC' in the page's language, in ``timezone``, else the page's
+    (the approving BC's or the shop's, when the page knows them), else UTC (R28)."""
+    return i18n.when(value, locale.current(), timezone or locale.timezone())
 
 
 def counted(count: int, one: str, many: str) -> str:

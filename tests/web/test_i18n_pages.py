@@ -56,7 +56,7 @@ from tests.web.test_removal_web import _sign_in, _story
 from web.locale import LANGUAGE_COOKIE
 
 # A moment as the pseudo-locale formats it (English CLDR data): data, not wording.
-MOMENT = re.compile(r"\d{1,2} [A-Z][a-z]{2,3} \d{4}, \d{2}:\d{2} [A-Z]{3}")
+MOMENT = re.compile(r"\d{1,2} [A-Z][a-z]{2,3} \d{4}, \d{2}:\d{2} (?:UTC|(?:[A-Z][a-z]+ )+Time)")
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -227,3 +227,25 @@ async def test_r28_partner_management_and_removal_are_all_catalogue_in_the_pseud
     done = await http.post(preview_path, data={"csrf": csrf_in(preview.text, "remove")})
     assert done.status_code == 200
     assert _bare(done.text) == [], "the removed page has bare English"
+
+
+async def test_r28_times_in_the_shops_bc_timezone_named_in_the_readers_language(
+    http: httpx.AsyncClient, service: RequestService, settings: Settings
+) -> None:
+    """S1's shop is linked to a BC in Europe/London: its page names that zone, in English
+    and in Thai; S4's shop has no BC yet: UTC."""
+    s1 = await submit(service, S1_SHOP)
+    s4 = await submit(service, S4_SHOP)
+    english = await http.get(
+        personal_path(settings, s1.request_id, OLI), headers={"Accept-Language": "en"}
+    )
+    # London's name for the season the test runs in: winter or summer time.
+    assert re.search(r"(Greenwich Mean|British Summer) Time</time>", english.text)
+    thai = await http.get(
+        personal_path(settings, s1.request_id, OLI), headers={"Accept-Language": "th"}
+    )
+    assert re.search(r"(เวลามาตรฐานกรีนิช|เวลาฤดูร้อนอังกฤษ)</time>", thai.text)
+    no_bc = await http.get(
+        personal_path(settings, s4.request_id, KIM), headers={"Accept-Language": "en"}
+    )
+    assert re.search(r"\d{2}:\d{2} UTC</time>", no_bc.text)
