@@ -111,7 +111,12 @@ def webhook_activities(engine: Engine) -> list[Any]:
 
 def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
     """R23: the reminder before an end date and the store's decision at it."""
-    until = ExpiryActivities(engine, transport, settings.mail_from)
+    until = ExpiryActivities(
+        engine,
+        transport,
+        settings.mail_from,
+        language_url=f"{settings.link_base_url.rstrip('/')}/language",
+    )
     return [until.remind, until.expire, until.end_assignment, until.remind_assignment]
 
 

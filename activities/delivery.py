@@ -45,6 +45,8 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # R28: the BCP 47 tag of the language it is written in (the Content-Language header).
+    language: str = "en"
 
 
 Record = Callable[[], AbstractContextManager[None]]
@@ -143,6 +145,7 @@ def build_message(
         # Stable per business key: if a send is ever repeated, receivers can tell.
         "Message-ID": message_id(key, domain),
         "X-Shop-Access-Key": header_text(key),
+        "Content-Language": header_text(email.language),
     }
     if not (headers["From"].isascii() and headers["To"].isascii()):
         return _international_message(headers, email)
@@ -161,11 +164,14 @@ def message_id(key: str, domain: str = "shop-access.local") -> str:
 def _international_message(headers: dict[str, str], email: RenderedEmail) -> EmailMessage:
     message = EmailMessage()
     for name, value in headers.items():
-        message[name] = value
+        if name != "Content-Language":
+            message[name] = value
     message.set_content(email.text, cte="8bit" if _readable(email.text) else "quoted-printable")
     message.add_alternative(
         email.html, subtype="html", cte="8bit" if _readable(email.html) else "quoted-printable"
     )
+    # set_content drops every Content-* header set before it: the language goes on after.
+    message["Content-Language"] = headers["Content-Language"]
     return message
 
 

@@ -3,6 +3,11 @@
 jinja2 with autoescape on the HTML templates and StrictUndefined everywhere, so a missing
 value fails loudly in tests instead of mailing a blank. Stored text reaches a template on
 one line (``one_line``): a name holding a line break cannot fake lines of the text part.
+
+R28: each builder takes the recipient's ``locale`` (service/i18n.py; the mail activities
+pick it: their saved choice, else the shop's market or the BC's country) and renders with
+that catalogue through jinja2's i18n extension; the subject is a catalogue message too.
+``switch_url`` is the page where they change their language, on one line of every e-mail.
 """
 
 from __future__ import annotations
@@ -13,21 +18,41 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from activities.delivery import RenderedEmail
+from service import i18n
+from service.i18n import N_
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 
 
+def strong(value: Any) -> Markup:
+    """``value`` escaped and in bold: HTML parts put the emphasis on a placeholder, so the
+    text and HTML parts share one message."""
+    return Markup("<strong>%s</strong>") % escape(value)
+
+
 @cache
-def environment() -> Environment:
-    return Environment(
+def environment(locale: str = i18n.DEFAULT) -> Environment:
+    """One environment per language, its catalogue bound at build (R28)."""
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Whitespace inside {% trans %} collapses: one message per sentence, shared by the
+    # text and HTML parts.
+    env.policies["ext.i18n.trimmed"] = True
+    catalogue = i18n.translations(locale)
+    env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
+    # English marked with N_ elsewhere (a label, "the shop's team"), shown translated.
+    env.filters["t"] = lambda value: catalogue.gettext(str(value))
+    env.filters["strong"] = strong
+    return env
 
 
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -43,13 +68,22 @@ def one_line(value: Any) -> Any:
     return value
 
 
-def render(name: str, subject: str, **context: Any) -> RenderedEmail:
-    env = environment()
+def subject_in(locale: str, message: str, **values: Any) -> str:
+    """A subject line from the catalogue, in ``locale``, its values on one line."""
+    return i18n.gettext(locale, message) % {k: one_line(v) for k, v in values.items()}
+
+
+def render(
+    name: str, subject: str, *, locale: str = i18n.DEFAULT, switch_url: str = "", **context: Any
+) -> RenderedEmail:
+    env = environment(locale)
     context = {key: one_line(value) for key, value in context.items()}
+    context.update(lang=i18n.tag(locale), switch_url=one_line(switch_url))
     return RenderedEmail(
         subject=subject,
         text=env.get_template(f"{name}.txt").render(**context),
         html=env.get_template(f"{name}.html").render(**context),
+        language=i18n.tag(locale),
     )
 
 
@@ -65,13 +99,19 @@ def approval_request(
     permission_label: str,
     link: str,
     resend: bool,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R7/R8: to each shop team member, with their personal approval link."""
-    prefix = "Reminder: " if resend else ""
+    subject = (
+        N_("Reminder: %(bc_name)s asks for access to your TikTok Shop %(shop_name)s")
+        if resend
+        else N_("%(bc_name)s asks for access to your TikTok Shop %(shop_name)s")
+    )
     return render(
         "approval_request",
-        f"{prefix}{bc_name} asks for access to your TikTok Shop {shop_name}",
-        **{k: v for k, v in locals().items() if k != "prefix"},
+        subject_in(locale, subject, bc_name=bc_name, shop_name=shop_name),
+        **{k: v for k, v in locals().items() if k != "subject"},
     )
 
 
@@ -86,11 +126,18 @@ def personal_link(
     method_label: str,
     permission_label: str,
     link: str,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R7/R13: the personal link a shop team member asked for from a copied link."""
     return render(
         "personal_link",
-        f"Your link to review {bc_name}'s request for {shop_name}",
+        subject_in(
+            locale,
+            N_("Your link to review %(bc_name)s's request for %(shop_name)s"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+        ),
         **locals(),
     )
 
@@ -106,11 +153,18 @@ def request_approved(
     relationship: str,
     permission_label: str,
     approved_by: str,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R14: to the requester, once the shop approved."""
     return render(
         "request_approved",
-        f"Approved: {bc_name} now has access to {shop_name}",
+        subject_in(
+            locale,
+            N_("Approved: %(bc_name)s now has access to %(shop_name)s"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+        ),
         **locals(),
     )
 
@@ -125,11 +179,18 @@ def request_declined(
     method_label: str,
     declined_by: str,
     reason: str | None,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R22: to the requester, once the shop's team declined, with their reason if any."""
     return render(
         "request_declined",
-        f"Declined: {shop_name} did not give {bc_name} access",
+        subject_in(
+            locale,
+            N_("Declined: %(shop_name)s did not give %(bc_name)s access"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+        ),
         **locals(),
     )
 
@@ -146,11 +207,18 @@ def request_reminder(
     permission_label: str,
     link: str,
     waited_days: int,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R25: to each shop team member while a request waits, with their personal link."""
     return render(
         "request_reminder",
-        f"Reminder: {bc_name} is still waiting for access to {shop_name}",
+        subject_in(
+            locale,
+            N_("Reminder: %(bc_name)s is still waiting for access to %(shop_name)s"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+        ),
         **locals(),
     )
 
@@ -166,11 +234,18 @@ def member_invitation(
     role: str,
     ad_accounts: list[tuple[str, int, str]],
     link: str,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R16: to the invited address, with its accept link; ad_accounts are (name, id, perm)."""
     return render(
         "member_invitation",
-        f"{invited_by} invites you to join {bc_name} on Business Center",
+        subject_in(
+            locale,
+            N_("%(invited_by)s invites you to join %(bc_name)s on Business Center"),
+            invited_by=invited_by,
+            bc_name=bc_name,
+        ),
         **locals(),
     )
 
@@ -185,12 +260,19 @@ def partner_invitation(
     invited_by: str,
     shops: list[tuple[str, str, str, str | None]],
     link: str,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R17: to each admin of the invited BC; shops are (name, code, permission, when the
     share ends once accepted or None, R23)."""
     return render(
         "partner_invitation",
-        f"{bc_name} invites {partner_bc_name} to be its partner",
+        subject_in(
+            locale,
+            N_("%(bc_name)s invites %(partner_bc_name)s to be its partner"),
+            bc_name=bc_name,
+            partner_bc_name=partner_bc_name,
+        ),
         **locals(),
     )
 
@@ -204,11 +286,18 @@ def access_removed(
     shop_code: str,
     removed_by: str,
     direct: bool,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R19: to each admin of a BC that lost the shop (the partner, and partners downstream)."""
     return render(
         "access_removed",
-        f"Access removed: {bc_name} no longer has access to {shop_name}",
+        subject_in(
+            locale,
+            N_("Access removed: %(bc_name)s no longer has access to %(shop_name)s"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+        ),
         **locals(),
     )
 
@@ -221,11 +310,19 @@ def access_ending(
     shop_name: str,
     shop_code: str,
     ends_at: str,
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R23: three days before a grant's end date, to each admin of the BC holding it."""
     return render(
         "access_ending",
-        f"Reminder: {bc_name}'s access to {shop_name} ends on {ends_at}",
+        subject_in(
+            locale,
+            N_("Reminder: %(bc_name)s's access to %(shop_name)s ends on %(ends_at)s"),
+            bc_name=bc_name,
+            shop_name=shop_name,
+            ends_at=ends_at,
+        ),
         **locals(),
     )
 
@@ -240,11 +337,22 @@ def assignment_ending(
     permission_label: str,
     ends_at: str,
     admins: list[tuple[str, str]],
+    locale: str = i18n.DEFAULT,
+    switch_url: str = "",
 ) -> RenderedEmail:
     """R23: three days before a member assignment's end date, to the member holding it;
     ``admins`` are the BC's admins (name, address), who can change or clear the date."""
     return render(
         "assignment_ending",
-        f"Reminder: your permission on the shop {shop_name} in {bc_name} ends on {ends_at}",
+        subject_in(
+            locale,
+            N_(
+                "Reminder: your permission on the shop %(shop_name)s in %(bc_name)s ends "
+                "on %(ends_at)s"
+            ),
+            shop_name=shop_name,
+            bc_name=bc_name,
+            ends_at=ends_at,
+        ),
         **locals(),
     )

@@ -22,16 +22,21 @@ from models.until_messages import (
     RemindAssignmentEnding,
     RemindEnding,
 )
+from service import i18n
 from store import expiry
 from store.db import read_session, write_session
 from store.people import bc_admin_emails, find_user
 
 
 class ExpiryActivities:
-    def __init__(self, engine: Engine, transport: Transport, sender: str) -> None:
+    def __init__(
+        self, engine: Engine, transport: Transport, sender: str, *, language_url: str = ""
+    ) -> None:
         self._engine = engine
         self._transport = transport
         self._sender = sender
+        # R28: the page where a reader picks their language, on one line of each e-mail.
+        self._language_url = language_url
 
     @activity.defn(name=UntilName.REMIND)
     @refusals_as_errors
@@ -55,6 +60,11 @@ class ExpiryActivities:
                     shop_name=shop.name,
                     shop_code=shop.code,
                     ends_at=expiry.shown(input.ends_at),
+                    # R28: the admin's saved language, else the BC's country.
+                    locale=i18n.negotiate(
+                        saved=user.preferred_language if user else None, market=bc.country
+                    ),
+                    switch_url=self._language_url,
                 )
                 key = f"until:grant-{grant.id}:{int(input.ends_at.timestamp())}:to:{address}"
                 jobs.append((key, address, rendered))
@@ -82,6 +92,8 @@ class ExpiryActivities:
             permission_label=PERMISSION_LABELS[ending.permission],
             ends_at=expiry.shown(input.ends_at),
             admins=ending.admins,
+            locale=i18n.negotiate(saved=ending.language, market=ending.country),
+            switch_url=self._language_url,
         )
         to = ending.member_email
         key = f"until:assignment-{ending.assignment_id}:{int(input.ends_at.timestamp())}:to:{to}"

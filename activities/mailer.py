@@ -18,6 +18,9 @@ from models.messages import (
     SendRequestEmails,
 )
 from models.names import Activity
+from models.tables import User
+from service import i18n
+from service.i18n import N_
 from service.links import LinkSigner
 from store.db import read_session
 from store.deliveries import delivered
@@ -25,17 +28,33 @@ from store.grants import GRANT_FOR_METHOD
 from store.mail_context import RequestContext, approval_of, request_context, team_member
 from store.people import team_members, user_email
 
+# English marked for the catalogue (N_); the e-mail templates show them translated (R28).
 PERMISSION_LABELS = {
-    Permission.AD_PROMOTION: "Ad promotion permission (run Product Sales ads with the shop)",
-    Permission.MANAGER: "Manager permission",
+    Permission.AD_PROMOTION: N_("Ad promotion permission (run Product Sales ads with the shop)"),
+    Permission.MANAGER: N_("Manager permission"),
 }
+# What approving gives, per permission of a partner grant: whole phrases for translators.
+PARTNER_LABELS = {
+    Permission.AD_PROMOTION: N_(
+        "partner with Ad promotion permission (run Product Sales ads with the shop)"
+    ),
+    Permission.MANAGER: N_("partner with Manager permission"),
+}
+# Translators: who approved or declined, when the service cannot name the person.
+SHOP_TEAM = N_("the shop's team")
 
 
 def permission_label(method: RequestMethod) -> str:
     _, permission = GRANT_FOR_METHOD[method]
     if method is RequestMethod.ADD_MY_SHOP:
-        return "the Business Center becomes the shop's owner"
-    return f"partner with {PERMISSION_LABELS[permission]}"
+        return N_("the Business Center becomes the shop's owner")
+    return PARTNER_LABELS[permission]
+
+
+def reader_language(user: User, market: str | None) -> str:
+    """R28: the recipient's saved language, else their market's: the shop's for its team,
+    the BC's country for a BC's people; else English."""
+    return i18n.negotiate(saved=user.preferred_language, market=market)
 
 
 class MailActivities:
@@ -64,6 +83,8 @@ class MailActivities:
                 recipient_name=user.name,
                 link=self._links.personal_link(context.request.id, user.email),
                 resend=input.seq > 1,
+                locale=reader_language(user, context.shop.location),
+                switch_url=self._links.language_link(),
                 **_approval_fields(context),
             )
             sent += int(self._deliver(key, user.email, rendered))
@@ -84,6 +105,8 @@ class MailActivities:
         rendered = emails.personal_link(
             recipient_name=member.name,
             link=self._links.personal_link(context.request.id, member.email),
+            locale=reader_language(member, context.shop.location),
+            switch_url=self._links.language_link(),
             **_approval_fields(context),
         )
         key = f"access_request:{context.request.id}:personal_link:{input.window}:to:{member.id}"
@@ -113,7 +136,9 @@ class MailActivities:
             method_label=request.method.label,
             relationship=granted.relationship.value,
             permission_label=PERMISSION_LABELS[granted.permission],
-            approved_by=granted.approved_by or "the shop's team",
+            approved_by=granted.approved_by or SHOP_TEAM,
+            locale=reader_language(requester, context.bc.country),
+            switch_url=self._links.language_link(),
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))
@@ -143,6 +168,8 @@ class MailActivities:
                 recipient_name=user.name,
                 link=self._links.personal_link(context.request.id, user.email),
                 waited_days=input.waited_days,
+                locale=reader_language(user, context.shop.location),
+                switch_url=self._links.language_link(),
                 **_approval_fields(context),
             )
             sent += int(self._deliver(key, user.email, rendered))
@@ -168,8 +195,10 @@ class MailActivities:
             shop_name=context.shop.name,
             shop_code=context.shop.code,
             method_label=request.method.label,
-            declined_by=decider or "the shop's team",
+            declined_by=decider or SHOP_TEAM,
             reason=request.decline_reason,
+            locale=reader_language(requester, context.bc.country),
+            switch_url=self._links.language_link(),
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))

@@ -29,12 +29,14 @@ from models.partner_messages import (
 )
 from models.tables import Invitation, ShopGrant
 from models.until_dates import shown
+from service import i18n
 from service import until as until_service
 from service.invitation_links import InvitationLinks
 from store import invitations, members, removal
 from store.db import read_session, write_session
 from store.invitations import InvitationDetails, find_invitation_details
 from store.mail_context import Recipient, admin_recipients, removal_context
+from store.people import find_user
 
 _Job = tuple[str, str, RenderedEmail]
 """An e-mail to deliver: its business key, the recipient's address, the rendered e-mail."""
@@ -202,7 +204,9 @@ class PartnerMailActivities:
             if details is None:
                 raise ValueError(f"unknown invitation {input.invitation_id}")
             if details.invitation.email is not None:
-                jobs = [self._member_invitation(details)]
+                invitee = find_user(session, details.invitation.email)
+                language = invitee.preferred_language if invitee is not None else None
+                jobs = [self._member_invitation(details, language)]
             else:
                 assert details.partner is not None
                 jobs = self._partner_invitations(
@@ -212,7 +216,7 @@ class PartnerMailActivities:
             sent=sum(int(self._deliver(key, to, rendered)) for key, to, rendered in jobs)
         )
 
-    def _member_invitation(self, details: InvitationDetails) -> _Job:
+    def _member_invitation(self, details: InvitationDetails, language: str | None) -> _Job:
         invitation = details.invitation
         assert invitation.email is not None
         rendered = emails.member_invitation(
@@ -222,6 +226,9 @@ class PartnerMailActivities:
             role=(invitation.role.value if invitation.role else "standard"),
             ad_accounts=[(a.name, a.id, a.permission.value) for a in details.ad_accounts],
             link=self._links.link(invitation.id, invitation.email),
+            # R28: the invitee's saved language if they have one, else the BC's country.
+            locale=i18n.negotiate(saved=language, market=details.bc.country),
+            switch_url=self._links.language_link(),
         )
         return (f"invitation:{invitation.id}:to:{invitation.email}", invitation.email, rendered)
 
@@ -245,6 +252,9 @@ class PartnerMailActivities:
                 invited_by=details.invited_by.email,
                 shops=shops,
                 link=self._links.link(invitation.id, recipient.email),
+                # R28: the admin's saved language, else the invited BC's country.
+                locale=i18n.negotiate(saved=recipient.language, market=partner.country),
+                switch_url=self._links.language_link(),
             )
             key = f"invitation:{invitation.id}:shop-{shop_id}:to:{recipient.email}"
             jobs.append((key, recipient.email, rendered))
@@ -270,6 +280,9 @@ class PartnerMailActivities:
                     shop_code=context.shop.code,
                     removed_by=context.removed_by.email,
                     direct=lost.direct,
+                    # R28: the admin's saved language, else their BC's country.
+                    locale=i18n.negotiate(saved=recipient.language, market=lost.bc.country),
+                    switch_url=self._links.language_link(),
                 ),
             )
             for lost in context.lost

@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from models.wording import N_
+
 
 class BCType(StrEnum):
     DIRECT = "direct"
@@ -27,8 +29,8 @@ class RequestMethod(StrEnum):
     @property
     def label(self) -> str:
         return {
-            RequestMethod.REQUEST_ACCESS: "Request access to other's TikTok Shop",
-            RequestMethod.ADD_MY_SHOP: "Add my TikTok Shop",
+            RequestMethod.REQUEST_ACCESS: N_("Request access to other's TikTok Shop"),
+            RequestMethod.ADD_MY_SHOP: N_("Add my TikTok Shop"),
         }[self]
 
     @property

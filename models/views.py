@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from models.enums import RequestMethod, RequestStatus, SendChannel
+from models.wording import N_
 
 
 class SendView(BaseModel):
@@ -64,11 +65,12 @@ class RequestView(BaseModel):
     transitions: list[TransitionView] = []
 
 
+# Marked for the catalogue; pages show them translated (the |t filter, R28).
 STATUS_LABELS = {
-    RequestStatus.PENDING: "Pending approval",
-    RequestStatus.APPROVED: "Approved",
-    RequestStatus.EXPIRED: "Expired",
-    RequestStatus.REVOKED: "Access removed",
-    RequestStatus.CANCELLED: "Cancelled",
-    RequestStatus.DECLINED: "Declined",
+    RequestStatus.PENDING: N_("Pending approval"),
+    RequestStatus.APPROVED: N_("Approved"),
+    RequestStatus.EXPIRED: N_("Expired"),
+    RequestStatus.REVOKED: N_("Access removed"),
+    RequestStatus.CANCELLED: N_("Cancelled"),
+    RequestStatus.DECLINED: N_("Declined"),
 }

@@ -5,6 +5,11 @@ this catalogue, never written where the rule is checked. So the rules in ``store
 prose, every entry point (CLI, pages, e-mails, API) shows the same words for the same code,
 and a translation is one more catalogue.
 
+Each entry is also a gettext message (R28): ``scripts/i18n extract`` reads this dict into
+locale/messages.pot with the code as the message context, the stable id a translation hangs
+on. Pages and e-mails pass the reader's ``locale``; the CLI and the ops API pass none and
+stay English, with the code beside the sentence.
+
 Templates use ``str.format`` fields named after the refusal's details. A detail a template
 names but a refusal lacks is shown as ``?`` rather than failing: a missing word must never
 turn a refusal into a crash.
@@ -15,6 +20,14 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from typing import Any
+
+
+def N_(message: str) -> str:
+    """Marks English for the gettext catalogue where it is written (babel.cfg); it is
+    translated where it is shown, in the reader's language (R28), so data stays English
+    and the CLI and the ops API keep it as it is."""
+    return message
+
 
 CATALOGUE: dict[str, str] = {
     # --- requesting and approving (R1-R15) ---------------------------------------------
@@ -256,14 +269,27 @@ class _Lenient(string.Formatter):
 _FORMATTER = _Lenient()
 
 
-def template_for(code: str, details: Mapping[str, Any]) -> str | None:
-    """The catalogue's template for ``code``, picked by the ``reason`` detail if any."""
+def key_for(code: str, details: Mapping[str, Any]) -> str | None:
+    """The catalogue key for ``code``: "code.reason" when the ``reason`` detail has its own
+    sentence, else the code; None when the code has no entry."""
     reason = details.get("reason")
-    if reason is not None:
-        found = CATALOGUE.get(f"{code}.{reason}")
-        if found is not None:
-            return found
-    return CATALOGUE.get(str(code))
+    if reason is not None and f"{code}.{reason}" in CATALOGUE:
+        return f"{code}.{reason}"
+    return str(code) if str(code) in CATALOGUE else None
+
+
+def template_for(code: str, details: Mapping[str, Any], locale: str | None = None) -> str | None:
+    """The catalogue's template for ``code``, picked by the ``reason`` detail if any, in
+    ``locale`` when given (an untranslated entry stays English)."""
+    key = key_for(code, details)
+    if key is None:
+        return None
+    if locale is None:
+        return CATALOGUE[key]
+    # Imported here: the CLI and the API never load a catalogue.
+    from service import i18n
+
+    return i18n.pgettext(locale, key, CATALOGUE[key])
 
 
 def fields_of(template: str) -> set[str]:
@@ -271,9 +297,14 @@ def fields_of(template: str) -> set[str]:
     return {name for _, name, _, _ in _FORMATTER.parse(template) if name}
 
 
-def wording(code: str, details: Mapping[str, Any], fallback: str | None = None) -> str:
-    """The sentence for ``code`` with ``details`` filled in."""
-    template = template_for(str(code), details)
+def wording(
+    code: str,
+    details: Mapping[str, Any],
+    fallback: str | None = None,
+    locale: str | None = None,
+) -> str:
+    """The sentence for ``code`` with ``details`` filled in, in ``locale`` if given."""
+    template = template_for(str(code), details, locale)
     if template is None:
         return fallback if fallback is not None else str(code).replace("_", " ").capitalize()
     if fallback is not None and not fields_of(template) <= details.keys():

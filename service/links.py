@@ -30,6 +30,10 @@ class LinkSigner:
         self._serializer = StrictSerializer(secret, salt=_SALT)
         self._base = base_url.rstrip("/")
 
+    def language_link(self) -> str:
+        """The page where a reader picks the language of pages and e-mails (R28)."""
+        return f"{self._base}/language"
+
     def token(self, request_id: str, email: str | None = None) -> str:
         payload: dict[str, str] = {"r": request_id}
         if email is not None:

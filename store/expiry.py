@@ -287,6 +287,9 @@ class AssignmentEnding:
     shop_code: str
     permission: Permission
     admins: list[tuple[str, str]]  # (name, address) of each admin of the BC
+    # R28: the member's saved language, else the BC's country.
+    language: str | None = None
+    country: str | None = None
 
 
 def ending_assignment(
@@ -315,6 +318,8 @@ def ending_assignment(
         shop_code=shop.code,
         permission=assignment.permission,
         admins=admins,
+        language=member.preferred_language,
+        country=bc.country,
     )
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import AuditEvent
 from models.views import RequestView, TransitionView
+from models.wording import N_
 
 # Actors the service itself writes for changes no person made (R11's expiry, a timer).
 SYSTEM_ACTORS = frozenset({"system", "schedule", "timer"})
@@ -28,29 +29,29 @@ END_DATE_KEYS = ("until", "end_date", "ends_at", "access_until")
 def label(action: str, actor: str, detail: dict[str, Any]) -> str:
     """A seller's words for one audited action on a request."""
     if action == "requested":
-        return "requested"
+        return N_("requested")
     if action == "resent":
-        return "resent by e-mail"
+        return N_("resent by e-mail")
     if action == "link_copied":
-        return "link copied to send"
+        return N_("link copied to send")
     if action == "approved":
-        return "approved"
+        return N_("approved")
     if action == "expired":
         winner = detail.get("superseded_by")
-        return f"expired: {winner} was approved first" if winner else "expired"
+        return f"expired: {winner} was approved first" if winner else N_("expired")
     if action == "cancelled":
-        return "cancelled"
+        return N_("cancelled")
     if action == "declined":
         reason = detail.get("reason")
-        return f"declined: {reason}" if reason else "declined"
+        return f"declined: {reason}" if reason else N_("declined")
     if action in ("revoked", "access_ended", "ended"):
         if detail.get("reason") in ("end_date", "until") or any(k in detail for k in END_DATE_KEYS):
-            return "access ended by its end date"
+            return N_("access ended by its end date")
         if actor in SYSTEM_ACTORS:
-            return "access ended automatically"
-        return "access removed"  # by the seller: the actor, shown beside it, says who
+            return N_("access ended automatically")
+        return N_("access removed")  # by the seller: the actor, shown beside it, says who
     if action == "reminded":
-        return "reminder sent"
+        return N_("reminder sent")
     return action.replace("_", " ")
 
 

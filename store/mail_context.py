@@ -23,6 +23,8 @@ from store.people import bc_admin_emails, find_user, normalise_email, team_membe
 class Recipient:
     email: str
     name: str
+    # R28: the language they saved, if any (their e-mails else follow the BC's country).
+    language: str | None = None
 
 
 def admin_recipients(session: Session, bc_id: int) -> list[Recipient]:
@@ -30,7 +32,13 @@ def admin_recipients(session: Session, bc_id: int) -> list[Recipient]:
     recipients = []
     for address in bc_admin_emails(session, bc_id):
         user = find_user(session, address)
-        recipients.append(Recipient(email=address, name=user.name if user else address))
+        recipients.append(
+            Recipient(
+                email=address,
+                name=user.name if user else address,
+                language=user.preferred_language if user else None,
+            )
+        )
     return recipients
 
 

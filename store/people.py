@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, select
 
 from models.enums import MemberRole
 from models.errors import ErrorCode, Refusal
 from models.tables import BCMember, BusinessCenter, Shop, ShopTeamMember, User
+from store.db import read_session, write_session
 
 
 def normalise_email(email: str) -> str:
@@ -55,6 +56,47 @@ def team_member_id(session: Session, *, shop_id: int, email: str) -> int | None:
     return session.exec(
         _TEAM_MEMBER_ID, params={"shop_id": shop_id, "email": normalise_email(email)}
     ).first()
+
+
+def preferred_language(session: Session, email: str) -> str | None:
+    """R28: the language the person with this address saved, if any."""
+    user = find_user(session, email)
+    return user.preferred_language if user is not None else None
+
+
+def save_preferred_language(session: Session, email: str, language: str) -> bool:
+    """R28: remember a known person's language; False (nothing written) for an address
+    no person has. The caller checks ``language`` is a shipped one."""
+    user = find_user(session, email)
+    if user is None:
+        return False
+    user.preferred_language = language
+    session.add(user)
+    return True
+
+
+def page_reader(
+    engine: Engine, *, email: str | None, shop_code: str | None, bc_id: int | None = None
+) -> tuple[str | None, str | None, str | None]:
+    """R28 for a page, in one read: the reader's saved language, the market (location) of
+    the shop the page is about, and the timezone its times are shown in: the approving
+    BC's (``bc_id``), else that of the BC linked to the shop; each None when unknown."""
+    with read_session(engine) as session:
+        saved = preferred_language(session, email) if email else None
+        shop = find_shop_by_code(session, shop_code) if shop_code else None
+        zone_bc = bc_id if bc_id is not None else (shop.linked_bc_id if shop else None)
+        bc = session.get(BusinessCenter, zone_bc) if zone_bc is not None else None
+        return (
+            saved,
+            shop.location if shop is not None else None,
+            bc.timezone if bc is not None else None,
+        )
+
+
+def remember_language(engine: Engine, email: str, language: str) -> bool:
+    """R28: save a person's language in its own transaction (see save_preferred_language)."""
+    with write_session(engine) as session:
+        return save_preferred_language(session, email, language)
 
 
 def require_user(session: Session, email: str) -> User:

@@ -24,11 +24,12 @@ from models.settings import Settings
 from service import tracing
 from service.heap import freeze_startup_heap
 from service.http_metrics import instrument
+from service.i18n import N_
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
 from service.temporal import connect
 from store.db import make_engine
-from web import approval, home, invitations, partners, until
+from web import approval, home, invitations, locale, partners, until
 from web.rendering import STATIC, error_page
 from web.security import FormTokens, SessionCookies
 from web.state import PageError, WebState
@@ -79,8 +80,11 @@ def create_app(
     app.include_router(until.router)  # R23: /partners/<shop>/grants/<grant>/until
     app.include_router(invitations.router)  # R16, R17: /invitations/<token>
     app.include_router(home.router)  # /, /healthz, /readyz
-    app.router.routes.append(api_mount(state))  # the ops API at /api/v1 (R26, docs/api.md)
+    app.include_router(locale.router)  # R28: /language, the switcher
+    app.router.routes.append(api_mount(state))  # the ops API at /api/v1 (docs/api.md)
     add_error_pages(app)
+    # R28: each page's language, Vary: Accept-Language and Content-Language.
+    app.add_middleware(locale.LocaleMiddleware)
     return app
 
 
@@ -96,17 +100,19 @@ def add_error_pages(app: FastAPI) -> None:
         if err.status_code == 404:
             return error_page(
                 404,
-                "Page not found",
-                "There is nothing at this address.",
-                hint="Open the link from your e-mail again.",
+                N_("Page not found"),
+                N_("There is nothing at this address."),
+                hint=N_("Open the link from your e-mail again."),
             )
         if err.status_code == 405:
-            return error_page(405, "Not allowed", "This address cannot be used that way.")
-        return error_page(err.status_code, "Something went wrong", str(err.detail))
+            return error_page(405, N_("Not allowed"), N_("This address cannot be used that way."))
+        return error_page(err.status_code, N_("Something went wrong"), str(err.detail))
 
     @app.exception_handler(RequestValidationError)
     async def on_bad_request(_request: Request, _err: RequestValidationError) -> HTMLResponse:
-        return error_page(400, "This address is not valid", "Open the link from your e-mail again.")
+        return error_page(
+            400, N_("This address is not valid"), N_("Open the link from your e-mail again.")
+        )
 
 
 def observe(app: FastAPI, settings: Settings) -> None:

@@ -30,11 +30,13 @@ from models.messages import ApprovalOutcome, ApproveRequest
 from models.reasons import REASON_MAX_LENGTH
 from models.until_dates import parse_until
 from models.views import RequestView
+from service.i18n import N_
 from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
 from store.grants import GRANT_FOR_METHOD
+from web import locale
 from web.deps import ApproveForm, CsrfForm, PersonalLinkForm, Text, check_form
-from web.rendering import page
+from web.rendering import page, said
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
@@ -53,45 +55,51 @@ def timezones() -> list[str]:
     )
 
 
-PERMISSION_NAMES = {
-    Permission.AD_PROMOTION: "ad promotion",
-    Permission.MANAGER: "manager",
+# R14 in a seller's words, one whole sentence per grant for translators (R28).
+PARTNER_GRANT_TEXT = {
+    Permission.AD_PROMOTION: N_(
+        "%(bc_name)s becomes a partner of your shop with ad promotion permission; every ad "
+        "account under it can run Product Sales campaigns with your shop as the product source."
+    ),
+    Permission.MANAGER: N_(
+        "%(bc_name)s becomes a partner of your shop with manager permission; every ad account "
+        "under it can run Product Sales campaigns with your shop as the product source."
+    ),
 }
+OWNER_GRANT_TEXT = N_(
+    "%(bc_name)s becomes your shop's owner Business Center; every ad account under it can "
+    "run Product Sales campaigns with your shop as the product source."
+)
 
 
 def grant_text(method: RequestMethod, bc_name: str) -> str:
-    """R14 in a seller's words: what approving gives the requesting BC."""
+    """R14 in a seller's words, in the page's language: what approving gives the BC."""
     relationship, permission = GRANT_FOR_METHOD[method]
     if relationship is Relationship.OWNER:
-        what = f"{bc_name} becomes your shop's owner Business Center"
-    else:
-        what = (
-            f"{bc_name} becomes a partner of your shop with "
-            f"{PERMISSION_NAMES[permission]} permission"
-        )
-    return (
-        what + "; every ad account under it can run Product Sales campaigns with your shop "
-        "as the product source."
-    )
+        return locale.say(OWNER_GRANT_TEXT, bc_name=bc_name)
+    return locale.say(PARTNER_GRANT_TEXT[permission], bc_name=bc_name)
 
 
 def open_link(token: str, state: State) -> tuple[LinkClaims, RequestView]:
     claims = state.links.verify(token)
     if claims is None:
         raise PageError(
-            400, "This link is not valid",
-            "The link is incomplete or has been changed, so it cannot be used. Nothing was "
-            "changed.",
-            hint="Open the link again from your e-mail, copying all of it, or ask the "
-            "Business Center that sent it for a new one.",
+            400, N_("This link is not valid"),
+            N_("The link is incomplete or has been changed, so it cannot be used. Nothing was "
+            "changed."),
+            hint=N_("Open the link again from your e-mail, copying all of it, or ask the "
+            "Business Center that sent it for a new one."),
         )  # fmt: skip
     view = seller_views.request_view(state.engine, claims.request_id)
     if view is None:
         raise PageError(
-            404, "This request does not exist",
-            "The link is genuine but points to a request this service does not know.",
-            hint="Ask the Business Center that sent it for a new link.",
+            404, N_("This request does not exist"),
+            N_("The link is genuine but points to a request this service does not know."),
+            hint=N_("Ask the Business Center that sent it for a new link."),
         )  # fmt: skip
+    # R28: the reader's saved language, else the browser's, else the shop's market.
+    # Times in the approving BC's timezone, else that of the BC linked to the shop.
+    locale.refine(state, email=claims.email, shop_code=view.shop_code, bc_id=view.approving_bc_id)
     return claims, view
 
 
@@ -124,9 +132,13 @@ def approval_page(
     seller = seller_views.approver(state.engine, view.shop_code, email)
     if not seller.on_team:
         raise PageError(
-            403, "You cannot approve this request",
-            f"{email} is not on the team of shop {view.shop_name} ({view.shop_code}). Only "
-            "its owner, main admins and ad managers can approve access. Nothing was changed.",
+            403, N_("You cannot approve this request"),
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_name)s (%(shop_code)s). Only "
+                   "its owner, main admins and ad managers can approve access. Nothing was "
+                   "changed."),
+                email=email, shop_name=view.shop_name, shop_code=view.shop_code,
+            ),
         )  # fmt: skip
     return page(
         "approve.html",
@@ -242,10 +254,10 @@ async def approve(
     claims, view = link
     if claims.email is None:
         raise PageError(
-            403, "Use your personal link to approve",
-            "This link was copied to you by the Business Center; it shows the request but "
-            "cannot approve it. Nothing was changed.",
-            hint="Open the link again and ask for your personal link by e-mail.",
+            403, N_("Use your personal link to approve"),
+            N_("This link was copied to you by the Business Center; it shows the request but "
+            "cannot approve it. Nothing was changed."),
+            hint=N_("Open the link again and ask for your personal link by e-mail."),
         )  # fmt: skip
     email = claims.email
     csrf = check_form(state, form, "approve", request_id=view.request_id, email=email)
@@ -260,7 +272,7 @@ async def approve(
         return await run_in_threadpool(
             partial(
                 approval_page, state, token, view, email,
-                error=refusal.message, values=values, status_code=422,
+                error=said(refusal), values=values, status_code=422,
             )
         )  # fmt: skip
     command = ApproveRequest(
@@ -307,21 +319,21 @@ def refused(
         return decided_page(state, token, view, email, after_submit=True, reread=True)
     if code in (ErrorCode.INVALID_INPUT, ErrorCode.END_DATE_PASSED):
         return approval_page(
-            state, token, view, email, error=refusal.message, values=values, status_code=422
+            state, token, view, email, error=said(refusal), values=values, status_code=422
         )
     if code == ErrorCode.BC_ADMIN_REQUIRED:
         return approval_page(
-            state, token, view, email, error=refusal.message, values=values, status_code=403
+            state, token, view, email, error=said(refusal), values=values, status_code=403
         )
     if code == ErrorCode.NOT_SHOP_TEAM:
-        raise PageError(403, "You cannot approve this request", refusal.message)
+        raise PageError(403, N_("You cannot approve this request"), said(refusal))
     if code == ErrorCode.SERVICE_UNAVAILABLE:
         raise PageError(
-            503, "Please try again in a minute", refusal.message,
-            hint="Your approval was not lost if it was accepted: reload this link to see "
-            "where it stands before trying again.",
+            503, N_("Please try again in a minute"), said(refusal),
+            hint=N_("Your approval was not lost if it was accepted: reload this link to see "
+            "where it stands before trying again."),
         )  # fmt: skip
-    raise PageError(409, "This request could not be approved", refusal.message)
+    raise PageError(409, N_("This request could not be approved"), said(refusal))
 
 
 class DeclineForm(CsrfForm):
@@ -339,10 +351,10 @@ async def decline(
     claims, view = link
     if claims.email is None:
         raise PageError(
-            403, "Use your personal link to decline",
-            "This link was copied to you by the Business Center; it shows the request but "
-            "cannot decide it. Nothing was changed.",
-            hint="Open the link again and ask for your personal link by e-mail.",
+            403, N_("Use your personal link to decline"),
+            N_("This link was copied to you by the Business Center; it shows the request but "
+            "cannot decide it. Nothing was changed."),
+            hint=N_("Open the link again and ask for your personal link by e-mail."),
         )  # fmt: skip
     email = claims.email
     csrf = check_form(state, form, "decline", request_id=view.request_id, email=email)
@@ -363,7 +375,7 @@ async def decline(
             return await run_in_threadpool(
                 partial(
                     approval_page, state, token, view, email, status_code=422,
-                    decline_error=refusal.message, values={"reason": form.reason},
+                    decline_error=said(refusal), values={"reason": form.reason},
                 )
             )  # fmt: skip
         return await run_in_threadpool(refused, state, token, view, email, refusal, {})
@@ -413,10 +425,8 @@ async def personal_link(
                 partial(decided_page, state, token, view, None, after_submit=True, reread=True)
             )
         if refusal.code == ErrorCode.INVALID_INPUT:
-            return copy_page(
-                state, token, view, email=email, error=refusal.message, status_code=422
-            )
-        raise PageError(503, "Please try again in a minute", refusal.message) from None
+            return copy_page(state, token, view, email=email, error=said(refusal), status_code=422)
+        raise PageError(503, N_("Please try again in a minute"), said(refusal)) from None
     return page("link_sent.html", **summary(view), email=email, token=token)
 
 
@@ -427,12 +437,17 @@ def sign_in(link: Link, form: Annotated[CsrfForm, Form()], state: State) -> Resp
     store read or write, so all of it runs in the thread pool."""
     claims, view = link
     if claims.email is None:
-        raise PageError(403, "Use your personal link", "Only a personal link can sign you in.")
+        raise PageError(
+            403, N_("Use your personal link"), N_("Only a personal link can sign you in.")
+        )
     check_form(state, form, "signin", request_id=view.request_id, email=claims.email)
     if not seller_views.is_on_team(state.engine, view.shop_code, claims.email):
         raise PageError(
-            403, "You cannot manage this shop's partners",
-            f"{claims.email} is not on the team of shop {view.shop_name} ({view.shop_code}).",
+            403, N_("You cannot manage this shop's partners"),
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_name)s (%(shop_code)s)."),
+                email=claims.email, shop_name=view.shop_name, shop_code=view.shop_code,
+            ),
         )  # fmt: skip
     session_id = sessions.start(
         state.engine, email=claims.email, lifetime=timedelta(seconds=state.sessions.max_age)

@@ -16,7 +16,9 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from pydantic import BaseModel, BeforeValidator, StringConstraints
 
+from service.i18n import N_
 from store import seller_views
+from web import locale
 from web.security import SESSION_COOKIE, FormClaims, FormRejected
 from web.state import PageError, State, WebState
 
@@ -65,14 +67,15 @@ class PersonalLinkForm(CsrfForm):
 def form_rejected(reason: FormRejected) -> PageError:
     if reason.reason == "expired":
         return PageError(
-            403, "This page was open too long",
-            "For your safety, forms stop working after a week. Nothing was changed.",
-            hint="Open the link from your e-mail again and submit from the fresh page.",
+            403, N_("This page was open too long"),
+            N_("For your safety, forms stop working after a week. Nothing was changed."),
+            hint=N_("Open the link from your e-mail again and submit from the fresh page."),
         )  # fmt: skip
     return PageError(
-        403, "This form could not be checked",
-        "The page was not sent by this site, or it was changed on the way. Nothing was changed.",
-        hint="Open the link from your e-mail again and submit from there.",
+        403, N_("This form could not be checked"),
+        N_("The page was not sent by this site, or it was changed on the way. "
+           "Nothing was changed."),
+        hint=N_("Open the link from your e-mail again and submit from there."),
     )  # fmt: skip
 
 
@@ -91,7 +94,10 @@ def check_form(
 
 
 def maybe_signed_in(request: Request, state: State) -> str | None:
-    return state.signed_in(request.cookies.get(SESSION_COOKIE))
+    email = state.signed_in(request.cookies.get(SESSION_COOKIE))
+    if email is not None:
+        locale.refine(state, email=email)  # R28: their saved language, if any
+    return email
 
 
 MaybeSignedIn = Annotated[str | None, Depends(maybe_signed_in)]
@@ -101,9 +107,9 @@ MaybeSignedIn = Annotated[str | None, Depends(maybe_signed_in)]
 def signed_in(email: MaybeSignedIn) -> str:
     if email is None:
         raise PageError(
-            401, "Sign in with your personal link",
-            "Partner management opens from the link in your approval e-mail: open it and "
-            "choose “Manage partners”. There are no passwords.",
+            401, N_("Sign in with your personal link"),
+            N_("Partner management opens from the link in your approval e-mail: open it and "
+            "choose “Manage partners”. There are no passwords."),
         )  # fmt: skip
     return email
 
@@ -139,8 +145,12 @@ def on_team(shop_code: str, email: SignedIn, state: State) -> TeamMember:
     if not seller_views.is_on_team(state.engine, shop_code.upper(), email):
         raise PageError(
             403,
-            "You cannot manage this shop's partners",
-            f"{email} is not on the team of shop {shop_code}.",
+            N_("You cannot manage this shop's partners"),
+            locale.say(
+                N_("%(email)s is not on the team of shop %(shop_code)s."),
+                email=email,
+                shop_code=shop_code,
+            ),
         )
     return TeamMember(email=email, shop_code=shop_code)
 

@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from models.errors import Refusal
 from models.partner_enums import InvitationKind, InvitationStatus
+from service.i18n import N_
 from store import partner_views
 from store.partner_views import InvitationDetails
+from web import locale
 from web.deps import CsrfForm, check_form
 from web.partners import refusal_page
 from web.rendering import page
@@ -40,18 +42,22 @@ def open_invitation(token: str, state: State) -> OpenedInvitation:
     if claims is None or claims.email is None:
         raise PageError(
             400,
-            "This link is not valid",
-            "The link is incomplete or has been changed, so it cannot be used. "
-            "Nothing was changed.",
-            hint="Open the link again from your e-mail, copying all of it.",
+            N_("This link is not valid"),
+            N_(
+                "The link is incomplete or has been changed, so it cannot be used. "
+                "Nothing was changed."
+            ),
+            hint=N_("Open the link again from your e-mail, copying all of it."),
         )
     details = partner_views.invitation_details(state.engine, claims.invitation_id)
     if details is None:
         raise PageError(
             404,
-            "This invitation does not exist",
-            "The link is genuine but points to an invitation this service does not know.",
+            N_("This invitation does not exist"),
+            N_("The link is genuine but points to an invitation this service does not know."),
         )
+    # R28: the invitee's saved language, else the cookie, else their browser's.
+    locale.refine(state, email=claims.email)
     return OpenedInvitation(token=token, email=claims.email, details=details)
 
 
@@ -93,7 +99,7 @@ def _known_answer(answer: str) -> str:
     # Checked before the link, as an unknown address: 404 whatever the token.
     if answer in ("accept", "decline"):
         return answer
-    raise PageError(404, "Page not found", "There is nothing at this address.")
+    raise PageError(404, N_("Page not found"), N_("There is nothing at this address."))
 
 
 @router.post("/invitations/{token}/{answer}", response_class=HTMLResponse)

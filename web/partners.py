@@ -25,11 +25,12 @@ from starlette.concurrency import run_in_threadpool
 from models.enums import Relationship, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.tables import Shop
+from service.i18n import N_
 from store import expiry, partner_views, seller_views, sessions
 from store.partner_views import GrantOfShop
-from web import until
+from web import locale, until
 from web.deps import OnTeam, RemoveAccessForm, SignedIn, SignOutForm
-from web.rendering import page
+from web.rendering import page, said
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
 
@@ -42,11 +43,11 @@ def refusal_page(refusal: Refusal) -> PageError:
         # The workflow may have started and carries on when a worker is back.
         return PageError(
             503,
-            "The service is busy",
-            refusal.message,
-            hint="Reload partner management in a minute to see the outcome.",
+            N_("The service is busy"),
+            said(refusal),
+            hint=N_("Reload partner management in a minute to see the outcome."),
         )
-    return PageError(409, "Nothing was changed", refusal.message)
+    return PageError(409, N_("Nothing was changed"), said(refusal))
 
 
 @router.get("/partners", response_class=HTMLResponse)
@@ -87,12 +88,15 @@ def sign_out(_email: SignOutForm, request: Request, state: State) -> HTMLRespons
 def _partner_grant(state: WebState, shop_code: str, grant_id: int) -> GrantOfShop:
     found = partner_views.grant_of_shop(state.engine, shop_code, grant_id)
     if found is None:
-        raise PageError(404, "No such partner", "This shop has no such Business Center.")
+        raise PageError(404, N_("No such partner"), N_("This shop has no such Business Center."))
     if found.grant.relationship is not Relationship.PARTNER:
         raise PageError(
             409,
-            "This is the shop's owner",
-            f"{found.bc_name} owns the shop; only partners' access can be removed.",
+            N_("This is the shop's owner"),
+            locale.say(
+                N_("%(bc_name)s owns the shop; only partners' access can be removed."),
+                bc_name=found.bc_name,
+            ),
         )
     return found
 

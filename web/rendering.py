@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from models.errors import Refusal
+from models.wording import N_, wording
+from service import i18n
+from web import locale
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -27,32 +32,49 @@ SECURITY_HEADERS = {
 }
 
 
-def when(value: datetime | None) -> str:
-    """'25 Nov 2026, 14:05 UTC': unambiguous for sellers in any timezone."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+def when(value: datetime | None, timezone: str | None = None) -> str:
+    """'25 Nov 2026, 14:05 UTC' in the page's language, in ``timezone``, else the page's
+    (the approving BC's or the shop's, when the page knows them), else UTC (R28)."""
+    return i18n.when(value, locale.current(), timezone or locale.timezone())
 
 
 def counted(count: int, one: str, many: str) -> str:
     """'1 campaign stops', '3 campaigns stop', '0 campaigns stop': the number with the words
-    that agree with it. Pages leave out a line whose count is 0."""
+    that agree with it. Pages leave out a line whose count is 0. English only:
+    translated pages use ngettext in the template instead."""
     return f"{count} {one if count == 1 else many}"
 
 
+def translated(value: str) -> str:
+    """English marked with N_ in Python (a label, an error page's title) in the page's
+    language. Returns plain text, so autoescape still applies: never Markup."""
+    return i18n.gettext(locale.current(), str(value))
+
+
 @cache
-def environment() -> Environment:
+def environment(language: str = i18n.DEFAULT) -> Environment:
+    """One environment per language: the catalogue is bound at build, so renders in
+    different languages never share a gettext (pages render in worker threads)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Whitespace inside {% trans %} collapses: translators see one line per sentence.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    # The page's language for <html lang> and the switcher; ``here`` is per request.
+    env.globals.update(lang=i18n.tag(language), language=language, languages=i18n.KNOWN, here="/")
     env.filters["when"] = when
     env.filters["counted"] = counted
+    env.filters["t"] = translated
+    env.filters["number"] = lambda value: i18n.number(value, locale.current())
+    env.filters["listing"] = lambda items, style="standard": i18n.listing(
+        items, locale.current(), style
+    )
     return env
 
 
@@ -63,7 +85,8 @@ def page(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    html = environment().get_template(template).render(**context)
+    language = locale.current()
+    html = environment(language).get_template(template).render(here=locale.here(), **context)
     return HTMLResponse(
         html, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
     )
@@ -71,3 +94,27 @@ def page(
 
 def error_page(status_code: int, title: str, message: str, *, hint: str = "") -> HTMLResponse:
     return page("error.html", status_code, title=title, message=message, hint=hint)
+
+
+def said(refusal: Refusal) -> str:
+    """A refusal's sentence in the page's language (R28); its code stays the same."""
+    return wording(refusal.code, refusal.details, fallback=refusal.message, locale=locale.current())
+
+
+# Words the store hands pages and e-mails as data (a role, a permission) and templates
+# show through |t (underscores as spaces): marked here so the catalogue has them.
+# Translators: roles on a TikTok Shop's team, a Business Center's relationship to a shop,
+# and permissions on a shop, as Seller Center and Business Center name them.
+DATA_WORDS = (
+    N_("owner"),
+    N_("partner"),
+    N_("main admin"),
+    N_("ad manager"),
+    N_("ad promotion"),
+    N_("manager"),
+    N_("admin"),
+    N_("standard"),
+    # Translators: permissions in an ad account.
+    N_("operator"),
+    N_("analyst"),
+)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from models.settings import Settings
+from service.i18n import N_
 from service.invitation_links import InvitationLinks
 from service.links import LinkSigner
 from service.partners import PartnerService
@@ -35,7 +36,7 @@ class PageError(Exception):
 
 
 def _starting_up() -> PageError:
-    return PageError(503, "Starting up", "The service is starting; try again shortly.")
+    return PageError(503, N_("Starting up"), N_("The service is starting; try again shortly."))
 
 
 @dataclass

@@ -21,8 +21,11 @@ from models.enums import Relationship
 from models.errors import ErrorCode, Refusal
 from models.until_dates import parse_until
 from service import until as until_service
+from service.i18n import N_
 from store import partner_views
+from web import locale
 from web.deps import CsrfForm, OnTeam, SignedIn, Text, check_form
+from web.rendering import said
 from web.state import PageError, State, WebState
 
 router = APIRouter()
@@ -56,9 +59,13 @@ async def set_until(
         partner_views.grant_of_shop, state.engine, member.shop_code, grant_id
     )
     if found is None or found.grant.relationship is not Relationship.PARTNER:
-        raise PageError(404, "No such partner", "This shop has no such partner.")
+        raise PageError(404, N_("No such partner"), N_("This shop has no such partner."))
     if found.grant.revoked_at is not None:
-        raise PageError(409, "Nothing was changed", f"{found.bc_name} no longer has access.")
+        raise PageError(
+            409,
+            N_("Nothing was changed"),
+            locale.say(N_("%(bc_name)s no longer has access."), bc_name=found.bc_name),
+        )
     ends_at: datetime | None = None
     try:
         if not form.clear:
@@ -76,5 +83,5 @@ async def set_until(
         )
     except Refusal as refusal:
         status = 503 if refusal.code == ErrorCode.SERVICE_UNAVAILABLE else 422
-        raise PageError(status, "The end date was not changed", refusal.message) from None
+        raise PageError(status, N_("The end date was not changed"), said(refusal)) from None
     return RedirectResponse(f"/partners#shop-{found.shop.code}", status_code=303)
