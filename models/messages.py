@@ -76,6 +76,8 @@ class RequestState(Message):
     decided_by: str | None = None
     # R25: reminders sent since the last e-mail to the shop team (a resend starts over).
     reminders_sent: int = 0
+    # R23: the granted access's end-date timer has been started (or told the date).
+    until_armed: bool = False
 
 
 class RequestResult(Message):
@@ -131,13 +133,15 @@ class ApproveRequest(Message):
     """Update (or signal): a shop team member approves (R10, R12, R13).
 
     ``bc_id`` picks one of the seller's BCs (S3); ``new_bc_name`` and ``timezone`` create
-    one (S2); neither applies when the shop already has a linked BC (S1).
+    one (S2); neither applies when the shop already has a linked BC (S1). ``until`` (R23):
+    the access granted ends then; stored with the grant in the deciding transaction.
     """
 
     by: str
     bc_id: int | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
+    until: datetime | None = None
 
 
 class DeclineRequest(Message):
@@ -225,6 +229,8 @@ class DecideApproval(Message):
     bc_id: int | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
+    # R23: the end date written on the grant in the same transaction as the decision.
+    until: datetime | None = None
 
 
 class Decision(Message):
@@ -247,6 +253,8 @@ class GrantResult(Message):
     shop_id: int
     relationship: Relationship
     permission: Permission
+    # R23: when the grant ends, as the store holds it (None: no end date).
+    ends_at: datetime | None = None
 
 
 class CancelInput(Message):

@@ -11,7 +11,10 @@ Accepts:
   has admitted the request (R1-R6), or fails with the refusal's code.
 - update ``approve`` (:class:`ApproveRequest`): the seller's decision (R10-R14); returns
   :class:`ApprovalOutcome`. Its validator rejects, without touching history, when the
-  request is no longer pending.
+  request is no longer pending. An ``until`` (R23) is stored with the grant in the
+  deciding transaction; the run loop then starts the grant's ``AccessUntil`` through an
+  activity, as an accepted invitation does, so a worker lost in between still ends the
+  access on its date.
 - signal ``approve_from_ui``: the same decision, fire-and-forget, for the Temporal UI.
 - update ``resend`` (:class:`ResendRequest`): e-mail the shop team again or take the copy
   link (R8); returns :class:`ResendOutcome`.
@@ -48,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     # Activity definitions, for typed calls (arguments and results checked by mypy); only
     # their names reach history, so they run wherever the worker registered them.
     from activities.mailer import MailActivities
+    from activities.partners import PartnerTimerActivities
     from activities.store import RequestStoreActivities
     from models.enums import MAX_REMINDERS, RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
     from models.errors import FAULT_CODES, ErrorCode
@@ -79,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         WaitAdmission,
     )
     from models.names import Message
+    from models.partner_messages import GrantUntil
     from models.reasons import reason_problem
     from models.wording import wording
     from workflows import presets
@@ -206,6 +211,16 @@ class AccessRequestLifecycle:
             state.requester_notified = True
         if state.status is not RequestStatus.APPROVED:
             return
+        granted = state.granted
+        if granted and granted.ends_at and not state.until_armed:
+            # R23: the store already holds the end date with the grant; its timer is
+            # started here, durably (signal-with-start: a retry joins the running one).
+            await workflow.execute_activity_method(
+                PartnerTimerActivities.arm_access_until,
+                GrantUntil(grant_id=granted.grant_id, ends_at=granted.ends_at),
+                **presets.STORE,
+            )
+            state.until_armed = True
         decision = state.decision
         if decision and decision.expired_workflow_id and not state.competitor_signalled:
             # R11: the store already expired the other request; tell its workflow to end.
@@ -427,6 +442,7 @@ class AccessRequestLifecycle:
                         bc_id=command.bc_id,
                         new_bc_name=command.new_bc_name,
                         timezone=command.timezone,
+                        until=command.until,
                     ),
                     **presets.STORE,
                 )
