@@ -42,8 +42,7 @@ class RequestInput(Message):
     state: RequestState | None = None
     # R25: days after the last e-mail to the shop team (the first or a resend) when a
     # still-pending request reminds them; set by the starter from Settings (workflows read
-    # no settings). Histories recorded before reminders lack it: the default applies, and
-    # the workflow.patched guard keeps their replay free of timers.
+    # no settings); a client that leaves it out gets the default policy.
     reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_REMINDER_DAYS))
 
 
@@ -174,12 +173,10 @@ class PersonalLinkRequest(Message):
     ``member_id`` is the shop team member the typed address belongs to, or None: the
     address itself never enters the workflow's history (anyone may type anyone's). The
     caller sends this update for every address alike, so the answer never reveals who is
-    on the team (no enumeration). ``email`` is how asks were recorded before; histories
-    that carry it still replay and send.
+    on the team (no enumeration).
     """
 
     member_id: int | None = None
-    email: str | None = None
 
 
 class PersonalLinkAccepted(Message):
@@ -263,8 +260,8 @@ class CancelInput(Message):
 
 
 class SendPersonalLink(Message):
-    """E-mail a personal approval link to team member ``member_id`` (or, as recorded before,
-    ``email``) if they are still on the shop's team (R13).
+    """E-mail a personal approval link to team member ``member_id`` if they are still on
+    the shop's team (R13).
 
     ``window`` numbers the minute-long window the ask fell in: with the request and the
     recipient it is the business key, so a retry or a double submit never sends twice
@@ -273,8 +270,7 @@ class SendPersonalLink(Message):
 
     request_id: str
     window: int
-    member_id: int | None = None
-    email: str | None = None
+    member_id: int
 
 
 class RequesterNotice(Message):

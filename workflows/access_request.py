@@ -31,7 +31,7 @@ Returns :class:`RequestResult`. Nothing ends a request by time: a pending reques
 ever (R9) and continues-as-new, state and all, when the server suggests it. Its only timer
 is R25's reminder: 3 and 10 days (``RequestInput.reminder_days``) after the last e-mail to
 the shop team it mails them again, never after a decision; a resend e-mail starts the
-clock over. Runs recorded before reminders replay without the timer (``REMINDERS_PATCH``).
+clock over.
 An admission that fails for a reason no retry heals (``invalid_data``,
 ``broken_invariant``) ends at once as ``failed``; a mail that fails for good is noted and
 the request carries on (docs/operations.md, "Failed workflows").
@@ -97,9 +97,6 @@ REFUSED = "refused"
 FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
-# R25: runs recorded before reminders have no timer in their wait; this marker tells the
-# runs that do (workflow.patched), so both kinds of history replay.
-REMINDERS_PATCH = "r25-reminders"
 
 M = TypeVar("M")
 MailActivity = Callable[[MailActivities, M], EmailsSent]
@@ -380,19 +377,15 @@ class AccessRequestLifecycle:
         # sends the mail. An address that is not on the team arrives as no member at all.
         state = self._state
         window = int(workflow.now().timestamp()) // RESEND_EMAIL_MIN_INTERVAL_SECONDS
-        item = SendPersonalLink(
-            request_id=self._input.request_id,
-            window=window,
-            member_id=ask.member_id,
-            email=ask.email.strip().lower() if ask.email else None,
-        )
-        wanted = item.member_id is not None or bool(item.email)
-        if (
-            wanted
-            and item not in state.personal_links
-            and len(state.personal_links) < (MAX_QUEUED_PERSONAL_LINKS)
-        ):
-            state.personal_links.append(item)
+        if ask.member_id is not None:
+            item = SendPersonalLink(
+                request_id=self._input.request_id, window=window, member_id=ask.member_id
+            )
+            if (
+                item not in state.personal_links
+                and len(state.personal_links) < MAX_QUEUED_PERSONAL_LINKS
+            ):
+                state.personal_links.append(item)
         return PersonalLinkAccepted(request_id=self._input.request_id)
 
     @send_personal_link.validator
@@ -475,9 +468,9 @@ class AccessRequestLifecycle:
 
     def _until_reminder(self) -> timedelta | None:
         """How long until R25's next reminder is due (may be negative: overdue), or None
-        when no reminder is left, or when this run predates reminders."""
+        when no reminder is left."""
         state = self._state
-        if state.created_at is None or not workflow.patched(REMINDERS_PATCH):
+        if state.created_at is None:
             return None
         days = self._reminder_days()
         if state.reminders_sent >= len(days):
