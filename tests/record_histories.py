@@ -27,6 +27,9 @@ store with the demo data, and the real worker in this process, then walks:
 - ``WebhookDispatcher``: a subscription to GBLINKED01's changes (R26) while S1 is
   approved; the loopback receiver refuses the first POST (a retry in the history), one
   event is replayed, then the subscription is removed and the dispatcher ends.
+- ``MemberInvitation_declined``: a member invitation the invitee declines (R16);
+  ``PartnerInvitation_cancelled``: a share with a BC not yet a partner, its add-partner
+  invitation cancelled by the sharer (R17). (Their accepted paths: test_removal_story.py.)
 - ``RequestAccessToShop_approved_until``: approved with an end date (R23): the decision
   stores it with the grant, then the workflow starts the grant's ``AccessUntil`` through an
   activity before telling the requester.
@@ -62,7 +65,7 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from models.enums import RequestMethod  # noqa: E402
+from models.enums import MemberRole, Permission, RequestMethod  # noqa: E402
 from models.errors import Refusal  # noqa: E402
 from models.messages import ApproveRequest, RequestState  # noqa: E402
 from models.names import Message, request_workflow_id  # noqa: E402
@@ -70,6 +73,7 @@ from models.reference import ReferenceData  # noqa: E402
 from models.settings import Settings  # noqa: E402
 from models.tables import utcnow  # noqa: E402
 from service.devserver import temporal_cli, tuning_args  # noqa: E402
+from service.partners import PartnerService  # noqa: E402
 from service.requests import RequestService  # noqa: E402
 from service.webhooks import start_dispatcher  # noqa: E402
 from store import webhooks  # noqa: E402
@@ -94,6 +98,7 @@ ANA, SAM, LEE, OLI, RAJ, NIA, KIM = (
     "nia@brand-new.com",
     "kim@brand-member.com",
 )
+NEWCOMER = "newcomer@agency-one.com"
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
 
 
@@ -235,6 +240,21 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
     await service.decline(own.request_id, by=KIM)
     await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
+
+    # R16 and R17 ending without acceptance: declined by the invitee, cancelled by the sharer.
+    partners = PartnerService(client, service.engine, service.task_queue)
+    (invited,) = await partners.invite_members(
+        bc_id=AGENCY, emails=[NEWCOMER], role=MemberRole.STANDARD, ad_accounts=[], by=ANA
+    )
+    declined_invitation = await partners.decline_invitation(invited.invitation_id, by=NEWCOMER)
+    await _save(client, declined_invitation.workflow_id or "", "MemberInvitation_declined", out)
+    shared = await partners.share_shop(
+        bc_id=AGENCY, shop_code="GBLINKED01", partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION, by=ANA,
+    )  # fmt: skip
+    assert shared.status == "invited" and shared.invitation_id, shared
+    cancelled = await partners.cancel_invitation(shared.invitation_id, by=ANA)
+    await _save(client, cancelled.workflow_id or "", "PartnerInvitation_cancelled", out)
 
     # R23: approved with an end date; the timer is started by the workflow itself.
     dated = await service.submit(method=RA, bc_id=SUBAGENCY, shop_code="GBLINKED01", by=LEE)
