@@ -185,8 +185,10 @@ async def test_r20_r23_a_worker_killed_between_decision_and_timer_still_ends_acc
         # The first answer waits for the worker process to start (slow on a loaded machine).
         service = RequestService(client, demo, settings.task_queue, timeout=2 * WAIT_SECONDS)
         sub = await service.submit(method=RA, bc_id=AGENCY, shop_code=S1_SHOP, by=ANA)
-        # A short date: the removal runs on the dev server's real clock within the test.
-        ends_at = (utcnow() + timedelta(seconds=20)).replace(microsecond=0)
+        # A short date on the dev server's real clock: far enough that the decision comes
+        # first on a loaded machine, near enough to wait for the removal. (Armed late, the
+        # timer ends access at once, so the outcome never depends on the machine's speed.)
+        ends_at = (utcnow() + timedelta(seconds=45)).replace(microsecond=0)
         outcome = await service.approve(sub.request_id, ApproveRequest(by=OLI), until=ends_at)
         assert outcome.status is RequestStatus.APPROVED
         await wait_until(mark.exists, what="the workflow reaching the timer's activity")
