@@ -135,7 +135,6 @@ def decide_approval(
 
     ``until`` (R23): the grant's end date, written in this same transaction; a date
     already past is refused before anything is decided."""
-    now = now or utcnow()
     contenders = lock_contenders(session, request_id)  # R11
     request = next((r for r in contenders if r.id == request_id), None)
     if request is None:
@@ -146,6 +145,7 @@ def decide_approval(
     shop = session.get(Shop, request.shop_id)
     assert shop is not None and shop.id is not None
     approver = require_shop_team(session, shop, by)  # R13
+    now = now or utcnow()  # after the lock: the decision's moment, not the wait's start
     if until is not None:
         expiry.require_future(until, now)
     ask = Approval(request_id, shop, approver, now, bc_id, new_bc_name, timezone)
