@@ -267,13 +267,17 @@ def _admitted(engine: Engine) -> str:
     return request_id
 
 
-def test_r23_an_approval_stores_its_end_date_with_the_grant_in_one_step(engine: Engine) -> None:
+def test_r23_an_approval_stores_its_end_date_with_the_grant_in_one_step(
+    store_engine: Engine,
+) -> None:
     """The deciding transaction writes the grant and its date together (no grant without
-    its end date can ever be read), audited once, in the approver's name."""
+    its end date can ever be read), audited once, in the approver's name; on both engines,
+    the date read back is the date given."""
     from models.enums import RequestStatus
     from models.tables import AccessRequest, AuditEvent
     from store.approval import decide_approval
 
+    engine = store_engine
     load_demo(engine)
     request_id = _admitted(engine)
     ends = (utcnow() + SOON).replace(microsecond=0)
@@ -293,11 +297,12 @@ def test_r23_an_approval_stores_its_end_date_with_the_grant_in_one_step(engine: 
     assert [(e.entity_id, e.actor) for e in dated] == [(str(grant.id), OLI)]
 
 
-def test_r23_an_approval_with_a_past_date_decides_nothing(engine: Engine) -> None:
+def test_r23_an_approval_with_a_past_date_decides_nothing(store_engine: Engine) -> None:
     """Refused inside the decision (whatever the caller checked first): the request stays
     pending, no grant, no audit, nothing linked."""
     from store.approval import decide_approval
 
+    engine = store_engine
     load_demo(engine)
     request_id = _admitted(engine)
     past = utcnow() - timedelta(minutes=1)
