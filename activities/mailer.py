@@ -97,9 +97,7 @@ class MailActivities:
         which."""
         with read_session(self._engine) as session:
             context = request_context(session, input.request_id)
-            member = team_member(
-                session, context.request.shop_id, member_id=input.member_id, email=input.email
-            )
+            member = team_member(session, context.request.shop_id, member_id=input.member_id)
         if member is None:
             return EmailsSent(sent=0, skipped=1)
         rendered = emails.personal_link(

@@ -91,6 +91,7 @@ class RequestStoreActivities:
                 bc_id=input.bc_id,
                 new_bc_name=input.new_bc_name,
                 timezone=input.timezone,
+                until=input.until,
             )
             decided_by = record.decided_by
             if decided_by is None and record.request.decided_by_user_id is not None:
@@ -115,6 +116,7 @@ def _decision(request: AccessRequest, record: DecisionRecord, by: str | None) ->
             shop_id=grant.shop_id,
             relationship=grant.relationship,
             permission=grant.permission,
+            ends_at=grant.ends_at,
         )
         if grant is not None and grant.id is not None
         else None,

@@ -4,7 +4,7 @@ Same messages (update ``admission`` sent with start, update ``approve`` with a v
 query ``state``), same activity names (models/names.py), input and result models
 (models/messages.py), same presets (workflows/presets.py), same search attribute upserts
 and the same order of commands as workflows/access_request.py on the happy path: admit
-(local), e-mail the team, wait (with R25's reminder timer, patched as ours), decide and
+(local), e-mail the team, wait (with R25's reminder timer, as ours), decide and
 grant (local), notify. The activity bodies do
 nothing, so what ours costs beyond this is our store, rendering and e-mail.
 
@@ -144,9 +144,9 @@ class BareAccessRequest:
             **presets.MAIL,
         )
         state.first_email_sent = True
-        # Ours waits with R25's reminder timer behind a patch; the happy path decides first.
+        # Ours waits with R25's reminder timer; the happy path decides first.
         due = None
-        if workflow.patched("r25-reminders") and input.reminder_days:
+        if input.reminder_days:
             due = timedelta(days=input.reminder_days[0])
         await workflow.wait_condition(
             lambda: state.status is not RequestStatus.PENDING,

@@ -42,8 +42,7 @@ class RequestInput(Message):
     state: RequestState | None = None
     # R25: days after the last e-mail to the shop team (the first or a resend) when a
     # still-pending request reminds them; set by the starter from Settings (workflows read
-    # no settings). Histories recorded before reminders lack it: the default applies, and
-    # the workflow.patched guard keeps their replay free of timers.
+    # no settings); a client that leaves it out gets the default policy.
     reminder_days: list[int] = Field(default_factory=lambda: list(DEFAULT_REMINDER_DAYS))
 
 
@@ -76,6 +75,8 @@ class RequestState(Message):
     decided_by: str | None = None
     # R25: reminders sent since the last e-mail to the shop team (a resend starts over).
     reminders_sent: int = 0
+    # R23: the granted access's end-date timer has been started (or told the date).
+    until_armed: bool = False
 
 
 class RequestResult(Message):
@@ -131,13 +132,15 @@ class ApproveRequest(Message):
     """Update (or signal): a shop team member approves (R10, R12, R13).
 
     ``bc_id`` picks one of the seller's BCs (S3); ``new_bc_name`` and ``timezone`` create
-    one (S2); neither applies when the shop already has a linked BC (S1).
+    one (S2); neither applies when the shop already has a linked BC (S1). ``until`` (R23):
+    the access granted ends then; stored with the grant in the deciding transaction.
     """
 
     by: str
     bc_id: int | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
+    until: datetime | None = None
 
 
 class DeclineRequest(Message):
@@ -170,12 +173,10 @@ class PersonalLinkRequest(Message):
     ``member_id`` is the shop team member the typed address belongs to, or None: the
     address itself never enters the workflow's history (anyone may type anyone's). The
     caller sends this update for every address alike, so the answer never reveals who is
-    on the team (no enumeration). ``email`` is how asks were recorded before; histories
-    that carry it still replay and send.
+    on the team (no enumeration).
     """
 
     member_id: int | None = None
-    email: str | None = None
 
 
 class PersonalLinkAccepted(Message):
@@ -225,6 +226,8 @@ class DecideApproval(Message):
     bc_id: int | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
+    # R23: the end date written on the grant in the same transaction as the decision.
+    until: datetime | None = None
 
 
 class Decision(Message):
@@ -247,6 +250,8 @@ class GrantResult(Message):
     shop_id: int
     relationship: Relationship
     permission: Permission
+    # R23: when the grant ends, as the store holds it (None: no end date).
+    ends_at: datetime | None = None
 
 
 class CancelInput(Message):
@@ -255,8 +260,8 @@ class CancelInput(Message):
 
 
 class SendPersonalLink(Message):
-    """E-mail a personal approval link to team member ``member_id`` (or, as recorded before,
-    ``email``) if they are still on the shop's team (R13).
+    """E-mail a personal approval link to team member ``member_id`` if they are still on
+    the shop's team (R13).
 
     ``window`` numbers the minute-long window the ask fell in: with the request and the
     recipient it is the business key, so a retry or a double submit never sends twice
@@ -265,8 +270,7 @@ class SendPersonalLink(Message):
 
     request_id: str
     window: int
-    member_id: int | None = None
-    email: str | None = None
+    member_id: int
 
 
 class RequesterNotice(Message):

@@ -8,9 +8,8 @@ One model per message so fields can be added without breaking recorded histories
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from models.enums import MemberRole, Permission, Relationship
 from models.partner_enums import (
@@ -156,27 +155,9 @@ class InvitationDecision(Message):
     by: str
 
 
-class CountResult(Message):
-    """An activity result that used to be a bare ``int``.
-
-    Histories recorded before it became a model hold the bare number, and replay decodes
-    them with the activity's declared result type: a bare int is read as ``count_field``.
-    """
-
-    count_field: ClassVar[str]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_bare_int(cls, data: Any) -> Any:
-        if isinstance(data, int) and not isinstance(data, bool):
-            return {cls.count_field: data}
-        return data
-
-
-class PartnerEmailsSent(CountResult):
+class PartnerEmailsSent(Message):
     """How many e-mails an invitation or removal notice delivered (each once, by key)."""
 
-    count_field: ClassVar[str] = "sent"
     sent: int
 
 
@@ -245,8 +226,8 @@ class GrantsEnded(Message):
     lost_bc_ids: list[int]
     assignments_ended: int = 0
     ended_at: datetime
-    # Campaigns the removal stops in all (0 in removals recorded before it was counted).
-    campaigns_to_stop: int = 0
+    # Campaigns the removal stops in all (the total a progress bar counts towards).
+    campaigns_to_stop: int
 
 
 class StopCampaignPage(Message):
@@ -269,10 +250,9 @@ class FinishRemoval(Message):
     removal_id: str
 
 
-class RemovalFinished(CountResult):
+class RemovalFinished(Message):
     """The removal recorded as completed, with the store's count of campaigns stopped."""
 
-    count_field: ClassVar[str] = "campaigns_stopped"
     campaigns_stopped: int
 
 
@@ -289,7 +269,7 @@ class RemovalProgress(Message):
     pages: int
     lost_bc_ids: list[int] = Field(default_factory=list)
     # What campaigns_stopped counts towards, from the store once the grants ended (0 until
-    # then, and in removals started before it was counted).
+    # then).
     campaigns_total: int = 0
 
 

@@ -269,15 +269,19 @@ class RequestService:
         request as pending (the link handler) passes its ``workflow_id`` and saves a read.
         Ids the store cannot hold and S2 names with control characters are refused here
         (``invalid_input``), before the workflow hears of them.
-        ``until`` (R23): the access ends then; a date already past is refused first.
+        ``until`` (R23): the access ends then; a date already past is refused first. It
+        travels with the decision: the store writes it with the grant in one transaction and
+        the request workflow starts its timer, so nothing is left to do after this returns.
         """
         require_db_id("bc_id", command.bc_id)
-        until_service.check_until(until)
+        if until is not None:
+            command = command.model_copy(update={"until": until})
+        until_service.check_until(command.until)
         if command.new_bc_name is not None and command.new_bc_name.strip():
             require_display_name(
                 "new_bc_name", command.new_bc_name, label="The new Business Center's name"
             )
-        outcome = await self._update(
+        outcome: ApprovalOutcome = await self._update(
             request_id,
             Message.APPROVE,
             command,
@@ -285,20 +289,6 @@ class RequestService:
             update_id=idempotency_key,
             workflow_id=workflow_id,
         )
-        if (
-            until is not None
-            and outcome.status is RequestStatus.APPROVED
-            and not outcome.already_decided
-        ):
-            # R23, after the decision: the request workflow stays as it was (docs/decisions.md).
-            await until_service.set_request_until(
-                self.client,
-                self.engine,
-                self.task_queue,
-                request_id=request_id,
-                ends_at=until,
-                by=command.by,
-            )
         return outcome
 
     async def request_personal_link(self, request_id: str, email: str) -> PersonalLinkAccepted:

@@ -5,6 +5,10 @@ The store is written first and is the truth: the workflow re-reads it at the end
 a crash between the two steps can only leave a date without a timer, never a timer that
 ends access the store no longer says should end. Setting the same date again (``starter.py
 access-until``) re-arms such a date: signal-with-start joins a running timer or starts one.
+
+An approval's end date does not pass through here: it rides on the ``approve`` update, the
+deciding transaction stores it with the grant, and the request workflow arms the timer
+through an activity (:func:`arm`), so no crash can leave that date without its timer.
 """
 
 from __future__ import annotations
@@ -78,19 +82,6 @@ def check_until(ends_at: datetime | None) -> None:
     """Refuse a date already past before anything is decided (the store checks again)."""
     if ends_at is not None:
         expiry.require_future(ends_at, utcnow())
-
-
-async def set_request_until(
-    client: Client, engine: Engine, task_queue: str, *, request_id: str, ends_at: datetime, by: str
-) -> int | None:
-    """After an approval that chose an end date: the grant it wrote gets the date and its
-    timer. Returns the grant id (None if the approval wrote no grant)."""
-    with write_session(engine) as session:
-        grant = expiry.set_request_end(session, request_id=request_id, ends_at=ends_at, by=by)
-        grant_id = grant.id if grant is not None else None
-    if grant_id is not None:
-        await arm(client, task_queue, grant_id, ends_at)
-    return grant_id
 
 
 async def follow_assignment(

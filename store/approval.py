@@ -2,7 +2,8 @@
 
 The store is the arbiter of the race: one transaction locks every pending request of the
 same BC and shop, approves this one, expires the other method's at once, and writes the
-grant, so approval and access can never be seen apart. Idempotent on the request id.
+grant with its end date if the seller chose one (R23), so approval, access and when it
+ends can never be seen apart. Idempotent on the request id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from models.enums import RequestStatus, Scenario
 from models.tables import AccessRequest, Shop, ShopGrant, utcnow
-from store import audit
+from store import audit, expiry
 from store.grants import grant_of_request, write_grant
 from store.requests import unknown_request
 from store.scenarios import APPROVING_BC, Approval, require_shop_team, scenario_for
@@ -127,9 +128,13 @@ def decide_approval(
     bc_id: int | None = None,
     new_bc_name: str | None = None,
     timezone: str | None = None,
+    until: datetime | None = None,
     now: datetime | None = None,
 ) -> DecisionRecord:
-    """Approve a pending request and grant its access, or say why not (R11-R14)."""
+    """Approve a pending request and grant its access, or say why not (R11-R14).
+
+    ``until`` (R23): the grant's end date, written in this same transaction; a date
+    already past is refused before anything is decided."""
     contenders = lock_contenders(session, request_id)  # R11
     request = next((r for r in contenders if r.id == request_id), None)
     if request is None:
@@ -140,7 +145,10 @@ def decide_approval(
     shop = session.get(Shop, request.shop_id)
     assert shop is not None and shop.id is not None
     approver = require_shop_team(session, shop, by)  # R13
-    ask = Approval(request_id, shop, approver, now or utcnow(), bc_id, new_bc_name, timezone)
+    now = now or utcnow()  # after the lock: the decision's moment, not the wait's start
+    if until is not None:
+        expiry.require_future(until, now)
+    ask = Approval(request_id, shop, approver, now, bc_id, new_bc_name, timezone)
 
     scenario = scenario_for(session, shop, ask.user_id)  # R12
     approving_bc = APPROVING_BC[scenario](session, ask)
@@ -149,6 +157,9 @@ def decide_approval(
     expired = expire_losers(session, contenders, request_id, ask.now)
     session.flush()
     grant = write_grant(session, request=request, now=ask.now)  # R14, same transaction
+    if until is not None:  # R23, same transaction again: no grant without its end date
+        expiry.set_end(session, grant, until, actor=approver.email, now=ask.now)
+        session.flush()
     return DecisionRecord(
         request, scenario, expired, already_decided=False, grant=grant, decided_by=approver.email
     )

@@ -134,23 +134,6 @@ def set_partner_end(
     return EndDateSet(shop.id, shop.code, partner.id, [g.id for g in grants if g.id], ends_at)
 
 
-def set_request_end(
-    session: Session, *, request_id: str, ends_at: datetime, by: str, now: datetime | None = None
-) -> ShopGrant | None:
-    """The end date chosen with an approval (R23), on the grant the approval wrote (R14).
-    None when the approval wrote none (a superseded or refused request)."""
-    grant = session.exec(
-        select(ShopGrant).where(
-            ShopGrant.source_request_id == request_id, col(ShopGrant.revoked_at).is_(None)
-        )
-    ).first()
-    if grant is None:
-        return None
-    set_end(session, grant, ends_at, actor=by, now=now or utcnow())
-    session.flush()
-    return grant
-
-
 def _removal_actor(session: Session, shop: Shop) -> str | None:
     """Who the R19 removal runs in the name of: it needs someone with the authority to
     remove; the shop's team member with the lowest id (the audit also names the date)."""

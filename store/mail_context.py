@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from models.enums import Permission, Relationship
 from models.tables import AccessRemoval, AccessRequest, BusinessCenter, Shop, ShopGrant, User
-from store.people import bc_admin_emails, find_user, normalise_email, team_members
+from store.people import bc_admin_emails, find_user, team_members
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,11 @@ def request_context(session: Session, request_id: str) -> RequestContext:
     return RequestContext(*row)
 
 
-def team_member(
-    session: Session, shop_id: int, *, member_id: int | None, email: str | None
-) -> User | None:
-    """The shop's team member who asked for a personal link (R7/R13), by member id (or by
-    address, for an ask recorded before member ids); None if they are not (or no longer)
-    on the team."""
-    address = normalise_email(email) if email else None
+def team_member(session: Session, shop_id: int, *, member_id: int) -> User | None:
+    """The shop's team member who asked for a personal link (R7/R13), by member id; None
+    if they are not (or no longer) on the team."""
     for user, _member in team_members(session, shop_id):
-        if (user.id == member_id) if member_id is not None else (user.email == address):
+        if user.id == member_id:
             return user
     return None
 

@@ -1,7 +1,10 @@
 """Record the histories that tests/test_replay.py replays, for both request workflow types.
 
-Re-run it after a deliberate change to workflow code (guarded with ``workflow.patched``),
-keeping the old files too, so running requests recorded before the change still replay:
+Before 1.0.0 no deployment runs these workflows: after a change to workflow code, re-run it
+and replace the files (no ``workflow.patched``, no frozen histories of older shapes). From
+1.0.0 on, a change is patched and the old files are kept beside new ones
+(docs/operations.md, "Upgrades"). The other workflow types' histories are written by their
+tests with ``RECORD_HISTORIES=1`` (``BULK_HISTORY_OUT=tests/histories`` for R24's):
 
     .venv/bin/python tests/record_histories.py            # writes tests/histories/*.json
     .venv/bin/python tests/record_histories.py --out DIR  # somewhere else
@@ -18,14 +21,18 @@ store with the demo data, and the real worker in this process, then walks:
 - ``RequestAccessToShop_refused``: admission refused, a standard member asked (R1).
 - ``RequestAccessToShop_personal_link``: through the copied link, a stranger and a team
   member ask for a personal link (R7, R13); only the member's id enters the history.
-  ``RequestAccessToShop_personal_link_by_address`` is the same walk recorded before asks
-  carried member ids (the typed addresses are in it): kept so such requests still replay.
 - ``RequestAccessToShop_declined``: a decline refused (not on the shop's team, R13), then
   declined with a reason and the requester told (R22). ``AddMyShop_resend_declined``: a
   resend e-mail (R25's reminder timer restarted), then declined without a reason.
 - ``WebhookDispatcher``: a subscription to GBLINKED01's changes (R26) while S1 is
   approved; the loopback receiver refuses the first POST (a retry in the history), one
   event is replayed, then the subscription is removed and the dispatcher ends.
+- ``MemberInvitation_declined``: a member invitation the invitee declines (R16);
+  ``PartnerInvitation_cancelled``: a share with a BC not yet a partner, its add-partner
+  invitation cancelled by the sharer (R17). (Their accepted paths: test_removal_story.py.)
+- ``RequestAccessToShop_approved_until``: approved with an end date (R23): the decision
+  stores it with the grant, then the workflow starts the grant's ``AccessUntil`` through an
+  activity before telling the requester.
 - ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
   timezone edited by hand into one that does not exist) and the request ends ``failed``
   at once instead of retrying for ever. Recorded last: it breaks the BC.
@@ -45,6 +52,7 @@ import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -57,13 +65,15 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from models.enums import RequestMethod  # noqa: E402
+from models.enums import MemberRole, Permission, RequestMethod  # noqa: E402
 from models.errors import Refusal  # noqa: E402
 from models.messages import ApproveRequest, RequestState  # noqa: E402
 from models.names import Message, request_workflow_id  # noqa: E402
 from models.reference import ReferenceData  # noqa: E402
 from models.settings import Settings  # noqa: E402
+from models.tables import utcnow  # noqa: E402
 from service.devserver import temporal_cli, tuning_args  # noqa: E402
+from service.partners import PartnerService  # noqa: E402
 from service.requests import RequestService  # noqa: E402
 from service.webhooks import start_dispatcher  # noqa: E402
 from store import webhooks  # noqa: E402
@@ -78,14 +88,17 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 HISTORIES = ROOT / "tests" / "histories"
 DEMO = ROOT / "service" / "data" / "demo.json"
 AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
-ANA, SAM, OLI, RAJ, NIA, KIM = (
+SUBAGENCY = 7100000000000000002
+ANA, SAM, LEE, OLI, RAJ, NIA, KIM = (
     "ana@agency-one.com",
     "sam@agency-one.com",
+    "lee@subagency.com",
     "oli@brand-linked.com",
     "raj@brand-admin.com",
     "nia@brand-new.com",
     "kim@brand-member.com",
 )
+NEWCOMER = "newcomer@agency-one.com"
 RA, AMS = RequestMethod.REQUEST_ACCESS, RequestMethod.ADD_MY_SHOP
 
 
@@ -227,6 +240,27 @@ async def _walk(client: Client, service: RequestService, out: Path) -> None:
     await service.resend(own.request_id, by=ANA, copy_link=False)  # moves the reminder clock
     await service.decline(own.request_id, by=KIM)
     await _save(client, own.workflow_id, "AddMyShop_resend_declined", out)
+
+    # R16 and R17 ending without acceptance: declined by the invitee, cancelled by the sharer.
+    partners = PartnerService(client, service.engine, service.task_queue)
+    (invited,) = await partners.invite_members(
+        bc_id=AGENCY, emails=[NEWCOMER], role=MemberRole.STANDARD, ad_accounts=[], by=ANA
+    )
+    declined_invitation = await partners.decline_invitation(invited.invitation_id, by=NEWCOMER)
+    await _save(client, declined_invitation.workflow_id or "", "MemberInvitation_declined", out)
+    shared = await partners.share_shop(
+        bc_id=AGENCY, shop_code="GBLINKED01", partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION, by=ANA,
+    )  # fmt: skip
+    assert shared.status == "invited" and shared.invitation_id, shared
+    cancelled = await partners.cancel_invitation(shared.invitation_id, by=ANA)
+    await _save(client, cancelled.workflow_id or "", "PartnerInvitation_cancelled", out)
+
+    # R23: approved with an end date; the timer is started by the workflow itself.
+    dated = await service.submit(method=RA, bc_id=SUBAGENCY, shop_code="GBLINKED01", by=LEE)
+    until = (utcnow() + timedelta(days=30)).replace(microsecond=0)
+    await service.approve(dated.request_id, ApproveRequest(by=OLI), until=until)
+    await _save(client, dated.workflow_id, "RequestAccessToShop_approved_until", out)
 
     # Bad stored data at admission ends the request "failed", not retrying.
     with write_session(service.engine) as session:

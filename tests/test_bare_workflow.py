@@ -4,7 +4,7 @@ The bare restates the request workflow so that its worker loads none of ours' ac
 modules; this test is what stops the two drifting apart. Both run one happy-path
 lifecycle (admission, the team's e-mail, one approval, the requester's notice) on the same
 no-op activities, and their histories must hold the same commands in the same order:
-local activities (markers), patches, timers, scheduled activities, search attribute
+local activities (markers), timers, scheduled activities, search attribute
 upserts (with the status they publish, R21) and completion. Events whose order depends on
 timing (workflow tasks, activity starts, update acceptance) are left out.
 
@@ -90,7 +90,7 @@ def commands(history: WorkflowHistory) -> list[str]:
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker = event.marker_recorded_event_attributes
-            if marker.marker_name == "core_patch":  # workflow.patched (R25's reminders)
+            if marker.marker_name == "core_patch":  # workflow.patched: none before 1.0.0
                 data = marker.details["patch-data"].payloads[0].data
                 seen.append(f"patch {json.loads(data)['id']}")
                 continue
@@ -157,10 +157,7 @@ async def test_bare_workflow_issues_the_same_commands_as_ours(
         "local activity store.admit_request",
         "upsert RequestStatus=pending",
         "activity mail.send_request_emails",
-        # R25: the wait's reminder timer, behind its patch (the SDK records the patch in
-        # TemporalChangeVersion); the approval cancels it.
-        "patch r25-reminders",
-        "upsert TemporalChangeVersion=['r25-reminders']",
+        # R25: the wait's reminder timer; the approval cancels it.
         "timer started",
         "local activity store.decide_and_grant",
         "upsert RequestStatus=approved",

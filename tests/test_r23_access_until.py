@@ -304,8 +304,6 @@ async def test_r23_a_share_and_an_assignment_with_end_dates_end_on_time(
             assignment_until_workflow_id(view_id(demo)), result_type=UntilResult
         )
         assert (await assignment.result()).status == "ended"
-        # AssignmentUntil_ended.json is the run from before R23's assignment reminder
-        # (no patch marker): kept as it is, never re-recorded; this run's is a new file.
         await _record(env, assignment.id, "AssignmentUntil_reminded_at_once_then_ended")
         assert _grants(demo, SUBAGENCY)[0].revoked_at is None
         await env.sleep(3 * DAY)

@@ -251,3 +251,64 @@ def test_r23_approve_with_a_past_date_is_refused_before_anything_starts(held: En
     )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "end_date_passed"
+
+
+def _admitted(engine: Engine) -> str:
+    """A pending request of AGENCY for S1 (a linked BC: OLI approves with one click)."""
+    from models.enums import RequestMethod
+    from store.admission import admit_request
+
+    request_id = "req_until_decision"
+    with write_session(engine) as session:
+        admit_request(
+            session, request_id=request_id, method=RequestMethod.REQUEST_ACCESS, bc_id=AGENCY,
+            shop_id=shop_id_of(engine, S1_SHOP), requested_by=ANA, workflow_id="wf-until",
+        )  # fmt: skip
+    return request_id
+
+
+def test_r23_an_approval_stores_its_end_date_with_the_grant_in_one_step(
+    store_engine: Engine,
+) -> None:
+    """The deciding transaction writes the grant and its date together (no grant without
+    its end date can ever be read), audited once, in the approver's name; on both engines,
+    the date read back is the date given."""
+    from models.enums import RequestStatus
+    from models.tables import AccessRequest, AuditEvent
+    from store.approval import decide_approval
+
+    engine = store_engine
+    load_demo(engine)
+    request_id = _admitted(engine)
+    ends = (utcnow() + SOON).replace(microsecond=0)
+    with write_session(engine) as session:
+        record = decide_approval(session, request_id=request_id, by=OLI, until=ends)
+    assert record.grant is not None and record.grant.ends_at == ends
+    grant = _grant(engine, AGENCY)
+    assert (grant.source_request_id, grant.ends_at) == (request_id, ends)
+    with read_session(engine) as session:
+        request = session.get(AccessRequest, request_id)
+        dated = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.entity == "shop_grant", AuditEvent.action == "end_date_set"
+            )
+        ).all()
+    assert request is not None and request.status is RequestStatus.APPROVED
+    assert [(e.entity_id, e.actor) for e in dated] == [(str(grant.id), OLI)]
+
+
+def test_r23_an_approval_with_a_past_date_decides_nothing(store_engine: Engine) -> None:
+    """Refused inside the decision (whatever the caller checked first): the request stays
+    pending, no grant, no audit, nothing linked."""
+    from store.approval import decide_approval
+
+    engine = store_engine
+    load_demo(engine)
+    request_id = _admitted(engine)
+    past = utcnow() - timedelta(minutes=1)
+    refused_without_change(
+        engine,
+        lambda s: decide_approval(s, request_id=request_id, by=OLI, until=past),
+        ErrorCode.END_DATE_PASSED,
+        "already passed",
+    )

@@ -7,8 +7,8 @@ As in test_r9_no_expiry.py, the test server has no custom search attributes: the
 workflow's upserts are no-ops here and the workflow starts without them. For the same
 reason the history of the first walk (two reminders fired, a restart, an approval) lives in
 tests/histories/time_skipping/, outside test_replay.py's glob, and is replayed here with
-the same no-op upserts. Re-record it with ``RECORD_R25_HISTORY=1`` after a deliberate,
-patched change (keep the old file under another name).
+the same no-op upserts. Re-record it with ``RECORD_R25_HISTORY=1`` after a deliberate
+change (before 1.0.0 the new file replaces the old; tests/record_histories.py says why).
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ async def test_r25_the_recorded_reminders_history_replays_on_current_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two fired reminder timers, their mails, a worker restart and the approval replay on
-    today's code: a change to the reminders must be guarded with workflow.patched."""
+    today's code: a change to the reminders that breaks this must re-record it."""
     monkeypatch.setattr(workflow, "upsert_search_attributes", lambda *a, **k: None)
     history = WorkflowHistory.from_json(REMINDERS_HISTORY.stem, REMINDERS_HISTORY.read_text())
     fired = [e for e in history.events if e.HasField("timer_fired_event_attributes")]

@@ -11,7 +11,10 @@ Accepts:
   has admitted the request (R1-R6), or fails with the refusal's code.
 - update ``approve`` (:class:`ApproveRequest`): the seller's decision (R10-R14); returns
   :class:`ApprovalOutcome`. Its validator rejects, without touching history, when the
-  request is no longer pending.
+  request is no longer pending. An ``until`` (R23) is stored with the grant in the
+  deciding transaction; the run loop then starts the grant's ``AccessUntil`` through an
+  activity, as an accepted invitation does, so a worker lost in between still ends the
+  access on its date.
 - signal ``approve_from_ui``: the same decision, fire-and-forget, for the Temporal UI.
 - update ``resend`` (:class:`ResendRequest`): e-mail the shop team again or take the copy
   link (R8); returns :class:`ResendOutcome`.
@@ -28,7 +31,7 @@ Returns :class:`RequestResult`. Nothing ends a request by time: a pending reques
 ever (R9) and continues-as-new, state and all, when the server suggests it. Its only timer
 is R25's reminder: 3 and 10 days (``RequestInput.reminder_days``) after the last e-mail to
 the shop team it mails them again, never after a decision; a resend e-mail starts the
-clock over. Runs recorded before reminders replay without the timer (``REMINDERS_PATCH``).
+clock over.
 An admission that fails for a reason no retry heals (``invalid_data``,
 ``broken_invariant``) ends at once as ``failed``; a mail that fails for good is noted and
 the request carries on (docs/operations.md, "Failed workflows").
@@ -48,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     # Activity definitions, for typed calls (arguments and results checked by mypy); only
     # their names reach history, so they run wherever the worker registered them.
     from activities.mailer import MailActivities
+    from activities.partners import PartnerTimerActivities
     from activities.store import RequestStoreActivities
     from models.enums import MAX_REMINDERS, RESEND_EMAIL_MIN_INTERVAL_SECONDS, RequestStatus
     from models.errors import FAULT_CODES, ErrorCode
@@ -79,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         WaitAdmission,
     )
     from models.names import Message
+    from models.partner_messages import GrantUntil
     from models.reasons import reason_problem
     from models.wording import wording
     from workflows import presets
@@ -92,9 +97,6 @@ REFUSED = "refused"
 FAILED = "failed"
 # Personal-link asks waiting for the run loop; more are dropped, answered the same way.
 MAX_QUEUED_PERSONAL_LINKS = 10
-# R25: runs recorded before reminders have no timer in their wait; this marker tells the
-# runs that do (workflow.patched), so both kinds of history replay.
-REMINDERS_PATCH = "r25-reminders"
 
 M = TypeVar("M")
 MailActivity = Callable[[MailActivities, M], EmailsSent]
@@ -206,6 +208,16 @@ class AccessRequestLifecycle:
             state.requester_notified = True
         if state.status is not RequestStatus.APPROVED:
             return
+        granted = state.granted
+        if granted and granted.ends_at and not state.until_armed:
+            # R23: the store already holds the end date with the grant; its timer is
+            # started here, durably (signal-with-start: a retry joins the running one).
+            await workflow.execute_activity_method(
+                PartnerTimerActivities.arm_access_until,
+                GrantUntil(grant_id=granted.grant_id, ends_at=granted.ends_at),
+                **presets.STORE,
+            )
+            state.until_armed = True
         decision = state.decision
         if decision and decision.expired_workflow_id and not state.competitor_signalled:
             # R11: the store already expired the other request; tell its workflow to end.
@@ -365,19 +377,15 @@ class AccessRequestLifecycle:
         # sends the mail. An address that is not on the team arrives as no member at all.
         state = self._state
         window = int(workflow.now().timestamp()) // RESEND_EMAIL_MIN_INTERVAL_SECONDS
-        item = SendPersonalLink(
-            request_id=self._input.request_id,
-            window=window,
-            member_id=ask.member_id,
-            email=ask.email.strip().lower() if ask.email else None,
-        )
-        wanted = item.member_id is not None or bool(item.email)
-        if (
-            wanted
-            and item not in state.personal_links
-            and len(state.personal_links) < (MAX_QUEUED_PERSONAL_LINKS)
-        ):
-            state.personal_links.append(item)
+        if ask.member_id is not None:
+            item = SendPersonalLink(
+                request_id=self._input.request_id, window=window, member_id=ask.member_id
+            )
+            if (
+                item not in state.personal_links
+                and len(state.personal_links) < MAX_QUEUED_PERSONAL_LINKS
+            ):
+                state.personal_links.append(item)
         return PersonalLinkAccepted(request_id=self._input.request_id)
 
     @send_personal_link.validator
@@ -427,6 +435,7 @@ class AccessRequestLifecycle:
                         bc_id=command.bc_id,
                         new_bc_name=command.new_bc_name,
                         timezone=command.timezone,
+                        until=command.until,
                     ),
                     **presets.STORE,
                 )
@@ -459,9 +468,9 @@ class AccessRequestLifecycle:
 
     def _until_reminder(self) -> timedelta | None:
         """How long until R25's next reminder is due (may be negative: overdue), or None
-        when no reminder is left, or when this run predates reminders."""
+        when no reminder is left."""
         state = self._state
-        if state.created_at is None or not workflow.patched(REMINDERS_PATCH):
+        if state.created_at is None:
             return None
         days = self._reminder_days()
         if state.reminders_sent >= len(days):

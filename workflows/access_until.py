@@ -21,9 +21,7 @@ end runs when a worker is back. The history stays small (a few events per date c
 
 ``AssignmentUntil`` (``assignment-until:<id>``) is the same timer for a member assignment:
 three days before, the assigned member (its holder) is reminded, by the same rules; at the
-end date only the assignment ends. Its reminder came later, behind
-``workflow.patched(ASSIGNMENT_REMINDER_PATCH)``: runs started before it keep no reminder,
-so their histories replay unchanged.
+end date only the assignment ends.
 """
 
 from __future__ import annotations
@@ -56,9 +54,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.removal import RemovePartnerAccessWorkflow
 
 REMINDER_LEAD = timedelta(days=3)
-# R23's reminder to an assignment's member: AssignmentUntil runs started before it replay
-# without it (no marker in their history), new runs remind.
-ASSIGNMENT_REMINDER_PATCH = "r23-assignment-reminder"
 
 
 async def changed_before(moment: datetime, changed: Callable[[], bool]) -> bool:
@@ -191,8 +186,8 @@ class AccessUntilWorkflow(_EndDateTimer):
 @workflow.defn(name=UntilName.ASSIGNMENT_WORKFLOW)
 class AssignmentUntilWorkflow(_EndDateTimer):
     """R23 for a member assignment (``assignment-until:<id>``): three days before its end
-    date the member holding it is reminded (runs started before that change: not), at the
-    end date only the assignment ends. Same signal and query as ``AccessUntil``."""
+    date the member holding it is reminded, at the end date only the assignment ends.
+    Same signal and query as ``AccessUntil``."""
 
     @workflow.init
     def __init__(self, input: AssignmentUntilInput) -> None:
@@ -206,9 +201,7 @@ class AssignmentUntilWorkflow(_EndDateTimer):
             if self._cleared or ends_at is None:
                 state.status = "cleared"
                 break
-            if workflow.patched(ASSIGNMENT_REMINDER_PATCH) and not await self._reminded(
-                ends_at, self._remind_member
-            ):
+            if not await self._reminded(ends_at, self._remind_member):
                 continue
             if await self._changed_before(ends_at):
                 continue

@@ -58,10 +58,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
 
-# R23: acceptance starts the AccessUntil timers of shares offered with an end date
-# (invitations older than this never carried one, and replay without the new commands).
-INVITED_SHARE_UNTIL = "r23-invited-share-until"
-
 REFUSED = "refused"
 # Never admitted because of bad data or a broken invariant, not a rule.
 FAILED = "failed"
@@ -140,7 +136,7 @@ class _InvitationLifecycle:
             state.decided_by = command.by
             state.granted_shop_ids = out.granted_shop_ids
             self._publish()
-            if out.granted_until and workflow.patched(INVITED_SHARE_UNTIL):
+            if out.granted_until:  # R23: acceptance starts the dated shares' timers
                 await self._start_timers(out)
             return out
 
