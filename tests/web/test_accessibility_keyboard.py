@@ -35,7 +35,7 @@ FOCUSED = """() => {
   return {
     key: el.id || (el.tagName.toLowerCase() + '#' + all.indexOf(el)),
     tag: el.tagName.toLowerCase(),
-    name: (el.getAttribute('aria-label') || (el.labels && el.labels.length ? el.labels[0].innerText : '')
+    name: (el.getAttribute('aria-label') || (el.labels?.length ? el.labels[0].innerText : '')
            || el.innerText || el.value || el.id || '').trim(),
     order: all.indexOf(el),
     top: box.top + window.scrollY, bottom: box.bottom + window.scrollY,
@@ -58,7 +58,7 @@ class Stop:
     bottom: float
     left: float
     right: float
-    inView: bool  # noqa: N815 (the browser's name)
+    inView: bool  # named as the page's script returns it
     ring: bool
     role: str
 
