@@ -1,7 +1,8 @@
 """R29 in headless Debian chromium: every seller page and state meets WCAG 2.2 AA as
 axe-core checks it (levels A and AA: tags wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa),
-at 1280x800 and at 390x844, with nothing wider than the screen; each is screenshotted at
-both sizes (test-artifacts/screenshots/a11y-<page>-<size>.png).
+at 1280x800 and at 390x844, with nothing wider than the screen (at 320 px too, where WCAG
+1.4.10 measures reflow); each is screenshotted at both sizes
+(test-artifacts/screenshots/a11y-<page>-<size>.png).
 
 The pages are reached as a seller reaches them (links, buttons, forms); the states are the
 four scenarios (R12), refusals, the personal-link request (R7), the outcomes (approved,
@@ -112,6 +113,11 @@ class Audit:
                     overflowing[:10]
                 )
             await screenshot(self.page, f"a11y-{name}-{size}")
+        # WCAG 1.4.10 measures reflow at 320 px (1280 px zoomed to 400 %): narrower still.
+        await self.page.set_viewport_size({"width": 320, "height": 640})
+        overflowing = await self.page.evaluate(OVERFLOWING)
+        if overflowing:
+            self.failures[f"{name} at 320 px: wider than the screen"] = "\n".join(overflowing[:10])
         await self.page.set_viewport_size({"width": SIZES["desktop"][0], "height": 800})
         self.checked.append(name)
 
