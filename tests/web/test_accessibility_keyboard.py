@@ -1,8 +1,10 @@
 """R29 by keyboard alone, in headless Debian chromium at 1280x800: S1, S2 (through a
-refusal), S3 and a decline, then partner management's removal (R19), moving with Tab and
-Shift+Tab and acting with Enter and Space only (text is typed into fields, nothing is
-clicked). At every stop the focus is on a control, visibly ringed and on screen, and the
-stops follow the page's reading order; a refusal takes the focus, so it is announced.
+refusal), S3 and a decline (through a refusal), then partner management's removal (R19),
+an end date set and cleared (R23), sign-out, a personal-link ask (R7) and an invitation
+accepted (R17), moving with Tab and Shift+Tab and acting with Enter and Space only (text
+is typed into fields, nothing is clicked). At every stop the focus is on a control,
+visibly ringed and on screen, and the stops follow the page's reading order; a refusal
+takes the focus, so it is announced.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from models.enums import Permission
 from models.settings import Settings
+from service.partners import PartnerService
 from service.requests import RequestService
-from tests.conftest import AGENCY, ANA, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP
+from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, SUBAGENCY
 from tests.partners_support import approved_partner, close_partner_workflows
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit
 from tests.web.test_browser import grants
+from tests.web.test_invitations_web import emailed_invitation
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +110,7 @@ class Walker:
     async def start(self, url: str) -> None:
         """Open a page; the first Tab is the skip link, and Enter on it moves on to the
         page's content, past the header."""
-        await self.page.goto(url)
+        await self.page.goto(url.split("#")[0])  # a fragment alone would not reload it
         self.stops = []
         skip = await self.press("Tab")
         assert skip.name == "Skip to content", skip
@@ -119,7 +124,8 @@ class Walker:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def walker(browser: Any) -> AsyncIterator[Walker]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    # en-US: a date field's parts come in the order month, day, year.
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = await context.new_page()
     page.set_default_timeout(15_000)
     try:
@@ -254,3 +260,54 @@ async def test_r29_partner_removed_by_keyboard(
     await page.keyboard.press("Space")
     await page.get_by_role("heading", name="Access removed").wait_for()
     assert await page.locator('[data-status="removed"]').count() == 1
+
+
+async def test_r29_end_date_sign_out_personal_link_and_invitation_by_keyboard(
+    live_server: LiveServer, walker: Walker, service: RequestService, settings: Settings,
+    demo: Engine, client: Client,
+) -> None:  # fmt: skip
+    """The other actions of R29's "every action": set and clear a partner's end date (R23),
+    sign out, ask for a personal link from a copied link (R7), accept an invitation (R17)."""
+    request_id = await approved_partner(
+        service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
+    )
+    page = walker.page
+    await walker.start(live_server.url + personal_path(settings, request_id, OLI))
+    await walker.tab_to("Manage partners")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Partner management").wait_for()
+
+    await walker.start(page.url)
+    field = await walker.tab_to("End date of Agency One")
+    assert field.tag == "input"
+    await page.keyboard.type("12312099")  # month, day, year: the date field's parts in turn
+    await walker.tab_to("Set end date")
+    await page.keyboard.press("Enter")
+    await page.get_by_text("Access ends 1 Jan 2100").wait_for()  # through 31 Dec (R23)
+    await walker.start(page.url)
+    await walker.tab_to("Clear")
+    await page.keyboard.press("Space")
+    await page.get_by_text("No end date").wait_for()
+    await walker.start(page.url)
+    await walker.tab_to("Sign out")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Signed out").wait_for()
+
+    copied = await submit(service, S2_SHOP)
+    await walker.start(copied.approval_url)
+    assert walker.stops[-1].key == "email", "the e-mail field is not the first stop"
+    await page.keyboard.type(NIA)
+    await walker.tab_to("E-mail me my link")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="Check your e-mail").wait_for()
+
+    partners = PartnerService(client, demo, settings.task_queue, timeout=20)
+    await partners.share_shop(
+        bc_id=AGENCY, shop_code=S1_SHOP, partner_bc_id=SUBAGENCY,
+        permission=Permission.AD_PROMOTION, by=ANA,
+    )  # fmt: skip
+    await walker.start(await emailed_invitation(settings, LEE))
+    await walker.tab_to("Accept invitation")
+    await page.keyboard.press("Space")
+    await page.get_by_role("heading", name="Invitation accepted").wait_for()
+    assert [s.shop_code for s in partners.shops(SUBAGENCY)] == [S1_SHOP]
