@@ -1,9 +1,10 @@
 """R29 layout in headless Debian chromium: the form controls share one look and size (the
-end-date fields too, beside the styled ones), and Thai and Simplified Chinese text (R28's
-languages, with no spaces between words) wraps inside a 390 px screen without anything
-running off it. The translated pages do not exist yet, so the test replaces every text of
-a real page with sample text half again as long as the English and marks the page's
-language; screenshots: test-artifacts/screenshots/a11y-<lang>-<page>.png.
+end-date fields too, beside the styled ones); a reader's own text spacing loses nothing
+(WCAG 1.4.12); and Thai and Simplified Chinese text (R28's languages, with no spaces
+between words) wraps inside a 390 px screen without anything running off it. The
+translated pages do not exist yet, so the test replaces every text of a real page with
+sample text half again as long as the English and marks the page's language;
+screenshots: test-artifacts/screenshots/a11y-<lang>-<page>.png.
 """
 
 from __future__ import annotations
@@ -161,6 +162,62 @@ async def test_r29_thai_and_chinese_text_wraps_on_a_phone(
             if overflowing:
                 problems[name] = overflowing
             await screenshot(phone, f"a11y-{lang}-{name}")
+    finally:
+        await context.close()
+    assert not problems, problems
+
+
+# WCAG 1.4.12 Text Spacing: the reader's own spacing (line height 1.5, paragraphs 2 em
+# apart, letters 0.12 em, words 0.16 em) must lose no content.
+TEXT_SPACING = """* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+  word-spacing: 0.16em !important; }
+p { margin-bottom: 2em !important; }"""
+
+# Boxes that cut their content off: overflow other than visible and content larger.
+CLIPPED = """() => [...document.body.querySelectorAll('*')]
+  .filter(el => !el.closest('.visually-hidden'))
+  .filter(el => {
+    const s = getComputedStyle(el);
+    if (s.overflowX === 'visible' && s.overflowY === 'visible') return false;
+    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName)) return false;
+    return el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+  })
+  .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''))"""
+
+
+async def test_r29_the_readers_text_spacing_loses_nothing(
+    live_server: LiveServer, browser: Any, service: RequestService, settings: Settings
+) -> None:
+    request_id = await approved_partner(
+        service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
+    )
+    await submit(service, S1_SHOP, bc_id=SUBAGENCY, by=LEE)
+    s2 = await submit(service, S2_SHOP)
+    # The reader's style sheet comes in as an inline <style>, which the pages' CSP refuses.
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    problems: dict[str, list[str]] = {}
+    try:
+        tab = await context.new_page()
+        tab.set_default_timeout(15_000)
+        url = live_server.url
+        await tab.goto(url + personal_path(settings, request_id, OLI))
+        await tab.get_by_role("button", name="Manage partners").click()
+        await tab.get_by_role("heading", name="Partner management").wait_for()
+        pages = {
+            "partners": url + "/partners",
+            "s2-approve": url + personal_path(settings, s2.request_id, NIA),
+        }
+        for name, address in pages.items():
+            await tab.goto(address)
+            for width, height in ((390, 844), (1280, 800)):
+                await tab.set_viewport_size({"width": width, "height": height})
+                await tab.add_style_tag(content=TEXT_SPACING)
+                spacing = "getComputedStyle(document.querySelector('h1')).wordSpacing"
+                assert await tab.evaluate(spacing) != "0px", "the reader's spacing is not applied"
+                lost = await tab.evaluate(OVERFLOWING) + await tab.evaluate(CLIPPED)
+                if lost:
+                    problems[f"{name} at {width}"] = lost
+            await screenshot(tab, f"a11y-text-spacing-{name}")
     finally:
         await context.close()
     assert not problems, problems
