@@ -157,6 +157,28 @@ async def test_r29_s1_approved_by_keyboard(
     assert grants(demo, sub.request_id) == 1
 
 
+def distinct(keys: list[str]) -> list[str]:
+    """The controls in the order met, a date field's parts counted once."""
+    return [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+
+
+async def test_r29_shift_tab_retraces_the_whole_page_in_reverse(
+    live_server: LiveServer, walker: Walker, service: RequestService, settings: Settings
+) -> None:
+    sub = await submit(service, S1_SHOP)
+    await walker.start(live_server.url + personal_path(settings, sub.request_id, OLI))
+    await walker.tab_to("Manage partners")  # the page's last control
+    forward = distinct([s.key for s in walker.stops[1:]])  # after the skip link
+    assert len(forward) >= 5, forward  # end date, Approve, reason, Decline, Manage partners
+    backward = [walker.stops[-1]]
+    for _ in range(30):
+        backward.append(await walker.press("Shift+Tab"))
+        if backward[-1].name == "Shop Access":  # the header's link, before the content
+            break
+    assert distinct([s.key for s in backward[:-1]]) == forward[::-1]
+    assert (await walker.press("Shift+Tab")).name == "Skip to content"
+
+
 async def test_r29_s2_refusal_takes_the_focus_and_is_corrected_by_keyboard(
     live_server: LiveServer, walker: Walker, service: RequestService, settings: Settings,
     demo: Engine,
