@@ -197,6 +197,7 @@ async def test_r29_s2_refusal_takes_the_focus_and_is_corrected_by_keyboard(
     # The refusal is announced: it is an alert and it has the focus, on screen.
     error = await walker.focused()
     assert error.key == "form-error" and error.role == "alert" and error.inView, error
+    assert error.ring, "the refusal has the focus but no ring"
     assert "Not approved yet" in error.name
     assert grants(demo, sub.request_id) == 0
     await screenshot(page, "a11y-keyboard-s2-refused")
@@ -244,6 +245,7 @@ async def test_r29_decline_by_keyboard_and_its_refusal_takes_the_focus(
     await page.locator("#decline-error").wait_for()
     error = await walker.focused()
     assert error.key == "decline-error" and error.role == "alert" and error.inView, error
+    assert error.ring, "the refusal has the focus but no ring"
     assert "Not declined" in error.name
     await screenshot(page, "a11y-keyboard-decline-refused")
 
