@@ -81,8 +81,11 @@ def test_r28_refusals_in_a_language_while_the_cli_keeps_english() -> None:
         shown = wording(refusal.code, refusal.details, refusal.message, locale=xa)
         assert shown.startswith("⟦") and "42" in shown
         assert refusal.to_dict()["error"]["message"] == "Business Center 42 does not exist."
-    # Untranslated (the shipped catalogues before translators): English, not a blank.
-    assert wording(refusal.code, refusal.details, locale="th") == refusal.message
+    # A shipped language: the reader's words with the same details; the code stays the id.
+    thai = wording(refusal.code, refusal.details, refusal.message, locale="th")
+    assert "42" in thai and thai != refusal.message and not thai.isascii()
+    # A language without a catalogue falls back to English, never a blank.
+    assert wording(refusal.code, refusal.details, locale="fr") == refusal.message
 
 
 def test_r28_every_refusal_is_a_catalogue_message_with_its_code_as_context() -> None:
