@@ -195,8 +195,12 @@ class TargetPolicy:
 
     def split(self, url: str) -> tuple[str, str, int, str]:
         """Scheme, host, port and request path of ``url``; TargetRefused if malformed."""
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url.strip())
+            hostname = parts.hostname
+        except ValueError:  # e.g. brackets that hold no IPv6 address
+            raise TargetRefused("it is not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not hostname:
             raise TargetRefused("it must be an http:// or https:// address with a host")
         if parts.username is not None or parts.password is not None:
             raise TargetRefused("it must not carry a user name or password")
@@ -204,14 +208,14 @@ class TargetPolicy:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise TargetRefused("its port must be a number from 1 to 65535") from None
-        host = parts.hostname
+        host = hostname
         if "%" in host:
             raise TargetRefused("it must not name an IPv6 zone (%...)")
         if not host.isascii():
             try:
                 host = host.encode("idna").decode("ascii")
             except UnicodeError:
-                raise TargetRefused(f"its host {parts.hostname!r} is not a valid name") from None
+                raise TargetRefused(f"its host {hostname!r} is not a valid name") from None
         if ":" not in host and not _NAME.match(host):
             raise TargetRefused(f"its host {host!r} is not a valid name")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
