@@ -5,10 +5,10 @@
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
 LINK_BASE_URL, SECRET_KEY, DEV_MODE, WEBHOOK_ALLOWED_NETWORKS (R31); tuning:
-WORKER_ACTIVITY_THREADS, WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability: METRICS_ADDRESS (host:port of
-/metrics, /healthz and /readyz), WORKER_HEALTH_ADDRESS (host:port of /healthz and /readyz
-alone, for a worker without metrics), LOG_FORMAT (text or json), OTEL_* (traces). Stops
-gracefully on SIGINT/SIGTERM:
+WORKER_ACTIVITY_THREADS, WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability:
+METRICS_ADDRESS (host:port of /metrics, /healthz and /readyz), WORKER_HEALTH_ADDRESS
+(host:port of /healthz and /readyz alone, for a worker without metrics), LOG_FORMAT (text
+or json), OTEL_* (traces). Stops gracefully on SIGINT/SIGTERM:
 polling stops, running activities get a grace period to finish, and anything left is
 retried by the next worker, because every activity is idempotent.
 """
