@@ -173,11 +173,12 @@ async def webhook_deliveries(
 async def replay_delivery(
     subscription_id: SubscriptionId,
     event_id: EventId,
-    _caller: Actor,
+    caller: Actor,
     store: Store,
     response: Response,
 ) -> ReplayAccepted:
-    entry = await to_thread.run_sync(webhooks.replay, store, subscription_id, event_id)
+    by = actor_of(caller)
+    entry = await to_thread.run_sync(webhooks.replay, store, subscription_id, event_id, by)
     status_url = f"/api/v1/webhooks/{subscription_id.strip()}/deliveries"
     response.headers["Location"] = status_url
     return ReplayAccepted(**entry.model_dump(), status_url=status_url)

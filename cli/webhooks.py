@@ -103,7 +103,7 @@ def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
 @command
 def replay(ctx: Context, subscription_id: str, event_id: str) -> None:
     """Send one logged event again, with the same event id."""
-    entry = webhooks.replay(ctx.engine, subscription_id, event_id)
+    entry = webhooks.replay(ctx.engine, subscription_id, event_id, webhooks.OPS)
     ctx.emit(entry.model_dump(), f"{entry.event_id} will be sent again.")
 
 

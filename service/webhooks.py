@@ -172,10 +172,10 @@ def deliveries(engine: Engine, subscription_id: str, limit: int = 100) -> list[D
         return [delivery_view(e) for e in webhooks.deliveries(session, subscription_id, limit)]
 
 
-def replay(engine: Engine, subscription_id: str, event_id: str) -> DeliveryView:
+def replay(engine: Engine, subscription_id: str, event_id: str, by: str) -> DeliveryView:
     """Mark one logged event to be sent again, with the same id."""
     with write_session(engine) as session:
-        return delivery_view(webhooks.ask_replay(session, subscription_id, event_id))
+        return delivery_view(webhooks.ask_replay(session, subscription_id, event_id, by))
 
 
 def rotate_secret(

@@ -325,8 +325,12 @@ def give_up(session: Session, subscription_id: str, seq: int, reason: str) -> No
         session.add(entry)
 
 
-def ask_replay(session: Session, subscription_id: str, event: str) -> WebhookDelivery:
-    """Send one logged event again, with the same id (for a receiver that lost it)."""
+def ask_replay(
+    session: Session, subscription_id: str, event: str, by: str = "ops"
+) -> WebhookDelivery:
+    """Send one logged event again, with the same id (for a receiver that lost it).
+    Audited like every change (R21); the audit row also moves the chain's head, which is
+    what wakes the subscription's waiting dispatcher (activities/webhooks.py)."""
     sub = require_subscription(session, subscription_id)
     raw = event.strip().removeprefix("evt_")
     entry = (
@@ -342,6 +346,14 @@ def ask_replay(session: Session, subscription_id: str, event: str) -> WebhookDel
         raise Refusal(ErrorCode.WEBHOOK_REMOVED, None, subscription_id=sub.id)
     entry.status = REPLAY
     session.add(entry)
+    audit.record(
+        session,
+        actor=by,
+        entity="webhook_subscription",
+        entity_id=sub.id,
+        action="replay_asked",
+        event_id=entry.event_id,
+    )
     return entry
 
 

@@ -403,3 +403,52 @@ async def test_r26_cli_add_deliveries_and_remove(
     assert removed.code == 0
     result = await client.get_workflow_handle(webhook_dispatcher_id(sub_id)).result()
     assert DispatchResult.model_validate(result).delivered == 3
+
+
+# --- waiting: one read of the chain's head per process -------------------------------------
+
+
+async def test_r26_idle_waits_share_one_read_of_the_chain_head(demo: Engine) -> None:
+    """However many subscriptions wait, the process reads the audit chain's head once per
+    poll and no subscription or scope until the head moves; a change then wakes every
+    wait, and those of its scope return with it."""
+    from sqlalchemy import event
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.webhooks import WebhookActivities
+    from models.webhook_messages import EventBatch, WaitForEvents
+    from service.safe_targets import TargetPolicy
+
+    waits = 20
+    with write_session(demo) as session:
+        subs = [
+            webhooks.add_subscription(
+                session, scope=Scope(shop_code=S1_SHOP), url="https://192.0.43.10/h",
+                created_by="ops",
+            )
+            for _ in range(waits)
+        ]  # fmt: skip
+        started = [(s.id, s.start_seq) for s in subs]
+    activities = WebhookActivities(demo, TargetPolicy())
+    statements: list[str] = []
+    event.listen(demo, "before_cursor_execute", lambda *a: statements.append(str(a[2])))
+    tasks = [
+        asyncio.create_task(
+            ActivityEnvironment().run(
+                activities.wait_for_events,
+                WaitForEvents(subscription_id=sub_id, after_seq=start, max_wait_s=600),
+            )
+        )
+        for sub_id, start in started
+    ]
+    head = activities.head
+    await wait_until(lambda: head.polls >= 2 and head.waiting == waits, what="every wait waiting")
+    polls = head.polls
+    statements.clear()
+    await wait_until(lambda: head.polls >= polls + 4, what="four more polls")
+    assert [s for s in statements if "webhook" in s] == []  # no wait read anything
+    assert 4 <= sum("audit_chain_head" in s for s in statements) < waits
+
+    request_and_approve(demo)
+    batches: list[EventBatch] = await asyncio.wait_for(asyncio.gather(*tasks), WAIT_SECONDS)
+    assert all(len(b.seqs) == 3 for b in batches)
