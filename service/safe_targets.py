@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
     from models.settings import Settings
@@ -219,6 +219,8 @@ class TargetPolicy:
         if ":" not in host and not _NAME.match(host):
             raise TargetRefused(f"its host {host!r} is not a valid name")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Whatever is not already a URL character is escaped: the request line is one line.
+        path = quote(path, safe="/?&=%:@!$'()*+,;~#[]")
         return parts.scheme, host, port, path
 
     def addresses(self, host: str, port: int) -> tuple[IPAddress, ...]:

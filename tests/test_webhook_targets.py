@@ -332,7 +332,7 @@ async def test_r31_delivery_connects_to_the_address_that_was_checked(demo: Engin
     """The name resolves once per attempt, through the policy's resolver, and the POST
     goes to that address: the OS never looks the name up again."""
     with listening(answering(b"HTTP/1.1 204 No Content\r\n\r\n")) as receiver:
-        url = f"http://hooks.example.test:{receiver.port}/in?x=1"
+        url = f"http://hooks.example.test:{receiver.port}/in box?x=1"
         guard = Guard()
         policy = TargetPolicy(
             allowed_networks=LOOPBACK,
@@ -345,7 +345,7 @@ async def test_r31_delivery_connects_to_the_address_that_was_checked(demo: Engin
     assert error is None and entry.status == "delivered" and entry.last_status_code == 204
     assert guard.dialled == ["127.0.0.1"]
     (request,) = receiver.requests
-    assert request.startswith(b"POST /in?x=1 HTTP/1.1\r\n")
+    assert request.startswith(b"POST /in%20box?x=1 HTTP/1.1\r\n")  # one request line
     assert f"\r\nHost: hooks.example.test:{receiver.port}\r\n".encode() in request
     assert b"\r\nwebhook-id: evt_" in request
 

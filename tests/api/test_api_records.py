@@ -109,7 +109,11 @@ async def test_r26_subscribe_deliver_replay_and_remove_over_http(
     assert twice.json()["removed_at"] == removed.json()["removed_at"]  # once is enough
 
     # An ops call names no user: the trail names the token (its name is "ops robot").
-    assert actors_of(demo, sub["id"]) == [("added", "api:ops robot"), ("removed", "api:ops robot")]
+    assert actors_of(demo, sub["id"]) == [
+        ("added", "api:ops robot"),
+        ("replay_asked", "api:ops robot"),
+        ("removed", "api:ops robot"),
+    ]
 
     before = moved(demo)
     late = await api.post(f"/webhooks/{sub['id']}/deliveries/{first}/replay")
