@@ -4,8 +4,9 @@ handler, receive the next webhook, export and verify the shop's audit (R26, R27)
 
 Each step is the README's: the token from ``starter.py api-token create`` (a real
 subprocess), calls over HTTP to the link handler's app, a real HTTP receiver on loopback
-checking signatures as docs/audit.md's example does, the seller's personal approval page,
-and ``starter.py audit verify`` on the file the API exported.
+verifying signatures with the Standard Webhooks library as docs/webhooks.md shows, the
+seller's personal approval page, and ``starter.py audit verify`` on the file the API
+exported.
 """
 
 from __future__ import annotations
