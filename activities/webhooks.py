@@ -133,7 +133,10 @@ class WebhookActivities:
             if batch is not None:
                 return batch
             while not await self.head.changed(seen, min(HEARTBEAT_S, deadline - time.monotonic())):
-                if time.monotonic() >= deadline:
+                # A stopping worker ends its waits at once (nothing is lost: the dispatcher
+                # schedules the next wait, which another worker takes) instead of holding
+                # the shutdown for its grace period.
+                if time.monotonic() >= deadline or activity.is_worker_shutdown():
                     return EventBatch()
                 activity.heartbeat()
 
