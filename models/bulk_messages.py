@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.enums import RequestMethod
+from models.fields import Id
 
 # What became of one shop code. "queued": not tried yet; "cancelled": the bulk was
 # cancelled before its turn (nothing was started for it).
@@ -63,7 +64,7 @@ class BulkProgress(BulkMessageModel):
     """The ``progress`` query's answer and the workflow's result."""
 
     bulk_id: str
-    bc_id: int
+    bc_id: Id
     method: RequestMethod
     status: BulkStatus
     total: int
@@ -106,7 +107,7 @@ class BulkAdmitOutcome(BulkMessageModel):
 class QuotaView(BulkMessageModel):
     """R4 for one BC today: how many requests are left and when the limit resets."""
 
-    bc_id: int
+    bc_id: Id
     timezone: str
     day: str
     limit: int

@@ -20,6 +20,7 @@ from models.enums import (
     RequestStatus,
     Scenario,
 )
+from models.fields import Id
 
 
 class Message(BaseModel):
@@ -157,7 +158,7 @@ class ApprovalOutcome(Message):
     request_id: str
     status: RequestStatus
     scenario: Scenario | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     superseded_by: str | None = None
     relationship: Relationship | None = None
     permission: Permission | None = None

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, model_validator
 
 from models.enums import MemberRole, Permission, Relationship
+from models.fields import Id
 from models.partner_enums import (
     AdAccountPermission,
     CampaignStatus,
@@ -94,7 +95,7 @@ class RespondToInvitation(Message):
 class GrantUntil(Message):
     """A grant that ends by itself at ``ends_at`` (R23)."""
 
-    grant_id: int
+    grant_id: Id
     ends_at: datetime
 
 
@@ -102,11 +103,11 @@ class InvitationOutcome(Message):
     invitation_id: str
     kind: InvitationKind
     status: InvitationStatus
-    bc_id: int
+    bc_id: Id
     email: str | None = None
-    partner_bc_id: int | None = None
-    shop_ids: list[int] = Field(default_factory=list)
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    partner_bc_id: Id | None = None
+    shop_ids: list[Id] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
     workflow_id: str | None = None
     # R23: the grants an accepted invitation made with an end date; each gets its timer.
     granted_until: list[GrantUntil] = Field(default_factory=list)
@@ -238,11 +239,11 @@ class EndGrants(Message):
 
 class GrantsEnded(Message):
     removal_id: str
-    shop_id: int
-    partner_bc_id: int
-    ended_grant_ids: list[int]
+    shop_id: Id
+    partner_bc_id: Id
+    ended_grant_ids: list[Id]
     # BCs that no longer hold the shop at all: their campaigns stop, assignments end.
-    lost_bc_ids: list[int]
+    lost_bc_ids: list[Id]
     assignments_ended: int = 0
     ended_at: datetime
     # Campaigns the removal stops in all (0 in removals recorded before it was counted).
@@ -308,12 +309,12 @@ class RemovalResult(Message):
 class HeldShopView(BaseModel):
     """A shop in a BC's shop list (R8, R17): relationship and permission."""
 
-    shop_id: int
+    shop_id: Id
     shop_code: str
     shop_name: str
     relationship: Relationship
     permission: Permission
-    granted_by_bc_id: int | None = None
+    granted_by_bc_id: Id | None = None
     via: str  # "request" or "share"
     since: datetime
     # R23: when the access ends by itself (None: no end date).
@@ -321,11 +322,11 @@ class HeldShopView(BaseModel):
 
 
 class CampaignView(BaseModel):
-    campaign_id: int
+    campaign_id: Id
     name: str
     status: CampaignStatus
-    ad_account_id: int
-    bc_id: int
+    ad_account_id: Id
+    bc_id: Id
     shop_code: str
     created_by: str
     created_at: datetime
@@ -333,9 +334,9 @@ class CampaignView(BaseModel):
 
 
 class DownstreamPartner(BaseModel):
-    bc_id: int
+    bc_id: Id
     bc_name: str
-    shared_by_bc_id: int
+    shared_by_bc_id: Id
     depth: int  # 1 = a partner of the removed partner
     permission: Permission
     delivering_campaigns: int
@@ -345,20 +346,20 @@ class DownstreamPartner(BaseModel):
 class RemovalPreview(BaseModel):
     """What a removal would stop, shown to the seller before confirming (R19)."""
 
-    shop_id: int
+    shop_id: Id
     shop_code: str
-    partner_bc_id: int
+    partner_bc_id: Id
     partner_bc_name: str
     permission: Permission
     delivering_campaigns: int  # the partner's own
     total_delivering_campaigns: int  # the partner's and every downstream partner's
     member_assignments: int
     downstream: list[DownstreamPartner] = Field(default_factory=list)
-    grant_id: int
+    grant_id: Id
 
 
 class AssignmentView(BaseModel):
-    bc_id: int
+    bc_id: Id
     shop_code: str
     member: str
     permission: Permission
@@ -371,11 +372,11 @@ class ShareOutcome(BaseModel):
     """share-shop's answer: shared at once, or an add-partner invitation is pending."""
 
     status: str  # "shared" or "invited"
-    bc_id: int
-    partner_bc_id: int
+    bc_id: Id
+    partner_bc_id: Id
     shop_code: str
     permission: Permission
-    grant_id: int | None = None
+    grant_id: Id | None = None
     invitation_id: str | None = None
     # R23: when the share ends by itself (None: no end date).
     ends_at: datetime | None = None

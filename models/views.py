@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from models.enums import RequestMethod, RequestStatus, SendChannel
+from models.fields import Id
 
 
 class SendView(BaseModel):
@@ -31,7 +33,7 @@ class RequestView(BaseModel):
     method: RequestMethod
     status: RequestStatus
     status_label: str
-    bc_id: int
+    bc_id: Id
     bc_name: str
     shop_code: str
     shop_name: str
@@ -39,7 +41,7 @@ class RequestView(BaseModel):
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     superseded_by: str | None = None
     workflow_id: str
     sends: list[SendView] = []
@@ -72,3 +74,21 @@ STATUS_LABELS = {
     RequestStatus.CANCELLED: "Cancelled",
     RequestStatus.DECLINED: "Declined",
 }
+
+
+class ScopeView(BaseModel):
+    """What an audit export or a webhook subscription covers: one shop or one BC. Only
+    the one set is written (``{"shop_code": …}`` or ``{"bc_id": "…"}``), the id as a string
+    (R30)."""
+
+    shop_code: str | None = None
+    bc_id: Id | None = None
+
+    def __str__(self) -> str:
+        # How the CLI's human output has always shown a scope: {'shop_code': 'GB01'}.
+        return str(self.model_dump())
+
+    @model_serializer(mode="wrap")
+    def _set_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        written: dict[str, Any] = handler(self)
+        return {key: value for key, value in written.items() if value is not None}
