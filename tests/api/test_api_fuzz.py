@@ -190,7 +190,7 @@ async def _pending_requests(app: FastAPI, settings: Settings, token: Token) -> l
         transport=transport, base_url=settings.link_base_url + BASE, headers=token.headers
     ) as api:
         asked = [
-            await api.post("/requests", json={"bc_id": AGENCY, "shop_code": code, "as": ANA})
+            await api.post("/requests", json={"bc_id": str(AGENCY), "shop_code": code, "as": ANA})
             for code in DEMO_VALUES["shop_code"]
         ]
     assert all(a.status_code == 201 for a in asked), [a.text for a in asked]
