@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, Field
 
 from models.enums import RequestMethod, RequestStatus, SendChannel
 from models.fields import Id
@@ -76,19 +75,18 @@ STATUS_LABELS = {
 }
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class ScopeView(BaseModel):
     """What an audit export or a webhook subscription covers: one shop or one BC. Only
     the one set is written (``{"shop_code": …}`` or ``{"bc_id": "…"}``), the id as a string
     (R30)."""
 
-    shop_code: str | None = None
-    bc_id: Id | None = None
+    shop_code: str | None = Field(default=None, exclude_if=_unset)
+    bc_id: Id | None = Field(default=None, exclude_if=_unset)
 
     def __str__(self) -> str:
         # How the CLI's human output has always shown a scope: {'shop_code': 'GB01'}.
         return str(self.model_dump())
-
-    @model_serializer(mode="wrap")
-    def _set_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        written: dict[str, Any] = handler(self)
-        return {key: value for key, value in written.items() if value is not None}
