@@ -82,9 +82,12 @@ ID_JSON_SCHEMA: dict[str, object] = {
 
 
 _ID_TEXT = re.compile(ID_PATTERN)
+_OUT_OF_RANGE = f"must be an id from {DB_ID_MIN} to {DB_ID_MAX}"
 
 
 def _id_from_text(value: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) > 19 and value[0] != "0":
+        raise ValueError(_OUT_OF_RANGE)  # digits, too many of them: say so, not "malformed"
     if not _ID_TEXT.fullmatch(value):
         raise ValueError(
             "must be an id: a string of digits without a leading zero, "
@@ -95,7 +98,7 @@ def _id_from_text(value: str) -> int:
 
 def _in_range(value: int) -> int:
     if not DB_ID_MIN <= value <= DB_ID_MAX:
-        raise ValueError(f"must be an id from {DB_ID_MIN} to {DB_ID_MAX}")
+        raise ValueError(_OUT_OF_RANGE)
     return value
 
 

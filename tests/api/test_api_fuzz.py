@@ -100,7 +100,7 @@ def error_code_documented(ctx: Any, response: Any, case: Any) -> bool | None:
 PEOPLE = [ANA, SAM, LEE, OLI, NIA, RAJ, KIM, BO]
 DEMO_VALUES: dict[str, list[Any]] = {
     "as": PEOPLE,
-    "bc_id": [AGENCY, SUBAGENCY, LINKED_BC, RAJ_BC, KIM_BC],
+    "bc_id": [str(bc) for bc in (AGENCY, SUBAGENCY, LINKED_BC, RAJ_BC, KIM_BC)],  # R30
     "shop_code": [S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP],
 }
 
