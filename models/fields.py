@@ -102,9 +102,23 @@ def _in_range(value: int) -> int:
     return value
 
 
+_WRITTEN_ID = re.compile(r"-?[0-9]+")
+
+
 def _read_id(value: object) -> int:
-    """Any id the service itself wrote: a string of digits, or a number (Temporal
-    histories and rows recorded before ids became strings hold numbers)."""
+    """An id the service itself wrote: a string of digits, or a number (Temporal histories
+    recorded before ids became strings hold numbers). Not range-checked: these models are
+    also Temporal payloads, and one that fails to decode in a worker retries for ever
+    (docs/decisions.md, issue 8's "Bad input is refused at the edge"); ids are checked
+    where they come in (``DbId``, the services)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WRITTEN_ID.fullmatch(value) and len(value) <= 20:
+        return int(value)
+    raise ValueError("must be an id: a string of digits")
+
+
+def _read_sent_id(value: object) -> int:
     if isinstance(value, str):
         return _id_from_text(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -132,7 +146,7 @@ def _read_client_id(value: object, info: ValidationInfo) -> int:
             f"is a number beyond 2^53 ({JSON_SAFE_MAX}), which JSON clients may have "
             'rounded; send the id as a string of digits, such as "7100000000000000001"'
         )
-    return _read_id(value)
+    return _read_sent_id(value)
 
 
 def _write_id(value: int) -> str:

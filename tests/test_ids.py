@@ -39,6 +39,11 @@ def test_r30_an_id_is_written_as_a_string_and_read_from_either() -> None:
     assert written.model_dump() == {"bc_id": AGENCY, "grant_ids": [7, 8]}  # Python: ints
     # Temporal histories recorded before ids became strings hold numbers: still read.
     assert Written.model_validate_json('{"bc_id": 7100000000000000001}').bc_id == AGENCY
+    # Nor does it check a range: a Temporal payload must never fail to decode in a worker
+    # (ids are checked where they come in, as DbId below).
+    assert Written.model_validate_json('{"bc_id": "0"}').bc_id == 0
+    with pytest.raises(ValidationError):
+        Written.model_validate_json('{"bc_id": "seven"}')
 
 
 def test_r30_a_client_number_beyond_2_53_is_refused_unless_the_caller_says_exact() -> None:
