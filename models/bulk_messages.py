@@ -53,7 +53,7 @@ class BulkInput(BulkMessageModel):
 
     bulk_id: str
     method: RequestMethod
-    bc_id: int
+    bc_id: Id
     requested_by: str
     shop_codes: list[str]
     # Carried across continue-as-new; None on the first run.
@@ -88,7 +88,7 @@ class BulkAdmit(BulkMessageModel):
 
     bulk_id: str
     method: RequestMethod
-    bc_id: int
+    bc_id: Id
     shop_code: str
     requested_by: str
     request_id: str

@@ -109,7 +109,7 @@ def _read_id(value: object) -> int:
     """An id the service itself wrote: a string of digits, or a number (Temporal histories
     recorded before ids became strings hold numbers). Not range-checked: these models are
     also Temporal payloads, and one that fails to decode in a worker retries for ever
-    (docs/decisions.md, issue 8's "Bad input is refused at the edge"); ids are checked
+    (docs/decisions.md "Bad input is refused at the edge"); ids are checked
     where they come in (``DbId``, the services)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value

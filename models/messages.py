@@ -35,8 +35,8 @@ class RequestInput(Message):
 
     request_id: str
     method: RequestMethod
-    bc_id: int
-    shop_id: int
+    bc_id: Id
+    shop_id: Id
     shop_code: str
     requested_by: str
     # Carried across continue-as-new; None on the first run.
@@ -136,7 +136,7 @@ class ApproveRequest(Message):
     """
 
     by: str
-    bc_id: int | None = None
+    bc_id: Id | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
 
@@ -175,7 +175,7 @@ class PersonalLinkRequest(Message):
     that carry it still replay and send.
     """
 
-    member_id: int | None = None
+    member_id: Id | None = None
     email: str | None = None
 
 
@@ -189,8 +189,8 @@ class PersonalLinkAccepted(Message):
 class AdmitRequest(Message):
     request_id: str
     method: RequestMethod
-    bc_id: int
-    shop_id: int
+    bc_id: Id
+    shop_id: Id
     requested_by: str
     workflow_id: str
 
@@ -223,7 +223,7 @@ class EmailsSent(Message):
 class DecideApproval(Message):
     request_id: str
     by: str
-    bc_id: int | None = None
+    bc_id: Id | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
 
@@ -232,7 +232,7 @@ class Decision(Message):
     request_id: str
     status: RequestStatus
     scenario: Scenario | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     decided_by: str | None = None
     superseded_by: str | None = None
     # The other method's request this approval made expire, to be told by signal.
@@ -243,9 +243,9 @@ class Decision(Message):
 
 
 class GrantResult(Message):
-    grant_id: int
-    bc_id: int
-    shop_id: int
+    grant_id: Id
+    bc_id: Id
+    shop_id: Id
     relationship: Relationship
     permission: Permission
 
@@ -266,7 +266,7 @@ class SendPersonalLink(Message):
 
     request_id: str
     window: int
-    member_id: int | None = None
+    member_id: Id | None = None
     email: str | None = None
 
 

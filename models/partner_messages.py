@@ -32,7 +32,7 @@ class Message(BaseModel):
 class AdAccountGrant(Message):
     """An ad account a member invitation gives, with its permission."""
 
-    ad_account_id: int
+    ad_account_id: Id
     permission: AdAccountPermission
 
 
@@ -44,17 +44,17 @@ class InvitationState(Message):
     refusal_message: str | None = None
     emails_sent: bool = False
     # Partner invitations: shops offered so far, and those already e-mailed.
-    shop_ids: list[int] = Field(default_factory=list)
-    mailed_shop_ids: list[int] = Field(default_factory=list)
+    shop_ids: list[Id] = Field(default_factory=list)
+    mailed_shop_ids: list[Id] = Field(default_factory=list)
     decided_by: str | None = None
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
 
 
 class MemberInvitationInput(Message):
     """Starts one member invitation workflow: one e-mail address, role, ad accounts (R16)."""
 
     invitation_id: str
-    bc_id: int
+    bc_id: Id
     email: str
     role: MemberRole
     ad_accounts: list[AdAccountGrant] = Field(default_factory=list)
@@ -66,8 +66,8 @@ class PartnerInvitationInput(Message):
     """Starts one add-partner invitation workflow (R17); shops arrive by ``offer_shop``."""
 
     invitation_id: str
-    bc_id: int
-    partner_bc_id: int
+    bc_id: Id
+    partner_bc_id: Id
     invited_by: str
     state: InvitationState | None = None
 
@@ -79,7 +79,7 @@ class WaitInvitationAdmission(Message):
 class OfferShop(Message):
     """Update (sent with start, or to the open invitation): add a shop to the invitation."""
 
-    shop_id: int
+    shop_id: Id
     permission: Permission
     by: str
     # R23: the share ends then once the invitation is accepted (None: no end date).
@@ -122,7 +122,7 @@ class InvitationResult(Message):
     status: str
     refusal_code: str | None = None
     refusal_message: str | None = None
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
 
 
 # invitation activities
@@ -130,7 +130,7 @@ class InvitationResult(Message):
 
 class CreateMemberInvitation(Message):
     invitation_id: str
-    bc_id: int
+    bc_id: Id
     email: str
     role: MemberRole
     ad_accounts: list[AdAccountGrant] = Field(default_factory=list)
@@ -140,9 +140,9 @@ class CreateMemberInvitation(Message):
 
 class OfferPartnerShop(Message):
     invitation_id: str
-    bc_id: int
-    partner_bc_id: int
-    shop_id: int
+    bc_id: Id
+    partner_bc_id: Id
+    shop_id: Id
     permission: Permission
     by: str
     workflow_id: str
@@ -185,7 +185,7 @@ class InvitationEmails(Message):
     """E-mail the invitee (member) or the partner BC's admins about one offered shop."""
 
     invitation_id: str
-    shop_id: int | None = None
+    shop_id: Id | None = None
 
 
 # --- removing access (R19) --------------------------------------------------------------
@@ -195,9 +195,9 @@ class RemovalInput(Message):
     """Starts one removal of a partner's access to a shop."""
 
     removal_id: str
-    shop_id: int
+    shop_id: Id
     shop_code: str
-    partner_bc_id: int
+    partner_bc_id: Id
     by: str
     # Why, when it is not the seller's own act: "end_date" for R23's automatic removal
     # (the history says "access ended by its end date", R21).
@@ -214,7 +214,7 @@ class RemovalState(Message):
     refusal_code: str | None = None
     refusal_message: str | None = None
     ended: GrantsEnded | None = None
-    after_id: int = 0  # campaigns up to this id are done
+    after_id: Id = 0  # campaigns up to this id are done
     campaigns_stopped: int = 0
     pages: int = 0
     stopping_done: bool = False
@@ -230,8 +230,8 @@ class WaitGrantsEnded(Message):
 
 class EndGrants(Message):
     removal_id: str
-    shop_id: int
-    partner_bc_id: int
+    shop_id: Id
+    partner_bc_id: Id
     by: str
     workflow_id: str
     reason: str | None = None
@@ -252,9 +252,9 @@ class GrantsEnded(Message):
 
 class StopCampaignPage(Message):
     removal_id: str
-    shop_id: int
-    bc_ids: list[int]
-    after_id: int
+    shop_id: Id
+    bc_ids: list[Id]
+    after_id: Id
     page_size: int
     batch_size: int
     pause_ms: int = 0
@@ -262,7 +262,7 @@ class StopCampaignPage(Message):
 
 class PageStopped(Message):
     stopped: int
-    last_id: int
+    last_id: Id
     done: bool
 
 
@@ -288,7 +288,7 @@ class RemovalProgress(Message):
     status: str
     campaigns_stopped: int
     pages: int
-    lost_bc_ids: list[int] = Field(default_factory=list)
+    lost_bc_ids: list[Id] = Field(default_factory=list)
     # What campaigns_stopped counts towards, from the store once the grants ended (0 until
     # then, and in removals started before it was counted).
     campaigns_total: int = 0
@@ -298,7 +298,7 @@ class RemovalResult(Message):
     removal_id: str
     status: str  # "completed", "refused", or "failed" (a step failed for good)
     campaigns_stopped: int = 0
-    lost_bc_ids: list[int] = Field(default_factory=list)
+    lost_bc_ids: list[Id] = Field(default_factory=list)
     refusal_code: str | None = None
     refusal_message: str | None = None
 

@@ -132,7 +132,7 @@ def test_r30_every_id_is_a_string_of_digits_and_every_bound_an_integer() -> None
                 assert kind.get("type") == "string", (where, name, kind)
                 assert kind["pattern"] == ID_PATTERN, (where, name, kind)
                 ids.append(f"{where}/{name}")
-    # The ids the issue names are among them: a BC in a body, an answer and a path.
+    # R30's ids are among them: a BC in a body, an answer and a path; an ad account.
     assert any(i.endswith("NewRequest/bc_id") for i in ids), ids
     assert any(i.endswith("RequestView/bc_id") for i in ids), ids
     assert any("/bcs/{bc_id}/shops" in i for i in ids), ids
