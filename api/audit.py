@@ -49,6 +49,12 @@ _EXPORT_BODY: dict[str, Any] = {
         '"GBLINKED01"}, "since": null}\n…\n{"end": true, "lines": 7, "head": "5f0c…"}\n',
     }
 }
+# The file as bytes, in the one content type every client generator reads and sends
+# (openapi-python-client knows no JSON Lines): the export is answered as JSON Lines and
+# documented as both; verify takes any content type and documents this one (R30).
+_FILE_BYTES: dict[str, Any] = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+}
 
 ShopCodeQuery = Annotated[
     str | None, Query(min_length=1, max_length=64, description="A shop's changes.")
@@ -72,7 +78,7 @@ SinceQuery = Annotated[
         200: {
             "description": "The export file (JSON Lines). Headers "
             f"`{LINES_HEADER}` (changes) and `{HEAD_HEADER}` (the last line's hash).",
-            "content": _EXPORT_BODY,
+            "content": {**_EXPORT_BODY, **_FILE_BYTES},
         },
         **documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_SHOP_CODE, E.UNKNOWN_BC),
     },
@@ -99,8 +105,9 @@ async def audit_export(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": "The export file's text, exactly as GET /audit/export gave it.",
-            "content": {**_EXPORT_BODY, "text/plain": {"schema": {"type": "string"}}},
+            "description": "The export file's bytes, exactly as GET /audit/export gave "
+            "them, with any content type (application/x-ndjson, text/plain, this one).",
+            "content": _FILE_BYTES,
         }
     },
     summary="Check an export: the first line altered, removed or reordered is named (R27)",

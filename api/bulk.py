@@ -20,13 +20,13 @@ from api.requests import ACTING_KEYED, CALLER
 from models.bulk_messages import BulkProgress, QuotaView
 from models.enums import RequestMethod
 from models.errors import ErrorCode as E
-from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
+from models.fields import DbId
 from service.bulk import MAX_CODES, BulkService, check_shop_codes, quota
 
 router = APIRouter(tags=["bulk requests"])
 
 BulkId = Annotated[str, Path(min_length=1, max_length=64, examples=["bulk_0123456789abcdef"])]
-BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, description="A Business Center.")]
+BcId = Annotated[DbId, Path(description="A Business Center.")]
 
 
 def _bulk_service(request: Request, state: State) -> BulkService:

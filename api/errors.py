@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def status_of(code: str) -> int:
 def error_json(
     code: str, message: str, details: dict[str, Any] | None = None, **kwargs: Any
 ) -> JSONResponse:
-    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or {}))
+    # The ids a refusal names are strings, as in every answer (R30).
+    found = ids_as_strings(details or {})
+    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=found))
     return JSONResponse(body.model_dump(mode="json"), status_code=status_of(code), **kwargs)
 
 

@@ -17,12 +17,12 @@ from api.errors import documented
 from api.requests import ACTING_KEYED, CALLER
 from models.enums import Permission
 from models.errors import ErrorCode as E
-from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
+from models.fields import DbId, Id
 from models.partner_messages import AssignmentView, HeldShopView, ShareOutcome
 
 router = APIRouter(tags=["partners"])
 
-BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, examples=[7100000000000000001])]
+BcId = Annotated[DbId, Path(description="A Business Center's id.")]
 UNTIL_HELP = (
     "R23: ends then: YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset; "
     "never later than the granting BC's own access."
@@ -138,8 +138,8 @@ class AccessUntil(Acting):
 
 class EndDate(BaseModel):
     shop_code: str
-    partner_bc_id: int
-    grant_ids: list[int] = Field(description="The partner's grants on the shop, all changed.")
+    partner_bc_id: Id
+    grant_ids: list[Id] = Field(description="The partner's grants on the shop, all changed.")
     ends_at: datetime | None = Field(description="When the access ends; null: it lasts.")
 
 

@@ -46,6 +46,7 @@ import psutil  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 from models.enums import RequestMethod  # noqa: E402
+from models.fields import EXACT_INTS  # noqa: E402
 from models.messages import RequestState  # noqa: E402
 from models.names import Message  # noqa: E402
 from models.reference import ReferenceData  # noqa: E402
@@ -292,7 +293,10 @@ def start_stack(
     upgrade(engine)
     with write_session(engine) as session:
         load_reference(
-            session, ReferenceData.model_validate(bench_data(args.sellers, args.rounds + 1))
+            session,
+            ReferenceData.model_validate(
+                bench_data(args.sellers, args.rounds + 1), context=EXACT_INTS
+            ),
         )
     engine.dispose()
     worker = subprocess.Popen(

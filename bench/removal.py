@@ -43,6 +43,7 @@ from bench.harness import (
     worker_env,
 )
 from models.enums import Permission, RequestMethod
+from models.fields import EXACT_INTS
 from models.partner_enums import CampaignStatus
 from models.reference import ReferenceData
 from service.partners import PartnerService
@@ -104,8 +105,12 @@ def prepare(url: str, campaigns: int, downstream_share: float) -> tuple[Any, str
     upgrade(engine)
     demo = json.loads((ROOT / "service" / "data" / "demo.json").read_text())
     with write_session(engine) as session:
-        load_reference(session, ReferenceData.model_validate(demo), actor="bench")
-        load_reference(session, ReferenceData.model_validate(EXTRA), actor="bench")
+        load_reference(
+            session, ReferenceData.model_validate(demo, context=EXACT_INTS), actor="bench"
+        )
+        load_reference(
+            session, ReferenceData.model_validate(EXTRA, context=EXACT_INTS), actor="bench"
+        )
     with read_session(engine) as session:
         shop = find_shop_by_code(session, SHOP)
         assert shop is not None and shop.id is not None

@@ -82,7 +82,7 @@ def verify(ctx: Context, file: Path, file_only: bool) -> None:
     checked = verify_export(file.read_bytes(), None if file_only else ctx.engine)
     where = checked.scope
     ctx.emit(
-        checked.model_dump(),
+        checked.model_dump(mode="json"),
         f"OK: {checked.lines} changes of {where}, head {checked.head}"
         + (" (file only)." if file_only else ", as the store recorded them."),
     )
@@ -103,9 +103,9 @@ def head(ctx: Context, shop_code: str | None, bc_id: int | None, since: datetime
     start = since.replace(tzinfo=UTC) if since else None
     made = audit_head(ctx.engine, shop_code, bc_id, start)
     if isinstance(made, ChainTop):
-        ctx.emit(made.model_dump(), f"{made.seq} changes; head {made.head}")
+        ctx.emit(made.model_dump(mode="json"), f"{made.seq} changes; head {made.head}")
         return
-    ctx.emit(made.model_dump(), f"{made.lines} changes; head {made.head}")
+    ctx.emit(made.model_dump(mode="json"), f"{made.lines} changes; head {made.head}")
 
 
 @audit.command("check-store")
@@ -113,7 +113,7 @@ def head(ctx: Context, shop_code: str | None, bc_id: int | None, since: datetime
 def check_store_cmd(ctx: Context) -> None:
     """Walk the store's whole chain: every row's hash and link, and the head."""
     checked = check_store(ctx.engine)
-    ctx.emit(checked.model_dump(), f"OK: {checked.seq} changes chained.")
+    ctx.emit(checked.model_dump(mode="json"), f"OK: {checked.seq} changes chained.")
 
 
 COMMANDS = [audit]

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from models.settings import Settings
 from store.db import make_engine, require_existing, store_errors
 
@@ -98,7 +99,9 @@ class Context:
 
     def emit(self, payload: dict[str, Any], human: str) -> None:
         if self.as_json:
-            click.echo(json.dumps(payload, default=str))
+            # Ids as strings (R30), also in payloads put together by hand: scripts read
+            # this with jq and JavaScript, which round numbers beyond 2^53.
+            click.echo(json.dumps(ids_as_strings(payload), default=str))
         else:
             click.echo(human)
 

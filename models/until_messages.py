@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from models.fields import Id
 from models.partner_messages import RemovalResult
 
 
@@ -16,19 +17,19 @@ class UntilMessage(BaseModel):
 class UntilInput(UntilMessage):
     """Starts the timer of one grant. ``ends_at`` is the store's end date at start."""
 
-    grant_id: int
+    grant_id: Id
     ends_at: datetime | None = None
 
 
 class AssignmentUntilInput(UntilMessage):
     """Starts the timer of one member assignment (R23)."""
 
-    assignment_id: int
+    assignment_id: Id
     ends_at: datetime | None = None
 
 
 class EndAssignment(UntilMessage):
-    assignment_id: int
+    assignment_id: Id
     ends_at: datetime
 
 
@@ -39,7 +40,7 @@ class SetUntil(UntilMessage):
 
 
 class UntilState(UntilMessage):
-    grant_id: int
+    grant_id: Id
     ends_at: datetime | None
     reminded_for: datetime | None = None
     status: str = "waiting"  # waiting | cleared | gone | ended | removed
@@ -48,19 +49,19 @@ class UntilState(UntilMessage):
 class RemindEnding(UntilMessage):
     """E-mail the partner's admins that the access ends at ``ends_at`` (once per date)."""
 
-    grant_id: int
+    grant_id: Id
     ends_at: datetime
 
 
 class RemindAssignmentEnding(UntilMessage):
     """E-mail the assigned member that the assignment ends at ``ends_at`` (once per date)."""
 
-    assignment_id: int
+    assignment_id: Id
     ends_at: datetime
 
 
 class ExpireGrant(UntilMessage):
-    grant_id: int
+    grant_id: Id
     ends_at: datetime
 
 
@@ -74,13 +75,13 @@ class Expiry(UntilMessage):
 
     status: str
     ends_at: datetime | None = None
-    shop_id: int | None = None
+    shop_id: Id | None = None
     shop_code: str | None = None
-    partner_bc_id: int | None = None
+    partner_bc_id: Id | None = None
     by: str | None = None
 
 
 class UntilResult(UntilMessage):
-    grant_id: int  # the assignment's id for AssignmentUntil
+    grant_id: Id  # the assignment's id for AssignmentUntil
     status: str
     removal: RemovalResult | None = None

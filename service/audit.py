@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
 from models.fields import require_bc_or_shop
+from models.views import ScopeView
 from store import audit as chain
 from store.audit_export import Scope, export, verify_lines
 from store.db import read_session
@@ -57,7 +57,7 @@ class VerifyResult(BaseModel):
     """What a file that passed covers."""
 
     ok: bool = True
-    scope: dict[str, Any]
+    scope: ScopeView
     lines: int
     head: str
     against_store: bool
@@ -76,7 +76,7 @@ def verify_export(data: bytes, engine: Engine | None) -> VerifyResult:
         with read_session(engine) as session:
             checked = verify_lines(texts, session)
     return VerifyResult(
-        scope=checked.scope.as_json(),
+        scope=ScopeView.model_validate(checked.scope.as_json()),
         lines=checked.lines,
         head=checked.head,
         against_store=engine is not None,
@@ -93,7 +93,7 @@ class ChainTop(BaseModel):
 class ScopeHead(BaseModel):
     """What an export of the scope (from ``since``) would hold and end with."""
 
-    scope: dict[str, Any]
+    scope: ScopeView
     lines: int
     head: str
 
@@ -116,7 +116,9 @@ def audit_head(
     scope = pick_scope(shop_code, bc_id)
     with read_session(engine) as session:
         made = export(session, scope, since)
-    return ScopeHead(scope=scope.as_json(), lines=len(made.changes), head=made.head)
+    return ScopeHead(
+        scope=ScopeView.model_validate(scope.as_json()), lines=len(made.changes), head=made.head
+    )
 
 
 class StoreChecked(BaseModel):

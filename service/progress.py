@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.errors import ErrorCode, Refusal
+from models.fields import Id
 from models.names import PartnerMessage
 from models.partner_messages import RemovalProgress
 from service.temporal import answer_within
@@ -93,7 +94,7 @@ class RemovalStatusView(BaseModel):
     removal_id: str
     workflow_id: str
     shop_code: str
-    partner_bc_id: int
+    partner_bc_id: Id
     status: str = Field(
         description="ending_grants, stopping_campaigns, completed, refused or failed."
     )
@@ -103,8 +104,8 @@ class RemovalStatusView(BaseModel):
     pages: int | None = Field(
         default=None, description="Pages of campaigns stopped; None once Temporal forgot it."
     )
-    ended_grant_ids: list[int]
-    lost_bc_ids: list[int]
+    ended_grant_ids: list[Id]
+    lost_bc_ids: list[Id]
     started_at: datetime
     finished_at: datetime | None = None
 

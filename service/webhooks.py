@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from models.errors import ErrorCode, Refusal
 from models.names import WebhookWorkflowType, webhook_dispatcher_id
 from models.tables import WebhookDelivery, WebhookSubscription
+from models.views import ScopeView
 from models.webhook_messages import DispatchInput, DispatchResult
 from service.safe_targets import TargetPolicy, TargetRefused
 from store import webhooks
@@ -31,7 +32,7 @@ class SubscriptionView(BaseModel):
     """A subscription as shown: never its secret."""
 
     id: str
-    scope: dict[str, Any] = Field(description='{"shop_code": ...} or {"bc_id": ...}')
+    scope: ScopeView = Field(description='{"shop_code": ...} or {"bc_id": "..."}')
     url: str
     created_at: str
     removed_at: str | None
@@ -69,7 +70,7 @@ class DeliveryView(BaseModel):
 def subscription_view(sub: WebhookSubscription) -> SubscriptionView:
     return SubscriptionView(
         id=sub.id,
-        scope=webhooks.scope_of(sub).as_json(),
+        scope=ScopeView.model_validate(webhooks.scope_of(sub).as_json()),
         url=sub.url,
         created_at=sub.created_at.isoformat(),
         removed_at=sub.removed_at.isoformat() if sub.removed_at else None,

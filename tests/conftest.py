@@ -28,6 +28,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from models.fields import EXACT_INTS
 from models.reference import ReferenceData
 from models.settings import Settings
 from service.devserver import temporal_cli, test_server, tuning_args
@@ -270,7 +271,7 @@ def load_demo(engine: Engine) -> None:
 
 def load_data(engine: Engine, data: dict[str, Any]) -> None:
     with write_session(engine) as session:
-        load_reference(session, ReferenceData.model_validate(data))
+        load_reference(session, ReferenceData.model_validate(data, context=EXACT_INTS))
 
 
 @pytest.fixture()

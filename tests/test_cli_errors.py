@@ -295,6 +295,10 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
     big["business_centers"][0]["id"] = 2**64
     crlf = json.loads(DEMO.read_text())
     crlf["shops"][0]["name"] = "Linked\r\nBrand"
+    # R30: a JSON number beyond 2^53 may already be another id (rounded by the tool that
+    # wrote the file); ids are strings of digits.
+    rounded = json.loads(DEMO.read_text())
+    rounded["shops"][0]["linked_bc"] = 2**53 + 1
     mars = {"business_centers": [{**demo["business_centers"][0], "timezone": "Mars/Base"}]}
     files = {
         "binary.json": (bytes(range(256)) * 8, "not UTF-8"),
@@ -303,6 +307,10 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
         "wrong-type.json": (b'{"users": {"email": 1}}', "users"),
         "big-id.json": (json.dumps(big).encode(), "business_centers.0.id"),
         "crlf-name.json": (json.dumps(crlf).encode(), "control characters"),
+        "rounded-id.json": (
+            json.dumps(rounded).encode(),
+            "shops.0.linked_bc: Value error, is a number beyond 2^53",
+        ),
     }
     for name, (content, _) in files.items():
         (tmp / name).write_bytes(content)
@@ -321,6 +329,7 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
         "wrong-type.json",
         pytest.param("big-id.json", marks=needs_bounded_reference),
         pytest.param("crlf-name.json", marks=needs_bounded_reference),
+        "rounded-id.json",
         "missing",
         "directory",
     ],

@@ -211,7 +211,7 @@ async def test_partner_cli_story_and_refusals(
         "--preview",
     )
     assert code == 0 and out["total_delivering_campaigns"] == 2
-    assert [d["bc_id"] for d in out["downstream"]] == [SUBAGENCY]
+    assert [d["bc_id"] for d in out["downstream"]] == [str(SUBAGENCY)]
     code, out = await _cli(
         env,
         "remove-access",

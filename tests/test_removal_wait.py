@@ -99,7 +99,7 @@ async def test_r19_wait_json_prints_each_step_then_the_result(
 
     assert "progress" not in result
     assert (result["status"], result["campaigns_stopped"]) == ("completed", CAMPAIGNS)
-    assert result["lost_bc_ids"] == [AGENCY]
+    assert result["lost_bc_ids"] == [str(AGENCY)]
     assert campaign_counts(partner_with_campaigns, AGENCY) == {
         "delivering": 0,
         "stopped": CAMPAIGNS,

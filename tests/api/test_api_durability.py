@@ -25,7 +25,7 @@ from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ASK = {"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA}
+ASK = {"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
 
 
 def requests_for_shop(engine: Engine, code: str) -> int:

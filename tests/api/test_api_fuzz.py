@@ -100,7 +100,7 @@ def error_code_documented(ctx: Any, response: Any, case: Any) -> bool | None:
 PEOPLE = [ANA, SAM, LEE, OLI, NIA, RAJ, KIM, BO]
 DEMO_VALUES: dict[str, list[Any]] = {
     "as": PEOPLE,
-    "bc_id": [AGENCY, SUBAGENCY, LINKED_BC, RAJ_BC, KIM_BC],
+    "bc_id": [str(bc) for bc in (AGENCY, SUBAGENCY, LINKED_BC, RAJ_BC, KIM_BC)],  # R30
     "shop_code": [S1_SHOP, S2_SHOP, S3_SHOP, S4_SHOP],
 }
 
@@ -190,7 +190,7 @@ async def _pending_requests(app: FastAPI, settings: Settings, token: Token) -> l
         transport=transport, base_url=settings.link_base_url + BASE, headers=token.headers
     ) as api:
         asked = [
-            await api.post("/requests", json={"bc_id": AGENCY, "shop_code": code, "as": ANA})
+            await api.post("/requests", json={"bc_id": str(AGENCY), "shop_code": code, "as": ANA})
             for code in DEMO_VALUES["shop_code"]
         ]
     assert all(a.status_code == 201 for a in asked), [a.text for a in asked]

@@ -85,7 +85,7 @@ async def test_r19_remove_through_the_api_and_poll_the_location_until_done(
     body = started.json()
     removal_id = body["removal_id"]
     assert started.headers["location"] == body["status_url"] == f"/api/v1/removals/{removal_id}"
-    assert body["lost_bc_ids"] == [AGENCY] and body["ended_grant_ids"]
+    assert body["lost_bc_ids"] == [str(AGENCY)] and body["ended_grant_ids"]
     assert body["workflow_id"].startswith("remove-access:")
 
     async def done() -> dict[str, Any] | None:
@@ -101,7 +101,7 @@ async def test_r19_remove_through_the_api_and_poll_the_location_until_done(
     assert (final["removal_id"], final["shop_code"], final["partner_bc_id"]) == (
         removal_id,
         S1_SHOP,
-        AGENCY,
+        str(AGENCY),
     )
 
     # Past Temporal's retention the workflow is gone (here: the record names one Temporal
@@ -186,7 +186,7 @@ async def test_r24_bulk_through_the_api_polled_to_its_end_then_the_quota(
 ) -> None:
     codes = [BULK_SHOPS[0].lower(), "UNKNOWN0000", BULK_SHOPS[1], BULK_SHOPS[2]]
     started = await api.post(
-        "/bulk-requests", json={"as": BULK_ADMIN, "bc_id": BULK_BC, "shop_codes": codes}
+        "/bulk-requests", json={"as": BULK_ADMIN, "bc_id": str(BULK_BC), "shop_codes": codes}
     )
     assert started.status_code == 202, started.text
     bulk_id = started.json()["bulk_id"]
@@ -239,12 +239,12 @@ async def test_r24_bulk_refusals_are_the_cli_codes_and_change_nothing(
     before = rows(bulk_bc)
     for codes, words, details in BAD_LISTS:
         answer = await api.post(
-            "/bulk-requests", json={"as": BULK_ADMIN, "bc_id": BULK_BC, "shop_codes": codes}
+            "/bulk-requests", json={"as": BULK_ADMIN, "bc_id": str(BULK_BC), "shop_codes": codes}
         )
         assert error_of(answer) == (400, "invalid_input"), answer.text
         assert answer.json()["error"]["message"].startswith(words), answer.text
         assert answer.json()["error"]["details"] == details
-    good = {"bc_id": BULK_BC, "shop_codes": BULK_SHOPS[:2]}
+    good = {"bc_id": str(BULK_BC), "shop_codes": BULK_SHOPS[:2]}
     cases = [
         (
             api.build_request(
@@ -257,7 +257,7 @@ async def test_r24_bulk_refusals_are_the_cli_codes_and_change_nothing(
             api.build_request(
                 "POST",
                 "/bulk-requests",
-                json={**good, "bc_id": 7199999999999999999, "as": BULK_ADMIN},
+                json={**good, "bc_id": "7199999999999999999", "as": BULK_ADMIN},
             ),
             404,
             "unknown_bc",
