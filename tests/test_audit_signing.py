@@ -247,17 +247,20 @@ def test_r32_a_bad_public_key_is_refused(store: Engine) -> None:
 # --- openssl alone (docs/audit.md) -------------------------------------------------------------
 
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "audit.md"
+
+
+def _docs_recipe() -> str:
+    """docs/audit.md's openssl-only check, as written there."""
+    section = DOCS.read_text(encoding="utf-8").split("## Checking a file offline", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
 def _openssl_verifies(workdir: Path, export_file: Path, public_pem: Path) -> bool:
-    """docs/audit.md's recipe: the trailer without its signature, the signature decoded,
-    openssl's Ed25519 check; and the digest of the lines above the trailer."""
-    script = r"""
-set -e
-tail -n 1 "$1" | sed 's/, "signature": "[^"]*"}$/}/' | tr -d '\n' > trailer.signed
-tail -n 1 "$1" | sed 's/.*"signature": "\([^"]*\)"}$/\1/' | openssl base64 -d -A > trailer.sig
-openssl pkeyutl -verify -pubin -inkey "$2" -rawin -in trailer.signed -sigfile trailer.sig
-test "$(sed '$d' "$1" | openssl dgst -sha256 -r | cut -c1-64)" = \
-     "$(sed 's/.*"digest": "\([0-9a-f]*\)".*/\1/' trailer.signed)"
-"""
+    """Run the docs' recipe on a file: the signature holds and the two digests it prints
+    are equal."""
+    script = _docs_recipe().replace("F=gblinked01.jsonl", 'F="$1"')
+    script = "set -e\n" + script.replace("audit-key.pem", '"$2"')
     done = subprocess.run(
         ["sh", "-c", script, "sh", str(export_file), str(public_pem)],
         cwd=workdir,
@@ -266,7 +269,13 @@ test "$(sed '$d' "$1" | openssl dgst -sha256 -r | cut -c1-64)" = \
         timeout=60,
         check=False,
     )
-    return done.returncode == 0 and "Signature Verified Successfully" in done.stdout
+    out = done.stdout.split()
+    return (
+        done.returncode == 0
+        and out[:3] == ["Signature", "Verified", "Successfully"]
+        and len(out) == 5
+        and out[3] == out[4]
+    )
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
