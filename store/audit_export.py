@@ -70,7 +70,10 @@ class Scope:
     bc_id: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The scope as format 2 writes it: a BC id as a string (R30)."""
+        return {"shop_code": self.shop_code} if self.shop_code else {"bc_id": self.bc_id}
+
+    def in_file(self) -> dict[str, Any]:
+        """The scope as an export (format 2) writes it: a BC id as a string (R30)."""
         return {"shop_code": self.shop_code} if self.shop_code else {"bc_id": str(self.bc_id)}
 
     @classmethod
@@ -177,7 +180,7 @@ class Export:
         """The file's lines (without newlines): header, changes, the signed trailer."""
         header = {
             "audit_export": FORMAT,
-            "scope": self.scope.as_json(),
+            "scope": self.scope.in_file(),
             "since": self.since.isoformat() if self.since else None,
             "prev_line": self.prev_line,
         }
@@ -188,7 +191,7 @@ class Export:
             yield text
         trailer = {
             "end": True,
-            "scope": self.scope.as_json(),
+            "scope": self.scope.in_file(),
             "lines": len(self.changes),
             "head": self.head,
             "digest": digest.hexdigest(),
@@ -321,7 +324,7 @@ def _check_signature(
             key.verify(signature, signed_text(trailer))
         except (InvalidSignature, binascii.Error, ValueError):
             raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, key_id=key_id) from None
-    if trailer.get("digest") != digest or trailer.get("scope") != scope.as_json():
+    if trailer.get("digest") != digest or trailer.get("scope") != scope.in_file():
         raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, reason="digest")
     return key_id if keys is not None else None
 
