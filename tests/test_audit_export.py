@@ -25,11 +25,11 @@ from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.names import request_workflow_id
 from models.tables import Shop
+from service.audit import export_text
 from store import audit
 from store.admission import admit_request
 from store.approval import decide_approval
 from store.audit_export import Scope, export, verify_lines
-from service.audit import export_text
 from store.db import make_engine, read_session, write_session
 from store.migrate import alembic_config
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, S2_SHOP, load_demo
@@ -169,9 +169,7 @@ def test_r27_an_altered_line_with_a_fresh_hash_is_named_against_the_store(
     bad = list(exported)
     line = json.loads(bad[3]) | {"actor": "someone-else@example.com"}
     fields = {k: line[k] for k in ("seq", "at", "actor", "entity", "entity_id", "action")}
-    line["hash"] = audit.row_hash(
-        **fields, detail=line["detail_json"], prev_hash=line["prev_hash"]
-    )
+    line["hash"] = audit.row_hash(**fields, detail=line["detail_json"], prev_hash=line["prev_hash"])
     bad[3] = json.dumps(line, sort_keys=True)
     # On its own, the file shows a break after the line; the store names the line itself.
     assert refusal(lambda: verify_lines(bad)) == (ErrorCode.AUDIT_LINE_OUT_OF_CHAIN, 5)
