@@ -570,7 +570,7 @@ class ApiToken(SQLModel, table=True):
 class ApiIdempotency(SQLModel, table=True):
     """The first answer to a POST sent with an ``Idempotency-Key``, per token and key, so
     a repeat gets it again and does nothing twice. ``status_code`` is null while the first
-    call is still running (a concurrent repeat is told so)."""
+    call is still running (a concurrent repeat is told so, until ``lease_until``)."""
 
     __tablename__ = "api_idempotency"
 

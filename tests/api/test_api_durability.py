@@ -81,9 +81,10 @@ def lonely(settings: Settings) -> Settings:
 async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
     lonely: Settings, demo: Engine, client: Client
 ) -> None:
-    """No worker: the call ends 503 service_unavailable and its key is not kept (a fault is
-    not an answer). The worker comes back; the same call with the same key then finds the
-    request the first attempt started, and names it: one request, not two."""
+    """No worker: the call ends 503 service_unavailable and its answer is not kept (a fault
+    is not an answer). The worker comes back; the same call with the same key then finds
+    the request the first attempt started and answers it as if it had made it (201): one
+    request, not two, and not request_already_pending."""
     from worker import build_worker
 
     app = create_app(lonely, client=client, engine=demo)
@@ -93,17 +94,38 @@ async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
         down = await api.post("/requests", json=ASK)
         assert error_of(down) == (503, "service_unavailable")
         with read_session(demo) as session:
-            assert session.get(ApiIdempotency, (token.id, "crm-retry-1")) is None
+            claim = session.get(ApiIdempotency, (token.id, "crm-retry-1"))
+        assert claim is not None and claim.status_code is None  # no answer kept...
+        assert claim.lease_until is None  # ...and the key is free for a retry at once
 
         with ThreadPoolExecutor(max_workers=lonely.activity_threads) as executor:
             async with build_worker(client, lonely, demo, executor):
                 app.state.web.requests.timeout = 60.0
                 again = await api.post("/requests", json=ASK)
                 # The first attempt's request went on once a worker came: the retry is
-                # told so, with its id (R6), and asks nothing again.
-                assert error_of(again) == (409, "request_already_pending")
+                # answered with it, as the first attempt would have been (R6: no second).
+                assert again.status_code == 201, again.text
                 with read_session(demo) as session:
                     rows = session.exec(select(AccessRequest)).all()
-                assert [r.id for r in rows] == [again.json()["error"]["details"]["request_id"]]
+                assert [r.id for r in rows] == [again.json()["request_id"]]
                 assert rows[0].status == "pending"
+                assert again.json()["status"] == "pending" and again.json()["approval_url"]
+                assert again.headers["location"] == f"/api/v1/requests/{rows[0].id}"
+                replayed = await api.post("/requests", json=ASK)
+                assert replayed.headers["idempotent-replayed"] == "true"
+                assert replayed.content == again.content
             await terminate_open_workflows(client, lonely.task_queue, demo)
+
+
+async def test_another_call_for_a_pending_request_is_still_told_so(
+    api: httpx.AsyncClient, demo: Engine
+) -> None:
+    """Only a retry of the same call (same key) is answered with the pending request: a
+    new call, with another key or none, is told it is pending (R6), and asks nothing."""
+    first = await api.post("/requests", json=ASK, headers={"Idempotency-Key": "crm-a"})
+    assert first.status_code == 201, first.text
+    for headers in ({"Idempotency-Key": "crm-b"}, {}):
+        other = await api.post("/requests", json=ASK, headers=headers)
+        assert error_of(other) == (409, "request_already_pending")
+        assert other.json()["error"]["details"]["request_id"] == first.json()["request_id"]
+    assert requests_for_shop(demo, S1_SHOP) == 1
