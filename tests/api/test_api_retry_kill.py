@@ -134,6 +134,7 @@ async def test_a_retry_after_the_link_handler_died_mid_call_answers_its_request(
 
                 # Then the lease passes and a retry takes the key over.
                 again = await wait_until(answered, timeout=120, interval=0.5, what="a 201")
+                assert again is not None
                 assert again.status_code == 201, again.text
                 with read_session(demo) as session:
                     rows = session.exec(select(AccessRequest)).all()
