@@ -329,6 +329,73 @@ def _check_signature(
     return key_id if keys is not None else None
 
 
+@dataclass(frozen=True)
+class _Header:
+    number: int
+    version: int
+    scope: Scope
+    since: str | None
+    prev_line: str
+
+
+def _header(number: int, text: str) -> _Header:
+    header = _parse(number, text)
+    version, scope_raw = header.get("audit_export"), header.get("scope")
+    if version not in (UNSIGNED_FORMAT, FORMAT) or not isinstance(scope_raw, dict):
+        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, number)
+    try:
+        scope = Scope.from_json(scope_raw)
+    except ValueError:
+        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, number) from None
+    since = header.get("since")
+    return _Header(number, int(version), scope, since, str(header.get("prev_line")))
+
+
+def _stored_run(store: Session, header: _Header) -> Export:
+    """The scope's run in the store from the header's start; the header must link to it."""
+    try:
+        start = datetime.fromisoformat(header.since) if header.since else None
+    except (TypeError, ValueError):
+        raise _broken(ErrorCode.AUDIT_LINE_ALTERED, header.number) from None
+    stored = export(store, header.scope, start)
+    if stored.prev_line != header.prev_line:
+        raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, header.number)
+    return stored
+
+
+def _ended(
+    trailer: dict[str, Any],
+    number: int,
+    header: _Header,
+    count: int,
+    head: str,
+    digest: str,
+    keys: Keys | None,
+    offline: bool,
+) -> Verified:
+    """The trailer's checks, once every line above it held."""
+    if trailer.get("lines") != count or trailer.get("head") != head:
+        # The trailer counts what was exported: fewer lines means some went missing at
+        # the end (or the trailer was altered).
+        raise _broken(ErrorCode.AUDIT_LINES_MISSING, number)
+    signed_by: str | None = None
+    if header.version == FORMAT:
+        signed_by = _check_signature(trailer, number, header.scope, digest, keys)
+    elif keys is not None and offline:
+        # Offline, only a signature tells a whole file from a cut one.
+        raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, reason="unsigned")
+    exported_at = trailer.get("exported_at")
+    return Verified(
+        header.scope,
+        header.since,
+        count,
+        head,
+        header.version,
+        signed_by,
+        exported_at if isinstance(exported_at, str) else None,
+    )
+
+
 def verify_lines(
     texts: Iterable[str], store: Session | None = None, keys: Keys | None = None
 ) -> Verified:
@@ -347,58 +414,24 @@ def verify_lines(
     numbered = [(n, t) for n, t in enumerate(texts, start=1) if t.strip()]
     if not numbered:
         raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, 1)
-    first_no, first_text = numbered[0]
-    header = _parse(first_no, first_text)
-    version = header.get("audit_export")
-    scope_raw = header.get("scope")
-    if version not in (UNSIGNED_FORMAT, FORMAT) or not isinstance(scope_raw, dict):
-        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, first_no)
-    try:
-        scope = Scope.from_json(scope_raw)
-    except ValueError:
-        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, first_no) from None
-    since = header.get("since")
-    prev = str(header.get("prev_line"))
-    stored: Export | None = None
-    if store is not None:
-        try:
-            start = datetime.fromisoformat(since) if since else None
-        except (TypeError, ValueError):
-            raise _broken(ErrorCode.AUDIT_LINE_ALTERED, first_no) from None
-        stored = export(store, scope, start)
-        if stored.prev_line != prev:
-            raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, first_no)
-        if keys is None:
-            keys = verifying_keys(store)
-    digest = hashlib.sha256(first_text.encode() + b"\n")
+    header = _header(*numbered[0])
+    stored = _stored_run(store, header) if store is not None else None
+    if store is not None and keys is None:
+        keys = verifying_keys(store)
+    prev = header.prev_line
+    digest = hashlib.sha256(numbered[0][1].encode() + b"\n")
     seen: set[str] = set()
     for number, text in numbered[1:]:
         line = _parse(number, text)
         if line.get("end") is True:
-            if line.get("lines") != len(seen) or line.get("head") != prev:
-                # The trailer counts what was exported: fewer lines means some went missing
-                # at the end (or the trailer was altered).
-                raise _broken(ErrorCode.AUDIT_LINES_MISSING, number)
-            if number != numbered[-1][0]:
-                raise _broken(ErrorCode.AUDIT_LINE_ALTERED, numbered[-1][0])
-            signed_by: str | None = None
-            if version == FORMAT:
-                signed_by = _check_signature(line, number, scope, digest.hexdigest(), keys)
-            elif keys is not None and store is None:
-                # Offline, only a signature tells a whole file from a cut one.
-                raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, reason="unsigned")
-            exported_at = line.get("exported_at")
-            return Verified(
-                scope,
-                since,
-                len(seen),
-                prev,
-                int(version),
-                signed_by,
-                exported_at if isinstance(exported_at, str) else None,
+            verified = _ended(
+                line, number, header, len(seen), prev, digest.hexdigest(), keys, store is None
             )
+            if number != numbered[-1][0]:  # lines after the trailer
+                raise _broken(ErrorCode.AUDIT_LINE_ALTERED, numbered[-1][0])
+            return verified
         digest.update(text.encode() + b"\n")
-        recomputed = _recomputed(line, int(version))
+        recomputed = _recomputed(line, header.version)
         if recomputed is None or recomputed != line.get("hash"):
             raise _broken(ErrorCode.AUDIT_LINE_ALTERED, number)
         if line.get("prev_line") != prev or recomputed in seen:
