@@ -136,6 +136,11 @@ class RequestService:
         require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             shop = require_shop_by_code(session, shop_code)
+            made = find_request(session, request_id=request_id) if request_id else None
+        if made is not None and made.status is not RequestStatus.PENDING:
+            # An earlier attempt of this call made the request, and it was decided since:
+            # that is the answer (a new workflow must not admit an id the store has).
+            return Submitted(made.id, made.status.value, "", made.workflow_id)
         assert shop.id is not None
         request = RequestInput(
             request_id=request_id or new_request_id(),

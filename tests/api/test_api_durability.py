@@ -13,14 +13,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import func, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from models.settings import Settings
 from models.tables import AccessRequest, ApiIdempotency, Shop
 from store.api_tokens import Scope
 from store.db import read_session
 from tests.api.conftest import BASE, Token, error_of, make_token
-from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows
+from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows, wait_until
 from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -129,3 +129,42 @@ async def test_another_call_for_a_pending_request_is_still_told_so(
         assert error_of(other) == (409, "request_already_pending")
         assert other.json()["error"]["details"]["request_id"] == first.json()["request_id"]
     assert requests_for_shop(demo, S1_SHOP) == 1
+
+
+async def test_a_retry_after_the_request_was_decided_answers_it_as_it_is(
+    lonely: Settings, demo: Engine, client: Client
+) -> None:
+    """The first attempt faulted (503) but its request went on and was withdrawn before
+    the retry: the retry answers with that request as it is now (201, cancelled), and
+    starts nothing under its id."""
+    from worker import build_worker
+
+    app = create_app(lonely, client=client, engine=demo)
+    app.state.web.requests.timeout = 2.0
+    token = make_token(demo, Scope.ACT, name="crm")
+    async with client_of(app, lonely, token) as api:
+        assert error_of(await api.post("/requests", json=ASK)) == (503, "service_unavailable")
+        with ThreadPoolExecutor(max_workers=lonely.activity_threads) as executor:
+            async with build_worker(client, lonely, demo, executor):
+                app.state.web.requests.timeout = 60.0
+
+                def admitted() -> list[AccessRequest]:
+                    with read_session(demo) as session:
+                        return list(session.exec(select(AccessRequest)).all())
+
+                [made] = await wait_until(admitted, what="the first attempt's request")
+                cancelled = await api.post(
+                    f"/requests/{made.id}/cancel",
+                    json={"as": ANA},
+                    headers={"Idempotency-Key": "crm-cancel-1"},
+                )
+                assert cancelled.status_code == 200, cancelled.text
+                again = await api.post("/requests", json=ASK)
+                assert again.status_code == 201, again.text
+                assert again.json()["request_id"] == made.id
+                assert again.json()["status"] == "cancelled"
+                assert again.json()["approval_url"].startswith(lonely.link_base_url + "/approve/")
+                assert [r.id for r in admitted()] == [made.id]
+                latest = await client.get_workflow_handle(made.workflow_id).describe()
+                assert latest.status != WorkflowExecutionStatus.RUNNING  # none started again
+            await terminate_open_workflows(client, lonely.task_queue, demo)
