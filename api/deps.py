@@ -71,14 +71,14 @@ def _acting(
     return caller  # the gate (api/gate.py) has applied the key already
 
 
-def keyed_id(caller: Caller, prefix: str) -> str | None:
+def keyed_id(caller: Caller, prefix: str, digits: int = 20) -> str | None:
     """An id for what a keyed POST creates, the same for every attempt of the call
     (``Caller.call_seed``): a retry after a fault or a dead link handler then meets the
     first attempt's work as its own instead of a conflict. None without a key: the
     service makes a fresh id."""
     if caller.call_seed is None:
         return None
-    return prefix + hashlib.sha256(f"{prefix}{caller.call_seed}".encode()).hexdigest()[:20]
+    return prefix + hashlib.sha256(f"{prefix}{caller.call_seed}".encode()).hexdigest()[:digits]
 
 
 Reader = Annotated[Caller, Depends(_needs(Scope.READ))]

@@ -18,9 +18,17 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from models.settings import Settings
 from models.tables import AccessRequest, ApiIdempotency, Shop
 from store.api_tokens import Scope
-from store.db import read_session
+from store.db import read_session, write_session
 from tests.api.conftest import BASE, Token, error_of, make_token
-from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows, wait_until
+from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    S1_SHOP,
+    load_data,
+    terminate_open_workflows,
+    wait_until,
+)
 from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -168,3 +176,32 @@ async def test_a_retry_after_the_request_was_decided_answers_it_as_it_is(
                 latest = await client.get_workflow_handle(made.workflow_id).describe()
                 assert latest.status != WorkflowExecutionStatus.RUNNING  # none started again
             await terminate_open_workflows(client, lonely.task_queue, demo)
+
+
+async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
+    api: httpx.AsyncClient, demo: Engine, act_token: Token
+) -> None:
+    """R24 over a retry: the first attempt started the bulk and its link handler died
+    before answering (its claim left unanswered, its lease passed). The retry with the
+    same key answers that bulk (202, the same id) and starts no second one."""
+    load_data(demo, bulk_data())
+    ask = {"as": BULK_ADMIN, "bc_id": BULK_BC, "shop_codes": BULK_SHOPS[:2]}
+    key = {"Idempotency-Key": "crm-bulk-1"}
+    first = await api.post("/bulk-requests", json=ask, headers=key)
+    assert first.status_code == 202, first.text
+    with write_session(demo) as session:  # what a link handler dead mid-call leaves
+        claim = session.get(ApiIdempotency, (act_token.id, "crm-bulk-1"))
+        assert claim is not None
+        claim.status_code = claim.body = claim.location = claim.lease_until = None
+        session.add(claim)
+    again = await api.post("/bulk-requests", json=ask, headers=key)
+    assert again.status_code == 202, again.text
+    assert "idempotent-replayed" not in again.headers  # run again, not replayed...
+    assert again.json()["bulk_id"] == first.json()["bulk_id"]  # ...and met the same bulk
+
+    async def finished() -> bool:
+        done = await api.get(f"/bulk-requests/{first.json()['bulk_id']}")
+        return bool(done.json()["status"] == "completed")
+
+    await wait_until(finished, what="the bulk completed")
+    assert admitted_per_shop(demo) == dict.fromkeys(BULK_SHOPS[:2], 1)
