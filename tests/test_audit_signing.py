@@ -58,6 +58,14 @@ def refused(check: object, *args: object) -> Refusal:
     return err.value
 
 
+def store_rows(engine: Engine) -> list[list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return [
+            [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))]
+            for t in ("audit_event", "audit_chain_head", "audit_signing_key")
+        ]
+
+
 def resigned_trailer(lines: list[str]) -> list[str]:
     """What a forger can do without the private key: recompute the trailer's count,
     last hash and digest over the lines left, keeping the old signature."""
@@ -89,8 +97,10 @@ def test_r32_a_file_cut_short_with_a_recomputed_trailer_fails_offline(store: Eng
     assert (err.code, err.details["line"]) == (ErrorCode.AUDIT_SIGNATURE_INVALID, len(cut))
     assert f"line {len(cut)}" in err.message.lower()
     # The store says the same: the file's lines are all the store's, only its end lies.
+    before = store_rows(store)
     err = refused(verify_export, ("\n".join(cut) + "\n").encode(), store)
     assert err.code == ErrorCode.AUDIT_SIGNATURE_INVALID
+    assert store_rows(store) == before  # checking changes nothing
     # Left as it was, the trailer still counts the line that is gone.
     err = refused(offline, lines[:-2] + lines[-1:], pem(store))
     assert err.code == ErrorCode.AUDIT_LINES_MISSING
@@ -235,6 +245,7 @@ def test_r32_format_1_exports_still_verify_against_the_store(store: Engine) -> N
     # Offline, only a signature tells a whole file from a cut one: a format 1 file has none.
     err = refused(offline, old, pem(store))
     assert (err.code, err.details["reason"]) == (ErrorCode.AUDIT_SIGNATURE_INVALID, "unsigned")
+    assert f"line {len(old)}" in err.message.lower() and "format 1" in err.message
 
 
 def test_r32_a_bad_public_key_is_refused(store: Engine) -> None:
