@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from models.enums import RequestMethod
@@ -87,11 +87,15 @@ async def test_a_retry_after_the_link_handler_died_mid_call_answers_its_request(
             call = asyncio.create_task(remote.post(BASE + "/requests", json=ASK, headers=headers))
 
             async def started() -> bool:
+                """This call's workflow: running on our queue (an earlier test's run of
+                the same business key is closed, on another queue)."""
                 try:
-                    await client.get_workflow_handle(workflow_id).describe()
+                    found = await client.get_workflow_handle(workflow_id).describe()
                 except RPCError:
                     return False
-                return True
+                return found.status == WorkflowExecutionStatus.RUNNING and (
+                    found.task_queue == queue
+                )
 
             # Mid-call: the key is claimed and the request's workflow started, waiting for
             # a worker to admit it. Then the link handler dies.
