@@ -13,6 +13,8 @@ answer.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
 from models.errors import ErrorCode, Refusal
@@ -96,6 +98,17 @@ def _new_row(generation: int) -> AuditSigningKey:
     )
 
 
+@contextmanager
+def _params_hidden() -> Iterator[None]:
+    """A failed statement's error names its parameters, which here hold a private key:
+    hide them, so no log line or error answer ever shows it."""
+    try:
+        yield
+    except StatementError as err:
+        err.hide_parameters, err.params = True, None
+        raise
+
+
 def _current_row(engine: Engine) -> AuditSigningKey:
     """The key that signs now; the first one is made on first use. Two processes making
     it at once both insert generation 1: the unique generation keeps one, the other reads
@@ -105,7 +118,7 @@ def _current_row(engine: Engine) -> AuditSigningKey:
     if row is not None:
         return row
     try:
-        with write_session(engine) as session:
+        with _params_hidden(), write_session(engine) as session:
             row = _newest(session)  # under the writer lock now (SQLite) or re-checked
             if row is None:
                 row = _new_row(1)
@@ -166,7 +179,7 @@ def rotate(engine: Engine) -> Rotated:
     signs nothing more), its public half stays listed. A rotation racing another one
     loses on the unique generation and reports the winner's key."""
     try:
-        with write_session(engine) as session:
+        with _params_hidden(), write_session(engine) as session:
             top = session.exec(select(func.max(AuditSigningKey.generation))).one()
             old = _newest(session)
             row = _new_row(int(top or 0) + 1)

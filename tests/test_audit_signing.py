@@ -25,7 +25,7 @@ from models.errors import ErrorCode, Refusal
 from models.tables import AuditSigningKey
 from service.audit import export_text, public_key, public_keys, rotate_key, verify_export
 from store.audit_export import MAX_SAFE_INTEGER, Scope, signed_text
-from store.db import read_session
+from store.db import read_session, write_session
 from tests.conftest import AGENCY, S1_SHOP, load_demo
 from tests.test_audit_export import request_and_approve
 
@@ -193,6 +193,25 @@ def test_r32_the_private_key_never_leaves_the_store(store: Engine) -> None:
     assert row is not None and "PRIVATE" not in repr(row)
     said = [export_text(store, SHOP).text, *(k.model_dump_json() for k in public_keys(store).keys)]
     assert all("PRIVATE" not in s for s in said)
+
+
+def test_r32_a_failed_key_write_does_not_show_the_private_key(store: Engine) -> None:
+    """A write that fails (here: a second key under a taken generation) raises an error
+    whose text, as logs and error answers would show it, holds no private key."""
+    from sqlalchemy.exc import IntegrityError
+
+    from store import audit_keys
+
+    public_key(store)  # generation 1 exists
+    row = audit_keys._new_row(1)
+    with (
+        pytest.raises(IntegrityError) as err,
+        audit_keys._params_hidden(),
+        write_session(store) as session,
+    ):
+        session.add(row)
+    assert row.private_pem and row.private_pem not in str(err.value)
+    assert "PRIVATE" not in str(err.value)
 
 
 def test_r30_export_lines_carry_big_ids_as_strings(store: Engine) -> None:
