@@ -32,7 +32,8 @@ _SINCE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 @click.group("audit")
 def audit() -> None:
-    """Export the recorded changes (R21) as a hash-chained file, and verify one (R27)."""
+    """Export the recorded changes (R21) as a hash-chained, signed file, and verify one,
+    with the store or offline with the public key (R27, R32)."""
 
 
 @audit.command("export")
