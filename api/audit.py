@@ -20,6 +20,7 @@ from models.errors import ErrorCode as E
 from models.fields import DbId
 from service.audit import (
     ChainTop,
+    PublicKeys,
     ScopeHead,
     StoreChecked,
     VerifyResult,
@@ -28,12 +29,16 @@ from service.audit import (
     export_text,
     parse_since,
     pick_scope,
+    public_key,
+    public_keys,
     verify_export,
 )
 
 router = APIRouter(tags=["audit"])
 
 NDJSON = "application/x-ndjson"
+PEM = "application/x-pem-file"
+KEY_ID_HEADER = "Audit-Key-Id"
 LINES_HEADER, HEAD_HEADER = "Audit-Export-Lines", "Audit-Export-Head"
 VERIFY_CODES = (
     E.AUDIT_NOT_AN_EXPORT,
@@ -41,6 +46,7 @@ VERIFY_CODES = (
     E.AUDIT_LINE_OUT_OF_CHAIN,
     E.AUDIT_LINES_MISSING,
     E.AUDIT_STORE_MISMATCH,
+    E.AUDIT_SIGNATURE_INVALID,
 )
 _EXPORT_BODY: dict[str, Any] = {
     NDJSON: {
@@ -154,3 +160,44 @@ async def audit_head_get(
 )
 async def audit_chain(_caller: Reader, store: Store) -> StoreChecked:
     return await to_thread.run_sync(check_store, store)
+
+
+@router.get(
+    "/audit/public-key",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The public key (SubjectPublicKeyInfo PEM) that checks exports' "
+            f"signed trailers offline (R32); header `{KEY_ID_HEADER}` names it.",
+            "content": {PEM: {"schema": {"type": "string"}}},
+        },
+        **documented(*CALLER, E.UNKNOWN_AUDIT_KEY),
+    },
+    summary="The public key that verifies audit exports offline: the signing one, or an "
+    "earlier one by key id (R32)",
+)
+async def audit_public_key(
+    _caller: Reader,
+    store: Store,
+    key_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            description="An earlier key, by the id an export's trailer names; "
+            "unset: the key that signs now.",
+        ),
+    ] = None,
+) -> Response:
+    key = await to_thread.run_sync(public_key, store, key_id)
+    return Response(key.public_key, media_type=PEM, headers={KEY_ID_HEADER: key.key_id})
+
+
+@router.get(
+    "/audit/public-keys",
+    response_model=PublicKeys,
+    responses=documented(*CALLER),
+    summary="Every audit signing key's public half by key id, newest (signing) first (R32)",
+)
+async def audit_public_keys(_caller: Reader, store: Store) -> PublicKeys:
+    return await to_thread.run_sync(public_keys, store)

@@ -14,7 +14,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Reader, State, Store
+from api.deps import Acting, Actor, Reader, State, Store, keyed_id
 from api.errors import documented
 from api.requests import ACTING_KEYED, CALLER
 from models.bulk_messages import BulkProgress, QuotaView
@@ -78,10 +78,16 @@ class BulkCancelling(BulkProgress):
     responses=documented(*ACTING_KEYED, E.UNKNOWN_BC, E.NOT_BC_ADMIN, E.BC_NOT_ELIGIBLE),
     summary="Request access to many shops by their codes (R24)",
 )
-async def start_bulk(body: NewBulk, _caller: Actor, bulk: Bulk, response: Response) -> BulkStarted:
+async def start_bulk(body: NewBulk, caller: Actor, bulk: Bulk, response: Response) -> BulkStarted:
     codes = check_shop_codes(body.shop_codes)
     bulk_id = await bulk.start(
-        method=body.method, bc_id=body.bc_id, shop_codes=codes, by=body.acting_as
+        method=body.method,
+        bc_id=body.bc_id,
+        shop_codes=codes,
+        by=body.acting_as,
+        # Every attempt of one keyed call names the same bulk: a retry after a fault or a
+        # dead link handler answers it instead of starting a second one.
+        bulk_id=keyed_id(caller, "bulk_", 16),
     )
     response.headers["Location"] = status_url(bulk_id)
     return BulkStarted(bulk_id=bulk_id, shop_codes=len(codes), status_url=status_url(bulk_id))

@@ -3,6 +3,7 @@ services (the same ones the CLI and the pages use)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -27,7 +28,10 @@ KEY_DESCRIPTION = (
     "Any unique string (a UUID), 1 to 255 printable ASCII characters: a repeat with the "
     "same key and body gets the first answer (header `Idempotent-Replayed: true`) and "
     "does nothing again; the same key with another body is refused "
-    "(idempotency_key_reused). Kept for 24 hours, per token."
+    "(idempotency_key_reused). Kept for 24 hours, per token. A call whose link handler "
+    "died frees its key once its lease (the call's deadline plus a few seconds) has "
+    "passed; a retry of POST /requests then answers with the request the first attempt "
+    "started (201)."
 )
 
 # Documents the bearer scheme in the schema; the gate (api/gate.py) has checked it already.
@@ -65,6 +69,16 @@ def _acting(
     ] = None,
 ) -> Caller:
     return caller  # the gate (api/gate.py) has applied the key already
+
+
+def keyed_id(caller: Caller, prefix: str, digits: int = 20) -> str | None:
+    """An id for what a keyed POST creates, the same for every attempt of the call
+    (``Caller.call_seed``): a retry after a fault or a dead link handler then meets the
+    first attempt's work as its own instead of a conflict. None without a key: the
+    service makes a fresh id."""
+    if caller.call_seed is None:
+        return None
+    return prefix + hashlib.sha256(f"{prefix}{caller.call_seed}".encode()).hexdigest()[:digits]
 
 
 Reader = Annotated[Caller, Depends(_needs(Scope.READ))]

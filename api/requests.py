@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Reader, Requests, Store, end_date
+from api.deps import Acting, Actor, Reader, Requests, State, Store, end_date, keyed_id
 from api.errors import documented
 from models.enums import RequestMethod
 from models.errors import ErrorCode as E
@@ -101,16 +101,23 @@ class Decline(Acting):
     summary="Request access to a shop by its code",
 )
 async def create_request(
-    body: NewRequest, _caller: Actor, service: Requests, response: Response
+    body: NewRequest, caller: Actor, service: Requests, state: State, response: Response
 ) -> Submitted:
     sub = await service.submit(
-        method=body.method, bc_id=body.bc_id, shop_code=body.shop_code, by=body.acting_as
+        method=body.method,
+        bc_id=body.bc_id,
+        shop_code=body.shop_code,
+        by=body.acting_as,
+        # A retry with the same Idempotency-Key names the same request: it is answered
+        # with the one its first attempt created (201), not request_already_pending.
+        request_id=keyed_id(caller, "req_"),
     )
     response.headers["Location"] = f"/api/v1/requests/{sub.request_id}"
     return Submitted(
         request_id=sub.request_id,
         status=sub.status,
-        approval_url=sub.approval_url,
+        # A retry answered with a request decided since has no admission to give the link.
+        approval_url=sub.approval_url or state.links.copy_link(sub.request_id),
         workflow_id=sub.workflow_id,
     )
 

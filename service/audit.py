@@ -1,19 +1,24 @@
-"""The audit export and its verification (R27, docs/audit.md) for the CLI and the API
-alike: which scope, the export's text, what a checked file covers, the hash an export
-ends with and the store's own chain checked. Store reads only."""
+"""The audit export and its verification (R27, R32, docs/audit.md) for the CLI and the
+API alike: which scope, the export's signed text, what a checked file covers (against the
+store, or offline with a public key), the public keys, the hash an export ends with and
+the store's own chain checked. Store reads only, but for the signing key: the first
+export makes it, ``rotate_key`` makes the next."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
 from models.fields import require_bc_or_shop
+from models.tables import utcnow
 from models.views import ScopeView
 from store import audit as chain
+from store import audit_keys
 from store.audit_export import Scope, export, verify_lines
 from store.db import read_session
 
@@ -47,9 +52,11 @@ class ExportText:
 
 
 def export_text(engine: Engine, scope: Scope, since: datetime | None = None) -> ExportText:
+    """The scope's export, its trailer signed with the store's current key (R32)."""
     with read_session(engine) as session:
         made = export(session, scope, since)
-    text = "".join(line + "\n" for line in made.lines())
+    key = audit_keys.signing_key(engine)
+    text = "".join(line + "\n" for line in made.lines(key, utcnow()))
     return ExportText(text, len(made.changes), made.head)
 
 
@@ -61,26 +68,99 @@ class VerifyResult(BaseModel):
     lines: int
     head: str
     against_store: bool
+    signed_by: str | None = Field(
+        default=None,
+        description="The key id whose signature on the trailer was checked (R32); null "
+        "when none was: a format 1 file, or a file-only check without a public key.",
+    )
 
 
-def verify_export(data: bytes, engine: Engine | None) -> VerifyResult:
-    """Check an export's bytes, against the store unless ``engine`` is None (file only);
-    a Refusal names the first bad line (docs/audit.md)."""
+def verify_export(
+    data: bytes, engine: Engine | None, public_key_pem: bytes | None = None
+) -> VerifyResult:
+    """Check an export's bytes, against the store unless ``engine`` is None; offline, a
+    ``public_key_pem`` checks the signed trailer too (R32). A Refusal names the first
+    bad line (docs/audit.md)."""
+    keys = None
+    if public_key_pem is not None:
+        key = public_key_from_pem(public_key_pem)
+        keys = {audit_keys.key_id_of(key): key}
     try:
         texts = data.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1) from None
     if engine is None:
-        checked = verify_lines(texts)
+        checked = verify_lines(texts, keys=keys)
     else:
         with read_session(engine) as session:
-            checked = verify_lines(texts, session)
+            checked = verify_lines(texts, session, keys)
     return VerifyResult(
         scope=ScopeView.model_validate(checked.scope.as_json()),
         lines=checked.lines,
         head=checked.head,
         against_store=engine is not None,
+        signed_by=checked.signed_by,
     )
+
+
+def public_key_from_pem(pem: bytes, path: str = "the public key") -> Ed25519PublicKey:
+    try:
+        return audit_keys.load_public_pem(pem)
+    except ValueError:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT, None, reason="public_key", path=path, field="public_key"
+        ) from None
+
+
+class PublicKeyOut(BaseModel):
+    """One audit signing key's public half (R32): exports name it by ``key_id``."""
+
+    key_id: str = Field(examples=["3f9a0c1b2d4e5f60"])
+    public_key: str = Field(description="SubjectPublicKeyInfo PEM, as openssl reads it.")
+    created_at: datetime
+    retired_at: datetime | None = Field(
+        default=None, description="When a newer key took over; it signs nothing since."
+    )
+    current: bool
+
+
+class PublicKeys(BaseModel):
+    keys: list[PublicKeyOut] = Field(description="Newest first; the first one signs.")
+
+
+def _out(key: audit_keys.PublicKey, current: bool) -> PublicKeyOut:
+    return PublicKeyOut(
+        key_id=key.key_id,
+        public_key=key.public_pem,
+        created_at=key.created_at,
+        retired_at=key.retired_at,
+        current=current,
+    )
+
+
+def public_key(engine: Engine, key_id: str | None = None) -> PublicKeyOut:
+    """The key that signs now (made on first use), or an earlier one by its id."""
+    current = audit_keys.current_public_key(engine)
+    if key_id is None or key_id == current.key_id:
+        return _out(current, True)
+    return _out(audit_keys.public_key(engine, key_id.strip().lower()), False)
+
+
+def public_keys(engine: Engine) -> PublicKeys:
+    keys = audit_keys.public_keys(engine)
+    return PublicKeys(keys=[_out(k, n == 0) for n, k in enumerate(keys)])
+
+
+class KeyRotated(BaseModel):
+    key_id: str
+    public_key: str
+    retired: str | None
+
+
+def rotate_key(engine: Engine) -> KeyRotated:
+    """A new signing key; the one before stays listed, public half only (R32)."""
+    made = audit_keys.rotate(engine)
+    return KeyRotated(key_id=made.new.key_id, public_key=made.new.public_pem, retired=made.retired)
 
 
 class ChainTop(BaseModel):

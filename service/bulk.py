@@ -17,7 +17,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.bulk_messages import BulkInput, BulkProgress, CancelBulk, QuotaView
@@ -154,30 +155,52 @@ class BulkService:
         self.timeout = timeout
 
     async def start(
-        self, *, method: RequestMethod, bc_id: int, shop_codes: list[str], by: str
+        self,
+        *,
+        method: RequestMethod,
+        bc_id: int,
+        shop_codes: list[str],
+        by: str,
+        bulk_id: str | None = None,
     ) -> str:
         """Start a bulk request and return its id. R1 and R2 are checked here, so a BC
-        that may not ask at all starts nothing; every other rule answers per code."""
+        that may not ask at all starts nothing; every other rule answers per code.
+
+        ``bulk_id``: a caller that may ask again for the same bulk (a retried API call
+        with its Idempotency-Key) fixes the id; a bulk already started under it, running
+        or ended, is the answer, and nothing starts twice.
+        """
         require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             bc = require_bc(session, bc_id)
             require_bc_admin(session, bc, by)  # R1
             check_eligible_bc(bc)  # R2
-        bulk_id = new_bulk_id()
-        await self.client.start_workflow(
-            BulkWorkflowType.BULK_REQUEST,
-            BulkInput(
-                bulk_id=bulk_id,
-                method=method,
-                bc_id=bc_id,
-                requested_by=by.strip().lower(),
-                shop_codes=shop_codes,
-            ),
-            id=bulk_workflow_id(bulk_id),
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"Bulk {method.label}: BC {bc_id}, {len(shop_codes)} shops",
-        )
+        fixed = bulk_id is not None
+        bulk_id = bulk_id or new_bulk_id()
+        try:
+            await self.client.start_workflow(
+                BulkWorkflowType.BULK_REQUEST,
+                BulkInput(
+                    bulk_id=bulk_id,
+                    method=method,
+                    bc_id=bc_id,
+                    requested_by=by.strip().lower(),
+                    shop_codes=shop_codes,
+                ),
+                id=bulk_workflow_id(bulk_id),
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                # A fixed id names one bulk for ever: an ended one is not run again.
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.REJECT_DUPLICATE
+                    if fixed
+                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                ),
+                static_summary=f"Bulk {method.label}: BC {bc_id}, {len(shop_codes)} shops",
+            )
+        except WorkflowAlreadyStartedError:
+            if not fixed:
+                raise
         return bulk_id
 
     async def progress(self, bulk_id: str) -> BulkProgress:

@@ -136,6 +136,11 @@ WHEN: dict[str, str] = {
     E.UNKNOWN_WEBHOOK: "no webhook subscription has that id (R26)",
     E.UNKNOWN_WEBHOOK_EVENT: "replaying an event the subscription has no delivery of (R26)",
     E.WEBHOOK_REMOVED: "replaying an event on a removed subscription (R26)",
+    E.AUDIT_SIGNATURE_INVALID: (
+        "an export's signed trailer does not hold: a file cut short with its trailer "
+        "recomputed, an altered signature, or a key that did not sign it (R32)"
+    ),
+    E.UNKNOWN_AUDIT_KEY: "no audit signing key, current or retired, has that key id (R32)",
     E.END_DATE_TOO_LATE: (
         "a share's or assignment's end date later than the grantor BC's own, or none while "
         "the grantor has one; names both dates (R23)"

@@ -61,6 +61,11 @@ from workflows.search_attributes import BC_ID, REQUEST_METHOD, REQUEST_STATUS, S
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
+BEING_ADMITTED = "being admitted"
+"""R6's conflict names this instead of an id while the pending workflow's row is not
+written yet."""
+
+
 def new_request_id() -> str:
     return "req_" + uuid.uuid4().hex[:20]
 
@@ -131,6 +136,11 @@ class RequestService:
         require_db_id("bc_id", bc_id)
         with read_session(self.engine) as session:
             shop = require_shop_by_code(session, shop_code)
+            made = find_request(session, request_id=request_id) if request_id else None
+        if made is not None and made.status is not RequestStatus.PENDING:
+            # An earlier attempt of this call made the request, and it was decided since:
+            # that is the answer (a new workflow must not admit an id the store has).
+            return Submitted(made.id, made.status.value, "", made.workflow_id)
         assert shop.id is not None
         request = RequestInput(
             request_id=request_id or new_request_id(),
@@ -144,7 +154,19 @@ class RequestService:
             ),
         )
         workflow_id = request_workflow_id(method, bc_id, shop.code)
-        outcome = await self._admit(request, workflow_id, retry=retry, shop_code=shop_code)
+        try:
+            outcome = await self._admit(request, workflow_id, retry=retry, shop_code=shop_code)
+        except Refusal as refusal:
+            pending = refusal.details.get("request_id")
+            if request_id is None or refusal.code != ErrorCode.REQUEST_ALREADY_PENDING:
+                raise
+            if pending not in (request_id, BEING_ADMITTED):
+                raise
+            # The caller fixed the id and a request is pending or being admitted: if it is
+            # the one an earlier attempt of this call started, it is this call's answer.
+            outcome = await self._rejoin(workflow_id, refusal)
+            if outcome.request_id != request_id:
+                raise already_pending(outcome.request_id, shop.code) from None
         if isinstance(outcome, Submitted):
             return outcome  # answered by the retry after a decided request closed
         return Submitted(
@@ -194,6 +216,22 @@ class RequestService:
             await _settle(start)
             raise self._unavailable() from None
         return outcome
+
+    async def _rejoin(self, workflow_id: str, refusal: Refusal) -> AdmissionOutcome:
+        """The admission of the request workflow already running under ``workflow_id``,
+        waited for as the first attempt would have (its refusal, if it was refused)."""
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            async with answer_within(self.timeout):
+                return await handle.execute_update(
+                    Message.ADMISSION, WaitAdmission(), result_type=AdmissionOutcome
+                )
+        except WorkflowUpdateFailedError as err:
+            raise self._refusal(err) from None
+        except TimeoutError:
+            raise self._unavailable() from None
+        except RPCError:
+            raise refusal from None  # closed meanwhile: the conflict stands as it was
 
     def _start_operation(
         self, request: RequestInput, workflow_id: str
@@ -381,7 +419,7 @@ class RequestService:
     ) -> Refusal:
         with read_session(self.engine) as session:
             pending = find_pending_request(session, bc_id=bc_id, shop_id=shop_id, method=method)
-        return already_pending(pending.id if pending else "being admitted", shop_code)
+        return already_pending(pending.id if pending else BEING_ADMITTED, shop_code)
 
     @staticmethod
     def _refusal(err: WorkflowUpdateFailedError) -> Refusal:
