@@ -4,7 +4,7 @@ jinja2 with autoescape on the HTML templates and StrictUndefined everywhere, so 
 value fails loudly in tests instead of mailing a blank. Stored text reaches a template on
 one line (``one_line``): a name holding a line break cannot fake lines of the text part.
 
-R28: each builder takes the recipient's ``locale`` (service/i18n.py; the mail activities
+R28: each builder takes the recipient's ``locale`` (models/i18n.py; the mail activities
 pick it: their saved choice, else the shop's market or the BC's country) and renders with
 that catalogue through jinja2's i18n extension; the subject is a catalogue message too.
 ``switch_url`` is the page where they change their language, on one line of every e-mail.
@@ -21,8 +21,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from activities.delivery import RenderedEmail
-from service import i18n
-from service.i18n import N_
+from models import i18n
+from models.i18n import N_
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 

@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from temporalio.service import RPCError
 
 from api import (
+    access_request_routes,
     audit,
     bulk,
     campaigns,
@@ -25,7 +26,6 @@ from api import (
     partners,
     reference,
     removal,
-    requests,
     webhooks,
 )
 from api.errors import ApiError, error_response
@@ -69,7 +69,16 @@ def create_api(state: WebState) -> FastAPI:
         servers=[{"url": PREFIX}],
     )
     api.state.web = state
-    for group in (requests, partners, invitations, campaigns, webhooks, audit, removal, bulk):
+    for group in (
+        access_request_routes,
+        partners,
+        invitations,
+        campaigns,
+        webhooks,
+        audit,
+        removal,
+        bulk,
+    ):
         api.include_router(group.router)
     api.include_router(reference.router)
     install_schema(api)  # the finished schema (api/schema.py): errors, security, keys

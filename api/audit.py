@@ -13,12 +13,10 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
+from api.access_request_routes import CALLER
 from api.deps import Reader, Store
 from api.errors import documented
-from api.requests import CALLER
-from models.errors import ErrorCode as E
-from models.fields import DbId
-from service.audit import (
+from client.audit import (
     ChainTop,
     PublicKeys,
     ScopeHead,
@@ -33,6 +31,8 @@ from service.audit import (
     public_keys,
     verify_export,
 )
+from models.errors import ErrorCode as E
+from models.fields import DbId
 
 router = APIRouter(tags=["audit"])
 

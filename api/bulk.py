@@ -2,7 +2,7 @@
 shop codes (202, then poll it), read it, cancel it; read a BC's quota today. The CLI's
 ``request-access --shop-codes-file``, ``bulk-status``, ``bulk-cancel`` and ``quota``.
 
-The list is checked by the file's rules (service/bulk.py ``check_shop_codes``): nothing
+The list is checked by the file's rules (client/bulk.py ``check_shop_codes``): nothing
 starts unless every code is good, and a refusal names the item.
 """
 
@@ -14,14 +14,14 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from api.access_request_routes import ACTING_KEYED, CALLER
 from api.deps import Acting, Actor, Reader, State, Store, keyed_id
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER
+from client.bulk import MAX_CODES, BulkService, check_shop_codes, quota
 from models.bulk_messages import BulkProgress, QuotaView
 from models.enums import RequestMethod
 from models.errors import ErrorCode as E
 from models.fields import DbId
-from service.bulk import MAX_CODES, BulkService, check_shop_codes, quota
 
 router = APIRouter(tags=["bulk requests"])
 

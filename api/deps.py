@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 
 from api.errors import ApiError
 from api.gate import MAX_KEY_LENGTH, Caller
+from client.access_requests import RequestService
+from client.partners import PartnerService
+from models.end_date_parsing import parse_end_date
 from models.errors import ErrorCode
-from models.until_dates import parse_until
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.api_tokens import Scope
 from web.state import WebState
 
@@ -117,8 +117,8 @@ ShopCodePath = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLIN
 
 
 def end_date(raw: str | None) -> datetime | None:
-    """R23's end date as people type it (``models.until_dates.parse_until``), if given."""
-    return parse_until(raw) if raw is not None else None
+    """R23's end date as people type it (``models.end_date_parsing.parse_end_date``), if given."""
+    return parse_end_date(raw) if raw is not None else None
 
 
 class Body(BaseModel):

@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
+from client.access_requests import DEFAULT_TIMEOUT_SECONDS
 from models.errors import ErrorCode
-from service.requests import DEFAULT_TIMEOUT_SECONDS
 from store import idempotency
 from store.api_tokens import TokenCheck, check_call
 from web.state import WebState

@@ -17,13 +17,13 @@ from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
+from api.access_request_routes import ACTING_KEYED, CALLER
 from api.deps import Acting, Actor, Email, Partners, Reader, ShopCodePath, Store
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER
+from client.progress import RemovalStatusView, removal_status
 from models.errors import ErrorCode as E
 from models.fields import DbId
 from models.partner_messages import GrantsEnded, RemovalPreview
-from service.progress import RemovalStatusView, removal_status
 
 router = APIRouter(tags=["removal"])
 

@@ -26,10 +26,10 @@ import psutil
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.temporal import connect
+from devtools.devserver import start_dev_command, tuning_args
 from models.fields import EXACT_INTS
 from models.reference import ReferenceData
-from service.devserver import start_dev_command, tuning_args
-from service.temporal import connect
 from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference

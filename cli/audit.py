@@ -13,8 +13,7 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID
-from models.errors import ErrorCode, Refusal
-from service.audit import (
+from client.audit import (
     ChainTop,
     audit_head,
     check_store,
@@ -26,6 +25,7 @@ from service.audit import (
     rotate_key,
     verify_export,
 )
+from models.errors import ErrorCode, Refusal
 
 _SINCE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 

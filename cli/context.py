@@ -25,8 +25,8 @@ from models.settings import Settings
 from store.db import make_engine, require_existing, store_errors
 
 if TYPE_CHECKING:
-    from service.partners import PartnerService
-    from service.requests import RequestService
+    from client.access_requests import RequestService
+    from client.partners import PartnerService
 
 CommandFn = Callable[..., Awaitable[None] | None]
 
@@ -70,8 +70,8 @@ class Context:
 
     async def requests(self) -> RequestService:
         """The request service over a fresh Temporal connection."""
-        from service.requests import RequestService
-        from service.temporal import connect
+        from client.access_requests import RequestService
+        from client.temporal import connect
 
         try:
             client = await connect()
@@ -86,13 +86,13 @@ class Context:
 
     def partners(self) -> PartnerService:
         """The partner service for store-only commands (no Temporal connection)."""
-        from service.partners import PartnerService
+        from client.partners import PartnerService
 
         return PartnerService(None, self.engine, self.settings.task_queue)
 
     async def partners_connected(self) -> PartnerService:
         """The partner service with the same Temporal connection and errors as requests."""
-        from service.partners import PartnerService
+        from client.partners import PartnerService
 
         service = await self.requests()
         return PartnerService(service.client, self.engine, self.settings.task_queue)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import click
 from temporalio.client import Client
 
+from activities.safe_targets import policy_from
 from cli.context import Context, command
 from cli.params import DB_ID
-from service import webhooks
-from service.audit import pick_scope
-from service.safe_targets import policy_from
+from client import webhooks
+from client.audit import pick_scope
 
 
 async def _connect(ctx: Context) -> Client:

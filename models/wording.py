@@ -305,7 +305,7 @@ def template_for(code: str, details: Mapping[str, Any], locale: str | None = Non
     if locale is None:
         return CATALOGUE[key]
     # Imported here: the CLI and the API never load a catalogue.
-    from service import i18n
+    from models import i18n
 
     return i18n.pgettext(locale, key, CATALOGUE[key])
 

@@ -11,7 +11,7 @@ passed a retry takes it over (one conditional UPDATE, so of two retries one wins
 that ended in a fault (5xx) gives its lease back at once. Either way the row, and so its
 ``created_at``, stays: :attr:`Claimed.seed` is the same for every attempt of one call,
 which lets a route derive the ids it creates from it, so a retry meets the first
-attempt's work as its own (api/requests.py).
+attempt's work as its own (api/access_request_routes.py).
 """
 
 from __future__ import annotations

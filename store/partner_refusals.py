@@ -200,7 +200,7 @@ def unknown_removal(removal_id: str) -> Refusal:
     return Refusal(ErrorCode.INVALID_INPUT, reason="unknown_removal", removal_id=removal_id)
 
 
-# --- the partner service's own (service/partners.py) ----------------------------------------
+# --- the partner service's own (client/partners.py) ----------------------------------------
 
 
 def no_temporal_client() -> Refusal:

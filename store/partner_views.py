@@ -1,6 +1,6 @@
 """What the partner-side pages show (web/partners.py removal, web/invitations.py), read
 from the store: the grant a removal would end, the removal that ended it, and what an
-invitation offers. Reads only; the changes go through workflows (service/partners.py).
+invitation offers. Reads only; the changes go through workflows (client/partners.py).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import NamedTuple
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from models.end_date_parsing import shown
 from models.tables import AccessRemoval, BusinessCenter, Invitation, Shop, ShopGrant, utcnow
-from models.until_dates import shown
 from store.db import read_session
 from store.invitations import OfferedShop, find_invitation_details
 

@@ -28,23 +28,23 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService
+from devtools.devserver import temporal_cli, test_server, tuning_args
 from models.fields import EXACT_INTS
 from models.reference import ReferenceData
+from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 from models.settings import Settings
-from service.devserver import temporal_cli, test_server, tuning_args
-from service.requests import RequestService
 from store.db import make_engine, read_session, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-DEMO = Path(__file__).resolve().parent.parent / "service" / "data" / "demo.json"
+DEMO = Path(__file__).resolve().parent.parent / "devtools" / "data" / "demo.json"
 
-# Demo identities used across tests (service/data/demo.json).
+# Demo identities used across tests (devtools/data/demo.json).
 AGENCY = 7100000000000000001
 SUBAGENCY = 7100000000000000002
 LINKED_BC = 7100000000000000003
@@ -338,7 +338,7 @@ def recorded_workflow_ids(engine: Engine) -> set[str]:
     """Every workflow id the store knows: requests, invitations and removals."""
     from sqlmodel import select
 
-    from models.names import access_until_workflow_id
+    from models.names import access_end_workflow_id
     from models.tables import AccessRemoval, AccessRequest, Invitation, ShopGrant
 
     with read_session(engine) as session:
@@ -346,9 +346,9 @@ def recorded_workflow_ids(engine: Engine) -> set[str]:
             *session.exec(select(AccessRequest.workflow_id)).all(),
             *session.exec(select(Invitation.workflow_id)).all(),
             *session.exec(select(AccessRemoval.workflow_id)).all(),
-            # R23: grants with an end date have a timer (access_until_workflow_id).
+            # R23: grants with an end date have a timer (access_end_workflow_id).
             *(
-                access_until_workflow_id(grant_id or 0)
+                access_end_workflow_id(grant_id or 0)
                 for grant_id in session.exec(
                     select(ShopGrant.id).where(ShopGrant.ends_at != None)  # noqa: E711
                 ).all()

@@ -17,17 +17,17 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
+from client.temporal import connect
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
-from service.temporal import connect
-from service.worker_telemetry import WorkerTelemetry
+from runtime.worker_telemetry import WorkerTelemetry
 from tests.conftest import terminate_open_workflows
 from tests.web.conftest import csrf_in
-from web.app import create_app
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import func, select
 
+from client.access_requests import RequestService
 from models.enums import RequestMethod
 from models.messages import ApproveRequest
 from models.partner_enums import CampaignStatus
 from models.tables import AuditEvent, Campaign
-from service.requests import RequestService
 from tests.conftest import load_data
 
 OTHER_AGENCY = 7100000000000000009

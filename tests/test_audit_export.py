@@ -21,11 +21,11 @@ from alembic import command as alembic
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
+from client.audit import export_text
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.names import request_workflow_id
 from models.tables import Shop
-from service.audit import export_text
 from store import audit
 from store.admission import admit_request
 from store.approval import decide_approval

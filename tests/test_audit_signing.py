@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
+from client.audit import export_text, public_key, public_keys, rotate_key, verify_export
 from models.errors import ErrorCode, Refusal
 from models.tables import AuditSigningKey
-from service.audit import export_text, public_key, public_keys, rotate_key, verify_export
 from store.audit_export import MAX_SAFE_INTEGER, Scope, signed_text
 from store.db import read_session, write_session
 from tests.conftest import AGENCY, S1_SHOP, load_demo

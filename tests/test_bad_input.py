@@ -26,6 +26,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.fields import DB_ID_MAX, DB_ID_MIN
@@ -35,8 +37,6 @@ from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import AccessRequest, BusinessCenter, Invitation
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from store.people import find_shop_by_code
 from tests.conftest import AGENCY, ANA, DEMO, NIA, S1_SHOP, S2_SHOP, load_demo

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from client.bulk import BulkService
 from models.enums import RequestMethod
 from models.settings import Settings
-from service.bulk import BulkService
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
 from tests.conftest import (
     WAIT_SECONDS,

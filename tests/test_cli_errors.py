@@ -469,7 +469,7 @@ def test_unexpected_error_is_internal_error_with_a_traceback_only_on_request(
     def broken(*_: Any, **__: Any) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("service.reads.queries.request_view", broken)
+    monkeypatch.setattr("client.reads.queries.request_view", broken)
     url = f"sqlite:///{store_file}"
     message = invoke(["status", "R1", "--json"], url).error("internal_error")
     assert "ZeroDivisionError: a bug" in message
@@ -485,7 +485,7 @@ def test_ctrl_c_is_interrupted_with_status_130(
     def interrupted(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("service.reads.queries.request_view", interrupted)
+    monkeypatch.setattr("client.reads.queries.request_view", interrupted)
     outcome = invoke(["status", "R1", "--json"], f"sqlite:///{store_file}")
     assert outcome.error("interrupted", 130) == "Interrupted."
 

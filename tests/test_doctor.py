@@ -20,8 +20,8 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from service.doctor import report_json, report_text, run_doctor
-from service.health import Readiness
+from runtime.doctor import report_json, report_text, run_doctor
+from runtime.health import Readiness
 from store.db import make_engine
 from tests.test_cli import dump, run
 

@@ -40,6 +40,8 @@ from temporalio.worker import Worker
 
 from activities import refusals
 from activities.refusals import INTEGRITY_ATTEMPTS, fault_of, refusals_as_errors
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import (
@@ -61,8 +63,6 @@ from models.partner_messages import (
 )
 from models.settings import Settings
 from models.tables import AccessRequest
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session, write_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, terminate_open_workflows
 from tests.partners_support import grant_in_store

@@ -133,7 +133,7 @@ def test_r28_labels_are_catalogue_messages() -> None:
     """The labels the mail activities hand templates are English catalogue ids, which the
     pseudo-locale translates (so a label outside the catalogue would show bare)."""
     with pseudo_locale() as xa:
-        from service import i18n
+        from models import i18n
 
         for label in [*PERMISSION_LABELS.values(), *PARTNER_LABELS.values(), SHOP_TEAM]:
             assert i18n.gettext(xa, label).startswith("⟦"), label

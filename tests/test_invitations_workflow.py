@@ -8,14 +8,14 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
 from models.partner_enums import AdAccountPermission, InvitationStatus
 from models.partner_messages import AdAccountGrant, InvitationResult
 from models.tables import Invitation
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

@@ -36,12 +36,12 @@ from activities.delivery import (
     build_message,
     deliver_once,
 )
+from client.access_requests import RequestService
+from client.links import LinkSigner
 from models.enums import RequestMethod, RequestStatus
 from models.messages import ApproveRequest
 from models.settings import Settings
 from models.tables import EmailDelivery
-from service.links import LinkSigner
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import load_data
 

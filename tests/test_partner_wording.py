@@ -233,7 +233,7 @@ def test_r16_r19_each_refusal_renders_from_the_catalogue(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(RAISED))
 def test_each_refusal_survives_the_trip_through_temporal(name: str) -> None:
     """An activity's refusal reaches the CLI and pages as an ApplicationError's type and
-    details (JSON); rebuilt there, it reads the same (service.requests.refusal_from)."""
+    details (JSON); rebuilt there, it reads the same (client.access_requests.refusal_from)."""
     refusal = RAISED[name][0]()
     details = json.loads(json.dumps(refusal.details))
     rebuilt = Refusal(refusal.code, "words of an older worker", **details)
@@ -260,7 +260,7 @@ PARTNER_SIDE = [
     "store/removal.py",
     "store/mail_context.py",
     "store/deliveries.py",
-    "service/partners.py",
+    "client/partners.py",
     "activities/partners.py",
     "activities/campaigns.py",
     "activities/mailer.py",

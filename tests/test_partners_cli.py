@@ -14,8 +14,8 @@ from typing import Any
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from client.partners import PartnerService
 from models.settings import Settings
-from service.partners import PartnerService
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SAM, SUBAGENCY
 from tests.partners_support import (
     AGENCY_ADS,

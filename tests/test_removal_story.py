@@ -16,13 +16,13 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, CampaignStatus
 from models.partner_messages import AdAccountGrant
 from models.tables import AccessRequest, MemberAssignment
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

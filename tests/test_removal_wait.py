@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from client.progress import follow_removal
 from models.errors import ErrorCode, Refusal
 from models.names import PartnerWorkflowType
 from models.partner_messages import RemovalInput
 from models.settings import Settings
-from service.progress import follow_removal
 from store.campaigns import bulk_insert_delivering
 from store.db import write_session
 from store.people import find_user

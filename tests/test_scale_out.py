@@ -2,7 +2,7 @@
 link-handler processes share one PostgreSQL store.
 
 One stack for the module: the session's dev server, a fresh PostgreSQL database, two
-``python worker.py`` processes and two ``python -m web`` processes on their own ports, all
+``python worker.py`` processes and two ``python -m linkhandler`` processes on their own ports, all
 configured only through their environment. Requests start from two client processes
 (``tests/scale_client.py``) released together; approvals are real HTTP POSTs of the
 approval form, one to each link handler at once.
@@ -46,11 +46,11 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
 from models.enums import RequestMethod, RequestStatus
 from models.messages import RequestResult
 from models.tables import AccessRequest, AuditEvent, EmailDelivery, Shop, ShopGrant
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
 from store.db import make_engine, read_session
 from tests.conftest import (
     LINKED_BC,
@@ -191,7 +191,7 @@ async def stack(
     }
     workers = [Process(["worker.py"], env, logs / f"worker{i}.log") for i in (1, 2)]
     webs = [
-        Process(["-m", "web"], {**env, "WEB_PORT": str(port)}, logs / f"web{i}.log")
+        Process(["-m", "linkhandler"], {**env, "WEB_PORT": str(port)}, logs / f"web{i}.log")
         for i, port in enumerate(ports, start=1)
     ]
     try:

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.webhooks import start_dispatcher
 from models.enums import RequestMethod
 from models.names import webhook_dispatcher_id
 from models.settings import Settings
-from service.requests import RequestService
-from service.webhooks import start_dispatcher
 from store import webhooks
 from store.audit_export import Scope
 from store.db import write_session

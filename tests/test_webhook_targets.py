@@ -28,13 +28,13 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from activities.webhooks import WebhookActivities
+from client import webhooks as service
 from models.errors import Refusal
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription
 from models.webhook_messages import DeliverEvent
-from service import webhooks as service
-from service.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from store import webhooks
 from store.audit_export import Scope
 from store.db import read_session, write_session

@@ -3,5 +3,5 @@ and invitations (R16, R17).
 
 Thin over ``RequestService`` and ``PartnerService`` (every decision is a workflow) and the
 store's read models (store/seller_views.py, store/partner_views.py). Built by
-:func:`web.app.create_app`; ``python -m web`` serves it.
+:func:`linkhandler.app.create_app`; ``python -m linkhandler`` serves it.
 """

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import i18n
+from models import i18n
 from store.people import page_reader, remember_language
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState

@@ -14,12 +14,12 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.invitation_links import InvitationLinks
+from client.links import LinkSigner
+from client.partners import PartnerService
+from models.i18n import N_
 from models.settings import Settings
-from service.i18n import N_
-from service.invitation_links import InvitationLinks
-from service.links import LinkSigner
-from service.partners import PartnerService
-from service.requests import RequestService
 from store import sessions
 from web.security import FormTokens, SessionCookies
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from service.audit import public_key, rotate_key, verify_export
+from client.audit import public_key, rotate_key, verify_export
 from tests.api.conftest import error_of
 from tests.conftest import S1_SHOP
 from tests.test_audit_export import request_and_approve

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import func, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from linkhandler.app import create_app
 from models.settings import Settings
 from models.tables import AccessRequest, ApiIdempotency, Shop
 from store.api_tokens import Scope
@@ -29,7 +30,6 @@ from tests.conftest import (
     terminate_open_workflows,
     wait_until,
 )
-from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from linkhandler.app import create_app
 from models.settings import Settings
 from tests.api.conftest import BASE, Token
 from tests.conftest import (
@@ -57,7 +58,6 @@ from tests.conftest import (
     SAM,
     SUBAGENCY,
 )
-from web.app import create_app
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 

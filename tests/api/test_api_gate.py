@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio.client import Client
 
+from linkhandler.app import create_app
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
@@ -28,8 +29,7 @@ from store.db import read_session, write_session
 from tests.api.conftest import BASE, Token, error_of, make_token
 from tests.conftest import AGENCY, ANA, S1_SHOP, wait_until
 from tests.web.conftest import LiveServer, snapshot
-from tests.web.test_logs import written_lines
-from web.app import create_app
+from tests.web.test_log_redaction import written_lines
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

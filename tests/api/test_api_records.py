@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlmodel import col, func, select
 
+from client.audit import export_text
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription
-from service.audit import export_text
 from store import audit as chain
 from store.audit_export import Scope
 from store.db import read_session

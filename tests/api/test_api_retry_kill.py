@@ -22,6 +22,7 @@ from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.names import request_workflow_id
 from models.settings import Settings
@@ -30,7 +31,6 @@ from store.api_tokens import Scope
 from store.db import read_session
 from tests.api.conftest import BASE, error_of, make_token
 from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows, wait_until
-from web.app import create_app
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -69,7 +69,11 @@ async def test_a_retry_after_the_link_handler_died_mid_call_answers_its_request(
     }
     log = (tmp_path / "web.log").open("ab")
     web = subprocess.Popen(
-        [sys.executable, "-m", "web"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "linkhandler"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     headers = {**token.headers, "Idempotency-Key": KEY}
     workflow_id = request_workflow_id(RequestMethod.REQUEST_ACCESS, AGENCY, S1_SHOP)

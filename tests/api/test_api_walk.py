@@ -25,8 +25,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, wait_until
 from tests.test_cli import refused, run
 from tests.test_webhooks import signature_ok

@@ -77,7 +77,7 @@ def test_every_error_code_is_in_the_docs_table() -> None:
     rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", table, flags=re.M))
     missing = sorted(set(STATUS_OF) - set(rows))
     assert missing == [], (
-        f"regenerate docs/errors.md (python -m service.error_table --write): {missing}"
+        f"regenerate docs/errors.md (python -m cli.error_table --write): {missing}"
     )
     assert {c: int(s) for c, s in rows.items() if c in STATUS_OF} == STATUS_OF
 

@@ -30,16 +30,16 @@ from sqlmodel import func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
+from client.temporal import connect
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, BusinessCenter, EmailDelivery, ShopGrant
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
-from service.temporal import connect
+from runtime.log_redaction import uvicorn_log_config
 from store.db import read_session
 from tests.conftest import AGENCY, ANA
-from web.app import create_app
-from web.logs import uvicorn_log_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"

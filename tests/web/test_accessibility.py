@@ -23,12 +23,12 @@ from axe_playwright_python.base import AxeResults
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestMethod
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import (
     AGENCY,
     ANA,

@@ -17,8 +17,8 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, SUBAGENCY
 from tests.partners_support import approved_partner, close_partner_workflows
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit

@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import RequestMethod
 from models.messages import ApproveRequest
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.history import label
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, wait_until
 from tests.partners_support import close_partner_workflows

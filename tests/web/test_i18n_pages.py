@@ -18,14 +18,14 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
+from models import i18n
 from models.enums import MemberRole, Permission
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import User
-from service import i18n
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

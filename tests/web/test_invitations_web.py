@@ -12,13 +12,13 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import BCMember, User
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, outbox_messages
 from tests.partners_support import (

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.enums import RequestStatus
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import ANA, KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, outbox_messages
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 from web.security import FormTokens

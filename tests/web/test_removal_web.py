@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import Permission
 from models.partner_enums import CampaignStatus
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY
 from tests.partners_support import (
     AGENCY_ADS,

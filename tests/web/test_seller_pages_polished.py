@@ -21,10 +21,10 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import RequestMethod
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, KIM, NIA, OLI, S1_SHOP, S2_SHOP, S4_SHOP
 from tests.partners_support import AGENCY_ADS, approved_partner, close_partner_workflows
 from tests.web.conftest import SCREENSHOTS, LiveServer, personal_path, screenshot, submit
