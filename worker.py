@@ -38,11 +38,11 @@ from activities.delivery import Transport, make_transport
 from activities.end_date_activities import EndDateActivities
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities, PartnerTimerActivities
-from activities.safe_targets import policy_from
 from activities.store import RequestStoreActivities
 from activities.webhooks import WebhookActivities
 from client.invitation_links import InvitationLinks
 from client.links import LinkSigner
+from client.safe_targets import policy_from
 from client.temporal import connect, ensure_search_attributes
 from models.names import webhook_task_queue
 from models.settings import Settings

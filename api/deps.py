@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 from api.errors import ApiError
 from api.gate import MAX_KEY_LENGTH, Caller
 from client.access_requests import RequestService
+from client.context import ClientContext
 from client.partners import PartnerService
 from models.end_date_parsing import parse_end_date
 from models.errors import ErrorCode
 from store.api_tokens import Scope
-from web.state import WebState
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x20-\x7e]+$"  # printable ASCII, as the gate checks
@@ -89,8 +89,8 @@ Remover = Annotated[Caller, Depends(_needs(Scope.ACT))]
 """A caller whose token may act, on a DELETE (repeating it is harmless: no key)."""
 
 
-def _state(request: Request) -> WebState:
-    state: WebState = request.app.state.web
+def _state(request: Request) -> ClientContext:
+    state: ClientContext = request.app.state.context
     return state
 
 
@@ -106,7 +106,7 @@ def _partners(request: Request) -> PartnerService:
     return _state(request).partners
 
 
-State = Annotated[WebState, Depends(_state)]
+State = Annotated[ClientContext, Depends(_state)]
 Store = Annotated[Engine, Depends(_engine)]
 Requests = Annotated[RequestService, Depends(_requests)]
 Partners = Annotated[PartnerService, Depends(_partners)]

@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
 from client.access_requests import DEFAULT_TIMEOUT_SECONDS
+from client.context import ClientContext
 from models.errors import ErrorCode
 from store import idempotency
 from store.api_tokens import TokenCheck, check_call
-from web.state import WebState
 
 OPEN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect"})
 KEY_HEADER = "idempotency-key"
@@ -44,7 +44,7 @@ class Caller:
 
 
 class ApiGate:
-    def __init__(self, app: ASGIApp, state: WebState) -> None:
+    def __init__(self, app: ASGIApp, state: ClientContext) -> None:
         self.app = app
         self.state = state
 

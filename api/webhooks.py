@@ -15,13 +15,13 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from activities.safe_targets import policy_from
 from api.access_request_routes import ACTING_KEYED, CALLER, ShopCode
 from api.deps import Actor, Body, Reader, Remover, State, Store
 from api.errors import documented
 from api.gate import Caller
 from client import webhooks
 from client.audit import pick_scope
+from client.safe_targets import policy_from
 from client.webhooks import AddedSubscription, DeliveryView, RotatedSecret, SubscriptionView
 from models.errors import ErrorCode as E
 from models.fields import DbId

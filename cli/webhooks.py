@@ -8,11 +8,11 @@ from __future__ import annotations
 import click
 from temporalio.client import Client
 
-from activities.safe_targets import policy_from
 from cli.context import Context, command
 from cli.params import DB_ID
 from client import webhooks
 from client.audit import pick_scope
+from client.safe_targets import policy_from
 
 
 async def _connect(ctx: Context) -> Client:

@@ -1,2 +1,3 @@
-"""What the CLI, the web app and the tests share: the Temporal connection, signed links,
-and the client-side operations on requests."""
+"""Client operations shared by the CLI, the ops API and the seller's pages: the Temporal
+connection, signed links and the operations on requests, partners, bulk requests, end
+dates, webhooks and the audit export (every one a workflow start, update or store read)."""

@@ -27,7 +27,7 @@ from client import end_date_operations as end_dates_client
 from client.access_requests import DEFAULT_TIMEOUT_SECONDS, refusal_from
 from client.temporal import answer_within
 from models.enums import MemberRole, Permission
-from models.errors import Refusal
+from models.errors import ErrorCode, Refusal
 from models.fields import require_bc_or_shop, require_db_id, require_email
 from models.names import (
     PartnerMessage,
@@ -87,7 +87,7 @@ class PartnerService:
     @property
     def client(self) -> Client:
         if self._client is None:
-            raise refusals.no_temporal_client()
+            raise Refusal(ErrorCode.SERVICE_UNAVAILABLE, reason="no_client")
         return self._client
 
     def shop(self, shop_code: str) -> Shop:
@@ -171,7 +171,7 @@ class PartnerService:
             require_db_id("ad_account_id", grant.ad_account_id)
         addresses = list(dict.fromkeys(require_email("email", e) for e in emails if e.strip()))
         if not addresses:
-            raise refusals.no_email_given()
+            raise Refusal(ErrorCode.INVALID_INPUT, reason="no_email")
         results = await asyncio.gather(
             *(self._invite_member(bc_id, a, role, ad_accounts, by) for a in addresses),
             return_exceptions=True,

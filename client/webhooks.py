@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.safe_targets import TargetPolicy, TargetRefused
+from client.safe_targets import TargetPolicy, TargetRefused
 from models.errors import ErrorCode, Refusal
 from models.names import WebhookWorkflowType, webhook_dispatcher_id
 from models.tables import WebhookDelivery, WebhookSubscription

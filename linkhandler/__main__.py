@@ -4,11 +4,10 @@ Configuration comes from the environment, like the worker's: WEB_HOST, WEB_PORT,
 WEB_THREADS, DATABASE_URL, TASK_QUEUE, LINK_BASE_URL, SECRET_KEY (or DEV_MODE=1),
 SECRET_KEYS_OLD (earlier keys that still verify), PERSONAL_LINK_ASKS_PER_HOUR, and
 Temporal's own TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_API_KEY / TEMPORAL_TLS_*.
-The access log is on, with every token redacted (runtime.log_redaction). /healthz answers while the
-process runs; /readyz checks the store, its schema and Temporal (503 with the reason).
-Observability: WEB_METRICS (/metrics, on by default), LOG_FORMAT (text or json), OTEL_*
-(traces). See
-docs/operations.md.
+The access log is on, with every token redacted (runtime.log_redaction). /healthz answers
+while the process runs; /readyz checks the store, its schema and Temporal (503 with the
+reason). Observability: WEB_METRICS (/metrics, on by default), LOG_FORMAT (text or json),
+OTEL_* (traces). See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -35,13 +34,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings()
     except ValueError as err:
-        sys.exit(f"web: invalid configuration: {err}")
+        sys.exit(f"linkhandler: invalid configuration: {err}")
     configure_logging(settings.log_format)
     forward_core_logs(settings.log_format)
     try:
         setup_tracing("shop-access-web")
     except ValueError as err:
-        sys.exit(f"web: invalid configuration: {err}")
+        sys.exit(f"linkhandler: invalid configuration: {err}")
     app = create_app(settings)
     print(
         f"Seller link handler on http://{settings.web_host}:{settings.web_port} "

@@ -1,4 +1,6 @@
-"""The FastAPI app of the link handler.
+"""The link handler's composition root: the seller's pages (web/) and the ops API (api/,
+mounted at /api/v1) over one shared ``ClientContext`` (client/context.py), so neither
+package imports the other.
 
 ``create_app(settings)`` builds everything once: the store engine and, in the lifespan,
 the Temporal client (``client.temporal.connect``, so TEMPORAL_ADDRESS and friends apply).
@@ -20,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from api.app import api_mount
+from client.context import StartingUp
 from client.invitation_links import InvitationLinks
 from client.links import LinkSigner
 from client.temporal import connect
@@ -32,7 +35,7 @@ from store.db import make_engine
 from web import approval, end_date_pages, home, invitations, locale, partners
 from web.rendering import STATIC, error_page
 from web.security import FormTokens, SessionCookies
-from web.state import PageError, WebState
+from web.state import PageError, WebState, starting_up
 
 
 def create_app(
@@ -94,6 +97,11 @@ def add_error_pages(app: FastAPI) -> None:
     @app.exception_handler(PageError)
     async def on_page_error(_request: Request, err: PageError) -> HTMLResponse:
         return error_page(err.status_code, err.title, err.message, hint=err.hint)
+
+    @app.exception_handler(StartingUp)
+    async def on_starting_up(_request: Request, _err: StartingUp) -> HTMLResponse:
+        page = starting_up()
+        return error_page(page.status_code, page.title, page.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_request: Request, err: StarletteHTTPException) -> HTMLResponse:

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.enums import Permission
-from models.errors import Refusal
+from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, InvitationKind, InvitationStatus
 from models.tables import (
     AdAccount,
@@ -46,7 +46,7 @@ def require_invitation(session: Session, invitation_id: str, *, lock: bool = Fal
         query = query.with_for_update()
     invitation = session.exec(query).first()
     if invitation is None:
-        raise refusals.unknown_invitation(invitation_id)
+        raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=invitation_id)
     return invitation
 
 
@@ -339,5 +339,5 @@ def invitation_details(session: Session, invitation_id: str) -> InvitationDetail
     """The invitation's details; refused with ``unknown_invitation`` if there is none."""
     details = find_invitation_details(session, invitation_id)
     if details is None:
-        raise refusals.unknown_invitation(invitation_id)
+        raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=invitation_id)
     return details

@@ -58,7 +58,7 @@ def event_id(seq: int) -> str:
 
 def _check_url(url: str) -> str:
     """The URL's form only; R31's check of where it leads needs the resolver and the
-    settings, so client/webhooks.py makes it (activities/safe_targets.py)."""
+    settings, so client/webhooks.py makes it (client/safe_targets.py)."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:

@@ -50,7 +50,7 @@ def free_port() -> int:
 
 def test_help_answers_before_installing_and_gives_the_defaults(tmp_path: Path) -> None:
     # A fresh clone: the script and the module it asks, no .venv.
-    for part in ("scripts/quickstart", "scripts/bootstrap.sh", "service/__init__.py",
+    for part in ("scripts/quickstart", "scripts/bootstrap.sh", "devtools/__init__.py",
                  "devtools/quickstart.py"):  # fmt: skip
         (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / part, tmp_path / part)

@@ -1,4 +1,4 @@
-"""Request workflows through the real worker and dev server (``service``): what the CLI and
+"""Request workflows through the real worker and dev server (``client``): what the CLI and
 the link handler see.
 
 Refusals from submit/resend/cancel/approve come back as :class:`Refusal` with their stable

@@ -28,9 +28,9 @@ from sqlmodel import select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from activities.webhooks import WebhookActivities
 from client import webhooks as service
+from client.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from models.errors import Refusal
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription

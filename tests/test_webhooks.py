@@ -415,8 +415,8 @@ async def test_r26_idle_waits_share_one_read_of_the_chain_head(demo: Engine) -> 
     from sqlalchemy import event
     from temporalio.testing import ActivityEnvironment
 
-    from activities.safe_targets import TargetPolicy
     from activities.webhooks import WebhookActivities
+    from client.safe_targets import TargetPolicy
     from models.webhook_messages import EventBatch, WaitForEvents
 
     waits = 20
