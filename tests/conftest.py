@@ -68,6 +68,25 @@ T = TypeVar("T")
 WAIT_SECONDS = 60.0
 
 
+# --- the deep run ----------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deep",
+        action="store_true",
+        default=os.environ.get("DEEP_TESTS") == "1",
+        help="run the checks that have a CI budget in full: the API's schema fuzz with every "
+        "example on SQLite and PostgreSQL (also DEEP_TESTS=1; docs/testing.md)",
+    )
+
+
+@pytest.fixture(scope="session")
+def deep(request: pytest.FixtureRequest) -> bool:
+    """True under ``--deep``: budgeted checks run in full (``scripts/test --deep``)."""
+    return bool(request.config.getoption("--deep"))
+
+
 # --- waiting on state ----------------------------------------------------------------------
 
 
