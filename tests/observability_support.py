@@ -25,7 +25,6 @@ from service.links import LinkSigner
 from service.requests import RequestService, Submitted
 from service.temporal import connect
 from service.worker_telemetry import WorkerTelemetry
-from tests.conftest import terminate_open_workflows
 from tests.web.conftest import csrf_in
 from web.app import create_app
 
@@ -101,16 +100,13 @@ async def observed_stack(
                 transport=httpx.ASGITransport(app=app), base_url=settings.link_base_url
             ) as http,
         ):
-            try:
-                yield Stack(
-                    client=client,
-                    service=RequestService(client, engine, settings.task_queue, timeout=20),
-                    http=http,
-                    telemetry=telemetry,
-                    settings=settings,
-                )
-            finally:
-                await terminate_open_workflows(client, settings.task_queue)
+            yield Stack(
+                client=client,
+                service=RequestService(client, engine, settings.task_queue, timeout=20),
+                http=http,
+                telemetry=telemetry,
+                settings=settings,
+            )
 
 
 async def submit_and_wait_for_emails(

@@ -20,7 +20,7 @@ from models.tables import AccessRequest, ApiIdempotency, Shop
 from store.api_tokens import Scope
 from store.db import read_session
 from tests.api.conftest import BASE, Token, error_of, make_token
-from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows
+from tests.conftest import AGENCY, ANA, S1_SHOP
 from web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -106,4 +106,3 @@ async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
                     rows = session.exec(select(AccessRequest)).all()
                 assert [r.id for r in rows] == [again.json()["error"]["details"]["request_id"]]
                 assert rows[0].status == "pending"
-            await terminate_open_workflows(client, lonely.task_queue, demo)

@@ -9,7 +9,6 @@ REQUIRE_BROWSER=1 (CI), where they fail instead. Playwright never downloads a br
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import socket
@@ -84,28 +83,6 @@ async def http(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncCli
         transport=transport, base_url=settings.link_base_url, follow_redirects=False
     ) as http_client:
         yield http_client
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def close_request_workflows(client: Client, demo: Engine, worker: Any) -> AsyncIterator[None]:
-    """Workflow ids are business keys (method, BC, shop) and the dev server lives for the
-    whole session: end every request workflow a test left open, before its worker stops,
-    so the next test can ask again."""
-    yield
-    from temporalio.service import RPCError
-
-    from models.names import request_workflow_id
-    from models.tables import Shop
-
-    with read_session(demo) as session:
-        shop_codes = list(session.exec(select(Shop.code)).all())
-        bc_ids = list(session.exec(select(BusinessCenter.id)).all())
-    for method in RequestMethod:
-        for bc_id in bc_ids:
-            for code in shop_codes:
-                handle = client.get_workflow_handle(request_workflow_id(method, bc_id, code))
-                with contextlib.suppress(RPCError):  # never started, or already closed
-                    await handle.terminate(reason="test finished")
 
 
 # --- helpers -------------------------------------------------------------------------------
