@@ -8,9 +8,9 @@ api/schema.py). The calls made and the failures found are written to
 var/fuzz-summary.json (per engine) and printed.
 
 Every run has a budget: a few examples per operation, on PostgreSQL alone (it refuses
-what SQLite stores, NUL characters and out-of-range integers, so a call that slips past
+some of what SQLite stores, a NUL character in text for one, so a value that slips past
 the API's validation fails there first). ``--deep`` (``scripts/test --deep``) runs the
-whole budget on both engines.
+full count on both engines.
 """
 
 from __future__ import annotations
@@ -183,9 +183,7 @@ def fuzz(
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
 
             try:
-                _fuzz_operation(
-                    operation, mode, request_ids, token.headers, record, max_examples
-                )
+                _fuzz_operation(operation, mode, request_ids, token.headers, record, max_examples)
             except BaseException as err:  # a finding (a group, too): kept, reported below
                 if isinstance(err, KeyboardInterrupt | SystemExit):
                     raise
