@@ -189,7 +189,9 @@ async def fresh_namespace(server: WorkflowEnvironment) -> Client:
             namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)
         )
     )
-    client = Client(**{**server.client.config(), "namespace": namespace})
+    config = server.client.config()
+    config["namespace"] = namespace
+    client = Client(**config)
     await ensure_search_attributes(client)
     return client
 
