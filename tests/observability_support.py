@@ -26,7 +26,6 @@ from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
 from runtime.worker_telemetry import WorkerTelemetry
-from tests.conftest import terminate_open_workflows
 from tests.web.conftest import csrf_in
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -101,16 +100,13 @@ async def observed_stack(
                 transport=httpx.ASGITransport(app=app), base_url=settings.link_base_url
             ) as http,
         ):
-            try:
-                yield Stack(
-                    client=client,
-                    service=RequestService(client, engine, settings.task_queue, timeout=20),
-                    http=http,
-                    telemetry=telemetry,
-                    settings=settings,
-                )
-            finally:
-                await terminate_open_workflows(client, settings.task_queue)
+            yield Stack(
+                client=client,
+                service=RequestService(client, engine, settings.task_queue, timeout=20),
+                http=http,
+                telemetry=telemetry,
+                settings=settings,
+            )
 
 
 async def submit_and_wait_for_emails(

@@ -55,7 +55,7 @@ def good_env(
     env = {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": "default",
+        "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
         "SMTP_URL": smtp_url,
         "SECRET_KEY": "a-long-random-production-secret",
         "DEV_MODE": "0",

@@ -34,7 +34,6 @@ from tests.conftest import (
 from tests.partners_support import (
     AGENCY_ADS,
     approved_partner,
-    close_partner_workflows,
     load_extra,
     snapshot,
 )
@@ -43,12 +42,6 @@ from tests.partners_support import (
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
     return PartnerService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def _subjects(settings) -> list[str]:

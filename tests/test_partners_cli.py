@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from client.partners import PartnerService
@@ -21,18 +20,11 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     SUB_ADS,
-    close_partner_workflows,
     grant_in_store,
     snapshot,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:

@@ -139,7 +139,7 @@ async def topology(
     env.update(
         {
             "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": "default",
+            "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
             "DATABASE_URL": empty_postgres,
             "SECRET_KEY": "production-like-secret-" + uuid.uuid4().hex,
             "SMTP_URL": smtp[0],

@@ -72,6 +72,13 @@ def test_help_answers_before_installing_and_gives_the_defaults(tmp_path: Path) -
     assert not (tmp_path / ".venv").exists() and not (tmp_path / "var").exists()
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default. A suite started in the
+    background (``pytest &`` in a script) inherits SIGINT ignored, Python then installs no
+    KeyboardInterrupt handler, and the stack would never hear this test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Stack:
     """One run of ``python -m devtools.quickstart`` on free ports and a given data dir."""
 
@@ -110,6 +117,7 @@ class Stack:
                 *extra,
             ],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )  # fmt: skip
         try:
 

@@ -10,7 +10,6 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -20,13 +19,7 @@ from models.settings import Settings
 from models.tables import BCPartner, utcnow
 from store.db import write_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, SAM, SUBAGENCY, wait_until
-from tests.partners_support import close_partner_workflows, grant_in_store, snapshot
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):  # type: ignore[no-untyped-def]
-    yield
-    await close_partner_workflows(client, demo)
+from tests.partners_support import grant_in_store, snapshot
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:

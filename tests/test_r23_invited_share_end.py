@@ -8,7 +8,6 @@ given, the partnership and the other shops are (docs/decisions.md)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 from datetime import date, timedelta
@@ -16,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from client.partners import PartnerService, new_id
@@ -53,7 +50,6 @@ from tests.conftest import (
     wait_until,
 )
 from tests.partners_support import (
-    close_partner_workflows,
     grant_in_store,
     load_extra,
     refused_without_change,
@@ -162,17 +158,6 @@ def _page(engine: Engine) -> list[partner_views.ShopOnOffer]:
 # --- CLI, real worker and dev server --------------------------------------------------------
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def cleanup(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
-    with read_session(demo) as session:
-        grant_ids = [g.id for g in session.exec(select(ShopGrant)).all()]
-    for grant_id in grant_ids:  # the timers this file started; ids repeat in the next test
-        with contextlib.suppress(RPCError):
-            await client.get_workflow_handle(access_end_workflow_id(grant_id or 0)).terminate()
-
-
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
     from click.testing import CliRunner
 
@@ -199,7 +184,6 @@ async def test_r23_cli_shares_with_a_date_to_a_non_partner_and_acceptance_arms_t
     demo: Engine,
     settings: Settings,
     worker: Any,
-    cleanup: Any,
 ) -> None:
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     env = {

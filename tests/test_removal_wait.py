@@ -60,7 +60,7 @@ def cli_env(settings: Settings, temporal_env: WorkflowEnvironment) -> dict[str, 
         "DATABASE_URL": settings.database_url,
         "TASK_QUEUE": settings.task_queue,
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": "default",
+        "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
         "DEV_MODE": "1",
     }
 

@@ -56,9 +56,9 @@ from tests.conftest import (
     LINKED_BC,
     OLI,
     PG_ADMIN_URL,
+    fresh_namespace,
     load_data,
     load_demo,
-    terminate_open_workflows,
     wait_until,
 )
 from tests.web.conftest import csrf_in
@@ -163,7 +163,7 @@ async def web_answering(web: Process, url: str) -> bool:
 async def stack(
     postgres_admin: Engine,
     postgres_template: str,
-    temporal_env: WorkflowEnvironment,
+    temporal_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     name = f"shop_access_scale_{uuid.uuid4().hex[:12]}"
@@ -177,7 +177,7 @@ async def stack(
     logs = tmp_path_factory.mktemp("scale")
     ports = [free_port(), free_port()]
     web_urls = [f"http://127.0.0.1:{port}" for port in ports]
-    client = temporal_env.client
+    client = await fresh_namespace(temporal_server)  # one for the module's stack
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -210,7 +210,6 @@ async def stack(
     finally:
         for process in [*webs, *workers]:
             process.stop()
-        await terminate_open_workflows(client, env["TASK_QUEUE"])
         engine.dispose()
         with postgres_admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

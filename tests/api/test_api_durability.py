@@ -27,7 +27,6 @@ from tests.conftest import (
     ANA,
     S1_SHOP,
     load_data,
-    terminate_open_workflows,
     wait_until,
 )
 
@@ -122,7 +121,6 @@ async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
                 replayed = await api.post("/requests", json=ASK)
                 assert replayed.headers["idempotent-replayed"] == "true"
                 assert replayed.content == again.content
-            await terminate_open_workflows(client, lonely.task_queue, demo)
 
 
 async def test_another_call_for_a_pending_request_is_still_told_so(
@@ -175,7 +173,6 @@ async def test_a_retry_after_the_request_was_decided_answers_it_as_it_is(
                 assert [r.id for r in admitted()] == [made.id]
                 latest = await client.get_workflow_handle(made.workflow_id).describe()
                 assert latest.status != WorkflowExecutionStatus.RUNNING  # none started again
-            await terminate_open_workflows(client, lonely.task_queue, demo)
 
 
 async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(

@@ -4,7 +4,6 @@ CLI shows; the quota read (R4); every refusal is the CLI's code and changes noth
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -24,7 +23,6 @@ from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, SUBAGENCY, load_data, wait
 from tests.partners_support import (
     AGENCY_ADS,
     campaign_counts,
-    close_partner_workflows,
     grant_in_store,
     load_extra,
     shop_id_of,
@@ -39,7 +37,7 @@ PREVIEW = f"/shops/{S1_SHOP}/partners/{AGENCY}/removal-preview"
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def partner(demo: Engine, client: Client, worker: Any) -> AsyncIterator[Engine]:
+async def partner(demo: Engine, client: Client, worker: Any) -> Engine:
     """AGENCY holds S1's shop as a partner (approved by OLI, its seller) and runs campaigns."""
     load_extra(demo)
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
@@ -53,8 +51,7 @@ async def partner(demo: Engine, client: Client, worker: Any) -> AsyncIterator[En
             created_by_user_id=ana.id,
             count=CAMPAIGNS,
         )
-    yield demo
-    await close_partner_workflows(client, demo)
+    return demo
 
 
 def rows(engine: Engine) -> dict[str, list[dict[str, object]]]:

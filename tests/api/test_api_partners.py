@@ -5,33 +5,22 @@ over HTTP."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
-from temporalio.client import Client
 
 from tests.api.conftest import Token, error_of
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SAM, SUBAGENCY
-from tests.partners_support import AGENCY_ADS, NEW_MEMBER, close_partner_workflows, grant_in_store
+from tests.partners_support import AGENCY_ADS, NEW_MEMBER, grant_in_store
 from tests.web.conftest import StoreSnapshot, snapshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DECLINER = "no-thanks@agency-one.com"
 WITHDRAWN = "not-after-all@agency-one.com"
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(
-    client: Client, demo: Engine, worker: Any
-) -> AsyncIterator[None]:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def settled(engine: Engine) -> StoreSnapshot:

@@ -30,7 +30,7 @@ from models.tables import AccessRequest, ApiIdempotency, utcnow
 from store.api_tokens import Scope
 from store.db import read_session
 from tests.api.conftest import BASE, error_of, make_token
-from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows, wait_until
+from tests.conftest import AGENCY, ANA, S1_SHOP, wait_until
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -150,4 +150,3 @@ async def test_a_retry_after_the_link_handler_died_mid_call_answers_its_request(
                 assert [r.id for r in rows] == [again.json()["request_id"]]
                 assert again.json()["workflow_id"] == workflow_id
                 assert again.json()["status"] == "pending"
-            await terminate_open_workflows(client, queue, demo)

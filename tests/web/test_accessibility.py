@@ -47,7 +47,6 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
 )
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit
 from tests.web.test_invitations_web import emailed_invitation
@@ -139,12 +138,6 @@ async def tab(browser: Any) -> AsyncIterator[Any]:
         yield page
     finally:
         await context.close()
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def test_r29_approval_pages_and_their_states_pass_axe_at_both_sizes(

@@ -46,7 +46,6 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
 )
 from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 from tests.web.conftest import copy_path, csrf_in, personal_path, submit
@@ -87,7 +86,6 @@ def _bare(html: str, *extra: str) -> list[str]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def close_partners(client: Client, demo: Engine, worker: Any) -> AsyncIterator[None]:
     yield
-    await close_partner_workflows(client, demo)
 
 
 @pytest.fixture()

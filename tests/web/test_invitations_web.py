@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -25,16 +24,9 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
     snapshot,
 )
 from tests.web import conftest as web
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def emailed_invitation(settings: Settings, to: str) -> str:

@@ -9,10 +9,8 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import Engine
 
 from client.access_requests import RequestService
@@ -28,14 +26,8 @@ from runtime.log_redaction import (
     token_prefixes,
 )
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, outbox_messages
-from tests.partners_support import NEW_MEMBER, close_partner_workflows
+from tests.partners_support import NEW_MEMBER
 from tests.web.conftest import LiveServer, copy_path, csrf_in, personal_path, submit
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Any, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def test_redact_hides_tokens_in_paths_and_query_strings() -> None:
