@@ -1,10 +1,13 @@
 """The docs' links lead somewhere: every relative link in README.md and docs/*.md names a
 file of the repository, and every ``#anchor`` a heading of the page it points to (as
 GitHub makes heading anchors). A page renamed or a heading reworded without its links
-fails here, before a reader meets the dead end."""
+fails here, before a reader meets the dead end. So does a backticked repository path
+(``store/end_dates.py``) naming a file that is gone, and docs/testing.md's list of test
+modules drifting from tests/ (a module not listed, or a listed one that no longer exists)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -79,3 +82,128 @@ def test_the_link_check_finds_a_missing_file_and_a_missing_heading(tmp_path: Pat
         "a.md: c.md (no such file)",
         "a.md: b.md#errors (no such heading)",
     ]
+
+
+# --- backticked repository paths -----------------------------------------------------------
+
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+PATH_TOKEN = re.compile(r"^[\w.\-/]*\w\.(?:py|md|html|json)$")
+NOT_REPO = re.compile(r"[<>*{}…~$]|^/|^\.\./|^(?:var|test-artifacts|node_modules|temporalio)/")
+"""Placeholders (``<Type>_<case>.json``), globs, absolute paths and run-time output are not
+files of the repository; nor is anything under ``var/`` or ``test-artifacts/``."""
+UNWALKED = {".git", ".venv", "var", "test-artifacts", "node_modules", "__pycache__"}
+
+
+def repo_files(root: Path = ROOT) -> list[str]:
+    """Every file of the checkout as a relative POSIX path, output and installs left out."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in UNWALKED and not d.endswith(".egg-info")]
+        rel = Path(folder).relative_to(root)
+        found += [(rel / name).as_posix() for name in files]
+    return found
+
+
+def path_tokens(text: str) -> list[str]:
+    """The file paths written in ``text``'s code spans (the words of ``a b.py`` too)."""
+    tokens = []
+    for span in CODE_SPAN.findall(prose(text)):
+        for word in span.split():
+            word = word.strip("\"'(),;:")
+            if PATH_TOKEN.match(word) and not NOT_REPO.search(word) and "://" not in word:
+                tokens.append(word.removeprefix("./"))
+    return tokens
+
+
+def stale_paths(page: Path, root: Path = ROOT, files: list[str] | None = None) -> list[str]:
+    """Paths in ``page`` that name no file: a path with a folder must be a file's path
+    (from the root, from the page's folder, or the tail of a longer one, as
+    ``data/demo.json`` under ``devtools/``); a bare name must be some file's name."""
+    files = repo_files(root) if files is None else files
+    names = {Path(f).name for f in files}
+    stale = []
+    for token in path_tokens(page.read_text(encoding="utf-8")):
+        if "/" not in token:
+            found = token in names
+        else:
+            found = (
+                (root / token).is_file()
+                or (page.parent / token).is_file()
+                or any(f.endswith("/" + token) for f in files)
+            )
+        if not found:
+            stale.append(f"{page.relative_to(root)}: {token}")
+    return stale
+
+
+def test_every_backticked_path_in_the_docs_exists() -> None:
+    files = repo_files()
+    stale = [line for page in pages() for line in stale_paths(page, ROOT, files)]
+    assert stale == [], "these paths name no file of the repository:\n" + "\n".join(stale)
+
+
+def test_the_path_check_finds_a_renamed_module(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "end_dates.py").write_text("")
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "a.md"
+    page.write_text(
+        "`store/end_dates.py` and `end_dates.py`, `python -m x store/expiry.py`, "
+        "`access_until.py`; not paths: `var/outbox/a.json`, `<Type>_<case>.json`, "
+        "`/tmp/h/x.json`, `AccessEnd_*.json`, `https://x.example/a.py`\n"
+        "```\nservice/gone.py\n```\n"
+    )
+    assert stale_paths(page, tmp_path) == [
+        "docs/a.md: store/expiry.py",
+        "docs/a.md: access_until.py",
+    ]
+
+
+# --- docs/testing.md names every test module, once, and only those that exist -------------
+
+TEST_MODULE = re.compile(r"(?<![\w/.-])(?:tests/|\.\./)?((?:[a-z_]+/)*test_\w+\.py)")
+"""A test module's name as this page writes it: from tests/ (``web/test_links.py``), with
+``tests/`` before it, or as ``../test_x.py`` from a table of a subfolder's modules."""
+
+
+def modules_under_tests(root: Path = ROOT) -> set[str]:
+    tests = root / "tests"
+    return {p.relative_to(tests).as_posix() for p in tests.rglob("test_*.py")}
+
+
+def drift_of_testing_md(root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """(modules docs/testing.md does not name, names in it that are no module). A name is
+    relative to tests/ (``web/test_links.py``); a bare name stands for the one module of
+    that name in any folder of tests/."""
+    modules = modules_under_tests(root)
+    by_name: dict[str, set[str]] = {}
+    for module in modules:
+        by_name.setdefault(Path(module).name, set()).add(module)
+    named: set[str] = set()
+    unknown: list[str] = []
+    for mention in TEST_MODULE.findall((root / "docs" / "testing.md").read_text("utf-8")):
+        if mention in modules:
+            named.add(mention)
+        elif "/" not in mention and len(by_name.get(mention, ())) == 1:
+            named |= by_name[mention]
+        elif mention not in unknown:
+            unknown.append(mention)
+    return sorted(modules - named), unknown
+
+
+def test_testing_md_names_every_test_module_and_no_other() -> None:
+    missing, unknown = drift_of_testing_md()
+    assert missing == [], "docs/testing.md does not say what these prove:\n" + "\n".join(missing)
+    assert unknown == [], "docs/testing.md names modules that do not exist:\n" + "\n".join(unknown)
+
+
+def test_the_testing_md_check_finds_a_missing_and_a_gone_module(tmp_path: Path) -> None:
+    (tmp_path / "tests" / "web").mkdir(parents=True)
+    for name in ("test_a.py", "test_b.py", "web/test_c.py", "web/test_d.py"):
+        (tmp_path / "tests" / name).write_text("")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "testing.md").write_text(
+        "| `test_a.py` | a |\n| `tests/web/test_c.py` | c |\n| `test_d.py` | d |\n"
+        "| `test_result_models.py` | gone |\n`scripts/test tests/test_*.py`\n"
+    )
+    assert drift_of_testing_md(tmp_path) == (["test_b.py"], ["test_result_models.py"])
