@@ -2,8 +2,9 @@
 file of the repository, and every ``#anchor`` a heading of the page it points to (as
 GitHub makes heading anchors). A page renamed or a heading reworded without its links
 fails here, before a reader meets the dead end. So does a backticked repository path
-(``store/end_dates.py``) naming a file that is gone, and docs/testing.md's list of test
-modules drifting from tests/ (a module not listed, or a listed one that no longer exists)."""
+(``store/end_dates.py``) naming a file that is gone, docs/testing.md's list of test
+modules drifting from tests/ (a module not listed, or a listed one that no longer exists),
+and a decision cited by its title (``docs/decisions.md, "Names"``) that is no heading there."""
 
 from __future__ import annotations
 
@@ -207,3 +208,53 @@ def test_the_testing_md_check_finds_a_missing_and_a_gone_module(tmp_path: Path) 
         "| `test_result_models.py` | gone |\n`scripts/test tests/test_*.py`\n"
     )
     assert drift_of_testing_md(tmp_path) == (["test_b.py"], ["test_result_models.py"])
+
+
+# --- a decision cited by its title is there -------------------------------------------------
+
+CITED_DECISION = re.compile(r'decisions\.md[,:]?\s*"([^"]+)"')
+CITING_SUFFIXES = (".py", ".md", ".html", ".txt")
+
+
+def decision_titles(root: Path = ROOT) -> list[str]:
+    """docs/decisions.md's headings, as plain words (backticks and quotes dropped)."""
+    text = prose((root / "docs" / "decisions.md").read_text(encoding="utf-8"))
+    return [plain(m) for m in re.findall(r"^#{2,3}\s+(.*)$", text, re.M)]
+
+
+def plain(text: str) -> str:
+    """A title as words: comment markers of a wrapped line, quotes and backticks dropped."""
+    text = re.sub(r"\n\s*#\s*", " ", text)
+    return " ".join(re.sub(r"[`\"“”]", "", text).split()).lower()
+
+
+def unknown_decisions(root: Path = ROOT) -> list[str]:
+    """Citations ``docs/decisions.md, "Title"`` whose title is in no heading there (a title
+    may be cited shortened: ``"claim before send"`` for "E-mail: claim before send")."""
+    titles = decision_titles(root)
+    unknown = []
+    for path in repo_files(root):
+        if not path.endswith(CITING_SUFFIXES) or path == "tests/test_docs_links.py":
+            continue  # this file's examples are not citations
+        text = (root / path).read_text(encoding="utf-8", errors="replace")
+        for cited in CITED_DECISION.findall(text):
+            if not any(plain(cited) in title for title in titles):
+                unknown.append(f"{path}: {plain(cited)}")
+    return unknown
+
+
+def test_every_decision_cited_by_title_exists() -> None:
+    unknown = unknown_decisions()
+    assert unknown == [], "no such decision in docs/decisions.md:\n" + "\n".join(unknown)
+
+
+def test_the_decision_check_finds_a_renamed_title(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "decisions.md").write_text(
+        '# D\n## Topic\n### E-mail: claim before send\n### "Add my shop" is an upgrade\n'
+    )
+    (tmp_path / "a.py").write_text(
+        '# docs/decisions.md, "E-mail: claim before send"; docs/decisions.md "claim before\n'
+        '# send"; (docs/decisions.md: "Add my\n# shop" is); docs/decisions.md, "Names"\n'
+    )
+    assert unknown_decisions(tmp_path) == ["a.py: names"]
