@@ -68,7 +68,8 @@ def broken_links(page: Path, root: Path = ROOT) -> list[str]:
 
 
 def test_every_relative_link_in_the_docs_resolves() -> None:
-    broken = [line for page in pages() for line in broken_links(page)]
+    # The changelog's links too; its backticked paths may name what a release removed.
+    broken = [line for page in [*pages(), ROOT / "CHANGELOG.md"] for line in broken_links(page)]
     assert broken == [], "fix these links:\n" + "\n".join(broken)
 
 
