@@ -193,9 +193,21 @@ def drift_of_testing_md(root: Path = ROOT) -> tuple[list[str], list[str]]:
     return sorted(modules - named), unknown
 
 
+def rows_twice(root: Path = ROOT) -> list[str]:
+    """Modules that head more than one row of docs/testing.md's tables (one row each)."""
+    seen: dict[str, int] = {}
+    for line in (root / "docs" / "testing.md").read_text("utf-8").splitlines():
+        first = line.split("|")[1] if line.startswith("|") else ""
+        if "::" not in first:  # a durations table names tests, not modules
+            for name in TEST_MODULE.findall(first):
+                seen[name] = seen.get(name, 0) + 1
+    return sorted(name for name, count in seen.items() if count > 1)
+
+
 def test_testing_md_names_every_test_module_and_no_other() -> None:
     missing, unknown = drift_of_testing_md()
     assert missing == [], "docs/testing.md does not say what these prove:\n" + "\n".join(missing)
+    assert rows_twice() == [], "docs/testing.md has two rows for one module"
     assert unknown == [], "docs/testing.md names modules that do not exist:\n" + "\n".join(unknown)
 
 
@@ -209,6 +221,10 @@ def test_the_testing_md_check_finds_a_missing_and_a_gone_module(tmp_path: Path) 
         "| `test_result_models.py` | gone |\n`scripts/test tests/test_*.py`\n"
     )
     assert drift_of_testing_md(tmp_path) == (["test_b.py"], ["test_result_models.py"])
+    (tmp_path / "docs" / "testing.md").write_text(
+        "| `test_a.py` (slow) | a |\n| `test_b.py`, `test_a.py` | b |\n| 3s | `test_b.py::t` |\n"
+    )
+    assert rows_twice(tmp_path) == ["test_a.py"]
 
 
 # --- a decision cited by its title is there -------------------------------------------------
