@@ -4,7 +4,8 @@ GitHub makes heading anchors). A page renamed or a heading reworded without its 
 fails here, before a reader meets the dead end. So does a backticked repository path
 (``store/end_dates.py``) naming a file that is gone, docs/testing.md's list of test
 modules drifting from tests/ (a module not listed, or a listed one that no longer exists),
-and a decision cited by its title (``docs/decisions.md, "Names"``) that is no heading there."""
+a decision cited by its title (``docs/decisions.md, "Names"``) that is no heading there,
+and a package map (README.md's table, docs/architecture.md's) that is not the tree."""
 
 from __future__ import annotations
 
@@ -275,3 +276,47 @@ def test_the_decision_check_finds_a_renamed_title(tmp_path: Path) -> None:
         '# send"; (docs/decisions.md: "Add my\n# shop" is); docs/decisions.md, "Names"\n'
     )
     assert unknown_decisions(tmp_path) == ["a.py: names"]
+
+
+# --- the package map in README.md and docs/architecture.md is the tree ----------------------
+
+
+def table_paths(page: Path, section: str) -> set[str]:
+    """The backticked names in the first column of ``section``'s table on ``page``."""
+    text = prose(page.read_text(encoding="utf-8"))
+    body = text.split(section, 1)[1].split("\n#", 1)[0]
+    names: set[str] = set()
+    for line in body.splitlines():
+        cells = line.split("|")
+        if line.startswith("|") and len(cells) > 2:
+            first = cells[2] if cells[1].strip().isdigit() else cells[1]  # a layer column
+            names |= set(re.findall(r"`([^`]+)`", first))
+    return names
+
+
+def top_folders(root: Path = ROOT) -> set[str]:
+    """The repository's top-level folders: the code's packages, tests, tooling, data."""
+    return {
+        f"{path.name}/"
+        for path in root.iterdir()
+        if path.is_dir()
+        and path.name not in UNWALKED
+        and not path.name.startswith(".")
+        and not path.name.endswith(".egg-info")
+        and path.name not in {"docs", "build", "dist"}  # docs: README links each page
+    }
+
+
+def test_readme_names_every_top_level_folder_and_only_those() -> None:
+    named = {p for p in table_paths(ROOT / "README.md", "## Where things are") if "." not in p}
+    assert named == top_folders()
+
+
+def test_architecture_package_map_is_the_house_rules_layers() -> None:
+    from tests.test_house import LAYERS
+
+    packages = {
+        p.rstrip("/").removesuffix(".py")
+        for p in table_paths(ROOT / "docs" / "architecture.md", "## Package map")
+    }
+    assert packages == set().union(*LAYERS)
