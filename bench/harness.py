@@ -32,6 +32,7 @@ from service.temporal import connect
 from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
+from store.scratch_database import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -323,15 +324,37 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
     return data, pairs
 
 
-def prepare_store(directory: Path, requests: int) -> tuple[Engine, str, list[Pair]]:
-    """A fresh, migrated SQLite store holding reference data for ``requests`` requests."""
-    url = f"sqlite:///{directory / 'store.db'}"
+def prepare_store(
+    directory: Path, requests: int, database_url: str | None = None
+) -> tuple[Engine, str, list[Pair]]:
+    """A fresh, migrated store holding reference data for ``requests`` requests: a SQLite
+    file in ``directory``, or the empty database at ``database_url`` (see postgres_store)."""
+    url = database_url or f"sqlite:///{directory / 'store.db'}"
     engine = make_engine(url)
     upgrade(engine)
     data, pairs = reference_data(requests)
     with write_session(engine) as session:
         load_reference(session, data, actor="bench")
     return engine, url, pairs
+
+
+DEFAULT_POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextlib.contextmanager
+def postgres_store(admin_url: str | None, prefix: str = "bench_") -> Iterator[str | None]:
+    """A scratch PostgreSQL database for one run (its URL), dropped when the run ends,
+    connections and all; None (the SQLite file) when ``admin_url`` is None."""
+    if admin_url is None:
+        yield None
+        return
+    url = create_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, url)
 
 
 def worker_env(
