@@ -263,10 +263,11 @@ def _requesting_bcs(count: int) -> tuple[list[dict[str, str]], list[dict[str, An
 
 
 def _seller_shops(
-    count: int,
+    count: int, s3: bool = False
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]], list[dict[str, Any]]]:
     """``count`` shops (GB: R3), each with an owner and a linked seller BC (S1): users,
-    BCs and shops."""
+    BCs and shops. With ``s3``, every odd shop has no linked BC and its owner administers
+    the seller BC (registered, unlinked): R12's S3."""
     users: list[dict[str, str]] = []
     business_centers: list[dict[str, Any]] = []
     shop_rows: list[dict[str, Any]] = []
@@ -288,14 +289,16 @@ def _seller_shops(
                 "code": f"BENCH{s:05d}",
                 "name": f"Bench shop {s}",
                 "location": "GB",
-                "linked_bc": SELLER_BC_BASE + s,
+                "linked_bc": None if s3 and s % 2 else SELLER_BC_BASE + s,
                 "team": [{"email": owner, "role": "owner"}],
             }
         )
     return users, business_centers, shop_rows
 
 
-def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[Pair]]:
+def reference_data(
+    requests: int, shops: int = 20, s3: bool = False
+) -> tuple[ReferenceData, list[Pair]]:
     """Requesting BCs (agency, SG: eligible under R2) with one admin each, and shops (GB:
     R3) with an owner and a linked seller BC, so each approval is S1's one click.
 
@@ -306,7 +309,7 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
         raise ValueError("need at least as many shops as requests per BC")
     bcs = -(-requests // REQUESTS_PER_BC)
     admins, business_centers = _requesting_bcs(bcs)
-    owners, seller_bcs, shop_rows = _seller_shops(shops)
+    owners, seller_bcs, shop_rows = _seller_shops(shops, s3)
     users = [*admins, *owners]
     business_centers += seller_bcs
     data = ReferenceData.model_validate(
