@@ -111,7 +111,8 @@ class Receiver:
     """One receiver: when each event arrived, and the ``time`` the event carries."""
 
     server: ThreadingHTTPServer
-    received: list[tuple[float, float, str]] = field(default_factory=list)  # arrived, time, id
+    # (arrived, the event's time, "path|event id")
+    received: list[tuple[float, float, str]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -129,7 +130,8 @@ def start_receiver() -> Receiver:
             event = json.loads(body)
             happened = datetime.fromisoformat(event["time"]).timestamp()
             with lock:
-                receiver.received.append((arrived, happened, str(event["id"])))
+                # One server may stand for many receivers, one path each.
+                receiver.received.append((arrived, happened, f"{self.path}|{event['id']}"))
             self.send_response(204)
             self.end_headers()
 
