@@ -3,6 +3,7 @@
     .venv/bin/python bench/growth.py audit   [--sizes 100000 1000000] [--store postgresql]
     .venv/bin/python bench/growth.py pending [--sizes 10000 50000]   [--store postgresql]
     .venv/bin/python bench/growth.py webhooks [--sizes 1 100]        [--store postgresql]
+    .venv/bin/python bench/growth.py bulk     [--sizes 1000 10000]   [--store postgresql]
 
 - **audit**: an audit chain of N rows in one shop's scope (R27). Per size, a fresh store
   (the chain written with store/audit.py's own ``record_many``, in batches), then in a
@@ -18,6 +19,13 @@
   on 127.0.0.1 (R31: the worker allows 127.0.0.0/8 only), then ``--lifecycles`` requests
   for that shop submitted and approved one after another; the delivery lag (received
   minus the event's ``time``) of every delivery, p50/p99, and the worker's CPU and RSS.
+
+- **bulk**: one bulk request (R24) of N shop codes, through BulkService.start (the
+  workflow; the CLI and API refuse more than service/bulk.py's MAX_CODES, 1,000, at the
+  entry, so larger sizes show what the workflow would carry), followed until today's R4
+  quota is used and it waits for the reset; then its history's events and bytes (the
+  current run's, after any continue-as-new), the progress query's bytes and the
+  worker's peak RSS.
 
 Each figure is compared across the sizes and called ``linear or better`` (time growing
 no faster than the work: log-log slope at most 1.15), ``flat`` (memory: slope at most
@@ -346,17 +354,79 @@ async def webhooks_growth(args: argparse.Namespace) -> dict[str, Any]:
             "runs": runs, "growth": growth}  # fmt: skip
 
 
+# --- bulk requests --------------------------------------------------------------------
+
+
+async def bulk_size(args: argparse.Namespace, codes: int) -> dict[str, Any]:
+    from models.enums import RequestMethod
+    from models.names import bulk_workflow_id
+    from service.bulk import MAX_CODES, BulkService
+
+    admin = args.postgres_admin_url if args.store == "postgresql" else None
+    with workdir(keep=args.keep) as directory, postgres_store(admin, "bench_growth_") as pg:
+        engine, url, pairs = prepare_store(directory, 1, pg, shops=max(codes, 20))
+        outbox = directory / "outbox"
+        outbox.mkdir()
+        async with dev_server(directory, tuned=True) as server:
+            client = await client_for(server)
+            queue = f"bench-growth-{uuid.uuid4().hex[:8]}"
+            worker = start_worker("worker", ["worker.py"], worker_env(server, url, queue, outbox),
+                                  directory)  # fmt: skip
+            try:
+                bulk = BulkService(client, engine, queue, timeout=300)
+                async with sampling([worker]):
+                    log(f"bulk: {codes} shop codes")
+                    started = time.perf_counter()
+                    bulk_id = await bulk.start(
+                        method=RequestMethod.REQUEST_ACCESS, bc_id=pairs[0].bc_id,
+                        shop_codes=[f"BENCH{s:05d}" for s in range(codes)], by=pairs[0].admin,
+                    )  # fmt: skip
+                    while True:  # until today's quota is spent (R4) or every code answered
+                        progress = await bulk.progress(bulk_id)
+                        if progress.waiting_until is not None or progress.done == progress.total:
+                            break
+                        await asyncio.sleep(0.5)
+                    first_day_s = time.perf_counter() - started
+                handle = client.get_workflow_handle(bulk_workflow_id(bulk_id))
+                history = await handle.fetch_history()
+            finally:
+                stop_process(worker.proc)
+            engine.dispose()
+    return {
+        "codes": codes,
+        "above_entry_limit": codes > MAX_CODES,
+        "admitted_today": progress.admitted,
+        "first_day_s": round(first_day_s, 1),
+        "history_events": len(history.events),
+        "history_kb": round(sum(e.ByteSize() for e in history.events) / 1024, 1),
+        "progress_kb": round(len(progress.model_dump_json()) / 1024, 1),
+        "worker_peak_rss_mb": round(worker.peak_rss / MB, 1),
+    }
+
+
+async def bulk_growth(args: argparse.Namespace) -> dict[str, Any]:
+    runs = [await bulk_size(args, n) for n in args.sizes]
+    growth = {
+        key: figures(args.sizes, runs, key, memory=key != "first_day_s")
+        for key in ("history_events", "history_kb", "progress_kb", "worker_peak_rss_mb")
+    }
+    return {"bench": "growth", "what": "bulk", "store": args.store, "sizes": args.sizes,
+            "runs": runs, "growth": growth}  # fmt: skip
+
+
 # --- the command ----------------------------------------------------------------------
 
 DEFAULT_SIZES = {
     "audit": [100_000, 1_000_000],
     "pending": [10_000, 50_000],
     "webhooks": [1, 100],
+    "bulk": [1_000, 10_000],
 }
 RUNS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "audit": audit_growth,
     "pending": lambda args: asyncio.run(pending_growth(args)),
     "webhooks": lambda args: asyncio.run(webhooks_growth(args)),
+    "bulk": lambda args: asyncio.run(bulk_growth(args)),
 }
 
 

@@ -328,14 +328,15 @@ def reference_data(
 
 
 def prepare_store(
-    directory: Path, requests: int, database_url: str | None = None
+    directory: Path, requests: int, database_url: str | None = None, shops: int = 20
 ) -> tuple[Engine, str, list[Pair]]:
-    """A fresh, migrated store holding reference data for ``requests`` requests: a SQLite
-    file in ``directory``, or the empty database at ``database_url`` (see postgres_store)."""
+    """A fresh, migrated store holding reference data for ``requests`` requests over
+    ``shops`` shops: a SQLite file in ``directory``, or the empty database at
+    ``database_url`` (see postgres_store)."""
     url = database_url or f"sqlite:///{directory / 'store.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    data, pairs = reference_data(requests)
+    data, pairs = reference_data(requests, shops)
     with write_session(engine) as session:
         load_reference(session, data, actor="bench")
     return engine, url, pairs
