@@ -113,6 +113,7 @@ class Kind:
     audit_takes: int = 0
     audit_wait: float = 0.0
     audit_hold: float = 0.0
+    audit_rolled_back: int = 0
     audit_waits: list[float] = field(default_factory=list)
 
     def rate(self) -> float:
@@ -133,6 +134,7 @@ class Kind:
             self.audit_takes += new["takes"] - old["takes"]
             self.audit_wait += new["wait_s"] - old["wait_s"]
             self.audit_hold += new["hold_s"] - old["hold_s"]
+            self.audit_rolled_back += new.get("rolled_back", 0) - old.get("rolled_back", 0)
             self.audit_waits.extend(new["waits_s"][len(old["waits_s"]) :])
 
 
@@ -323,6 +325,8 @@ def audit_summary(kind: Kind) -> dict[str, Any] | None:
         },
         # How long each take held the lock to its commit: what the others queue behind.
         "lock_hold_ms_per_lifecycle": round(kind.audit_hold / done * 1000, 3),
+        # Takes whose transaction rolled back (on PostgreSQL, a deadlock broken): retried.
+        "takes_rolled_back": kind.audit_rolled_back,
     }
 
 

@@ -10,7 +10,9 @@ transaction ends. Two intervals are timed per take, on the connection that runs 
   PostgreSQL that is the time queued behind another transaction holding the row lock,
   plus the update's own few tens of microseconds;
 - **hold**: from the UPDATE's answer to the transaction's commit or rollback, the time
-  every other writer of the chain queues behind this one.
+  every other writer of the chain queues behind this one; a take whose transaction rolls
+  back (PostgreSQL broke a deadlock, say, and the activity will retry) is counted too,
+  and so is a take that itself failed (its wait up to the error counts as a wait).
 
 The totals go to the file every 200 ms from a daemon thread (worker.py leaves with
 ``os._exit``, so nothing at exit would run); the bench reads them at phase boundaries,
@@ -45,6 +47,7 @@ class AuditHeadTimings:
         self.takes = 0
         self.wait = 0.0
         self.hold = 0.0
+        self.rolled_back = 0  # takes whose transaction then rolled back (a deadlock, say)
         self.waits: list[float] = []
 
     def took(self, waited: float) -> None:
@@ -53,9 +56,10 @@ class AuditHeadTimings:
             self.wait += waited
             self.waits.append(waited)
 
-    def held(self, seconds: float) -> None:
+    def held(self, seconds: float, committed: bool = True) -> None:
         with self.lock:
             self.hold += seconds
+            self.rolled_back += not committed
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -63,6 +67,7 @@ class AuditHeadTimings:
                 "takes": self.takes,
                 "wait_s": self.wait,
                 "hold_s": self.hold,
+                "rolled_back": self.rolled_back,
                 "waits_s": list(self.waits),
             }
 
@@ -98,13 +103,24 @@ def install(timings: AuditHeadTimings) -> None:
             timings.took(now - started)
             conn.info["audit_held_from"] = now
 
-    def ended(conn: Connection) -> None:
+    @event.listens_for(Engine, "handle_error")
+    def failed(context: Any) -> None:
+        # A take that failed (PostgreSQL chose it as a deadlock's victim, say) waited all
+        # the same, and its transaction rolls back; its start must not linger in the
+        # connection's info for a later statement to pick up.
+        conn = context.connection
+        started = conn.info.pop("audit_take_started", None) if conn is not None else None
+        if started is not None:
+            timings.took(time.perf_counter() - started)
+            timings.held(0.0, committed=False)
+
+    def ended(conn: Connection, committed: bool) -> None:
         held_from = conn.info.pop("audit_held_from", None)
         if held_from is not None:
-            timings.held(time.perf_counter() - held_from)
+            timings.held(time.perf_counter() - held_from, committed)
 
-    event.listen(Engine, "commit", ended)
-    event.listen(Engine, "rollback", ended)
+    event.listen(Engine, "commit", lambda conn: ended(conn, True))
+    event.listen(Engine, "rollback", lambda conn: ended(conn, False))
 
 
 def flush_forever(timings: AuditHeadTimings, path: Path) -> None:
@@ -120,7 +136,7 @@ def read_timings(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(path.read_text()))
     except FileNotFoundError:
-        return {"takes": 0, "wait_s": 0.0, "hold_s": 0.0, "waits_s": []}
+        return {"takes": 0, "wait_s": 0.0, "hold_s": 0.0, "rolled_back": 0, "waits_s": []}
 
 
 def main() -> None:

@@ -99,6 +99,9 @@ def test_timings_add_up_across_takes() -> None:
     timings.took(0.002)
     timings.took(0.010)
     timings.held(0.005)
+    timings.held(0.001, committed=False)
     snapshot = timings.snapshot()
     assert snapshot["takes"] == 2 and snapshot["waits_s"] == [0.002, 0.010]
-    assert snapshot["wait_s"] == pytest.approx(0.012) and snapshot["hold_s"] == 0.005
+    assert snapshot["rolled_back"] == 1
+    assert snapshot["wait_s"] == pytest.approx(0.012)
+    assert snapshot["hold_s"] == pytest.approx(0.006)
