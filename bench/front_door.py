@@ -160,9 +160,10 @@ class Production:
 def production(
     server: DevServer, database_url: str, directory: Path, args: argparse.Namespace
 ) -> Iterator[Production]:
-    web_port = free_ports(args.web)
-    health_port = free_ports(args.workers)
-    metrics_port = free_ports(args.workers)
+    # One run of free ports for all three ranges, so they cannot overlap.
+    web_port = free_ports(args.web + 2 * args.workers)
+    health_port = web_port + args.web
+    metrics_port = health_port + args.workers
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
