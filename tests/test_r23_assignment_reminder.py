@@ -26,8 +26,8 @@ from models.enums import Permission
 from models.names import UntilName, assignment_until_workflow_id
 from models.settings import Settings
 from models.tables import EmailDelivery, MemberAssignment, utcnow
-from models.until_dates import shown
 from models.until_messages import RemindAssignmentEnding, UntilResult
+from service import i18n
 from service import until as until_service
 from service.partners import PartnerService
 from store import expiry, members
@@ -38,6 +38,12 @@ from tests.test_r23_access_until import DAY, HISTORIES, _poll, _record
 
 SUBJECT = "Reminder: your permission on the shop"
 RECORDED = "AssignmentUntil_reminded_then_ended"
+
+
+def shown(moment: datetime) -> str:
+    """An end date as the member reads it (R28): Agency One is in Singapore, so English and
+    Singapore time, written by Babel."""
+    return i18n.when(moment, "en", "Asia/Singapore")
 
 
 @pytest.fixture()

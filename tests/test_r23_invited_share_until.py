@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from models.partner_messages import InvitationOutcome, OfferShop, PartnerInvitat
 from models.settings import Settings
 from models.tables import AuditEvent, BCPartner, ShopGrant, utcnow
 from models.until_messages import UntilResult, UntilState
+from service import i18n
 from service.partners import PartnerService, new_id
 from store import invitations, partner_views
 from store.db import read_session, write_session
@@ -127,7 +128,9 @@ def test_r23_acceptance_gives_the_offered_date(store: Engine) -> None:
         _offer(session, store, S1_SHOP, ends_at)
     [offered] = _page(store)
     assert (offered.code, offered.ended) == (S1_SHOP, False)
-    assert offered.ends_at is not None and offered.ends_at.startswith(f"{ends_at:%Y-%m-%d}")
+    assert offered.ends_at is not None and offered.ends_at.isoformat().startswith(
+        f"{ends_at:%Y-%m-%d}"
+    )
     with write_session(store) as session:
         _, granted = invitations.accept_invitation(session, invitation_id="inv_u", by=LEE)
     assert [(g.shop_id, g.ends_at) for g in granted] == [(shop_id_of(store, S1_SHOP), ends_at)]
@@ -236,10 +239,12 @@ async def test_r23_cli_shares_with_a_date_to_a_non_partner_and_acceptance_arms_t
 
     await wait_until(lambda: len(invited_mail()) == 1, what="the invitation e-mail")
     body = invited_mail()[0].get_body(("plain",)).get_content()
-    assert f"access ends on {after}" in body, body
+    # In Lee's language (his BC is in Malaysia, R28) and his BC's timezone: Babel's words.
+    ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    assert i18n.when(ends, "ms", "Asia/Kuala_Lumpur") in body, body
     page = partner_views.invitation_details(demo, invitation_id)
     assert page is not None and page.shops[0].ends_at is not None
-    assert page.shops[0].ends_at.startswith(after) and not page.shops[0].ended
+    assert page.shops[0].ends_at.isoformat().startswith(after) and not page.shops[0].ended
 
     code, out = await _cli(env, "accept-invitation", invitation_id, "--as", LEE)
     assert code == 0 and out["status"] == "accepted", out
