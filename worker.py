@@ -45,6 +45,7 @@ from service.health import Check, Readiness, readiness
 from service.health_server import serve_health, starlette_routes
 from service.heap import freeze_startup_heap
 from service.invitation_links import InvitationLinks
+from service.language_links import LanguageLinks
 from service.links import LinkSigner
 from service.logging_setup import configure_logging, forward_core_logs
 from service.sandbox import runner_class
@@ -115,7 +116,7 @@ def until_activities(settings: Settings, engine: Engine, transport: Transport) -
         engine,
         transport,
         settings.mail_from,
-        language_url=f"{settings.link_base_url.rstrip('/')}/language",
+        languages=LanguageLinks(settings.secret_key.get_secret_value(), settings.link_base_url),
     )
     return [until.remind, until.expire, until.end_assignment, until.remind_assignment]
 
