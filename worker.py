@@ -4,11 +4,11 @@
 
 Configuration (see docs/operations.md): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and Temporal's
 other envconfig variables; TASK_QUEUE, DATABASE_URL, SMTP_URL, MAIL_OUTBOX_DIR,
-LINK_BASE_URL, SECRET_KEY, DEV_MODE; tuning: WORKER_ACTIVITY_THREADS,
-WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability: METRICS_ADDRESS (host:port of
-/metrics, /healthz and /readyz), WORKER_HEALTH_ADDRESS (host:port of /healthz and /readyz
-alone, for a worker without metrics), LOG_FORMAT (text or json), OTEL_* (traces). Stops
-gracefully on SIGINT/SIGTERM:
+LINK_BASE_URL, SECRET_KEY, DEV_MODE, WEBHOOK_ALLOWED_NETWORKS (R31); tuning:
+WORKER_ACTIVITY_THREADS, WORKER_MAX_CACHED_WORKFLOWS, WORKER_SANDBOX; observability:
+METRICS_ADDRESS (host:port of /metrics, /healthz and /readyz), WORKER_HEALTH_ADDRESS
+(host:port of /healthz and /readyz alone, for a worker without metrics), LOG_FORMAT (text
+or json), OTEL_* (traces). Stops gracefully on SIGINT/SIGTERM:
 polling stops, running activities get a grace period to finish, and anything left is
 retried by the next worker, because every activity is idempotent.
 """
@@ -40,6 +40,7 @@ from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities, PartnerTimerActivities
 from activities.store import RequestStoreActivities
 from activities.webhooks import WebhookActivities
+from models.names import webhook_task_queue
 from models.settings import Settings
 from service.health import Check, Readiness, readiness
 from service.health_server import serve_health, starlette_routes
@@ -48,6 +49,7 @@ from service.invitation_links import InvitationLinks
 from service.language_links import LanguageLinks
 from service.links import LinkSigner
 from service.logging_setup import configure_logging, forward_core_logs
+from service.safe_targets import policy_from
 from service.sandbox import runner_class
 from service.temporal import connect, ensure_search_attributes
 from service.tracing import TracingConfigError, traced_transport
@@ -99,15 +101,23 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         store.decline_request,  # R22
         mail.send_reminder,  # R25
         *partner_activities(settings, engine, transport),
-        *webhook_activities(engine),
+        # Also here, on the main queue, so a wait or POST scheduled there by a dispatcher
+        # from before the webhook queue existed still finishes; new ones go to that queue.
+        *webhook_activities(settings, engine),
         *until_activities(settings, engine, transport),
     ]
 
 
-def webhook_activities(engine: Engine) -> list[Any]:
-    """Signed webhooks (R26): wait for a subscription's events, POST one, give one up."""
-    hooks = WebhookActivities(engine)
+def webhook_activities(settings: Settings, engine: Engine) -> list[Any]:
+    """Signed webhooks (R26, R30) to safe targets (R31): wait for a subscription's events,
+    POST one, give one up. All async: they hold no thread while they wait."""
+    hooks = WebhookActivities(engine, policy_from(settings))
     return [hooks.wait_for_events, hooks.deliver, hooks.give_up]
+
+
+# The webhook worker's slots: each is a coroutine (every webhook activity is async), so
+# the bound is memory, not threads. An idle subscription holds one while it waits.
+WEBHOOK_SLOTS = 10_000
 
 
 def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
@@ -172,15 +182,36 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     return runner_class()(restrictions=restrictions)
 
 
+class Workers:
+    """The task queue's worker and its webhook worker, started and stopped together."""
+
+    def __init__(self, *workers: Worker) -> None:
+        self.workers = workers
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Workers:
+        for worker in self.workers:
+            await self._stack.enter_async_context(worker)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.__aexit__(*exc)  # type: ignore[arg-type]
+
+
 def build_worker(
     client: Client,
     settings: Settings,
     engine: Engine,
     executor: ThreadPoolExecutor,
     interceptors: Sequence[Interceptor] = (),
-) -> Worker:
-    """``interceptors``: the metrics and log-context observer (WorkerTelemetry)."""
-    return Worker(
+) -> Workers:
+    """``interceptors``: the metrics and log-context observer (WorkerTelemetry).
+
+    Two workers on one client: the task queue's, whose activity slots are its threads,
+    and the webhook queue's (``webhook_task_queue``), whose slots are coroutines, so
+    subscriptions waiting for events never take a slot from an e-mail or a grant.
+    """
+    main = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
@@ -192,6 +223,15 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=10),
         interceptors=interceptors,
     )
+    hooks = Worker(
+        client,
+        task_queue=webhook_task_queue(settings.task_queue),
+        activities=webhook_activities(settings, engine),
+        max_concurrent_activities=WEBHOOK_SLOTS,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        interceptors=interceptors,
+    )
+    return Workers(main, hooks)
 
 
 async def run(settings: Settings) -> None:

@@ -1,6 +1,7 @@
-"""Webhook subscriptions over HTTP (R26, docs/audit.md): subscribe a URL to a shop's or a
-BC's changes, list, remove, read the delivery log, replay one event. The CLI's ``webhook
-add|list|remove|deliveries|replay``, over the same service (service/webhooks.py).
+"""Webhook subscriptions over HTTP (R26, R30, R31; docs/webhooks.md): subscribe a URL to a
+shop's or a BC's changes, list, remove, read the delivery log, replay one event, rotate
+the signing secret. The CLI's ``webhook add|list|remove|deliveries|replay|rotate-secret``,
+over the same service (service/webhooks.py).
 
 These are ops calls with no acting user: what they record names the token,
 ``api:<token name>`` (the CLI records ``ops``)."""
@@ -22,7 +23,8 @@ from models.errors import ErrorCode as E
 from models.fields import DbId
 from service import webhooks
 from service.audit import pick_scope
-from service.webhooks import AddedSubscription, DeliveryView, SubscriptionView
+from service.safe_targets import policy_from
+from service.webhooks import AddedSubscription, DeliveryView, RotatedSecret, SubscriptionView
 
 router = APIRouter(tags=["webhooks"])
 
@@ -44,12 +46,28 @@ class NewSubscription(Body):
     shop_code: ShopCode | None = Field(default=None, description="Send this shop's changes.")
     bc_id: DbId | None = Field(default=None, description="Send this BC's changes.")
     url: str = Field(
-        min_length=1, max_length=2000, description="Where to POST the events (http or https)."
+        min_length=1,
+        max_length=2000,
+        description="Where to POST the events: a public https address (R31); http and "
+        "internal addresses only in networks the operator allowed (WEBHOOK_ALLOWED_NETWORKS).",
     )
     secret: str | None = Field(
         default=None,
         max_length=200,
-        description="The signing secret (16-200 characters); left out, a random one is made.",
+        description="The signing secret, whsec_ and 24-64 bytes in base64 (Standard "
+        "Webhooks); left out, a random one is made.",
+    )
+
+
+class NewSecret(Body):
+    overlap_hours: float = Field(
+        default=24.0,
+        description="How long the previous secret keeps signing beside the new one (0-720).",
+    )
+    secret: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The new secret (whsec_...); left out, a random one is made.",
     )
 
 
@@ -86,6 +104,7 @@ async def add_webhook(
         url=body.url,
         secret=body.secret,
         by=actor_of(caller),
+        targets=policy_from(state.settings),
     )
     response.headers["Location"] = f"/api/v1/webhooks/{added.id}"
     return added
@@ -154,11 +173,31 @@ async def webhook_deliveries(
 async def replay_delivery(
     subscription_id: SubscriptionId,
     event_id: EventId,
-    _caller: Actor,
+    caller: Actor,
     store: Store,
     response: Response,
 ) -> ReplayAccepted:
-    entry = await to_thread.run_sync(webhooks.replay, store, subscription_id, event_id)
+    by = actor_of(caller)
+    entry = await to_thread.run_sync(webhooks.replay, store, subscription_id, event_id, by)
     status_url = f"/api/v1/webhooks/{subscription_id.strip()}/deliveries"
     response.headers["Location"] = status_url
     return ReplayAccepted(**entry.model_dump(), status_url=status_url)
+
+
+@router.post(
+    "/webhooks/{subscription_id}/rotate-secret",
+    response_model=RotatedSecret,
+    responses=documented(*ACTING_KEYED, E.UNKNOWN_WEBHOOK, E.WEBHOOK_REMOVED),
+    summary="A new signing secret, shown once; the previous one signs beside it for a while",
+)
+async def rotate_secret(
+    subscription_id: SubscriptionId, body: NewSecret, caller: Actor, store: Store
+) -> RotatedSecret:
+    by = actor_of(caller)
+
+    def rotate() -> RotatedSecret:
+        return webhooks.rotate_secret(
+            store, subscription_id, by=by, overlap_hours=body.overlap_hours, secret=body.secret
+        )
+
+    return await to_thread.run_sync(rotate)

@@ -1,6 +1,7 @@
-"""``webhook add|list|remove|deliveries|replay``: signed webhooks of a shop's or a BC's
-changes (R26, docs/audit.md). Only ``add`` needs Temporal (it starts the dispatcher);
-removal and replays go through the store, which the dispatcher reads."""
+"""``webhook add|list|remove|deliveries|replay|rotate-secret``: signed webhooks of a
+shop's or a BC's changes (R26, R30, R31; docs/webhooks.md). Only ``add`` needs Temporal
+(it starts the dispatcher); removal, replays and rotation go through the store, which the
+dispatcher reads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cli.context import Context, command
 from cli.params import DB_ID
 from service import webhooks
 from service.audit import pick_scope
+from service.safe_targets import policy_from
 
 
 async def _connect(ctx: Context) -> Client:
@@ -26,11 +28,16 @@ def webhook() -> None:
 @webhook.command("add")
 @click.option("--shop-code", help="Send the changes about this shop.")
 @click.option("--bc", "bc_id", type=DB_ID, help="Send the changes about this Business Center.")
-@click.option("--url", required=True, help="Where to POST the events (http:// or https://).")
+@click.option(
+    "--url",
+    required=True,
+    help="Where to POST the events: a public https:// address (R31); http:// and internal "
+    "addresses only in networks WEBHOOK_ALLOWED_NETWORKS allows (or loopback with DEV_MODE).",
+)
 @click.option(
     "--secret",
-    help="The signing secret (16-200 characters); left out, a random one is made. Shown "
-    "once, here.",
+    help="The signing secret, whsec_ and 24-64 bytes in base64 (Standard Webhooks); left "
+    "out, a random one is made. Shown once, here.",
 )
 @command
 async def add(
@@ -45,6 +52,7 @@ async def add(
         url=url,
         secret=secret,
         by=webhooks.OPS,
+        targets=policy_from(ctx.settings),
     )
     ctx.emit(
         added.model_dump(),
@@ -95,8 +103,39 @@ def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
 @command
 def replay(ctx: Context, subscription_id: str, event_id: str) -> None:
     """Send one logged event again, with the same event id."""
-    entry = webhooks.replay(ctx.engine, subscription_id, event_id)
+    entry = webhooks.replay(ctx.engine, subscription_id, event_id, webhooks.OPS)
     ctx.emit(entry.model_dump(), f"{entry.event_id} will be sent again.")
+
+
+@webhook.command("rotate-secret")
+@click.argument("subscription_id")
+@click.option(
+    "--overlap-hours",
+    type=float,
+    default=24.0,
+    show_default=True,
+    help="How long the previous secret keeps signing beside the new one (0-720), so "
+    "receivers switch without missing an event.",
+)
+@click.option("--secret", help="The new secret (whsec_...); left out, a random one is made.")
+@command
+def rotate_secret(
+    ctx: Context, subscription_id: str, overlap_hours: float, secret: str | None
+) -> None:
+    """Give the subscription a new signing secret; prints it once."""
+    rotated = webhooks.rotate_secret(
+        ctx.engine, subscription_id, by=webhooks.OPS, overlap_hours=overlap_hours, secret=secret
+    )
+    until = rotated.previous_secret_until
+    ctx.emit(
+        rotated.model_dump(),
+        f"New signing secret of {rotated.id} (shown once): {rotated.secret}\n"
+        + (
+            f"The previous secret also signs until {until}."
+            if until
+            else "The previous secret no longer signs."
+        ),
+    )
 
 
 COMMANDS = [webhook]

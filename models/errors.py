@@ -59,7 +59,7 @@ class ErrorCode(StrEnum):
     AUDIT_LINES_MISSING = "audit_lines_missing"
     AUDIT_STORE_MISMATCH = "audit_store_mismatch"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
-    # Webhook subscriptions (R26, docs/audit.md).
+    # Webhook subscriptions (R26, docs/webhooks.md).
     UNKNOWN_WEBHOOK = "unknown_webhook"
     UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"
     WEBHOOK_REMOVED = "webhook_removed"

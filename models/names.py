@@ -144,6 +144,13 @@ def webhook_dispatcher_id(subscription_id: str) -> str:
     return f"webhook-dispatcher:{subscription_id}"
 
 
+def webhook_task_queue(task_queue: str) -> str:
+    """Where the dispatchers' activities run: a queue of their own, served by a worker
+    whose slots are coroutines, so idle subscriptions never hold the slots that e-mails
+    and grants need (worker.py)."""
+    return f"{task_queue}-webhooks"
+
+
 # --- bulk requests (R24) -------------------------------------------------------------
 
 

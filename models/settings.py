@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         description="Ops API calls one token may make per minute, counted in the store across "
         "link-handler processes; more get 429 with Retry-After (docs/api.md)",
     )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="CIDR networks, comma-separated, where webhook receivers may be even "
+        "though internal (loopback, private, link-local...), http included; empty: none. "
+        "Everywhere else R31 allows only public https receivers (docs/webhooks.md)",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="text for people, json (one object per line) for pipelines"
     )
@@ -124,6 +130,14 @@ class Settings(BaseSettings):
                 name = (info.field_name or "address").upper()
                 raise ValueError(f"{name} must be host:port, not {value!r}")
         return value or None
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from service.safe_targets import parse_networks  # stdlib only; no import cycle
+
+        parse_networks(value)
+        return value
 
     @field_validator("request_reminder_days")
     @classmethod

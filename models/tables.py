@@ -491,10 +491,12 @@ class AuditChainHead(SQLModel, table=True):
 
 
 class WebhookSubscription(SQLModel, table=True):
-    """A receiver of one shop's or one BC's changes as signed webhooks (R26,
-    docs/audit.md). ``start_seq``: the audit chain's head when it was added; it gets the
-    changes after that. ``secret`` signs; it must be readable to sign, so it is stored as
-    given (the database is as sensitive as SECRET_KEY). Removing sets ``removed_at``."""
+    """A receiver of one shop's or one BC's changes as signed webhooks (R26, R30,
+    docs/webhooks.md). ``start_seq``: the audit chain's head when it was added; it gets the
+    changes after that. ``secret`` (``whsec_<base64>``, Standard Webhooks) signs; it must
+    be readable to sign, so it is stored as given (the database is as sensitive as
+    SECRET_KEY). After a rotation ``previous_secret`` signs too, until
+    ``previous_secret_until``. Removing sets ``removed_at``."""
 
     __tablename__ = "webhook_subscription"
 
@@ -502,7 +504,9 @@ class WebhookSubscription(SQLModel, table=True):
     shop_code: str | None = Field(default=None, max_length=64)
     bc_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     url: str = Field(max_length=2000)
-    secret: str = Field(max_length=200)
+    secret: str = Field(max_length=400)
+    previous_secret: str | None = Field(default=None, max_length=400)
+    previous_secret_until: datetime | None = None
     start_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_by: str = Field(max_length=320)
     created_at: datetime = Field(default_factory=utcnow)

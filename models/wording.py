@@ -190,7 +190,7 @@ CATALOGUE: dict[str, str] = {
         "trying again."
     ),
     "service_unavailable.failed": "The request failed: {error}",
-    # --- audit and webhooks (R26, R27; docs/audit.md) -------------------------------------
+    # --- audit and webhooks (R26, R27; docs/audit.md, docs/webhooks.md) -------------------
     "audit_not_an_export": "Line {line} is not the header of an audit export.",
     "audit_line_altered": "Line {line} was altered: its content does not match its hash.",
     "audit_line_out_of_chain": (

@@ -1,9 +1,11 @@
-"""Webhook subscriptions (R26, docs/audit.md) for the CLI and the API alike: the checks,
-the writes, starting a subscription's dispatcher workflow, and the public views."""
+"""Webhook subscriptions (R26, R30, R31; docs/webhooks.md) for the CLI and the API alike:
+the checks (a target R31 refuses is ``invalid_input`` naming the rule), the writes,
+starting a subscription's dispatcher workflow, secret rotation, and the public views."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from anyio import to_thread
@@ -12,9 +14,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from models.errors import ErrorCode, Refusal
 from models.names import WebhookWorkflowType, webhook_dispatcher_id
 from models.tables import WebhookDelivery, WebhookSubscription
 from models.webhook_messages import DispatchInput, DispatchResult
+from service.safe_targets import TargetPolicy, TargetRefused
 from store import webhooks
 from store.audit_export import Scope
 from store.db import read_session, write_session
@@ -34,8 +38,19 @@ class SubscriptionView(BaseModel):
 
 
 class AddedSubscription(SubscriptionView):
-    secret: str = Field(description="The signing secret: shown this once, never again.")
+    secret: str = Field(
+        description="The signing secret (whsec_<base64>, Standard Webhooks): shown this "
+        "once, never again."
+    )
     workflow_id: str = Field(description="The subscription's dispatcher workflow.")
+
+
+class RotatedSecret(SubscriptionView):
+    secret: str = Field(description="The new signing secret: shown this once, never again.")
+    previous_secret_until: str | None = Field(
+        description="Until then every event carries two signatures, by the new secret and "
+        "the previous one; null: the previous secret stopped signing at once."
+    )
 
 
 class DeliveryView(BaseModel):
@@ -91,6 +106,14 @@ async def start_dispatcher(
     return workflow_id
 
 
+def check_target(targets: TargetPolicy, url: str) -> None:
+    """R31 at subscription: where the URL leads, resolved now (blocking)."""
+    try:
+        targets.check(url)
+    except TargetRefused as refused:
+        raise Refusal(ErrorCode.INVALID_INPUT, f"--url: {refused}.", field="url") from None
+
+
 async def add_subscription(
     engine: Engine,
     connect: Callable[[], Awaitable[Client]],
@@ -100,13 +123,16 @@ async def add_subscription(
     url: str,
     secret: str | None,
     by: str,
+    targets: TargetPolicy,
 ) -> AddedSubscription:
     """Check, connect to Temporal, write, then start the dispatcher: no subscription is
-    written while Temporal is out of reach, and none without its dispatcher started."""
+    written while Temporal is out of reach, and none without its dispatcher started.
+    Every delivery checks the target again (activities/webhooks.py)."""
 
     def check() -> None:
         with read_session(engine) as session:
-            webhooks.check_subscription(session, scope=scope, url=url, secret=secret)
+            checked = webhooks.check_subscription(session, scope=scope, url=url, secret=secret)
+        check_target(targets, checked)
 
     def write() -> WebhookSubscription:
         with write_session(engine) as session:
@@ -146,7 +172,34 @@ def deliveries(engine: Engine, subscription_id: str, limit: int = 100) -> list[D
         return [delivery_view(e) for e in webhooks.deliveries(session, subscription_id, limit)]
 
 
-def replay(engine: Engine, subscription_id: str, event_id: str) -> DeliveryView:
+def replay(engine: Engine, subscription_id: str, event_id: str, by: str) -> DeliveryView:
     """Mark one logged event to be sent again, with the same id."""
     with write_session(engine) as session:
-        return delivery_view(webhooks.ask_replay(session, subscription_id, event_id))
+        return delivery_view(webhooks.ask_replay(session, subscription_id, event_id, by))
+
+
+def rotate_secret(
+    engine: Engine, subscription_id: str, *, by: str, overlap_hours: float, secret: str | None
+) -> RotatedSecret:
+    """A new signing secret; the previous one signs beside it for ``overlap_hours``."""
+    limit = webhooks.MAX_OVERLAP / timedelta(hours=1)
+    if not 0 <= overlap_hours <= limit:  # NaN too
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"--overlap-hours must be from 0 to {limit:g}.",
+            field="overlap_hours",
+        )
+    with write_session(engine) as session:
+        sub = webhooks.rotate_secret(
+            session,
+            subscription_id,
+            by=by,
+            overlap=timedelta(hours=overlap_hours),
+            secret=secret,
+        )
+        until = sub.previous_secret_until
+        return RotatedSecret(
+            **subscription_view(sub).model_dump(),
+            secret=sub.secret,
+            previous_secret_until=until.isoformat() if until else None,
+        )

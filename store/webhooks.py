@@ -1,20 +1,27 @@
-"""Webhook subscriptions, their events and their delivery log (R26, docs/audit.md).
+"""Webhook subscriptions, their events and their delivery log (R26, R30, docs/webhooks.md).
 
 Events are the audit rows (R21) of a subscription's scope (a shop or a BC, the same scopes
 as the audit export) whose entity is a request, grant or share, assignment, invitation or
 removal. An event's id is its place in the audit chain (``evt_<seq>``), so every attempt
 and every replay of one change carries the same id, and a receiver recognises repeats.
+
+Signatures follow Standard Webhooks (standardwebhooks.com): the ``webhook-id``,
+``webhook-timestamp`` and ``webhook-signature`` headers, ``v1,<base64 HMAC-SHA256>`` over
+``<id>.<timestamp>.<body>``, keyed by the bytes behind a ``whsec_<base64>`` secret. During
+a rotation's overlap the header carries two signatures, new and previous, space-separated,
+so receivers verify with either secret.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 import secrets
-import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,8 +41,13 @@ EVENT_ENTITIES = (
     "invitation",
     "access_removal",
 )
-SIGNATURE_HEADER = "Shop-Access-Signature"
-EVENT_ID_HEADER = "Shop-Access-Event-Id"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+SECRET_PREFIX = "whsec_"
+# Standard Webhooks' advice for a secret's key: 24 to 64 random bytes. Ours are 32.
+SECRET_BYTES = (24, 64)
+MAX_OVERLAP = timedelta(days=30)
 PENDING, DELIVERED, FAILED, REPLAY = "pending", "delivered", "failed", "replay"
 
 
@@ -44,15 +56,49 @@ def event_id(seq: int) -> str:
 
 
 def _check_url(url: str) -> str:
+    """The URL's form only; R31's check of where it leads needs the resolver and the
+    settings, so service/webhooks.py makes it (service/safe_targets.py)."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise Refusal(
             ErrorCode.INVALID_INPUT,
-            "--url must be an http:// or https:// address with a host.",
+            "--url must be an https:// (or, where allowed, http://) address with a host.",
             field="url",
         )
     return url
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key behind a ``whsec_<base64>`` secret; ValueError if it is not one."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("not a whsec_ secret")
+    try:
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise ValueError("not base64 after whsec_") from None
+
+
+def check_secret(secret: str) -> str:
+    """A secret given by ops: ``whsec_`` and 24 to 64 bytes in base64 (Standard Webhooks)."""
+    secret = secret.strip()
+    try:
+        size = len(secret_key(secret))
+    except ValueError:
+        size = 0
+    low, high = SECRET_BYTES
+    if not low <= size <= high:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"--secret must be whsec_ followed by {low} to {high} random bytes in base64, as "
+            "Standard Webhooks secrets are (or leave it out to get a random one).",
+            field="secret",
+        )
+    return secret
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def check_subscription(
@@ -60,12 +106,8 @@ def check_subscription(
 ) -> str:
     """Refuse a bad URL or secret, or an unknown shop or BC; the URL as it will be kept."""
     url = _check_url(url)
-    if secret is not None and not 16 <= len(secret) <= 200:
-        raise Refusal(
-            ErrorCode.INVALID_INPUT,
-            "--secret must be 16 to 200 characters (or leave it out to get a random one).",
-            field="secret",
-        )
+    if secret is not None:
+        check_secret(secret)
     scope_filter(session, scope)  # refuses an unknown shop or BC
     return url
 
@@ -81,7 +123,7 @@ def add_subscription(
         shop_code=scope.shop_code,
         bc_id=scope.bc_id,
         url=url,
-        secret=secret or "whsec_" + secrets.token_urlsafe(32),
+        secret=secret.strip() if secret else new_secret(),
         start_seq=head.seq if head else 0,
         created_by=created_by,
     )
@@ -182,11 +224,66 @@ def event_row(session: Session, seq: int) -> AuditEvent:
     return row
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The signature header's value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``."""
-    t = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
+def signing_secrets(sub: WebhookSubscription, now: datetime | None = None) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during a
+    rotation's overlap."""
+    until = sub.previous_secret_until
+    if sub.previous_secret and until is not None and (now or utcnow()) < until:
+        return [sub.secret, sub.previous_secret]
+    return [sub.secret]
+
+
+def sign(keys: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64>`` per secret, space-separated."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(secret_key(k), signed, hashlib.sha256).digest()).decode()
+        for k in keys
+    )
+
+
+def signed_headers(
+    keys: list[str], msg_id: str, body: bytes, timestamp: int
+) -> list[tuple[str, str]]:
+    """The three Standard Webhooks headers of one attempt."""
+    return [
+        (ID_HEADER, msg_id),
+        (TIMESTAMP_HEADER, str(timestamp)),
+        (SIGNATURE_HEADER, sign(keys, msg_id, timestamp, body)),
+    ]
+
+
+def rotate_secret(
+    session: Session, subscription_id: str, *, by: str, overlap: timedelta, secret: str | None
+) -> WebhookSubscription:
+    """A new signing secret; the current one keeps signing beside it for ``overlap``, so
+    receivers can switch without missing an event. Only two at a time: rotating again
+    during an overlap ends the older one."""
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise Refusal(
+            ErrorCode.INVALID_INPUT,
+            f"--overlap-hours must be from 0 to {MAX_OVERLAP / timedelta(hours=1):g}.",
+            field="overlap_hours",
+        )
+    new = check_secret(secret) if secret is not None else new_secret()
+    sub = require_subscription(session, subscription_id)
+    session.refresh(sub, with_for_update=True)
+    if sub.removed_at is not None:
+        raise Refusal(ErrorCode.WEBHOOK_REMOVED, None, subscription_id=sub.id)
+    until = utcnow() + overlap if overlap else None
+    sub.previous_secret = sub.secret if until else None
+    sub.previous_secret_until = until
+    sub.secret = new
+    session.add(sub)
+    audit.record(
+        session,
+        actor=by,
+        entity="webhook_subscription",
+        entity_id=sub.id,
+        action="secret_rotated",  # never the secrets themselves
+        overlap_until=canonical_time(until) if until else None,
+    )
+    return sub
 
 
 def record_attempt(
@@ -228,8 +325,12 @@ def give_up(session: Session, subscription_id: str, seq: int, reason: str) -> No
         session.add(entry)
 
 
-def ask_replay(session: Session, subscription_id: str, event: str) -> WebhookDelivery:
-    """Send one logged event again, with the same id (for a receiver that lost it)."""
+def ask_replay(
+    session: Session, subscription_id: str, event: str, by: str = "ops"
+) -> WebhookDelivery:
+    """Send one logged event again, with the same id (for a receiver that lost it).
+    Audited like every change (R21); the audit row also moves the chain's head, which is
+    what wakes the subscription's waiting dispatcher (activities/webhooks.py)."""
     sub = require_subscription(session, subscription_id)
     raw = event.strip().removeprefix("evt_")
     entry = (
@@ -245,6 +346,14 @@ def ask_replay(session: Session, subscription_id: str, event: str) -> WebhookDel
         raise Refusal(ErrorCode.WEBHOOK_REMOVED, None, subscription_id=sub.id)
     entry.status = REPLAY
     session.add(entry)
+    audit.record(
+        session,
+        actor=by,
+        entity="webhook_subscription",
+        entity_id=sub.id,
+        action="replay_asked",
+        event_id=entry.event_id,
+    )
     return entry
 
 

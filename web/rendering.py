@@ -83,17 +83,22 @@ def page(
     status_code: int = 200,
     *,
     headers: dict[str, str] | None = None,
+    here: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
     language = locale.current()
-    html = environment(language).get_template(template).render(here=locale.here(), **context)
+    where = here if here is not None else locale.here()
+    html = environment(language).get_template(template).render(here=where, **context)
     return HTMLResponse(
         html, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
     )
 
 
 def error_page(status_code: int, title: str, message: str, *, hint: str = "") -> HTMLResponse:
-    return page("error.html", status_code, title=title, message=message, hint=hint)
+    # The switcher comes back home, not to the refused address: an error page must be the
+    # same whatever was asked (R13: an altered link learns nothing), and a token in the
+    # address stays out of the page.
+    return page("error.html", status_code, title=title, message=message, hint=hint, here="/")
 
 
 def said(refusal: Refusal) -> str:

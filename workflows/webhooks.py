@@ -1,12 +1,15 @@
 """Delivering one subscription's events (R26): ``WebhookDispatcher``.
 
 One workflow per subscription (id ``webhook-dispatcher:<subscription id>``), started when
-the subscription is added. It loops: wait for the scope's next events (an activity that
-returns when the audit chain grows, or after ``max_wait_s`` with nothing), then POST them
-one at a time in chain order, so events of one entity (and of the whole scope) arrive in
-the order they happened. A POST that fails is retried with exponential backoff (from
-``first_retry_s``, doubling, at most an hour apart) for ``give_up_after_s`` (3 days); then
-the event is logged ``failed`` and the next one goes. Replays asked through the store
+the subscription is added. Its activities run on the webhook task queue
+(``webhook_task_queue``: its own worker and slots), so however many subscriptions wait,
+the e-mails and grants on the main queue never wait behind them. It loops: wait for the
+scope's next events (an activity that returns when the audit chain grows, or after
+``max_wait_s`` with nothing), then POST them one at a time in chain order, so events of
+one entity (and of the whole scope) arrive in the order they happened. A POST that fails
+is retried with exponential backoff (from ``first_retry_s``, doubling, at most an hour
+apart) for ``give_up_after_s`` (3 days); then the event is logged ``failed`` and the next
+one goes. Replays asked through the store
 (``webhook replay``) are sent before new events, with their original event id.
 
 At-least-once: the cursor moves only after a POST was accepted, so a worker that dies
@@ -27,7 +30,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.webhooks import WebhookActivities
-    from models.names import WebhookWorkflowType
+    from models.names import WebhookWorkflowType, webhook_task_queue
     from models.webhook_messages import (
         Delivered,
         DeliverEvent,
@@ -44,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
 class WebhookDispatcherWorkflow:
     @workflow.run
     async def run(self, input: DispatchInput) -> DispatchResult:
+        self._queue = webhook_task_queue(workflow.info().task_queue)
         delivered = 0
         after = input.after_seq
         while True:
@@ -55,6 +59,7 @@ class WebhookDispatcherWorkflow:
                     max_wait_s=input.max_wait_s,
                 ),
                 start_to_close_timeout=timedelta(seconds=input.max_wait_s + 30),
+                task_queue=self._queue,
                 **presets.WEBHOOK_WAIT,
             )
             if batch.removed:
@@ -77,6 +82,7 @@ class WebhookDispatcherWorkflow:
             done: Delivered = await workflow.execute_activity_method(
                 WebhookActivities.deliver,
                 DeliverEvent(subscription_id=input.subscription_id, seq=seq),
+                task_queue=self._queue,
                 start_to_close_timeout=presets.WEBHOOK_POST_TIMEOUT,
                 schedule_to_close_timeout=timedelta(seconds=input.give_up_after_s),
                 retry_policy=RetryPolicy(
@@ -90,6 +96,7 @@ class WebhookDispatcherWorkflow:
             await workflow.execute_activity_method(
                 WebhookActivities.give_up,
                 GiveUpEvent(subscription_id=input.subscription_id, seq=seq, reason=reason),
+                task_queue=self._queue,
                 **presets.STORE,
             )
             return False

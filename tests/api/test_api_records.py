@@ -109,7 +109,11 @@ async def test_r26_subscribe_deliver_replay_and_remove_over_http(
     assert twice.json()["removed_at"] == removed.json()["removed_at"]  # once is enough
 
     # An ops call names no user: the trail names the token (its name is "ops robot").
-    assert actors_of(demo, sub["id"]) == [("added", "api:ops robot"), ("removed", "api:ops robot")]
+    assert actors_of(demo, sub["id"]) == [
+        ("added", "api:ops robot"),
+        ("replay_asked", "api:ops robot"),
+        ("removed", "api:ops robot"),
+    ]
 
     before = moved(demo)
     late = await api.post(f"/webhooks/{sub['id']}/deliveries/{first}/replay")
@@ -133,8 +137,10 @@ async def test_r26_subscribe_deliver_replay_and_remove_over_http(
             {"shop_code": S1_SHOP, "url": "https://crm.example/h", "secret": "short"},
             400,
             "invalid_input",
-            "16 to 200",
+            "24 to 64",
         ),
+        # R31: an internal address, in a spelling of its own; refused before any traffic.
+        ({"shop_code": S1_SHOP, "url": "https://0x0a000005/h"}, 400, "invalid_input", "R31"),
         ({"shop_code": "NOPE", "url": "https://crm.example/h"}, 404, "unknown_shop_code", "code"),
         ({"bc_id": 42, "url": "https://crm.example/h"}, 404, "unknown_bc", "42"),
         ({"shop_code": S1_SHOP, "url": "https://x.example", "as": ANA}, 400, "invalid_input", "as"),

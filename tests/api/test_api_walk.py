@@ -4,8 +4,9 @@ handler, receive the next webhook, export and verify the shop's audit (R26, R27)
 
 Each step is the walk's: the token from ``starter.py api-token create`` (a real
 subprocess), calls over HTTP to the link handler's app, a real HTTP receiver on loopback
-checking signatures as docs/audit.md's example does, the seller's personal approval page,
-and ``starter.py audit verify`` on the file the API exported.
+verifying signatures with the Standard Webhooks library as docs/webhooks.md shows, the
+seller's personal approval page, and ``starter.py audit verify`` on the file the API
+exported.
 """
 
 from __future__ import annotations
@@ -82,10 +83,10 @@ async def received(inbox: Inbox, secret: str, kind: str, request_id: str) -> dic
     found = await wait_until(lambda: inbox.event(kind, request_id), what=f"the {kind} webhook")
     assert found is not None
     headers, body = found
-    assert signature_ok(secret, headers["shop-access-signature"], body)
-    assert not signature_ok("another-secret-0123456789", headers["shop-access-signature"], body)
+    assert signature_ok(secret, headers, body)
+    assert not signature_ok("whsec_" + "b3RoZXItc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWY=", headers, body)
     event: dict[str, Any] = json.loads(body)
-    assert headers["shop-access-event-id"] == event["id"]
+    assert headers["webhook-id"] == event["id"]
     return event
 
 

@@ -164,7 +164,8 @@ async def test_r12_s4_shows_no_approve_control_names_the_admin_and_refuses_a_for
 ) -> None:
     sub = await submit(service, S4_SHOP)
     link = personal_path(settings, sub.request_id, KIM)
-    page = await http.get(link)
+    english = {"Accept-Language": "en"}  # the S4 shop is in Thailand: Thai by default (R28)
+    page = await http.get(link, headers=english)
     assert page.status_code == 200 and 'data-scenario="S4"' in page.text
     assert f'action="{link}"' not in page.text  # no approve form, only "Manage partners"
     assert "bo@brand-member.com" in page.text and "Kim&#39;s Company BC" in page.text
@@ -174,7 +175,7 @@ async def test_r12_s4_shows_no_approve_control_names_the_admin_and_refuses_a_for
     forged = FormTokens(settings.secret_key.get_secret_value()).issue(
         "approve", request_id=sub.request_id, email=KIM
     )
-    refused = await http.post(link, data={"csrf": forged})
+    refused = await http.post(link, data={"csrf": forged}, headers=english)
     assert refused.status_code == 403
     assert "admin access" in refused.text and "bo@brand-member.com" in refused.text
     assert snapshot(demo) == before

@@ -133,8 +133,11 @@ async def test_r22_a_team_member_who_cannot_approve_s4_may_still_decline(
     """S4: a standard member of their BC cannot approve, but is on the shop's team (R13)."""
     sub = await submit(service, S4_SHOP)
     link = personal_path(settings, sub.request_id, KIM)
-    page = await http.get(link)
+    english = {"Accept-Language": "en"}  # the S4 shop is in Thailand: Thai by default (R28)
+    page = await http.get(link, headers=english)
     assert 'data-scenario="S4"' in page.text
-    done = await http.post(f"{link}/decline", data={"csrf": csrf_in(page.text, "decline")})
+    done = await http.post(
+        f"{link}/decline", data={"csrf": csrf_in(page.text, "decline")}, headers=english
+    )
     assert done.status_code == 200 and "You declined this request" in done.text
     assert status_of(demo, sub.request_id).status is RequestStatus.DECLINED
