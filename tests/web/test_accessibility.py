@@ -6,9 +6,10 @@ language's own text, and Thai and Chinese, written without spaces between words,
 inside 390 px. Each page is screenshotted in each language at both sizes
 (test-artifacts/screenshots/a11y-<lang>-<page>-<size>.png).
 
-The full matrix (every page x 6 languages x 2 sizes) runs under ``--deep`` (or
-DEEP_TESTS=1); a plain run checks the approval pages in every language and the other
-pages in English and Thai (docs/testing.md, "Languages in the browser tests").
+The full matrix (every page and state x 6 languages x 2 sizes) runs under ``--deep`` (or
+DEEP_TESTS=1); a plain run checks every page and state in English and Thai, and the four
+approval pages (S1-S4) in the other languages (docs/testing.md, "Languages in the browser
+tests").
 
 The pages are reached as a seller reaches them (links, buttons, forms); the states are the
 four scenarios (R12), refusals, the personal-link request (R7), the outcomes (approved,
@@ -209,10 +210,32 @@ async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) ->
     await close_partner_workflows(client, demo)
 
 
+async def test_r29_the_four_approval_pages_pass_axe_in_every_language(
+    live_server: LiveServer, tab: Any, service: RequestService, settings: Settings,
+    lang: str, request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    """What a plain run checks in the languages the whole tour leaves to --deep: the page
+    each scenario's seller first sees (R12 S1-S4), at both sizes."""
+    if lang in EVERY_RUN or deep_run(request):
+        pytest.skip(f"{lang}: the whole tour below checks these pages")
+    audit = Audit(tab, lang)
+    url = live_server.url
+    for name, shop, seller in (
+        ("s1-approve", S1_SHOP, OLI), ("s2-approve", S2_SHOP, NIA),
+        ("s3-approve", S3_SHOP, RAJ), ("s4-needs-admin", S4_SHOP, KIM),
+    ):  # fmt: skip
+        sub = await submit(service, shop)
+        await tab.goto(url + personal_path(settings, sub.request_id, seller))
+        await audit.check(name)
+    audit.assert_clean(["s1-approve", "s2-approve", "s3-approve", "s4-needs-admin"])
+
+
 async def test_r29_approval_pages_and_their_states_pass_axe_at_both_sizes(
     live_server: LiveServer, tab: Any, service: RequestService, settings: Settings,
-    lang: str, words: Words,
+    lang: str, words: Words, request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
+    if lang not in EVERY_RUN and not deep_run(request):
+        pytest.skip(f"{lang}: the four approval pages above; the whole tour under --deep")
     audit = Audit(tab, lang)
     url = live_server.url
 
@@ -310,6 +333,9 @@ async def test_r29_partner_management_and_removal_pass_axe_at_both_sizes(
     await audit.check("home")
     await tab.goto(url + "/partners")
     await audit.check("signed-in-needed")
+    # The switcher on its own page, as an e-mail's language link opens it (R28).
+    await tab.goto(url + "/language")
+    await audit.check("language")
 
     request_id = await approved_partner(
         service, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI
@@ -362,8 +388,9 @@ async def test_r29_partner_management_and_removal_pass_axe_at_both_sizes(
     await audit.check("partners-s4")
 
     audit.assert_clean([
-        "home", "signed-in-needed", "partners", "until-refused", "partners-with-end-date",
-        "removal-preview", "removed", "revoked", "home-signed-in", "signed-out", "partners-s4",
+        "home", "signed-in-needed", "language", "partners", "until-refused",
+        "partners-with-end-date", "removal-preview", "removed", "revoked", "home-signed-in",
+        "signed-out", "partners-s4",
     ])  # fmt: skip
 
 
