@@ -5,13 +5,14 @@ Vietnamese sentence."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from activities import emails
 from activities.mailer import PERMISSION_LABELS
 from models.enums import Permission
 
 ENDS = datetime(2027, 2, 1, 17, 0, tzinfo=UTC)  # 2 Feb 2027, 00:00 in Bangkok
-SHOP_OF_BC = {
+SHOP_OF_BC: dict[str, Any] = {
     "recipient_name": "Kim", "bc_name": "Thai Brand BC", "bc_id": 4, "shop_name": "Thai Shop",
     "shop_code": "THMEMBER04",
 }  # fmt: skip

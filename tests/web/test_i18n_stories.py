@@ -102,7 +102,8 @@ async def test_r28_s2_declined_in_vietnamese_and_approved_in_thai_emails_in_each
     mail = new_mail(settings, seen)
     assert [m["To"] for m in mail] == [ANA], "the requester is told, nobody else"
     assert_in_language(mail[0], "th", DECLINED, shop_name=S2_NAME, bc_name=AGENCY_NAME)
-    assert "Chưa phải lúc này" in mail[0].get_body(preferencelist=("plain",)).get_content()
+    text = mail[0].get_body(preferencelist=("plain",))
+    assert text is not None and "Chưa phải lúc này" in text.get_content()
 
     # Nia reads Thai and approves Sub-agency's request, naming a new BC (S2).
     approved = await submit(service, S2_SHOP, bc_id=SUBAGENCY, by=LEE)
