@@ -193,3 +193,44 @@ async def test_r28_thai_browser_approves_s1_and_a_switched_language_sticks(
     (asks,) = await mail_to(settings, seen, OLI)
     assert_in_language(asks, "th", ASKS, bc_name=AGENCY_NAME, shop_name=S1_NAME)
     assert str(asks["Subject"]) != ASKS % {"bc_name": AGENCY_NAME, "shop_name": S1_NAME}
+
+
+async def test_r29_a_thai_reader_approves_s1_and_declines_by_keyboard_alone(
+    live_server: LiveServer, browser: Any, service: RequestService, settings: Settings,
+) -> None:  # fmt: skip
+    """The keyboard walk in Thai (R28 x R29): the skip link, the Approve button and the
+    decline form are reached with Tab and used with Enter, every stop ringed and on screen,
+    whatever the words' lengths."""
+    from tests.web.test_accessibility_keyboard import Walker
+
+    words = Words("th")
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="th-TH")
+    try:
+        walker = Walker(await context.new_page())
+        walker.page.set_default_timeout(15_000)
+        for action in ("approve", "decline"):
+            sub = await submit(service, S1_SHOP, bc_id=SUBAGENCY if action == "decline" else AGENCY,
+                               by=LEE if action == "decline" else ANA)  # fmt: skip
+            await walker.page.goto(live_server.url + personal_path(settings, sub.request_id, OLI))
+            walker.stops = []
+            skip = await walker.press("Tab")
+            assert skip.name == words("Skip to content"), skip
+            await walker.page.keyboard.press("Enter")
+            if action == "approve":
+                await walker.tab_to(words("Approve"))
+                await walker.page.keyboard.press("Enter")
+                await walker.page.get_by_role(
+                    "heading", name=words("Approved"), exact=True
+                ).wait_for()
+            else:
+                await walker.tab_to(words("Reason (optional)").split(" ")[0])
+                await walker.page.keyboard.type("ยังไม่ใช่ตอนนี้")
+                await walker.tab_to(words("Decline"))
+                await walker.page.keyboard.press("Enter")
+                await walker.page.get_by_role(
+                    "heading", name=words("You declined this request")
+                ).wait_for()
+            await in_language(walker.page, "th")
+            await screenshot(walker.page, f"i18n-keyboard-th-{action}")
+    finally:
+        await context.close()
