@@ -23,13 +23,13 @@ from cli import (
     bulk,
     campaigns,
     data,
+    end_date_commands,
     operations,
     partners,
     reads,
     removal,
-    requests,
+    requesting,
     seller,
-    until,
     webhooks,
 )
 from cli.failures import ShopAccessGroup
@@ -47,7 +47,7 @@ def cli() -> None:
 
 for group in (
     data,
-    requests,
+    requesting,
     seller,
     reads,
     partners,
@@ -56,7 +56,7 @@ for group in (
     operations,
     audit,
     webhooks,
-    until,
+    end_date_commands,
     bulk,
     api_tokens,
 ):

@@ -35,33 +35,33 @@ from temporalio.worker.workflow_sandbox import SandboxRestrictions
 from activities.bulk import BulkActivities
 from activities.campaigns import CampaignActivities
 from activities.delivery import Transport, make_transport
-from activities.expiry import ExpiryActivities
+from activities.end_date_activities import EndDateActivities
 from activities.mailer import MailActivities
 from activities.partners import PartnerActivities, PartnerMailActivities, PartnerTimerActivities
 from activities.store import RequestStoreActivities
 from activities.webhooks import WebhookActivities
+from client.invitation_links import InvitationLinks
+from client.language_links import LanguageLinks
+from client.links import LinkSigner
+from client.safe_targets import policy_from
+from client.temporal import connect, ensure_search_attributes
 from models.names import webhook_task_queue
 from models.settings import Settings
-from service.health import Check, Readiness, readiness
-from service.health_server import serve_health, starlette_routes
-from service.heap import freeze_startup_heap
-from service.invitation_links import InvitationLinks
-from service.language_links import LanguageLinks
-from service.links import LinkSigner
-from service.logging_setup import configure_logging, forward_core_logs
-from service.safe_targets import policy_from
-from service.sandbox import runner_class
-from service.temporal import connect, ensure_search_attributes
-from service.tracing import TracingConfigError, traced_transport
-from service.worker_telemetry import WorkerTelemetry
+from runtime.health import Check, Readiness, readiness
+from runtime.health_server import serve_health, starlette_routes
+from runtime.heap import freeze_startup_heap
+from runtime.logging_setup import configure_logging, forward_core_logs
+from runtime.sandbox import runner_class
+from runtime.tracing import TracingConfigError, traced_transport
+from runtime.worker_telemetry import WorkerTelemetry
 from store.db import make_engine
 from store.migrate import SchemaBehind, require_current
-from workflows.access_until import AccessUntilWorkflow, AssignmentUntilWorkflow
+from workflows.access_end import AccessEndWorkflow, AssignmentEndWorkflow
 from workflows.add_my_shop import AddMyShopWorkflow
 from workflows.bulk_request import BulkRequestWorkflow
 from workflows.invitations import MemberInvitationWorkflow, PartnerInvitationWorkflow
 from workflows.removal import RemovePartnerAccessWorkflow
-from workflows.request_access import RequestAccessWorkflow
+from workflows.request_access_to_shop import RequestAccessWorkflow
 from workflows.webhooks import WebhookDispatcherWorkflow
 
 log = logging.getLogger("shop_access.worker")
@@ -76,8 +76,8 @@ WORKFLOWS: list[type] = [
     # Signed webhooks (R26).
     WebhookDispatcherWorkflow,
     # Access until a date (R23).
-    AccessUntilWorkflow,
-    AssignmentUntilWorkflow,
+    AccessEndWorkflow,
+    AssignmentEndWorkflow,
     # Bulk requests (R24).
     BulkRequestWorkflow,
 ]
@@ -86,7 +86,7 @@ WORKFLOWS: list[type] = [
 def activities_for(settings: Settings, engine: Engine) -> list[Any]:
     """Every activity, bound to its injected dependencies."""
     links = LinkSigner(settings.secret_key.get_secret_value(), settings.link_base_url)
-    # A span per SMTP exchange when tracing is on (service/tracing.py).
+    # A span per SMTP exchange when tracing is on (runtime/tracing.py).
     transport = traced_transport(make_transport(settings.smtp_url, settings.mail_outbox_dir))
     store = RequestStoreActivities(engine, links)
     mail = MailActivities(engine, transport, links, settings.mail_from)
@@ -104,7 +104,7 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         # Also here, on the main queue, so a wait or POST scheduled there by a dispatcher
         # from before the webhook queue existed still finishes; new ones go to that queue.
         *webhook_activities(settings, engine),
-        *until_activities(settings, engine, transport),
+        *end_date_activities(settings, engine, transport),
     ]
 
 
@@ -120,15 +120,15 @@ def webhook_activities(settings: Settings, engine: Engine) -> list[Any]:
 WEBHOOK_SLOTS = 10_000
 
 
-def until_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
+def end_date_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
     """R23: the reminder before an end date and the store's decision at it."""
-    until = ExpiryActivities(
+    ends = EndDateActivities(
         engine,
         transport,
         settings.mail_from,
         languages=LanguageLinks(settings.secret_key.get_secret_value(), settings.link_base_url),
     )
-    return [until.remind, until.expire, until.end_assignment, until.remind_assignment]
+    return [ends.remind, ends.end_grant, ends.end_assignment, ends.remind_assignment]
 
 
 def partner_activities(settings: Settings, engine: Engine, transport: Transport) -> list[Any]:
@@ -159,7 +159,7 @@ def bulk_activities(client: Client, settings: Settings, engine: Engine) -> list[
     return [
         BulkActivities(client, engine, settings.task_queue).admit_one,
         # R23: an accepted invitation's shares with an end date get their timers.
-        PartnerTimerActivities(client, settings.task_queue).arm_access_until,
+        PartnerTimerActivities(client, settings.task_queue).arm_access_end,
     ]
 
 
@@ -178,7 +178,7 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
         "pydantic", "pydantic_core", "models"
     )
     # The SDK's sandbox, compiling its code snippets once on a checked SDK version, the
-    # SDK's own runner on others (service/sandbox.py).
+    # SDK's own runner on others (runtime/sandbox.py).
     return runner_class()(restrictions=restrictions)
 
 

@@ -1,7 +1,7 @@
 """The bulk request's one activity: admit one shop code as an ordinary request (R24).
 
 It starts the same request workflow, with the same business-key id, that a single
-``request-access`` starts (service/requests.py), so what it admits is an ordinary request
+``request-access`` starts (client/access_requests.py), so what it admits is an ordinary request
 in every list and in the Temporal UI. It is idempotent on the request id the bulk workflow
 planned: a retry after a worker died finds the row (or the pending request) it made and
 answers "admitted" again instead of asking twice.
@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
 
+from client.access_requests import RequestService
 from models.bulk_messages import BulkAdmit, BulkAdmitOutcome
 from models.errors import ErrorCode, Refusal
 from models.names import BulkActivity
 from models.tables import AccessRequest
-from service.requests import RequestService
 from store.db import read_session
 from store.quota import quota_today
 

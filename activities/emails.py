@@ -4,12 +4,12 @@ jinja2 with autoescape on the HTML templates and StrictUndefined everywhere, so 
 value fails loudly in tests instead of mailing a blank. Stored text reaches a template on
 one line (``one_line``): a name holding a line break cannot fake lines of the text part.
 
-R28: each builder takes the recipient's ``locale`` (service/i18n.py; the mail activities
+R28: each builder takes the recipient's ``locale`` (models/i18n.py; the mail activities
 pick it: their saved choice, else the shop's market or the BC's country) and renders with
 that catalogue through jinja2's i18n extension; the subject is a catalogue message too.
 ``switch_url`` is the page where they change their language, on one line of every e-mail.
 End dates come in as moments and are written here, in the recipient's language and the
-BC's ``timezone`` (Babel, ``service.i18n.when``): a date is wording, so it is made at the edge.
+BC's ``timezone`` (Babel, ``models.i18n.when``): a date is wording, so it is made at the edge.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from activities.delivery import RenderedEmail
-from service import i18n
-from service.i18n import N_
+from models import i18n
+from models.i18n import N_
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 

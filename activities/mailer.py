@@ -9,7 +9,10 @@ from temporalio import activity
 
 from activities import emails
 from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
+from client.links import LinkSigner
+from models import i18n
 from models.enums import Permission, RequestMethod, RequestStatus
+from models.i18n import N_
 from models.messages import (
     EmailsSent,
     RequesterNotice,
@@ -19,9 +22,6 @@ from models.messages import (
 )
 from models.names import Activity
 from models.tables import User
-from service import i18n
-from service.i18n import N_
-from service.links import LinkSigner
 from store.db import read_session
 from store.deliveries import delivered
 from store.grants import GRANT_FOR_METHOD

@@ -12,6 +12,9 @@ from temporalio.client import Client
 from activities import emails
 from activities.delivery import RenderedEmail, Transport, build_message, deliver_once
 from activities.refusals import refusals_as_errors
+from client import end_date_operations as end_dates_client
+from client.invitation_links import InvitationLinks
+from models import i18n
 from models.names import PartnerActivity
 from models.partner_messages import (
     CreateMemberInvitation,
@@ -28,9 +31,6 @@ from models.partner_messages import (
     RemovalNotice,
 )
 from models.tables import Invitation, ShopGrant
-from service import i18n
-from service import until as until_service
-from service.invitation_links import InvitationLinks
 from store import invitations, members, removal
 from store.db import read_session, write_session
 from store.invitations import InvitationDetails, find_invitation_details
@@ -173,11 +173,11 @@ class PartnerTimerActivities:
         self._client = client
         self._task_queue = task_queue
 
-    @activity.defn(name=PartnerActivity.ARM_ACCESS_UNTIL)
-    async def arm_access_until(self, input: GrantUntil) -> None:
-        """Start a share's ``AccessUntil`` exactly as a share with a partner does
+    @activity.defn(name=PartnerActivity.ARM_ACCESS_END)
+    async def arm_access_end(self, input: GrantUntil) -> None:
+        """Start a share's ``AccessEnd`` exactly as a share with a partner does
         (signal-with-start: a retry joins the running one)."""
-        await until_service.arm(self._client, self._task_queue, input.grant_id, input.ends_at)
+        await end_dates_client.arm(self._client, self._task_queue, input.grant_id, input.ends_at)
 
 
 class PartnerMailActivities:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.refusals import refusals_as_errors
+from client.links import LinkSigner
 from models.messages import (
     Admission,
     AdmitRequest,
@@ -20,9 +21,8 @@ from models.messages import (
 )
 from models.names import Activity
 from models.tables import AccessRequest
-from service.links import LinkSigner
 from store import decline
-from store import requests as rules
+from store import request_records as rules
 from store.admission import admit_request
 from store.approval import DecisionRecord, decide_approval
 from store.db import write_session

@@ -1,6 +1,6 @@
 """Webhook activities (R26): wait for a subscription's next events, POST one signed
 (Standard Webhooks, R30) to a checked target (R31), give up on one after 3 days. Thin over
-store/webhooks.py and service/safe_targets.py; the dispatcher workflow orders them.
+store/webhooks.py and client/safe_targets.py; the dispatcher workflow orders them.
 
 All three are async and run on the webhook task queue (``webhook_task_queue``), served by
 a worker of their own whose slots are coroutines, not threads: an idle subscription's wait
@@ -27,6 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.refusals import refusals_as_errors
+from client.safe_targets import TargetPolicy
 from models.names import WebhookActivity
 from models.webhook_messages import (
     Delivered,
@@ -35,7 +36,6 @@ from models.webhook_messages import (
     GiveUpEvent,
     WaitForEvents,
 )
-from service.safe_targets import TargetPolicy
 from store import webhooks
 from store.db import read_session, write_session
 

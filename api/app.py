@@ -1,7 +1,7 @@
 """The ops HTTP API (R26, docs/api.md), mounted at ``/api/v1`` in the link handler.
 
 Its own FastAPI app so that its schema (``/api/v1/openapi.json``), its docs page and its
-JSON errors stay apart from the seller's pages; it shares the link handler's WebState,
+JSON errors stay apart from the seller's pages; it shares the link handler's ClientContext,
 so the services, the store and the Temporal client are the ones the pages use.
 """
 
@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from temporalio.service import RPCError
 
 from api import (
+    access_request_routes,
     audit,
     bulk,
     campaigns,
@@ -25,15 +26,14 @@ from api import (
     partners,
     reference,
     removal,
-    requests,
     webhooks,
 )
 from api.errors import ApiError, error_response
 from api.gate import ApiGate
 from api.schema import install as install_schema
+from client.context import ClientContext
 from models.errors import ErrorCode, Refusal
 from store.db import store_fault
-from web.state import WebState
 
 PREFIX = "/api/v1"
 VERSION = "1.0.0"
@@ -49,7 +49,7 @@ status fixed by the code; long operations answer `202` with a `Location` to poll
 """
 
 
-def api_mount(state: WebState) -> Mount:
+def api_mount(state: ClientContext) -> Mount:
     """The API under /api/v1, for the link handler's routes. Every path under the prefix
     reaches the API, so it answers with its JSON errors: Starlette's mount pattern stops
     at a newline (a ``%0A`` in a path), which would fall through to the HTML 404 page."""
@@ -58,7 +58,7 @@ def api_mount(state: WebState) -> Mount:
     return mount
 
 
-def create_api(state: WebState) -> FastAPI:
+def create_api(state: ClientContext) -> FastAPI:
     api = FastAPI(
         title="Shop Access ops API",
         version=VERSION,
@@ -68,8 +68,17 @@ def create_api(state: WebState) -> FastAPI:
         redoc_url=None,
         servers=[{"url": PREFIX}],
     )
-    api.state.web = state
-    for group in (requests, partners, invitations, campaigns, webhooks, audit, removal, bulk):
+    api.state.context = state
+    for group in (
+        access_request_routes,
+        partners,
+        invitations,
+        campaigns,
+        webhooks,
+        audit,
+        removal,
+        bulk,
+    ):
         api.include_router(group.router)
     api.include_router(reference.router)
     install_schema(api)  # the finished schema (api/schema.py): errors, security, keys
@@ -78,7 +87,7 @@ def create_api(state: WebState) -> FastAPI:
     return api
 
 
-def add_error_answers(api: FastAPI, state: WebState) -> None:
+def add_error_answers(api: FastAPI, state: ClientContext) -> None:
     """Every failure inside the API is the JSON error contract (api/errors.py)."""
 
     async def refused(_request: Request, err: Exception) -> JSONResponse:

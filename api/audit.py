@@ -13,13 +13,12 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
+from api.access_request_routes import CALLER
 from api.deps import Reader, Store
 from api.errors import documented
-from api.requests import CALLER
-from models.errors import ErrorCode as E
-from models.fields import DbId
-from service.audit import (
+from client.audit import (
     ChainTop,
+    PublicKeys,
     ScopeHead,
     StoreChecked,
     VerifyResult,
@@ -28,12 +27,18 @@ from service.audit import (
     export_text,
     parse_since,
     pick_scope,
+    public_key,
+    public_keys,
     verify_export,
 )
+from models.errors import ErrorCode as E
+from models.fields import DbId
 
 router = APIRouter(tags=["audit"])
 
 NDJSON = "application/x-ndjson"
+PEM = "application/x-pem-file"
+KEY_ID_HEADER = "Audit-Key-Id"
 LINES_HEADER, HEAD_HEADER = "Audit-Export-Lines", "Audit-Export-Head"
 VERIFY_CODES = (
     E.AUDIT_NOT_AN_EXPORT,
@@ -41,6 +46,7 @@ VERIFY_CODES = (
     E.AUDIT_LINE_OUT_OF_CHAIN,
     E.AUDIT_LINES_MISSING,
     E.AUDIT_STORE_MISMATCH,
+    E.AUDIT_SIGNATURE_INVALID,
 )
 _EXPORT_BODY: dict[str, Any] = {
     NDJSON: {
@@ -48,6 +54,12 @@ _EXPORT_BODY: dict[str, Any] = {
         "example": '{"audit_export": 1, "prev_line": "000…", "scope": {"shop_code": '
         '"GBLINKED01"}, "since": null}\n…\n{"end": true, "lines": 7, "head": "5f0c…"}\n',
     }
+}
+# The file as bytes, in the one content type every client generator reads and sends
+# (openapi-python-client knows no JSON Lines): the export is answered as JSON Lines and
+# documented as both; verify takes any content type and documents this one (R30).
+_FILE_BYTES: dict[str, Any] = {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
 }
 
 ShopCodeQuery = Annotated[
@@ -72,7 +84,7 @@ SinceQuery = Annotated[
         200: {
             "description": "The export file (JSON Lines). Headers "
             f"`{LINES_HEADER}` (changes) and `{HEAD_HEADER}` (the last line's hash).",
-            "content": _EXPORT_BODY,
+            "content": {**_EXPORT_BODY, **_FILE_BYTES},
         },
         **documented(*CALLER, E.INVALID_INPUT, E.UNKNOWN_SHOP_CODE, E.UNKNOWN_BC),
     },
@@ -99,8 +111,9 @@ async def audit_export(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": "The export file's text, exactly as GET /audit/export gave it.",
-            "content": {**_EXPORT_BODY, "text/plain": {"schema": {"type": "string"}}},
+            "description": "The export file's bytes, exactly as GET /audit/export gave "
+            "them, with any content type (application/x-ndjson, text/plain, this one).",
+            "content": _FILE_BYTES,
         }
     },
     summary="Check an export: the first line altered, removed or reordered is named (R27)",
@@ -147,3 +160,44 @@ async def audit_head_get(
 )
 async def audit_chain(_caller: Reader, store: Store) -> StoreChecked:
     return await to_thread.run_sync(check_store, store)
+
+
+@router.get(
+    "/audit/public-key",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The public key (SubjectPublicKeyInfo PEM) that checks exports' "
+            f"signed trailers offline (R32); header `{KEY_ID_HEADER}` names it.",
+            "content": {PEM: {"schema": {"type": "string"}}},
+        },
+        **documented(*CALLER, E.UNKNOWN_AUDIT_KEY),
+    },
+    summary="The public key that verifies audit exports offline: the signing one, or an "
+    "earlier one by key id (R32)",
+)
+async def audit_public_key(
+    _caller: Reader,
+    store: Store,
+    key_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=32,
+            description="An earlier key, by the id an export's trailer names; "
+            "unset: the key that signs now.",
+        ),
+    ] = None,
+) -> Response:
+    key = await to_thread.run_sync(public_key, store, key_id)
+    return Response(key.public_key, media_type=PEM, headers={KEY_ID_HEADER: key.key_id})
+
+
+@router.get(
+    "/audit/public-keys",
+    response_model=PublicKeys,
+    responses=documented(*CALLER),
+    summary="Every audit signing key's public half by key id, newest (signing) first (R32)",
+)
+async def audit_public_keys(_caller: Reader, store: Store) -> PublicKeys:
+    return await to_thread.run_sync(public_keys, store)

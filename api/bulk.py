@@ -2,7 +2,7 @@
 shop codes (202, then poll it), read it, cancel it; read a BC's quota today. The CLI's
 ``request-access --shop-codes-file``, ``bulk-status``, ``bulk-cancel`` and ``quota``.
 
-The list is checked by the file's rules (service/bulk.py ``check_shop_codes``): nothing
+The list is checked by the file's rules (client/bulk.py ``check_shop_codes``): nothing
 starts unless every code is good, and a refusal names the item.
 """
 
@@ -14,19 +14,19 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import Acting, Actor, Reader, State, Store
+from api.access_request_routes import ACTING_KEYED, CALLER
+from api.deps import Acting, Actor, Reader, State, Store, keyed_id
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER
+from client.bulk import MAX_CODES, BulkService, check_shop_codes, quota
 from models.bulk_messages import BulkProgress, QuotaView
 from models.enums import RequestMethod
 from models.errors import ErrorCode as E
-from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
-from service.bulk import MAX_CODES, BulkService, check_shop_codes, quota
+from models.fields import DbId
 
 router = APIRouter(tags=["bulk requests"])
 
 BulkId = Annotated[str, Path(min_length=1, max_length=64, examples=["bulk_0123456789abcdef"])]
-BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, description="A Business Center.")]
+BcId = Annotated[DbId, Path(description="A Business Center.")]
 
 
 def _bulk_service(request: Request, state: State) -> BulkService:
@@ -78,10 +78,16 @@ class BulkCancelling(BulkProgress):
     responses=documented(*ACTING_KEYED, E.UNKNOWN_BC, E.NOT_BC_ADMIN, E.BC_NOT_ELIGIBLE),
     summary="Request access to many shops by their codes (R24)",
 )
-async def start_bulk(body: NewBulk, _caller: Actor, bulk: Bulk, response: Response) -> BulkStarted:
+async def start_bulk(body: NewBulk, caller: Actor, bulk: Bulk, response: Response) -> BulkStarted:
     codes = check_shop_codes(body.shop_codes)
     bulk_id = await bulk.start(
-        method=body.method, bc_id=body.bc_id, shop_codes=codes, by=body.acting_as
+        method=body.method,
+        bc_id=body.bc_id,
+        shop_codes=codes,
+        by=body.acting_as,
+        # Every attempt of one keyed call names the same bulk: a retry after a fault or a
+        # dead link handler answers it instead of starting a second one.
+        bulk_id=keyed_id(caller, "bulk_", 16),
     )
     response.headers["Location"] = status_url(bulk_id)
     return BulkStarted(bulk_id=bulk_id, shop_codes=len(codes), status_url=status_url(bulk_id))

@@ -1,6 +1,6 @@
 """Campaigns over HTTP (R18): a BC's or a shop's campaigns, and creating one with a shop
 as product source. The CLI's ``campaigns`` and ``create-campaign``, over the same service
-(service/partners.py) with the same rules and codes."""
+(client/partners.py) with the same rules and codes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from api.access_request_routes import ACTING_KEYED, CALLER, ShopCode
 from api.deps import Acting, Actor, Partners, Reader
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER, ShopCode
 from models.errors import ErrorCode as E
 from models.fields import DbId
 from models.partner_messages import CampaignView

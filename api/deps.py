@@ -3,6 +3,7 @@ services (the same ones the CLI and the pages use)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -14,12 +15,12 @@ from sqlalchemy import Engine
 
 from api.errors import ApiError
 from api.gate import MAX_KEY_LENGTH, Caller
+from client.access_requests import RequestService
+from client.context import ClientContext
+from client.partners import PartnerService
+from models.end_date_parsing import parse_end_date
 from models.errors import ErrorCode
-from models.until_dates import parse_until
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.api_tokens import Scope
-from web.state import WebState
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x20-\x7e]+$"  # printable ASCII, as the gate checks
@@ -27,7 +28,10 @@ KEY_DESCRIPTION = (
     "Any unique string (a UUID), 1 to 255 printable ASCII characters: a repeat with the "
     "same key and body gets the first answer (header `Idempotent-Replayed: true`) and "
     "does nothing again; the same key with another body is refused "
-    "(idempotency_key_reused). Kept for 24 hours, per token."
+    "(idempotency_key_reused). Kept for 24 hours, per token. A call whose link handler "
+    "died frees its key once its lease (the call's deadline plus a few seconds) has "
+    "passed; a retry of POST /requests then answers with the request the first attempt "
+    "started (201)."
 )
 
 # Documents the bearer scheme in the schema; the gate (api/gate.py) has checked it already.
@@ -67,6 +71,16 @@ def _acting(
     return caller  # the gate (api/gate.py) has applied the key already
 
 
+def keyed_id(caller: Caller, prefix: str, digits: int = 20) -> str | None:
+    """An id for what a keyed POST creates, the same for every attempt of the call
+    (``Caller.call_seed``): a retry after a fault or a dead link handler then meets the
+    first attempt's work as its own instead of a conflict. None without a key: the
+    service makes a fresh id."""
+    if caller.call_seed is None:
+        return None
+    return prefix + hashlib.sha256(f"{prefix}{caller.call_seed}".encode()).hexdigest()[:digits]
+
+
 Reader = Annotated[Caller, Depends(_needs(Scope.READ))]
 """A caller whose token may read."""
 Actor = Annotated[Caller, Depends(_acting)]
@@ -75,8 +89,8 @@ Remover = Annotated[Caller, Depends(_needs(Scope.ACT))]
 """A caller whose token may act, on a DELETE (repeating it is harmless: no key)."""
 
 
-def _state(request: Request) -> WebState:
-    state: WebState = request.app.state.web
+def _state(request: Request) -> ClientContext:
+    state: ClientContext = request.app.state.context
     return state
 
 
@@ -92,7 +106,7 @@ def _partners(request: Request) -> PartnerService:
     return _state(request).partners
 
 
-State = Annotated[WebState, Depends(_state)]
+State = Annotated[ClientContext, Depends(_state)]
 Store = Annotated[Engine, Depends(_engine)]
 Requests = Annotated[RequestService, Depends(_requests)]
 Partners = Annotated[PartnerService, Depends(_partners)]
@@ -103,8 +117,8 @@ ShopCodePath = Annotated[str, Path(min_length=1, max_length=64, examples=["GBLIN
 
 
 def end_date(raw: str | None) -> datetime | None:
-    """R23's end date as people type it (``models.until_dates.parse_until``), if given."""
-    return parse_until(raw) if raw is not None else None
+    """R23's end date as people type it (``models.end_date_parsing.parse_end_date``), if given."""
+    return parse_end_date(raw) if raw is not None else None
 
 
 class Body(BaseModel):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ _STATUS_GROUPS: dict[int, tuple[ErrorCode, ...]] = {
         E.UNKNOWN_BULK,
         E.NOT_FOUND,
         E.UNKNOWN_REMOVAL,
+        E.UNKNOWN_AUDIT_KEY,
     ),
     405: (E.METHOD_NOT_ALLOWED,),
     409: (
@@ -72,6 +74,7 @@ _STATUS_GROUPS: dict[int, tuple[ErrorCode, ...]] = {
         E.AUDIT_LINES_MISSING,
         E.AUDIT_STORE_MISMATCH,
         E.AUDIT_CHAIN_BROKEN,
+        E.AUDIT_SIGNATURE_INVALID,
     ),
     429: (E.RATE_LIMITED,),
     500: (E.INTERNAL_ERROR, E.BROKEN_INVARIANT),
@@ -117,7 +120,9 @@ def status_of(code: str) -> int:
 def error_json(
     code: str, message: str, details: dict[str, Any] | None = None, **kwargs: Any
 ) -> JSONResponse:
-    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or {}))
+    # The ids a refusal names are strings, as in every answer (R30).
+    found = ids_as_strings(details or {})
+    body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=found))
     return JSONResponse(body.model_dump(mode="json"), status_code=status_of(code), **kwargs)
 
 
@@ -265,6 +270,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str | None]] = {
     E.AUDIT_LINES_MISSING: (_AUDIT_LINE, None),
     E.AUDIT_STORE_MISMATCH: (_AUDIT_LINE, None),
     E.AUDIT_CHAIN_BROKEN: ({"seq": 311}, None),
+    E.AUDIT_SIGNATURE_INVALID: ({**_AUDIT_LINE, "key_id": "3f9a0c1b2d4e5f60"}, None),
+    E.UNKNOWN_AUDIT_KEY: ({"key_id": "3f9a0c1b2d4e5f60"}, None),
     E.UNKNOWN_WEBHOOK: (_SUB, None),
     E.UNKNOWN_WEBHOOK_EVENT: ({**_SUB, "event_id": "evt_0123456789abcdef"}, None),
     E.WEBHOOK_REMOVED: (_SUB, None),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from anyio import to_thread
@@ -19,26 +19,32 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import ApiError, error_response
+from client.access_requests import DEFAULT_TIMEOUT_SECONDS
+from client.context import ClientContext
 from models.errors import ErrorCode
 from store import idempotency
 from store.api_tokens import TokenCheck, check_call
-from web.state import WebState
 
 OPEN_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect"})
 KEY_HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
 WINDOW = timedelta(minutes=1)
+# How far past the call's own deadline (the wait on a worker) a key's claim holds: the
+# store work before and after that wait, on a loaded machine.
+LEASE_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """The token behind a call; routes check its scopes (api/deps.py)."""
+    """The token behind a call; routes check its scopes (api/deps.py). ``call_seed``: the
+    same for every attempt of a keyed POST (store/idempotency.py), None without a key."""
 
     token: TokenCheck
+    call_seed: str | None = None
 
 
 class ApiGate:
-    def __init__(self, app: ASGIApp, state: WebState) -> None:
+    def __init__(self, app: ASGIApp, state: ClientContext) -> None:
         self.app = app
         self.state = state
 
@@ -94,10 +100,14 @@ class ApiGate:
             scope["path"].encode() + b"\0" + (scope.get("query_string") or b"") + b"\0" + body
         ).hexdigest()
         engine = self.state.engine
-        claim = await to_thread.run_sync(idempotency.claim, engine, token, key, fingerprint)
+        claim = await to_thread.run_sync(
+            idempotency.claim, engine, token, key, fingerprint, self._lease()
+        )
         if not isinstance(claim, idempotency.Claimed):
             await _answer_again(claim, key)(scope, receive, send)
             return
+        state = scope["state"]
+        state["caller"] = replace(state["caller"], call_seed=claim.seed)
         answer = _Recorder(send)
         try:
             await self.app(scope, replay, answer.send)
@@ -114,6 +124,15 @@ class ApiGate:
                 )
             else:
                 await to_thread.run_sync(idempotency.release, engine, token, key)
+
+    def _lease(self) -> timedelta:
+        """A little past the call's own deadline: a claim held longer than that belongs
+        to a link handler that died mid-call, and a retry may take it over."""
+        services = (self.state.service, self.state.partner_service)
+        deadline = max(
+            (s.timeout for s in services if s is not None), default=DEFAULT_TIMEOUT_SECONDS
+        )
+        return timedelta(seconds=deadline) + LEASE_MARGIN
 
 
 def _local_path(scope: Scope) -> str:

@@ -1,7 +1,7 @@
 """Invitations over HTTP (R16, R17): inviting people to join a BC, and accepting,
 declining or withdrawing an invitation (a member's, or the add-partner invitation a share
 sends). The CLI's ``invite-member``, ``accept-invitation``, ``decline-invitation`` and
-``cancel-invitation``, over the same service (service/partners.py) with the same rules and
+``cancel-invitation``, over the same service (client/partners.py) with the same rules and
 codes."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from api.access_request_routes import ACTING_KEYED
 from api.deps import Acting, Actor, Body, Email, Partners
 from api.errors import documented
-from api.requests import ACTING_KEYED
 from models.enums import MemberRole
 from models.errors import ErrorCode as E
 from models.fields import DbId

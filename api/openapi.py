@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from api.app import create_api
-from web.state import WebState
+from client.context import ClientContext
 
 COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 REGENERATE = ".venv/bin/python -m api.openapi --write"
@@ -22,7 +22,7 @@ REGENERATE = ".venv/bin/python -m api.openapi --write"
 
 def schema() -> dict[str, Any]:
     """The served schema, from the API built with no state: its routes are all it reads."""
-    api = create_api(cast(WebState, None))
+    api = create_api(cast(ClientContext, None))
     return api.openapi()
 
 

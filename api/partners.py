@@ -1,6 +1,6 @@
 """The partner side over HTTP (R16, R17, R23): what a BC holds, assigning members,
 sharing shops and end dates on a partner's access. The CLI's ``shops``, ``assign-member``,
-``share-shop`` and ``access-until``, over the same service (service/partners.py) with the
+``share-shop`` and ``access-until``, over the same service (client/partners.py) with the
 same rules and codes. Invitations are in api/invitations.py, campaigns in api/campaigns.py."""
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from anyio import to_thread
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from api.access_request_routes import ACTING_KEYED, CALLER
 from api.deps import Acting, Actor, Email, Partners, Reader, ShopCodePath, end_date
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER
 from models.enums import Permission
 from models.errors import ErrorCode as E
-from models.fields import DB_ID_MAX, DB_ID_MIN, DbId
+from models.fields import DbId, Id
 from models.partner_messages import AssignmentView, HeldShopView, ShareOutcome
 
 router = APIRouter(tags=["partners"])
 
-BcId = Annotated[int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, examples=[7100000000000000001])]
+BcId = Annotated[DbId, Path(description="A Business Center's id.")]
 UNTIL_HELP = (
     "R23: ends then: YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset; "
     "never later than the granting BC's own access."
@@ -70,7 +70,7 @@ class AssignMember(Acting):
 async def assign_member(
     shop_code: ShopCodePath, body: AssignMember, _caller: Actor, service: Partners
 ) -> AssignmentView:
-    return await service.assign_member_until(
+    return await service.assign_member_with_end_date(
         bc_id=body.bc_id,
         shop_code=shop_code,
         member=body.member,
@@ -138,8 +138,8 @@ class AccessUntil(Acting):
 
 class EndDate(BaseModel):
     shop_code: str
-    partner_bc_id: int
-    grant_ids: list[int] = Field(description="The partner's grants on the shop, all changed.")
+    partner_bc_id: Id
+    grant_ids: list[Id] = Field(description="The partner's grants on the shop, all changed.")
     ends_at: datetime | None = Field(description="When the access ends; null: it lasts.")
 
 
@@ -163,7 +163,7 @@ async def access_until(
     _caller: Actor,
     service: Partners,
 ) -> EndDate:
-    done = await service.set_access_until(
+    done = await service.set_access_end_date(
         shop_code=shop_code,
         partner_bc_id=partner_bc_id,
         until=end_date(body.until),

@@ -1,6 +1,6 @@
 """Reference data over HTTP (R26, docs/api.md): ``POST /reference-data`` takes
 the document ``starter.py load FILE`` reads (docs/operations.md) and loads it the same way
-(service/reference.py): the same checks, one ``invalid_input`` naming every problem and
+(client/reference.py): the same checks, one ``invalid_input`` naming every problem and
 storing nothing, and the same counts ``load --json`` prints.
 
 The body is read and checked by the service, not by FastAPI, so that a refusal is worded
@@ -13,13 +13,13 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Request
 
+from api.access_request_routes import CALLER
 from api.deps import Actor, Store
 from api.errors import documented
-from api.requests import CALLER
 from api.webhooks import actor_of
+from client.reference import Loaded, load_reference_data, parse_reference
 from models.errors import ErrorCode as E
 from models.reference import ReferenceData
-from service.reference import Loaded, load_reference_data, parse_reference
 
 router = APIRouter(tags=["reference data"])
 
@@ -52,7 +52,7 @@ def inlined(model: type[ReferenceData]) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "description": "The reference data document `starter.py load FILE` reads "
-            "(docs/operations.md; service/data/demo.json is an example).",
+            "(docs/operations.md; devtools/data/demo.json is an example).",
             "content": {"application/json": {"schema": inlined(ReferenceData)}},
         }
     },

@@ -17,19 +17,17 @@ from anyio import to_thread
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import Field
 
+from api.access_request_routes import ACTING_KEYED, CALLER
 from api.deps import Acting, Actor, Email, Partners, Reader, ShopCodePath, Store
 from api.errors import documented
-from api.requests import ACTING_KEYED, CALLER
+from client.progress import RemovalStatusView, removal_status
 from models.errors import ErrorCode as E
-from models.fields import DB_ID_MAX, DB_ID_MIN
+from models.fields import DbId
 from models.partner_messages import GrantsEnded, RemovalPreview
-from service.progress import RemovalStatusView, removal_status
 
 router = APIRouter(tags=["removal"])
 
-PartnerBc = Annotated[
-    int, Path(ge=DB_ID_MIN, le=DB_ID_MAX, description="The partner Business Center to remove.")
-]
+PartnerBc = Annotated[DbId, Path(description="The partner Business Center to remove.")]
 RemovalId = Annotated[str, Path(min_length=1, max_length=40, examples=["rm_0123456789abcdef0123"])]
 # What R19 can refuse, for the preview and the removal alike (store/removal.py _checked).
 R19 = (E.UNKNOWN_SHOP_CODE, E.PERMISSION_DENIED, E.UNKNOWN_BC, E.NOT_A_PARTNER)

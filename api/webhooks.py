@@ -1,7 +1,7 @@
 """Webhook subscriptions over HTTP (R26, R30, R31; docs/webhooks.md): subscribe a URL to a
 shop's or a BC's changes, list, remove, read the delivery log, replay one event, rotate
 the signing secret. The CLI's ``webhook add|list|remove|deliveries|replay|rotate-secret``,
-over the same service (service/webhooks.py).
+over the same service (client/webhooks.py).
 
 These are ops calls with no acting user: what they record names the token,
 ``api:<token name>`` (the CLI records ``ops``)."""
@@ -15,16 +15,16 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
+from api.access_request_routes import ACTING_KEYED, CALLER, ShopCode
 from api.deps import Actor, Body, Reader, Remover, State, Store
 from api.errors import documented
 from api.gate import Caller
-from api.requests import ACTING_KEYED, CALLER, ShopCode
+from client import webhooks
+from client.audit import pick_scope
+from client.safe_targets import policy_from
+from client.webhooks import AddedSubscription, DeliveryView, RotatedSecret, SubscriptionView
 from models.errors import ErrorCode as E
 from models.fields import DbId
-from service import webhooks
-from service.audit import pick_scope
-from service.safe_targets import policy_from
-from service.webhooks import AddedSubscription, DeliveryView, RotatedSecret, SubscriptionView
 
 router = APIRouter(tags=["webhooks"])
 

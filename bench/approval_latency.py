@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/approval_latency.py [--sellers 20] [--rounds 5]
 
-Starts a Temporal dev server (service.devserver, tuned as the quick start runs it), the
-worker (`python worker.py`) and the link handler (`python -m web`, uvicorn) as separate
+Starts a Temporal dev server (devtools.devserver, tuned as the quick start runs it), the
+worker (`python worker.py`) and the link handler (`python -m linkhandler`, uvicorn) as separate
 processes on a fresh SQLite store, then, per round, has ``--sellers`` sellers submit the
 approval form of their own pending request (R12 S1) at the same moment. Each sample is
 one POST /approve/<token> to the outcome page ("Approved"): the update round trip through
@@ -45,19 +45,20 @@ import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
+from bench.scratch_database import create_database, drop_database  # noqa: E402
+from client.access_requests import RequestService, Submitted  # noqa: E402
+from client.links import LinkSigner  # noqa: E402
+from client.temporal import connect  # noqa: E402
+from devtools.devserver import start_dev_command  # noqa: E402
 from models.enums import RequestMethod  # noqa: E402
+from models.fields import EXACT_INTS  # noqa: E402
 from models.messages import RequestState  # noqa: E402
 from models.names import Message  # noqa: E402
 from models.reference import ReferenceData  # noqa: E402
 from models.settings import Settings  # noqa: E402
-from service.devserver import start_dev_command  # noqa: E402
-from service.links import LinkSigner  # noqa: E402
-from service.requests import RequestService, Submitted  # noqa: E402
-from service.temporal import connect  # noqa: E402
 from store.db import make_engine, write_session  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.reference import load_reference  # noqa: E402
-from store.scratch_database import create_database, drop_database  # noqa: E402
 
 TARGET_P99_MS = 300.0
 BRAND_BC = 7300000000000000000
@@ -292,7 +293,10 @@ def start_stack(
     upgrade(engine)
     with write_session(engine) as session:
         load_reference(
-            session, ReferenceData.model_validate(bench_data(args.sellers, args.rounds + 1))
+            session,
+            ReferenceData.model_validate(
+                bench_data(args.sellers, args.rounds + 1), context=EXACT_INTS
+            ),
         )
     engine.dispose()
     worker = subprocess.Popen(
@@ -300,7 +304,7 @@ def start_stack(
     )
     children.append(worker)
     web = subprocess.Popen(
-        [sys.executable, "-m", "web"], cwd=ROOT, env=env, stdout=quiet, stderr=quiet
+        [sys.executable, "-m", "linkhandler"], cwd=ROOT, env=env, stdout=quiet, stderr=quiet
     )
     children.append(web)
     wait_for_port(int(env["WEB_PORT"]), web, "the link handler")

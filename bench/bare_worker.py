@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.worker import Worker
 
 from bench.bare_workflow import BARE_ACTIVITIES, BareAccessRequest
+from client.temporal import connect
 from models.settings import Settings
-from service.heap import freeze_startup_heap
-from service.temporal import connect
+from runtime.heap import freeze_startup_heap
 from worker import workflow_runner
 
 

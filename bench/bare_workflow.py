@@ -3,7 +3,7 @@
 Same messages (update ``admission`` sent with start, update ``approve`` with a validator,
 query ``state``), same activity names (models/names.py), input and result models
 (models/messages.py), same presets (workflows/presets.py), same search attribute upserts
-and the same order of commands as workflows/access_request.py on the happy path: admit
+and the same order of commands as workflows/request_lifecycle.py on the happy path: admit
 (local), e-mail the team, wait (with R25's reminder timer, as ours), decide and
 grant (local), notify. The activity bodies do
 nothing, so what ours costs beyond this is our store, rendering and e-mail.
@@ -46,8 +46,8 @@ with workflow.unsafe.imports_passed_through():
         WaitAdmission,
     )
     from models.names import Activity, Message
+    from models.search_attributes import REQUEST_STATUS
     from workflows import presets
-    from workflows.search_attributes import REQUEST_STATUS
 
 BARE_WORKFLOW_TYPE = "BenchBareAccessRequest"
 

@@ -6,7 +6,7 @@ Starts one dev server per configuration (each on its own SQLite file and free po
 when not measured) with a bare worker each (bench/bare_worker.py), then runs the bare
 lifecycle against them in alternating rounds, so every configuration sees the same
 machine load. Reports lifecycles/s, approval-to-granted latency and CPU per lifecycle
-(server and worker) for each. What is kept goes into service.devserver.tuning_args and
+(server and worker) for each. What is kept goes into devtools.devserver.tuning_args and
 docs/performance.md. Last line: one JSON object.
 """
 

@@ -26,9 +26,10 @@ import psutil
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.temporal import connect
+from devtools.devserver import start_dev_command, tuning_args
+from models.fields import EXACT_INTS
 from models.reference import ReferenceData
-from service.devserver import start_dev_command, tuning_args
-from service.temporal import connect
 from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
@@ -309,7 +310,8 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
     users = [*admins, *owners]
     business_centers += seller_bcs
     data = ReferenceData.model_validate(
-        {"users": users, "business_centers": business_centers, "shops": shop_rows}
+        {"users": users, "business_centers": business_centers, "shops": shop_rows},
+        context=EXACT_INTS,
     )
     pairs = [
         Pair(

@@ -56,6 +56,8 @@ from bench.harness import (
     workdir,
     worker_env,
 )
+from bench.store_queries import user_ids
+from client.access_requests import RequestService
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
     AdmissionOutcome,
@@ -66,9 +68,7 @@ from models.messages import (
     WaitAdmission,
 )
 from models.names import Message
-from service.requests import RequestService
-from store.bench_queries import user_ids
-from workflows.search_attributes import (
+from models.search_attributes import (
     BC_ID,
     REQUEST_METHOD,
     REQUEST_STATUS,

@@ -37,8 +37,8 @@ from bench.harness import (
     workdir,
     worker_env,
 )
+from client.access_requests import RequestService
 from models.enums import RequestMethod
-from service.requests import RequestService
 
 TARGET_RSS_MB = 300
 MB = 2**20

@@ -42,20 +42,21 @@ from bench.harness import (
     workdir,
     worker_env,
 )
+from bench.scratch_database import create_database, drop_database
+from bench.store_queries import campaign_stop_events, campaigns_by_bc_and_status
+from client.partners import PartnerService
 from models.enums import Permission, RequestMethod
+from models.fields import EXACT_INTS
 from models.partner_enums import CampaignStatus
 from models.reference import ReferenceData
-from service.partners import PartnerService
 from store import invitations, sharing
 from store.admission import admit_request
 from store.approval import decide_approval
-from store.bench_queries import campaign_stop_events, campaigns_by_bc_and_status
 from store.campaigns import bulk_insert_delivering
 from store.db import make_engine, read_session, write_session
 from store.migrate import upgrade
 from store.people import find_shop_by_code, find_user
 from store.reference import load_reference
-from store.scratch_database import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 20.0
@@ -102,10 +103,14 @@ def _grant(engine: Any, bc_id: int, admin: str, shop_id: int) -> None:
 def prepare(url: str, campaigns: int, downstream_share: float) -> tuple[Any, str, dict[str, int]]:
     engine = make_engine(url)
     upgrade(engine)
-    demo = json.loads((ROOT / "service" / "data" / "demo.json").read_text())
+    demo = json.loads((ROOT / "devtools" / "data" / "demo.json").read_text())
     with write_session(engine) as session:
-        load_reference(session, ReferenceData.model_validate(demo), actor="bench")
-        load_reference(session, ReferenceData.model_validate(EXTRA), actor="bench")
+        load_reference(
+            session, ReferenceData.model_validate(demo, context=EXACT_INTS), actor="bench"
+        )
+        load_reference(
+            session, ReferenceData.model_validate(EXTRA, context=EXACT_INTS), actor="bench"
+        )
     with read_session(engine) as session:
         shop = find_shop_by_code(session, SHOP)
         assert shop is not None and shop.id is not None

@@ -20,14 +20,14 @@ from models.errors import ErrorCode, Refusal
 
 
 async def _bulk_service(ctx: Context) -> Any:
-    from service.bulk import BulkService
+    from client.bulk import BulkService
 
     requests = await ctx.requests()  # the same connection and errors as single requests
     return BulkService(requests.client, ctx.engine, ctx.settings.task_queue)
 
 
 def _read_codes(path: Path) -> list[str]:
-    from service.bulk import parse_shop_codes
+    from client.bulk import parse_shop_codes
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -144,7 +144,7 @@ def quota_line(quota: QuotaView) -> str:
 @command
 def quota(ctx: Context, bc_id: int) -> None:
     """Show today's remaining requests of a Business Center and when the limit resets (R4)."""
-    from service.bulk import quota as quota_of
+    from client.bulk import quota as quota_of
 
     view = quota_of(ctx.engine, bc_id)
     ctx.emit(view.model_dump(mode="json"), quota_line(view))

@@ -20,12 +20,13 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from models.settings import Settings
 from store.db import make_engine, require_existing, store_errors
 
 if TYPE_CHECKING:
-    from service.partners import PartnerService
-    from service.requests import RequestService
+    from client.access_requests import RequestService
+    from client.partners import PartnerService
 
 CommandFn = Callable[..., Awaitable[None] | None]
 
@@ -69,8 +70,8 @@ class Context:
 
     async def requests(self) -> RequestService:
         """The request service over a fresh Temporal connection."""
-        from service.requests import RequestService
-        from service.temporal import connect
+        from client.access_requests import RequestService
+        from client.temporal import connect
 
         try:
             client = await connect()
@@ -85,20 +86,22 @@ class Context:
 
     def partners(self) -> PartnerService:
         """The partner service for store-only commands (no Temporal connection)."""
-        from service.partners import PartnerService
+        from client.partners import PartnerService
 
         return PartnerService(None, self.engine, self.settings.task_queue)
 
     async def partners_connected(self) -> PartnerService:
         """The partner service with the same Temporal connection and errors as requests."""
-        from service.partners import PartnerService
+        from client.partners import PartnerService
 
         service = await self.requests()
         return PartnerService(service.client, self.engine, self.settings.task_queue)
 
     def emit(self, payload: dict[str, Any], human: str) -> None:
         if self.as_json:
-            click.echo(json.dumps(payload, default=str))
+            # Ids as strings (R30), also in payloads put together by hand: scripts read
+            # this with jq and JavaScript, which round numbers beyond 2^53.
+            click.echo(json.dumps(ids_as_strings(payload), default=str))
         else:
             click.echo(human)
 

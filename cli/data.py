@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from cli.context import Context, command
+from client.reference import load_reference_data, parse_reference
 from models.errors import ErrorCode, Refusal
-from service.reference import load_reference_data, parse_reference
 
 
 @click.command()
@@ -54,7 +54,7 @@ def load(ctx: Context, file: Path) -> None:
     """Import reference data (users, business centers, shops) from a JSON FILE.
 
     Idempotent: loading the same file again changes nothing. The shape is documented in
-    docs/operations.md; service/data/demo.json is an example. A file with any problem is
+    docs/operations.md; devtools/data/demo.json is an example. A file with any problem is
     refused as a whole, before anything is stored.
     """
     data = parse_reference(read_text_file(file), str(file))
@@ -78,7 +78,7 @@ async def seed_demo(ctx: Context, no_requests: bool) -> None:
     Running it again starts nothing for a shop Agency One holds or a request still
     pending, leaves the loaded data as it is, and says what it kept.
     """
-    from service import demo
+    from devtools import demo
 
     # Reach Temporal first: if it is down, the refusal leaves the store untouched.
     service = None if no_requests else await ctx.requests()

@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import click
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from store.db import StoreUnavailable
 
 DEBUG_ENV = "SHOP_ACCESS_DEBUG"
@@ -88,7 +89,7 @@ def failure_of(err: BaseException) -> Failure:
 
 def report(failure: Failure, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(failure.to_dict(), default=str))
+        click.echo(json.dumps(ids_as_strings(failure.to_dict()), default=str))  # R30
         return
     kind = "Error" if failure.code in _FAULTS else "Refused"
     line = " ".join(failure.message.split())  # one line, whatever the message holds

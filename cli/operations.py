@@ -1,4 +1,4 @@
-"""Checking a set-up: ``doctor`` (the checks live in service/doctor.py)."""
+"""Checking a set-up: ``doctor`` (the checks live in runtime/doctor.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def doctor(ctx: Context, timeout: float) -> None:
     """Check this set-up: configuration, store and schema, Temporal (server, namespace,
     search attributes), SMTP if configured. One PASS/FAIL line each, with a hint; exits 1
     if any check fails. Changes nothing."""
-    from service.doctor import report_json, report_text, run_doctor
+    from runtime.doctor import report_json, report_text, run_doctor
 
     report = await run_doctor(timeout=timeout)
     ctx.emit(report_json(report), report_text(report))

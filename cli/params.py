@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
+from models.end_date_parsing import end_date_problem, parse_end_date
 from models.fields import DB_ID_MAX, DB_ID_MIN, display_name_problem
-from models.until_dates import parse_until, until_problem
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -54,7 +54,7 @@ class DisplayNameType(click.ParamType):
         return str(value).strip()
 
 
-class UntilType(click.ParamType):
+class EndDateParam(click.ParamType):
     """R23: an end date, YYYY-MM-DD (through that day, UTC) or an ISO date-time with offset."""
 
     name = "DATE"
@@ -64,12 +64,12 @@ class UntilType(click.ParamType):
     ) -> datetime:
         if isinstance(value, datetime):
             return value
-        problem = until_problem(str(value))
+        problem = end_date_problem(str(value))
         if problem is not None:
             self.fail(problem, param, ctx)
-        return parse_until(str(value))
+        return parse_end_date(str(value))
 
 
 DB_ID = DbIdType()
 DISPLAY_NAME = DisplayNameType()
-UNTIL = UntilType()
+UNTIL = EndDateParam()

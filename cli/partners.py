@@ -13,11 +13,11 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID, UNTIL, id_problem
+from models.end_date_parsing import shown
 from models.enums import MemberRole, Permission
 from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
-from models.until_dates import shown
 
 PERMISSIONS = click.Choice([p.value for p in Permission])
 
@@ -62,7 +62,7 @@ async def assign_member(
     """Give a BC member manager or ad_promotion on a shop the BC holds (R16)."""
     # Only an end date needs Temporal (its timer); without one this stays store-only.
     service = await ctx.partners_connected() if until is not None else ctx.partners()
-    view = await service.assign_member_until(
+    view = await service.assign_member_with_end_date(
         bc_id=bc_id,
         shop_code=shop_code,
         member=member,

@@ -6,9 +6,9 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID
+from client import reads
 from models.enums import RequestStatus
 from models.views import RequestView
-from service import reads
 
 
 def _describe(view: RequestView) -> str:

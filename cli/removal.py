@@ -53,7 +53,7 @@ async def _remove(
         f"{len(ended.lost_bc_ids)} Business Centers lost the shop. "
     )
     if wait:
-        from service.progress import follow_removal, print_steps
+        from client.progress import follow_removal, print_steps
 
         # The numbers come from the workflow's progress query.
         await print_steps(follow_removal(service.client, workflow_id), as_json=ctx.as_json)

@@ -9,11 +9,11 @@ import click
 
 from cli.context import Context, command
 from cli.params import DB_ID, DISPLAY_NAME, UNTIL
+from models.end_date_parsing import shown
 from models.enums import RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
 from models.reasons import REASON_MAX_LENGTH
-from models.until_dates import shown
 
 
 @click.command()
@@ -49,9 +49,9 @@ async def approve(
         raise Refusal(
             ErrorCode.INVALID_INPUT, "Use either --bc or --new-bc-name/--timezone, not both."
         )
-    from service.until import check_until
+    from client.end_date_operations import check_end_date
 
-    check_until(until)  # R23: a date already past is refused before anything starts
+    check_end_date(until)  # R23: a date already past is refused before anything starts
     service = await ctx.requests()
     out = await service.approve(
         request_id,

@@ -10,9 +10,9 @@ from temporalio.client import Client
 
 from cli.context import Context, command
 from cli.params import DB_ID
-from service import webhooks
-from service.audit import pick_scope
-from service.safe_targets import policy_from
+from client import webhooks
+from client.audit import pick_scope
+from client.safe_targets import policy_from
 
 
 async def _connect(ctx: Context) -> Client:
@@ -55,7 +55,7 @@ async def add(
         targets=policy_from(ctx.settings),
     )
     ctx.emit(
-        added.model_dump(),
+        added.model_dump(mode="json"),
         f"Added {added.id}: {added.scope} → {added.url}\n"
         f"Signing secret (shown once): {added.secret}",
     )
@@ -69,7 +69,9 @@ def list_cmd(ctx: Context) -> None:
     human = "\n".join(
         f"{s.id}  {s.scope}  {s.url}" + ("  (removed)" if s.removed_at else "") for s in subs
     )
-    ctx.emit({"subscriptions": [s.model_dump() for s in subs]}, human or "No subscriptions.")
+    ctx.emit(
+        {"subscriptions": [s.model_dump(mode="json") for s in subs]}, human or "No subscriptions."
+    )
 
 
 @webhook.command("remove")
@@ -78,7 +80,7 @@ def list_cmd(ctx: Context) -> None:
 def remove(ctx: Context, subscription_id: str) -> None:
     """Stop sending; the dispatcher ends within a second or so."""
     sub = webhooks.remove_subscription(ctx.engine, subscription_id, webhooks.OPS)
-    ctx.emit(sub.model_dump(), f"Removed {sub.id}.")
+    ctx.emit(sub.model_dump(mode="json"), f"Removed {sub.id}.")
 
 
 @webhook.command("deliveries")
@@ -88,7 +90,7 @@ def remove(ctx: Context, subscription_id: str) -> None:
 def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
     """The delivery log, newest first: each event's status, attempts and last answer."""
     entries = webhooks.deliveries(ctx.engine, subscription_id, limit)
-    rows = [e.model_dump() for e in entries]
+    rows = [e.model_dump(mode="json") for e in entries]
     human = "\n".join(
         f"{e.event_id}  {e.type:<32} {e.status:<9} attempts {e.attempts}"
         + (f"  last: {e.last_error}" if e.last_error and e.status != "delivered" else "")
@@ -104,7 +106,7 @@ def deliveries(ctx: Context, subscription_id: str, limit: int) -> None:
 def replay(ctx: Context, subscription_id: str, event_id: str) -> None:
     """Send one logged event again, with the same event id."""
     entry = webhooks.replay(ctx.engine, subscription_id, event_id, webhooks.OPS)
-    ctx.emit(entry.model_dump(), f"{entry.event_id} will be sent again.")
+    ctx.emit(entry.model_dump(mode="json"), f"{entry.event_id} will be sent again.")
 
 
 @webhook.command("rotate-secret")
@@ -128,7 +130,7 @@ def rotate_secret(
     )
     until = rotated.previous_secret_until
     ctx.emit(
-        rotated.model_dump(),
+        rotated.model_dump(mode="json"),
         f"New signing secret of {rotated.id} (shown once): {rotated.secret}\n"
         + (
             f"The previous secret also signs until {until}."

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from models.enums import RequestMethod
+from models.fields import Id
 
 # What became of one shop code. "queued": not tried yet; "cancelled": the bulk was
 # cancelled before its turn (nothing was started for it).
@@ -52,7 +53,7 @@ class BulkInput(BulkMessageModel):
 
     bulk_id: str
     method: RequestMethod
-    bc_id: int
+    bc_id: Id
     requested_by: str
     shop_codes: list[str]
     # Carried across continue-as-new; None on the first run.
@@ -63,7 +64,7 @@ class BulkProgress(BulkMessageModel):
     """The ``progress`` query's answer and the workflow's result."""
 
     bulk_id: str
-    bc_id: int
+    bc_id: Id
     method: RequestMethod
     status: BulkStatus
     total: int
@@ -87,7 +88,7 @@ class BulkAdmit(BulkMessageModel):
 
     bulk_id: str
     method: RequestMethod
-    bc_id: int
+    bc_id: Id
     shop_code: str
     requested_by: str
     request_id: str
@@ -106,7 +107,7 @@ class BulkAdmitOutcome(BulkMessageModel):
 class QuotaView(BulkMessageModel):
     """R4 for one BC today: how many requests are left and when the limit resets."""
 
-    bc_id: int
+    bc_id: Id
     timezone: str
     day: str
     limit: int

@@ -59,6 +59,10 @@ class ErrorCode(StrEnum):
     AUDIT_LINES_MISSING = "audit_lines_missing"
     AUDIT_STORE_MISMATCH = "audit_store_mismatch"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    # R32: the signed trailer does not hold (a file cut short and its trailer recomputed,
+    # an altered signature, a key that did not sign it); a key id no key has.
+    AUDIT_SIGNATURE_INVALID = "audit_signature_invalid"
+    UNKNOWN_AUDIT_KEY = "unknown_audit_key"
     # Webhook subscriptions (R26, docs/webhooks.md).
     UNKNOWN_WEBHOOK = "unknown_webhook"
     UNKNOWN_WEBHOOK_EVENT = "unknown_webhook_event"

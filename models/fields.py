@@ -6,6 +6,10 @@ the same inputs with the same words.
 - Ids are database integers: PostgreSQL's BIGINT and SQLite's INTEGER hold 1..2^63-1.
   Anything outside would fail deep in the store (``OverflowError``), so it is refused at
   the edge, before a workflow starts.
+- In JSON an id is a string of digits (R30): Business Center and ad-account ids have 19
+  digits, and every JavaScript client (and jq before 1.7) reads a JSON number beyond 2^53
+  as the nearest double, a different id, silently. ``Id`` is how the service writes one,
+  ``DbId`` how it reads one from a client (docs/decisions.md "Ids are strings in JSON").
 - Display names end up in e-mail headers, pages and logs. A control character (CR, LF,
   NUL, TAB...), a line or paragraph separator, or a bidirectional override can break a
   header, fake a line in a log, or make a name read as something else: none of them is
@@ -14,10 +18,19 @@ the same inputs with the same words.
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, EmailStr, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    EmailStr,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 from models.errors import ErrorCode, Refusal
 
@@ -56,8 +69,98 @@ def _check_display_name(value: str) -> str:
 DisplayName = Annotated[str, AfterValidator(_check_display_name)]
 """A person's or a business's name: 1-200 characters, no control characters."""
 
-DbId = Annotated[int, Field(ge=DB_ID_MIN, le=DB_ID_MAX)]
-"""A numeric id the store can hold."""
+JSON_SAFE_MAX = 2**53
+"""The largest integer every JSON reader holds exactly (an IEEE 754 double's)."""
+
+ID_PATTERN = r"^[1-9][0-9]{0,18}$"
+ID_JSON_SCHEMA: dict[str, object] = {
+    "type": "string",
+    "pattern": ID_PATTERN,
+    "description": f"An id: a string of digits, {DB_ID_MIN} to {DB_ID_MAX} (R30).",
+    "examples": ["7100000000000000001"],
+}
+
+
+_ID_TEXT = re.compile(ID_PATTERN)
+_OUT_OF_RANGE = f"must be an id from {DB_ID_MIN} to {DB_ID_MAX}"
+
+
+def _id_from_text(value: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) > 19 and value[0] != "0":
+        raise ValueError(_OUT_OF_RANGE)  # digits, too many of them: say so, not "malformed"
+    if not _ID_TEXT.fullmatch(value):
+        raise ValueError(
+            "must be an id: a string of digits without a leading zero, "
+            'such as "7100000000000000001"'
+        )
+    return _in_range(int(value))
+
+
+def _in_range(value: int) -> int:
+    if not DB_ID_MIN <= value <= DB_ID_MAX:
+        raise ValueError(_OUT_OF_RANGE)
+    return value
+
+
+_WRITTEN_ID = re.compile(r"-?[0-9]+")
+
+
+def _read_id(value: object) -> int:
+    """An id the service itself wrote: a string of digits, or a number (Temporal histories
+    recorded before ids became strings hold numbers). Not range-checked: these models are
+    also Temporal payloads, and one that fails to decode in a worker retries for ever
+    (docs/decisions.md "Bad input is refused at the edge"); ids are checked
+    where they come in (``DbId``, the services)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WRITTEN_ID.fullmatch(value) and len(value) <= 20:
+        return int(value)
+    raise ValueError("must be an id: a string of digits")
+
+
+def _read_sent_id(value: object) -> int:
+    if isinstance(value, str):
+        return _id_from_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _in_range(value)
+    raise ValueError("must be an id: a string of digits")
+
+
+EXACT_INTS: dict[str, Any] = {"exact_ints": True}
+"""Validation context for Python callers whose ints never were JSON numbers (tests,
+benchmarks building reference data in code): ``DbId`` then takes any int in range."""
+
+
+def _read_client_id(value: object, info: ValidationInfo) -> int:
+    """An id a client sent: a string of digits, or (deprecated, until the next release)
+    a number no larger than 2^53. A larger number may already have been rounded by the
+    client's JSON library, so reading it would act on another id: it is refused."""
+    exact = isinstance(info.context, dict) and info.context.get("exact_ints") is True
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not exact
+        and value > JSON_SAFE_MAX
+    ):
+        raise ValueError(
+            f"is a number beyond 2^53 ({JSON_SAFE_MAX}), which JSON clients may have "
+            'rounded; send the id as a string of digits, such as "7100000000000000001"'
+        )
+    return _read_sent_id(value)
+
+
+def _write_id(value: int) -> str:
+    return str(value)
+
+
+_AS_STRING = PlainSerializer(_write_id, return_type=str, when_used="json")
+
+Id = Annotated[int, BeforeValidator(_read_id), _AS_STRING, WithJsonSchema(ID_JSON_SCHEMA)]
+"""An id the service emits: an ``int`` in Python, a string of digits in JSON (R30)."""
+
+DbId = Annotated[int, BeforeValidator(_read_client_id), _AS_STRING, WithJsonSchema(ID_JSON_SCHEMA)]
+"""An id a client sends (API bodies and parameters, reference data): a string of digits
+the store can hold; a JSON number only up to 2^53 (R30)."""
 
 
 def require_db_id(field: str, value: int | None) -> None:
@@ -112,3 +215,28 @@ def require_bc_or_shop(bc_id: int | None, shop_code: str | None) -> None:
     """Lists and scopes name exactly one of a Business Center or a shop (CLI and API)."""
     if (bc_id is None) == (shop_code is None):
         raise Refusal(ErrorCode.INVALID_INPUT, reason="bc_or_shop")
+
+
+def ids_as_strings(value: Any) -> Any:
+    """A JSON document (an audit change's details, a scope) with every id written as
+    ``Id`` writes it: the value of a key ``id`` or ``…_id`` that is a number becomes a
+    string of digits, and so do the numbers in a ``…_ids`` list (R30). Counts, sequence
+    numbers and other numbers stay numbers. For documents without a model; a model
+    types its ids as ``Id``."""
+    if isinstance(value, list):
+        return [ids_as_strings(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if _is_number(item) and (key == "id" or key.endswith("_id")):
+            out[key] = str(item)
+        elif isinstance(item, list) and key.endswith("_ids"):
+            out[key] = [str(v) if _is_number(v) else ids_as_strings(v) for v in item]
+        else:
+            out[key] = ids_as_strings(item)
+    return out
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

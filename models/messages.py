@@ -20,6 +20,7 @@ from models.enums import (
     RequestStatus,
     Scenario,
 )
+from models.fields import Id
 
 
 class Message(BaseModel):
@@ -34,8 +35,8 @@ class RequestInput(Message):
 
     request_id: str
     method: RequestMethod
-    bc_id: int
-    shop_id: int
+    bc_id: Id
+    shop_id: Id
     shop_code: str
     requested_by: str
     # Carried across continue-as-new; None on the first run.
@@ -137,7 +138,7 @@ class ApproveRequest(Message):
     """
 
     by: str
-    bc_id: int | None = None
+    bc_id: Id | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
     until: datetime | None = None
@@ -160,7 +161,7 @@ class ApprovalOutcome(Message):
     request_id: str
     status: RequestStatus
     scenario: Scenario | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     superseded_by: str | None = None
     relationship: Relationship | None = None
     permission: Permission | None = None
@@ -176,7 +177,7 @@ class PersonalLinkRequest(Message):
     on the team (no enumeration).
     """
 
-    member_id: int | None = None
+    member_id: Id | None = None
 
 
 class PersonalLinkAccepted(Message):
@@ -189,8 +190,8 @@ class PersonalLinkAccepted(Message):
 class AdmitRequest(Message):
     request_id: str
     method: RequestMethod
-    bc_id: int
-    shop_id: int
+    bc_id: Id
+    shop_id: Id
     requested_by: str
     workflow_id: str
 
@@ -223,7 +224,7 @@ class EmailsSent(Message):
 class DecideApproval(Message):
     request_id: str
     by: str
-    bc_id: int | None = None
+    bc_id: Id | None = None
     new_bc_name: str | None = None
     timezone: str | None = None
     # R23: the end date written on the grant in the same transaction as the decision.
@@ -234,7 +235,7 @@ class Decision(Message):
     request_id: str
     status: RequestStatus
     scenario: Scenario | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     decided_by: str | None = None
     superseded_by: str | None = None
     # The other method's request this approval made expire, to be told by signal.
@@ -245,9 +246,9 @@ class Decision(Message):
 
 
 class GrantResult(Message):
-    grant_id: int
-    bc_id: int
-    shop_id: int
+    grant_id: Id
+    bc_id: Id
+    shop_id: Id
     relationship: Relationship
     permission: Permission
     # R23: when the grant ends, as the store holds it (None: no end date).
@@ -270,7 +271,7 @@ class SendPersonalLink(Message):
 
     request_id: str
     window: int
-    member_id: int
+    member_id: Id
 
 
 class RequesterNotice(Message):

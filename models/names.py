@@ -77,7 +77,7 @@ class PartnerActivity:
     STOP_CAMPAIGN_PAGE = "campaigns.stop_page"
     FINISH_REMOVAL = "partners.finish_removal"
     NOTIFY_REMOVAL = "mail.notify_access_removed"
-    ARM_ACCESS_UNTIL = "partners.arm_access_until"  # R23: an accepted share's timer
+    ARM_ACCESS_END = "partners.arm_access_end"  # R23: an accepted share's timer
 
 
 class PartnerMessage:
@@ -91,26 +91,26 @@ class PartnerMessage:
     PROGRESS = "progress"  # query (removal)
 
 
-class UntilName:
+class EndDateName:
     """R23: the workflow that ends an access on its date, and its messages."""
 
-    WORKFLOW = "AccessUntil"
-    ASSIGNMENT_WORKFLOW = "AssignmentUntil"
-    SET_UNTIL = "set_until"  # signal: the store's new end date, or None once cleared
+    WORKFLOW = "AccessEnd"
+    ASSIGNMENT_WORKFLOW = "AssignmentEnd"
+    SET_END_DATE = "set_end_date"  # signal: the store's new end date, or None once cleared
     STATE = "state"  # query
-    REMIND = "until.remind"  # activity
-    EXPIRE = "until.expire"  # activity
-    END_ASSIGNMENT = "until.end_assignment"  # activity
-    REMIND_ASSIGNMENT = "until.remind_assignment"  # activity: the holder, 3 days before
+    REMIND = "end_date.remind"  # activity
+    END_GRANT = "end_date.end_grant"  # activity
+    END_ASSIGNMENT = "end_date.end_assignment"  # activity
+    REMIND_ASSIGNMENT = "end_date.remind_assignment"  # activity: the holder, 3 days before
 
 
-def access_until_workflow_id(grant_id: int) -> str:
+def access_end_workflow_id(grant_id: int) -> str:
     """R23: one timer per grant with an end date; changing the date signals this one."""
-    return f"access-until:grant-{grant_id}"
+    return f"access-end:grant-{grant_id}"
 
 
-def assignment_until_workflow_id(assignment_id: int) -> str:
-    return f"assignment-until:{assignment_id}"
+def assignment_end_workflow_id(assignment_id: int) -> str:
+    return f"assignment-end:{assignment_id}"
 
 
 def member_invitation_workflow_id(bc_id: int, invitation_id: str) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from models.enums import MemberRole, Permission, Relationship
+from models.fields import Id
 from models.partner_enums import (
     AdAccountPermission,
     CampaignStatus,
@@ -30,7 +31,7 @@ class Message(BaseModel):
 class AdAccountGrant(Message):
     """An ad account a member invitation gives, with its permission."""
 
-    ad_account_id: int
+    ad_account_id: Id
     permission: AdAccountPermission
 
 
@@ -42,17 +43,17 @@ class InvitationState(Message):
     refusal_message: str | None = None
     emails_sent: bool = False
     # Partner invitations: shops offered so far, and those already e-mailed.
-    shop_ids: list[int] = Field(default_factory=list)
-    mailed_shop_ids: list[int] = Field(default_factory=list)
+    shop_ids: list[Id] = Field(default_factory=list)
+    mailed_shop_ids: list[Id] = Field(default_factory=list)
     decided_by: str | None = None
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
 
 
 class MemberInvitationInput(Message):
     """Starts one member invitation workflow: one e-mail address, role, ad accounts (R16)."""
 
     invitation_id: str
-    bc_id: int
+    bc_id: Id
     email: str
     role: MemberRole
     ad_accounts: list[AdAccountGrant] = Field(default_factory=list)
@@ -64,8 +65,8 @@ class PartnerInvitationInput(Message):
     """Starts one add-partner invitation workflow (R17); shops arrive by ``offer_shop``."""
 
     invitation_id: str
-    bc_id: int
-    partner_bc_id: int
+    bc_id: Id
+    partner_bc_id: Id
     invited_by: str
     state: InvitationState | None = None
 
@@ -77,7 +78,7 @@ class WaitInvitationAdmission(Message):
 class OfferShop(Message):
     """Update (sent with start, or to the open invitation): add a shop to the invitation."""
 
-    shop_id: int
+    shop_id: Id
     permission: Permission
     by: str
     # R23: the share ends then once the invitation is accepted (None: no end date).
@@ -93,7 +94,7 @@ class RespondToInvitation(Message):
 class GrantUntil(Message):
     """A grant that ends by itself at ``ends_at`` (R23)."""
 
-    grant_id: int
+    grant_id: Id
     ends_at: datetime
 
 
@@ -101,11 +102,11 @@ class InvitationOutcome(Message):
     invitation_id: str
     kind: InvitationKind
     status: InvitationStatus
-    bc_id: int
+    bc_id: Id
     email: str | None = None
-    partner_bc_id: int | None = None
-    shop_ids: list[int] = Field(default_factory=list)
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    partner_bc_id: Id | None = None
+    shop_ids: list[Id] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
     workflow_id: str | None = None
     # R23: the grants an accepted invitation made with an end date; each gets its timer.
     granted_until: list[GrantUntil] = Field(default_factory=list)
@@ -120,7 +121,7 @@ class InvitationResult(Message):
     status: str
     refusal_code: str | None = None
     refusal_message: str | None = None
-    granted_shop_ids: list[int] = Field(default_factory=list)
+    granted_shop_ids: list[Id] = Field(default_factory=list)
 
 
 # invitation activities
@@ -128,7 +129,7 @@ class InvitationResult(Message):
 
 class CreateMemberInvitation(Message):
     invitation_id: str
-    bc_id: int
+    bc_id: Id
     email: str
     role: MemberRole
     ad_accounts: list[AdAccountGrant] = Field(default_factory=list)
@@ -138,9 +139,9 @@ class CreateMemberInvitation(Message):
 
 class OfferPartnerShop(Message):
     invitation_id: str
-    bc_id: int
-    partner_bc_id: int
-    shop_id: int
+    bc_id: Id
+    partner_bc_id: Id
+    shop_id: Id
     permission: Permission
     by: str
     workflow_id: str
@@ -165,7 +166,7 @@ class InvitationEmails(Message):
     """E-mail the invitee (member) or the partner BC's admins about one offered shop."""
 
     invitation_id: str
-    shop_id: int | None = None
+    shop_id: Id | None = None
 
 
 # --- removing access (R19) --------------------------------------------------------------
@@ -175,9 +176,9 @@ class RemovalInput(Message):
     """Starts one removal of a partner's access to a shop."""
 
     removal_id: str
-    shop_id: int
+    shop_id: Id
     shop_code: str
-    partner_bc_id: int
+    partner_bc_id: Id
     by: str
     # Why, when it is not the seller's own act: "end_date" for R23's automatic removal
     # (the history says "access ended by its end date", R21).
@@ -194,7 +195,7 @@ class RemovalState(Message):
     refusal_code: str | None = None
     refusal_message: str | None = None
     ended: GrantsEnded | None = None
-    after_id: int = 0  # campaigns up to this id are done
+    after_id: Id = 0  # campaigns up to this id are done
     campaigns_stopped: int = 0
     pages: int = 0
     stopping_done: bool = False
@@ -210,8 +211,8 @@ class WaitGrantsEnded(Message):
 
 class EndGrants(Message):
     removal_id: str
-    shop_id: int
-    partner_bc_id: int
+    shop_id: Id
+    partner_bc_id: Id
     by: str
     workflow_id: str
     reason: str | None = None
@@ -219,11 +220,11 @@ class EndGrants(Message):
 
 class GrantsEnded(Message):
     removal_id: str
-    shop_id: int
-    partner_bc_id: int
-    ended_grant_ids: list[int]
+    shop_id: Id
+    partner_bc_id: Id
+    ended_grant_ids: list[Id]
     # BCs that no longer hold the shop at all: their campaigns stop, assignments end.
-    lost_bc_ids: list[int]
+    lost_bc_ids: list[Id]
     assignments_ended: int = 0
     ended_at: datetime
     # Campaigns the removal stops in all (the total a progress bar counts towards).
@@ -232,9 +233,9 @@ class GrantsEnded(Message):
 
 class StopCampaignPage(Message):
     removal_id: str
-    shop_id: int
-    bc_ids: list[int]
-    after_id: int
+    shop_id: Id
+    bc_ids: list[Id]
+    after_id: Id
     page_size: int
     batch_size: int
     pause_ms: int = 0
@@ -242,7 +243,7 @@ class StopCampaignPage(Message):
 
 class PageStopped(Message):
     stopped: int
-    last_id: int
+    last_id: Id
     done: bool
 
 
@@ -267,7 +268,7 @@ class RemovalProgress(Message):
     status: str
     campaigns_stopped: int
     pages: int
-    lost_bc_ids: list[int] = Field(default_factory=list)
+    lost_bc_ids: list[Id] = Field(default_factory=list)
     # What campaigns_stopped counts towards, from the store once the grants ended (0 until
     # then).
     campaigns_total: int = 0
@@ -277,7 +278,7 @@ class RemovalResult(Message):
     removal_id: str
     status: str  # "completed", "refused", or "failed" (a step failed for good)
     campaigns_stopped: int = 0
-    lost_bc_ids: list[int] = Field(default_factory=list)
+    lost_bc_ids: list[Id] = Field(default_factory=list)
     refusal_code: str | None = None
     refusal_message: str | None = None
 
@@ -288,12 +289,12 @@ class RemovalResult(Message):
 class HeldShopView(BaseModel):
     """A shop in a BC's shop list (R8, R17): relationship and permission."""
 
-    shop_id: int
+    shop_id: Id
     shop_code: str
     shop_name: str
     relationship: Relationship
     permission: Permission
-    granted_by_bc_id: int | None = None
+    granted_by_bc_id: Id | None = None
     via: str  # "request" or "share"
     since: datetime
     # R23: when the access ends by itself (None: no end date).
@@ -301,11 +302,11 @@ class HeldShopView(BaseModel):
 
 
 class CampaignView(BaseModel):
-    campaign_id: int
+    campaign_id: Id
     name: str
     status: CampaignStatus
-    ad_account_id: int
-    bc_id: int
+    ad_account_id: Id
+    bc_id: Id
     shop_code: str
     created_by: str
     created_at: datetime
@@ -313,9 +314,9 @@ class CampaignView(BaseModel):
 
 
 class DownstreamPartner(BaseModel):
-    bc_id: int
+    bc_id: Id
     bc_name: str
-    shared_by_bc_id: int
+    shared_by_bc_id: Id
     depth: int  # 1 = a partner of the removed partner
     permission: Permission
     delivering_campaigns: int
@@ -325,20 +326,20 @@ class DownstreamPartner(BaseModel):
 class RemovalPreview(BaseModel):
     """What a removal would stop, shown to the seller before confirming (R19)."""
 
-    shop_id: int
+    shop_id: Id
     shop_code: str
-    partner_bc_id: int
+    partner_bc_id: Id
     partner_bc_name: str
     permission: Permission
     delivering_campaigns: int  # the partner's own
     total_delivering_campaigns: int  # the partner's and every downstream partner's
     member_assignments: int
     downstream: list[DownstreamPartner] = Field(default_factory=list)
-    grant_id: int
+    grant_id: Id
 
 
 class AssignmentView(BaseModel):
-    bc_id: int
+    bc_id: Id
     shop_code: str
     member: str
     permission: Permission
@@ -351,11 +352,11 @@ class ShareOutcome(BaseModel):
     """share-shop's answer: shared at once, or an add-partner invitation is pending."""
 
     status: str  # "shared" or "invited"
-    bc_id: int
-    partner_bc_id: int
+    bc_id: Id
+    partner_bc_id: Id
     shop_code: str
     permission: Permission
-    grant_id: int | None = None
+    grant_id: Id | None = None
     invitation_id: str | None = None
     # R23: when the share ends by itself (None: no end date).
     ends_at: datetime | None = None

@@ -3,7 +3,7 @@ environment at import time.
 
 Temporal's own connection variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 TEMPORAL_API_KEY, TEMPORAL_TLS_*) are read by ``temporalio.envconfig`` in
-``service.temporal``, so they behave exactly as Temporal's other tools read them.
+``client.temporal``, so they behave exactly as Temporal's other tools read them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.enums import MAX_REMINDERS
+from models.networks import parse_networks
 
 DEV_SECRET = "dev-only-secret-change-me"
 
@@ -92,11 +93,11 @@ class Settings(BaseSettings):
     worker_health_address: str | None = Field(
         default=None,
         description="host:port where the worker serves /healthz and /readyz "
-        "(service/health_server.py); unset: no health endpoint",
+        "(runtime/health_server.py); unset: no health endpoint",
     )
 
     # Observability (docs/operations.md, "Metrics, traces and logs"). Traces are
-    # configured by OpenTelemetry's own OTEL_* variables (service/tracing.py).
+    # configured by OpenTelemetry's own OTEL_* variables (runtime/tracing.py).
     metrics_address: str | None = Field(
         default=None,
         description="host:port where the worker serves /metrics (its own and the Temporal "
@@ -134,8 +135,6 @@ class Settings(BaseSettings):
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        from service.safe_targets import parse_networks  # stdlib only; no import cycle
-
         parse_networks(value)
         return value
 

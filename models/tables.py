@@ -55,7 +55,7 @@ class User(SQLModel, table=True):
     # Stored lower-cased so uniqueness is case-insensitive on every engine.
     email: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(max_length=200)
-    # R28: the language this person chose for pages and e-mails (service/i18n.KNOWN);
+    # R28: the language this person chose for pages and e-mails (models/i18n.KNOWN);
     # None: no choice saved, so the browser's or the market's applies.
     preferred_language: str | None = Field(default=None, max_length=16)
 
@@ -490,6 +490,26 @@ class AuditChainHead(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditSigningKey(SQLModel, table=True):
+    """An Ed25519 key that signs audit exports' trailers (R32, docs/audit.md). The newest
+    ``generation`` signs; older ones stay listed by ``key_id`` so the exports they signed
+    still verify, with their private half erased when they were rotated out.
+
+    ``generation`` is unique, so two processes making the first key (or rotating) at once
+    get one winner on either engine; the loser reads the winner's key."""
+
+    __tablename__ = "audit_signing_key"
+
+    key_id: str = Field(primary_key=True, max_length=32)
+    generation: int = Field(unique=True)
+    public_pem: str
+    # PKCS#8 PEM; never logged nor exported (docs/decisions.md, "Where the audit signing
+    # key lives"). NULL once the key is rotated out: it signs nothing more.
+    private_pem: str | None = Field(default=None, repr=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    retired_at: datetime | None = None
+
+
 class WebhookSubscription(SQLModel, table=True):
     """A receiver of one shop's or one BC's changes as signed webhooks (R26, R30,
     docs/webhooks.md). ``start_seq``: the audit chain's head when it was added; it gets the
@@ -557,7 +577,7 @@ class ApiToken(SQLModel, table=True):
 class ApiIdempotency(SQLModel, table=True):
     """The first answer to a POST sent with an ``Idempotency-Key``, per token and key, so
     a repeat gets it again and does nothing twice. ``status_code`` is null while the first
-    call is still running (a concurrent repeat is told so)."""
+    call is still running (a concurrent repeat is told so, until ``lease_until``)."""
 
     __tablename__ = "api_idempotency"
 
@@ -568,3 +588,6 @@ class ApiIdempotency(SQLModel, table=True):
     status_code: int | None = None
     body: str | None = None
     location: str | None = Field(default=None, max_length=500)
+    # While unanswered, the claim holds until then: a link handler that dies mid-call
+    # frees the key once its lease (a little past the call's deadline) has passed.
+    lease_until: datetime | None = None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from models.enums import RequestMethod, RequestStatus, SendChannel
+from models.fields import Id
 from models.wording import N_
 
 
@@ -33,7 +34,7 @@ class RequestView(BaseModel):
     method: RequestMethod
     status: RequestStatus
     status_label: str
-    bc_id: int
+    bc_id: Id
     bc_name: str
     shop_code: str
     shop_name: str
@@ -41,7 +42,7 @@ class RequestView(BaseModel):
     created_at: datetime
     decided_at: datetime | None = None
     decided_by: str | None = None
-    approving_bc_id: int | None = None
+    approving_bc_id: Id | None = None
     superseded_by: str | None = None
     workflow_id: str
     sends: list[SendView] = []
@@ -75,3 +76,20 @@ STATUS_LABELS = {
     RequestStatus.CANCELLED: N_("Cancelled"),
     RequestStatus.DECLINED: N_("Declined"),
 }
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class ScopeView(BaseModel):
+    """What an audit export or a webhook subscription covers: one shop or one BC. Only
+    the one set is written (``{"shop_code": …}`` or ``{"bc_id": "…"}``), the id as a string
+    (R30)."""
+
+    shop_code: str | None = Field(default=None, exclude_if=_unset)
+    bc_id: Id | None = Field(default=None, exclude_if=_unset)
+
+    def __str__(self) -> str:
+        # How the CLI's human output has always shown a scope: {'shop_code': 'GB01'}.
+        return str(self.model_dump())

@@ -222,6 +222,24 @@ CATALOGUE: dict[str, str] = {
         "The store's audit chain breaks at change {seq}: a row was altered, removed or "
         "inserted outside the service."
     ),
+    "audit_signature_invalid": (
+        "Line {line}, the signed trailer, does not verify with key {key_id}: the file was "
+        "cut short or altered and its trailer recomputed, or its signature was altered."
+    ),
+    "audit_signature_invalid.digest": (
+        "Line {line}, the signed trailer, signs other lines than the file holds: a line "
+        "above it was rewritten."
+    ),
+    "audit_signature_invalid.unknown_key": (
+        "Line {line}, the trailer, is signed by key {key_id}, which is not the key given "
+        "({given}); `audit public-key --key-id {key_id}` gives the right one."
+    ),
+    "audit_signature_invalid.unsigned": (
+        "Line {line}, the trailer, carries no signature: the file predates signed exports "
+        "(format 1); verify it against the store instead."
+    ),
+    "invalid_input.public_key": "{path} is not an Ed25519 public key in PEM form.",
+    "unknown_audit_key": "This store has no audit signing key {key_id}.",
     "unknown_webhook": "No webhook subscription has id {subscription_id}.",
     "unknown_webhook_event": (
         "Subscription {subscription_id} has no logged delivery of event {event_id}; "
@@ -308,7 +326,7 @@ def template_for(
     if locale is None:
         return CATALOGUE[key]
     # Imported here: the CLI and the API never load a catalogue.
-    from service import i18n
+    from models import i18n
 
     return i18n.pgettext(locale, key, CATALOGUE[key])
 

@@ -17,9 +17,9 @@ from sqlmodel import Session, col, select
 
 from models.enums import RequestStatus, Scenario
 from models.tables import AccessRequest, Shop, ShopGrant, utcnow
-from store import audit, expiry
+from store import audit, end_dates
 from store.grants import grant_of_request, write_grant
-from store.requests import unknown_request
+from store.request_records import unknown_request
 from store.scenarios import APPROVING_BC, Approval, require_shop_team, scenario_for
 
 
@@ -147,7 +147,7 @@ def decide_approval(
     approver = require_shop_team(session, shop, by)  # R13
     now = now or utcnow()  # after the lock: the decision's moment, not the wait's start
     if until is not None:
-        expiry.require_future(until, now)
+        end_dates.require_future(until, now)
     ask = Approval(request_id, shop, approver, now, bc_id, new_bc_name, timezone)
 
     scenario = scenario_for(session, shop, ask.user_id)  # R12
@@ -158,7 +158,7 @@ def decide_approval(
     session.flush()
     grant = write_grant(session, request=request, now=ask.now)  # R14, same transaction
     if until is not None:  # R23, same transaction again: no grant without its end date
-        expiry.set_end(session, grant, until, actor=approver.email, now=ask.now)
+        end_dates.set_end(session, grant, until, actor=approver.email, now=ask.now)
         session.flush()
     return DecisionRecord(
         request, scenario, expired, already_decided=False, grant=grant, decided_by=approver.email

@@ -14,16 +14,28 @@ change line carries the row's fields, its place and hashes in the store's chain 
 Which rows belong to a scope is decided from facts that never change after they are
 written (a request's shop and BC, a grant's, an invitation's...), so a scope's run of rows
 is the same whenever it is exported.
+
+Format 2 (R30, R32) signs the trailer with the store's Ed25519 key over the scope, the
+count, the last hash, a SHA-256 digest of every line above it and the time of export, so a
+holder of the public key alone tells a complete file from one cut short or rewritten; and
+it carries ids beyond 2^53 as strings (``detail``), with the hashed text beside them
+(``detail_json``). Format 1 files (unsigned, ``detail`` as hashed) still verify against
+the store.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import ColumnElement, String, and_, cast, or_, select
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
@@ -39,9 +51,15 @@ from models.tables import (
     ShopGrant,
 )
 from store.audit import GENESIS, canonical_time, row_hash
+from store.audit_keys import SigningKey, verifying_keys
 from store.people import require_bc, require_shop_by_code
 
-FORMAT = 1
+FORMAT = 2
+"""The line format an export is written in (docs/audit.md, "Format versions")."""
+UNSIGNED_FORMAT = 1
+"""Exports made before signing: read and verified against the store, as ever."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Beyond this, a JSON number loses digits in JavaScript and other float-based parsers."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,35 @@ class Scope:
 
     def as_json(self) -> dict[str, Any]:
         return {"shop_code": self.shop_code} if self.shop_code else {"bc_id": self.bc_id}
+
+    def in_file(self) -> dict[str, Any]:
+        """The scope as an export (format 2) writes it: a BC id as a string (R30)."""
+        return {"shop_code": self.shop_code} if self.shop_code else {"bc_id": str(self.bc_id)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Scope:
+        """A header's scope, either format (format 1 wrote the BC id as a number)."""
+        code, bc = raw.get("shop_code"), raw.get("bc_id")
+        if isinstance(code, str) and code and bc is None:
+            return cls(shop_code=code)
+        digits = isinstance(bc, int | str) and not isinstance(bc, bool) and str(bc).isdigit()
+        if digits and code is None:
+            return cls(bc_id=int(str(bc)))
+        raise ValueError("not a scope")
+
+
+def readable(value: Any) -> Any:
+    """``value`` with every integer beyond 2^53 as a string (R30), for readers whose JSON
+    numbers are doubles; the hash covers the original text (``detail_json``)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > MAX_SAFE_INTEGER:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(v) for v in value]
+    return value
 
 
 def _str_ids(column: Any) -> Any:
@@ -129,17 +176,40 @@ class Export:
     def head(self) -> str:
         return self.changes[-1]["hash"] if self.changes else self.prev_line
 
-    def lines(self) -> Iterator[str]:
+    def lines(self, key: SigningKey, exported_at: datetime) -> Iterator[str]:
+        """The file's lines (without newlines): header, changes, the signed trailer."""
         header = {
             "audit_export": FORMAT,
-            "scope": self.scope.as_json(),
+            "scope": self.scope.in_file(),
             "since": self.since.isoformat() if self.since else None,
             "prev_line": self.prev_line,
         }
-        yield json.dumps(header, sort_keys=True)
-        for change in self.changes:
-            yield json.dumps(change, sort_keys=True)
-        yield json.dumps({"end": True, "lines": len(self.changes), "head": self.head})
+        digest = hashlib.sha256()
+        for line in (header, *self.changes):
+            text = json.dumps(line, sort_keys=True)
+            digest.update(text.encode() + b"\n")
+            yield text
+        trailer = {
+            "end": True,
+            "scope": self.scope.in_file(),
+            "lines": len(self.changes),
+            "head": self.head,
+            "digest": digest.hexdigest(),
+            "exported_at": canonical_time(exported_at),
+            "key_id": key.key_id,
+        }
+        signature = key.sign(signed_text(trailer))
+        yield json.dumps(
+            {**trailer, "signature": base64.b64encode(signature).decode()}, sort_keys=True
+        )
+
+
+def signed_text(trailer: Mapping[str, Any]) -> bytes:
+    """What the signature covers: the trailer without its signature as sorted JSON with
+    Python's default separators, i.e. the trailer line as written with its last member
+    ``, "signature": "…"`` cut out (docs/audit.md checks it with openssl)."""
+    unsigned = {k: v for k, v in trailer.items() if k != "signature"}
+    return json.dumps(unsigned, sort_keys=True).encode()
 
 
 def export(session: Session, scope: Scope, since: datetime | None = None) -> Export:
@@ -168,7 +238,8 @@ def _line(row: AuditEvent, prev_line: str) -> dict[str, Any]:
         "entity": row.entity,
         "entity_id": row.entity_id,
         "action": row.action,
-        "detail": json.loads(row.detail),
+        "detail": readable(json.loads(row.detail)),
+        "detail_json": row.detail,
         "prev_hash": row.prev_hash,
         "hash": row.hash,
         "prev_line": prev_line,
@@ -184,6 +255,10 @@ class Verified:
     since: str | None
     lines: int
     head: str
+    format: int
+    signed_by: str | None
+    """The key id whose signature was checked; None when none was (format 1, file only)."""
+    exported_at: str | None
 
 
 def _broken(code: ErrorCode, line: int, **details: Any) -> Refusal:
@@ -200,8 +275,15 @@ def _parse(number: int, text: str) -> dict[str, Any]:
     return value
 
 
-def _recomputed(line: dict[str, Any]) -> str | None:
+def _recomputed(line: dict[str, Any], version: int) -> str | None:
     try:
+        if version == UNSIGNED_FORMAT:
+            detail = json.dumps(line["detail"], sort_keys=True)
+        else:
+            detail = line["detail_json"]
+            # The readable copy must say what the hashed text says.
+            if not isinstance(detail, str) or line["detail"] != readable(json.loads(detail)):
+                return None
         return row_hash(
             seq=int(line["seq"]),
             at=str(line["at"]),
@@ -209,63 +291,155 @@ def _recomputed(line: dict[str, Any]) -> str | None:
             entity=str(line["entity"]),
             entity_id=str(line["entity_id"]),
             action=str(line["action"]),
-            detail=json.dumps(line["detail"], sort_keys=True),
+            detail=detail,
             prev_hash=str(line["prev_hash"]),
         )
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def verify_lines(texts: Iterable[str], store: Session | None = None) -> Verified:
+Keys = Mapping[str, Ed25519PublicKey]
+
+
+def _check_signature(
+    trailer: dict[str, Any], number: int, scope: Scope, digest: str, keys: Keys | None
+) -> str | None:
+    """The signed trailer's checks (R32), in the order that names what happened: the
+    signature (a trailer recomputed after a cut, an altered signature, another key),
+    then what it signs against the lines above it. Returns the key id checked."""
+    key_id = trailer.get("key_id")
+    if keys is not None:
+        key = keys.get(key_id) if isinstance(key_id, str) else None
+        if key is None:
+            given = ", ".join(sorted(keys)) or "none"
+            raise _broken(
+                ErrorCode.AUDIT_SIGNATURE_INVALID,
+                number,
+                reason="unknown_key",
+                key_id=str(key_id),
+                given=given,
+            )
+        try:
+            signature = base64.b64decode(str(trailer.get("signature")), validate=True)
+            key.verify(signature, signed_text(trailer))
+        except (InvalidSignature, binascii.Error, ValueError):
+            raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, key_id=key_id) from None
+    if trailer.get("digest") != digest or trailer.get("scope") != scope.in_file():
+        raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, reason="digest")
+    return key_id if keys is not None else None
+
+
+@dataclass(frozen=True)
+class _Header:
+    number: int
+    version: int
+    scope: Scope
+    since: str | None
+    prev_line: str
+
+
+def _header(number: int, text: str) -> _Header:
+    header = _parse(number, text)
+    version, scope_raw = header.get("audit_export"), header.get("scope")
+    if version not in (UNSIGNED_FORMAT, FORMAT) or not isinstance(scope_raw, dict):
+        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, number)
+    try:
+        scope = Scope.from_json(scope_raw)
+    except ValueError:
+        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, number) from None
+    since = header.get("since")
+    return _Header(number, int(version), scope, since, str(header.get("prev_line")))
+
+
+def _stored_run(store: Session, header: _Header) -> Export:
+    """The scope's run in the store from the header's start; the header must link to it."""
+    try:
+        start = datetime.fromisoformat(header.since) if header.since else None
+    except (TypeError, ValueError):
+        raise _broken(ErrorCode.AUDIT_LINE_ALTERED, header.number) from None
+    stored = export(store, header.scope, start)
+    if stored.prev_line != header.prev_line:
+        raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, header.number)
+    return stored
+
+
+def _ended(
+    trailer: dict[str, Any],
+    number: int,
+    header: _Header,
+    count: int,
+    head: str,
+    digest: str,
+    keys: Keys | None,
+    offline: bool,
+) -> Verified:
+    """The trailer's checks, once every line above it held."""
+    if trailer.get("lines") != count or trailer.get("head") != head:
+        # The trailer counts what was exported: fewer lines means some went missing at
+        # the end (or the trailer was altered).
+        raise _broken(ErrorCode.AUDIT_LINES_MISSING, number)
+    signed_by: str | None = None
+    if header.version == FORMAT:
+        signed_by = _check_signature(trailer, number, header.scope, digest, keys)
+    elif keys is not None and offline:
+        # Offline, only a signature tells a whole file from a cut one.
+        raise _broken(ErrorCode.AUDIT_SIGNATURE_INVALID, number, reason="unsigned")
+    exported_at = trailer.get("exported_at")
+    return Verified(
+        header.scope,
+        header.since,
+        count,
+        head,
+        header.version,
+        signed_by,
+        exported_at if isinstance(exported_at, str) else None,
+    )
+
+
+def verify_lines(
+    texts: Iterable[str], store: Session | None = None, keys: Keys | None = None
+) -> Verified:
     """Check an export, line by line; raise a Refusal naming the first bad line (1-based,
     as an editor counts) or return what the file covers.
 
     With ``store``, each line must also be the store's row at that place in the scope's
-    run (the file may end before the store does: later changes are not in it). Per line,
-    the checks run in this order, so the code says what happened to the first bad line:
-    altered (content vs. its hash), out of chain (removed or moved), not in the store
-    (rewritten with fresh hashes).
+    run (the file may end before the store does: later changes are not in it), and the
+    trailer's signature must verify with one of the store's keys. Without it, ``keys``
+    (by key id) check the signature offline; with neither, only the file's own links and
+    digest are checked. Per line, the checks run in this order, so the code says what
+    happened to the first bad line: altered (content vs. its hash), out of chain (removed
+    or moved), not in the store (rewritten with fresh hashes); then the trailer: lines
+    missing (count or last hash), then its signature.
     """
     numbered = [(n, t) for n, t in enumerate(texts, start=1) if t.strip()]
     if not numbered:
         raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, 1)
-    first_no, first_text = numbered[0]
-    header = _parse(first_no, first_text)
-    scope_raw = header.get("scope")
-    if header.get("audit_export") != FORMAT or not isinstance(scope_raw, dict):
-        raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, first_no)
-    scope = Scope(scope_raw.get("shop_code"), scope_raw.get("bc_id"))
-    since = header.get("since")
-    prev = str(header.get("prev_line"))
-    stored: Export | None = None
-    if store is not None:
-        try:
-            start = datetime.fromisoformat(since) if since else None
-        except (TypeError, ValueError):
-            raise _broken(ErrorCode.AUDIT_LINE_ALTERED, first_no) from None
-        stored = export(store, scope, start)
-        if stored.prev_line != prev:
-            raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, first_no)
+    header = _header(*numbered[0])
+    stored = _stored_run(store, header) if store is not None else None
+    if store is not None and keys is None:
+        keys = verifying_keys(store)
+    prev = header.prev_line
+    digest = hashlib.sha256(numbered[0][1].encode() + b"\n")
     seen: set[str] = set()
     for number, text in numbered[1:]:
         line = _parse(number, text)
         if line.get("end") is True:
-            if line.get("lines") != len(seen) or line.get("head") != prev:
-                # The trailer counts what was exported: fewer lines means some went missing
-                # at the end (or the trailer was altered).
-                raise _broken(ErrorCode.AUDIT_LINES_MISSING, number)
-            if number != numbered[-1][0]:
+            verified = _ended(
+                line, number, header, len(seen), prev, digest.hexdigest(), keys, store is None
+            )
+            if number != numbered[-1][0]:  # lines after the trailer
                 raise _broken(ErrorCode.AUDIT_LINE_ALTERED, numbered[-1][0])
-            return Verified(scope, since, len(seen), prev)
-        digest = _recomputed(line)
-        if digest is None or digest != line.get("hash"):
+            return verified
+        digest.update(text.encode() + b"\n")
+        recomputed = _recomputed(line, header.version)
+        if recomputed is None or recomputed != line.get("hash"):
             raise _broken(ErrorCode.AUDIT_LINE_ALTERED, number)
-        if line.get("prev_line") != prev or digest in seen:
+        if line.get("prev_line") != prev or recomputed in seen:
             raise _broken(ErrorCode.AUDIT_LINE_OUT_OF_CHAIN, number)
         if stored is not None:
             index = len(seen)
-            if index >= len(stored.changes) or stored.changes[index]["hash"] != digest:
+            if index >= len(stored.changes) or stored.changes[index]["hash"] != recomputed:
                 raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, number)
-        seen.add(digest)
-        prev = digest
+        seen.add(recomputed)
+        prev = recomputed
     raise _broken(ErrorCode.AUDIT_LINES_MISSING, numbered[-1][0] + 1)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.enums import MemberRole
+from models.errors import ErrorCode, Refusal
 from models.fields import require_display_name
 from models.partner_enums import CAMPAIGN_WRITERS, PRODUCT_SALES, CampaignStatus
 from models.partner_messages import CampaignView
@@ -22,7 +23,6 @@ from store.partner_refusals import (
     no_campaign_permission,
     no_shop_permission,
     not_a_member_of_ad_account_bc,
-    unknown_ad_account,
 )
 from store.people import find_user, member_role, require_bc
 from store.sharing import require_held, require_shop
@@ -44,7 +44,7 @@ def create_campaign(
     title = require_display_name("name", name, label="The campaign's name")
     account = session.get(AdAccount, ad_account_id)
     if account is None:
-        raise unknown_ad_account(ad_account_id)
+        raise Refusal(ErrorCode.UNKNOWN_AD_ACCOUNT, ad_account_id=ad_account_id)
     bc = require_bc(session, account.bc_id)
     user = find_user(session, by)
     role = member_role(session, bc.id, user.id) if user and user.id is not None else None

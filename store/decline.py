@@ -17,7 +17,7 @@ from models.enums import RequestStatus
 from models.reasons import require_reason
 from models.tables import AccessRequest, Shop, utcnow
 from store import audit
-from store.requests import not_pending, require_request
+from store.request_records import not_pending, require_request
 from store.scenarios import require_shop_team
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models.enums import Permission
-from models.errors import Refusal
+from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, InvitationKind, InvitationStatus
 from models.tables import (
     AdAccount,
@@ -34,7 +34,7 @@ from models.tables import (
     User,
     utcnow,
 )
-from store import audit, expiry, sharing
+from store import audit, end_dates, sharing
 from store import partner_refusals as refusals
 from store.members import accept_member_invitation
 from store.people import find_user, normalise_email, require_bc, require_bc_admin
@@ -46,7 +46,7 @@ def require_invitation(session: Session, invitation_id: str, *, lock: bool = Fal
         query = query.with_for_update()
     invitation = session.exec(query).first()
     if invitation is None:
-        raise refusals.unknown_invitation(invitation_id)
+        raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=invitation_id)
     return invitation
 
 
@@ -136,9 +136,9 @@ def offer_partner_shop(
         ends_at=ends_at,
     )
     if ends_at is not None:
-        expiry.require_future(ends_at, now)
+        end_dates.require_future(ends_at, now)
         shop = sharing.require_shop(session, shop_id)
-        expiry.check_not_later_than_grantor(
+        end_dates.check_not_later_than_grantor(
             session, grantor_bc_id=bc_id, shop=shop, ends_at=ends_at
         )
     return invitation
@@ -164,7 +164,7 @@ def _accept_partner(
     )
     for grant in granted:
         if grant.shop_id in ends:
-            expiry.set_end(session, grant, ends[grant.shop_id], actor=user.email, now=now)
+            end_dates.set_end(session, grant, ends[grant.shop_id], actor=user.email, now=now)
     session.flush()
     return granted
 
@@ -174,8 +174,8 @@ def _end_refused(
 ) -> str | None:
     """Why an offered end date can no longer be given (its refusal code), or None."""
     try:
-        expiry.require_future(ends_at, now)
-        expiry.check_not_later_than_grantor(
+        end_dates.require_future(ends_at, now)
+        end_dates.check_not_later_than_grantor(
             session,
             grantor_bc_id=bc_id,
             shop=sharing.require_shop(session, shop_id),
@@ -202,7 +202,7 @@ def decline_invitation(
 def cancel_invitation(
     session: Session, *, invitation_id: str, by: str, now: datetime | None = None
 ) -> Invitation:
-    """An admin of the inviting BC withdraws a pending invitation (no expiry otherwise)."""
+    """An admin of the inviting BC withdraws a pending invitation (no end_dates otherwise)."""
     invitation = require_invitation(session, invitation_id, lock=True)
     bc = require_bc(session, invitation.bc_id)
     admin = require_bc_admin(session, bc, by)
@@ -339,5 +339,5 @@ def invitation_details(session: Session, invitation_id: str) -> InvitationDetail
     """The invitation's details; refused with ``unknown_invitation`` if there is none."""
     details = find_invitation_details(session, invitation_id)
     if details is None:
-        raise refusals.unknown_invitation(invitation_id)
+        raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=invitation_id)
     return details

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from models.enums import MemberRole, Permission
+from models.errors import ErrorCode, Refusal
 from models.fields import require_email
 from models.partner_enums import AdAccountPermission, InvitationKind
 from models.partner_messages import AdAccountGrant, AssignmentView
@@ -200,7 +201,11 @@ def _check_ad_accounts(
         if account is None or account.bc_id != bc.id:
             raise refusals.ad_account_not_of_bc(grant.ad_account_id, bc)
         if grant.ad_account_id in seen:
-            raise refusals.ad_account_listed_twice(grant.ad_account_id)
+            raise Refusal(
+                ErrorCode.INVALID_INPUT,
+                reason="ad_account_listed_twice",
+                ad_account_id=grant.ad_account_id,
+            )
         seen.add(grant.ad_account_id)
 
 

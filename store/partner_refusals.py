@@ -1,9 +1,12 @@
-"""The refusals of the partner side (R16-R19), one function each.
+"""The refusals of the partner side (R16-R19) whose details come from rows, one function
+each.
 
 Each returns a :class:`Refusal` with its code, a ``reason`` where the code has several
-sentences, and the details its sentence needs; the sentence itself is in the "partner
-side" section of models/wording.py. The rules in store/ raise these and hold no prose,
-and tests/test_partner_wording.py renders every one of them.
+sentences, and the details its sentence needs (a BC's id and name, a shop's code...); the
+sentence itself is in the "partner side" section of models/wording.py. A refusal that
+carries only its code and the id it was given is built where it is raised
+(``Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=...)``): a function would only
+repeat it. tests/test_partner_wording.py renders every one of both kinds.
 """
 
 from __future__ import annotations
@@ -46,17 +49,7 @@ def ad_account_not_of_bc(ad_account_id: int, bc: BusinessCenter) -> Refusal:
     )
 
 
-def ad_account_listed_twice(ad_account_id: int) -> Refusal:
-    return Refusal(
-        ErrorCode.INVALID_INPUT, reason="ad_account_listed_twice", ad_account_id=ad_account_id
-    )
-
-
 # --- invitations (R16, R17) ----------------------------------------------------------------
-
-
-def unknown_invitation(invitation_id: str) -> Refusal:
-    return Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=invitation_id)
 
 
 def invitation_not_pending(invitation: Invitation) -> Refusal:
@@ -74,12 +67,6 @@ def not_the_invitee(invitation: Invitation) -> Refusal:
 
 
 # --- holding and sharing shops (R17) -------------------------------------------------------
-
-
-def unknown_shop(shop_id: int) -> Refusal:
-    """A shop id (not a code a person typed: that is R5's unknown_shop_code) that does not
-    exist."""
-    return Refusal(ErrorCode.UNKNOWN_SHOP_CODE, reason="by_id", shop_id=shop_id)
 
 
 def shop_not_held(bc: BusinessCenter, shop: Shop) -> Refusal:
@@ -107,10 +94,6 @@ def above_held(
     )
 
 
-def share_with_itself(bc_id: int) -> Refusal:
-    return Refusal(ErrorCode.INVALID_INPUT, reason="share_with_itself", bc_id=bc_id)
-
-
 def partner_has_shop(partner: BusinessCenter, shop: Shop) -> Refusal:
     return Refusal(
         ErrorCode.ALREADY_HAS_ACCESS,
@@ -132,15 +115,7 @@ def not_yet_a_partner(bc: BusinessCenter, partner: BusinessCenter) -> Refusal:
     )
 
 
-def already_a_partner(partner: BusinessCenter) -> Refusal:
-    return Refusal(ErrorCode.INVALID_INPUT, reason="already_a_partner", partner_bc_id=partner.id)
-
-
 # --- campaigns (R18) -------------------------------------------------------------------------
-
-
-def unknown_ad_account(ad_account_id: int) -> Refusal:
-    return Refusal(ErrorCode.UNKNOWN_AD_ACCOUNT, ad_account_id=ad_account_id)
 
 
 def not_a_member_of_ad_account_bc(email: str, bc: BusinessCenter, ad_account_id: int) -> Refusal:
@@ -196,19 +171,7 @@ def not_a_partner_of_shop(bc: BusinessCenter, shop: Shop) -> Refusal:
     )
 
 
-def unknown_removal(removal_id: str) -> Refusal:
-    return Refusal(ErrorCode.INVALID_INPUT, reason="unknown_removal", removal_id=removal_id)
-
-
-# --- the partner service's own (service/partners.py) ----------------------------------------
-
-
-def no_temporal_client() -> Refusal:
-    return Refusal(ErrorCode.SERVICE_UNAVAILABLE, reason="no_client")
-
-
-def no_email_given() -> Refusal:
-    return Refusal(ErrorCode.INVALID_INPUT, reason="no_email")
+# --- the partner service's own (client/partners.py) ----------------------------------------
 
 
 def no_answer(timeout_seconds: float) -> Refusal:

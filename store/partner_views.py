@@ -1,6 +1,6 @@
 """What the partner-side pages show (web/partners.py removal, web/invitations.py), read
 from the store: the grant a removal would end, the removal that ended it, and what an
-invitation offers. Reads only; the changes go through workflows (service/partners.py).
+invitation offers. Reads only; the changes go through workflows (client/partners.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Pending requests by method and the oldest one's creation: the figures behind the
-``shop_access_pending_requests`` gauges (service/metrics.py). One grouped query on the
+``shop_access_pending_requests`` gauges (runtime/metrics.py). One grouped query on the
 partial index of pending rows (R6), cheap enough for every scrape."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import AccessRequest, BusinessCenter, RequestSend, Shop, User, utcnow
 from models.views import STATUS_LABELS, RequestView, SendView
-from store.requests import unknown_request
+from store.request_records import unknown_request
 
 _REQUESTER = aliased(User)
 _DECIDER = aliased(User)

@@ -1,6 +1,6 @@
 """R4's daily quota as a read: how many requests a BC has left today, and when it resets.
 
-Counts exactly what admission counts (store/requests.py: every request admitted on the
+Counts exactly what admission counts (store/request_records.py: every request admitted on the
 BC's local day, both methods), so ``quota`` and a refusal never disagree.
 """
 

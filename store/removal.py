@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from models.enums import MemberRole, Relationship, RequestStatus
+from models.errors import ErrorCode, Refusal
 from models.partner_enums import CampaignStatus, RemovalStatus
 from models.partner_messages import DownstreamPartner, RemovalPreview
 from models.tables import (
@@ -389,7 +390,7 @@ def finish_removal(
     """Every campaign is stopped: record the count and the end. Idempotent."""
     removal = session.get(AccessRemoval, removal_id)
     if removal is None:
-        raise refusals.unknown_removal(removal_id)
+        raise Refusal(ErrorCode.INVALID_INPUT, reason="unknown_removal", removal_id=removal_id)
     if removal.status is RemovalStatus.COMPLETED:
         return removal
     now = now or utcnow()

@@ -15,6 +15,7 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from models.enums import Permission, Relationship
+from models.errors import ErrorCode, Refusal
 from models.partner_enums import (
     InvitationKind,
     InvitationStatus,
@@ -89,7 +90,7 @@ def check_not_above(
 def require_shop(session: Session, shop_id: int) -> Shop:
     shop = session.get(Shop, shop_id)
     if shop is None:
-        raise refusals.unknown_shop(shop_id)
+        raise Refusal(ErrorCode.UNKNOWN_SHOP_CODE, reason="by_id", shop_id=shop_id)
     return shop
 
 
@@ -114,7 +115,7 @@ def _check_share(
     level = require_held(session, bc, shop, lock=lock)
     check_not_above(level, permission, to="partners", bc=bc, shop=shop)
     if partner_bc_id == bc_id:
-        raise refusals.share_with_itself(bc_id)
+        raise Refusal(ErrorCode.INVALID_INPUT, reason="share_with_itself", bc_id=bc_id)
     partner = require_bc(session, partner_bc_id)
     if held_grants(session, partner.id, shop_id):
         raise refusals.partner_has_shop(partner, shop)
@@ -234,7 +235,7 @@ def offer_partner_shop(
         lock=False,
     )
     if is_partner(session, bc.id, partner.id):
-        raise refusals.already_a_partner(partner)
+        raise Refusal(ErrorCode.INVALID_INPUT, reason="already_a_partner", partner_bc_id=partner.id)
     if invitation is None:
         invitation = _new_partner_invitation(
             session,

@@ -29,6 +29,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models.errors import ErrorCode, Refusal
+from models.fields import ids_as_strings
 from models.tables import AuditChainHead, AuditEvent, WebhookDelivery, WebhookSubscription, utcnow
 from store import audit
 from store.audit import canonical_time
@@ -57,7 +58,7 @@ def event_id(seq: int) -> str:
 
 def _check_url(url: str) -> str:
     """The URL's form only; R31's check of where it leads needs the resolver and the
-    settings, so service/webhooks.py makes it (service/safe_targets.py)."""
+    settings, so client/webhooks.py makes it (client/safe_targets.py)."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
@@ -206,17 +207,20 @@ def replays(session: Session, subscription_id: str) -> list[int]:
 
 
 def event_body(row: AuditEvent, sub: WebhookSubscription) -> dict[str, Any]:
-    """What a receiver gets: id, type, time, the entity and the change's details."""
-    return {
-        "id": event_id(row.seq),
-        "type": f"{row.entity}.{row.action}",
-        "time": canonical_time(row.at),
-        "actor": row.actor,
-        "entity": {"type": row.entity, "id": row.entity_id},
-        "data": json.loads(row.detail),
-        "subscription": {"id": sub.id, **scope_of(sub).as_json()},
-        "audit": {"seq": row.seq, "hash": row.hash},
-    }
+    """What a receiver gets: id, type, time, the entity and the change's details, with
+    every id a string (R30: receivers are often JavaScript)."""
+    return ids_as_strings(
+        {
+            "id": event_id(row.seq),
+            "type": f"{row.entity}.{row.action}",
+            "time": canonical_time(row.at),
+            "actor": row.actor,
+            "entity": {"type": row.entity, "id": row.entity_id},
+            "data": json.loads(row.detail),
+            "subscription": {"id": sub.id, **scope_of(sub).as_json()},
+            "audit": {"seq": row.seq, "hash": row.hash},
+        }
+    )
 
 
 def event_row(session: Session, seq: int) -> AuditEvent:

@@ -28,22 +28,23 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService
+from devtools.devserver import temporal_cli, test_server, tuning_args
+from models.fields import EXACT_INTS
 from models.reference import ReferenceData
+from models.search_attributes import ALL as SEARCH_ATTRIBUTES
 from models.settings import Settings
-from service.devserver import temporal_cli, test_server, tuning_args
-from service.requests import RequestService
-from store.db import make_engine, read_session, write_session
+from store.db import make_engine, write_session
 from store.migrate import upgrade
 from store.reference import load_reference
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-DEMO = Path(__file__).resolve().parent.parent / "service" / "data" / "demo.json"
+DEMO = Path(__file__).resolve().parent.parent / "devtools" / "data" / "demo.json"
 
-# Demo identities used across tests (service/data/demo.json).
+# Demo identities used across tests (devtools/data/demo.json).
 AGENCY = 7100000000000000001
 SUBAGENCY = 7100000000000000002
 LINKED_BC = 7100000000000000003
@@ -66,6 +67,25 @@ T = TypeVar("T")
 # and a wait on state returns as soon as the state is there, so a long deadline costs
 # nothing when all is well.
 WAIT_SECONDS = 60.0
+
+
+# --- the deep run ----------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--deep",
+        action="store_true",
+        default=os.environ.get("DEEP_TESTS") == "1",
+        help="run the checks that have a CI budget in full: the API's schema fuzz with every "
+        "example on SQLite and PostgreSQL (also DEEP_TESTS=1; docs/testing.md)",
+    )
+
+
+@pytest.fixture(scope="session")
+def deep(request: pytest.FixtureRequest) -> bool:
+    """True under ``--deep``: budgeted checks run in full (``scripts/test --deep``)."""
+    return bool(request.config.getoption("--deep"))
 
 
 # --- waiting on state ----------------------------------------------------------------------
@@ -133,8 +153,9 @@ def wait_until_sync(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server (SQL visibility, search attributes) for the whole session."""
+async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server (SQL visibility, search attributes) for the whole session. Tests
+    reach it through ``temporal_env`` and ``client``, each in a namespace of its own."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
         data_converter=pydantic_data_converter,
@@ -149,8 +170,50 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+async def fresh_namespace(server: WorkflowEnvironment) -> Client:
+    """A client on a new namespace of ``server``, with our search attributes (R21).
+
+    This is how tests are kept apart on the one dev server: workflow ids are business
+    keys (BC id, shop code) that every test's data repeats, and a pending request never
+    expires (R9), so two tests in one namespace would see each other's workflows (R6).
+    A namespace per test costs a few milliseconds and needs no cleanup; what a test
+    leaves running stays in its namespace, where no worker polls any more.
+    """
+    from google.protobuf.duration_pb2 import Duration
+    from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+
+    from client.temporal import ensure_search_attributes
+
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    await server.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)
+        )
+    )
+    config = server.client.config()
+    config["namespace"] = namespace
+    client = Client(**config)
+    await ensure_search_attributes(client)
+    return client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def temporal_env(
+    temporal_server: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> WorkflowEnvironment:
+    """The session's dev server, seen from this test's own namespace (``fresh_namespace``).
+
+    ``TEMPORAL_NAMESPACE`` names it for the test's duration, so the processes a test starts
+    (``worker.py``, ``starter.py``, the link handler) join the same namespace; each test
+    still names the address (``TEMPORAL_ADDRESS``) itself."""
+    client = await fresh_namespace(temporal_server)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", client.namespace)
+    return WorkflowEnvironment.from_client(client)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(temporal_env: WorkflowEnvironment) -> Client:
+    """The Temporal client of this test: the session's dev server, its own namespace."""
     return temporal_env.client
 
 
@@ -270,7 +333,7 @@ def load_demo(engine: Engine) -> None:
 
 def load_data(engine: Engine, data: dict[str, Any]) -> None:
     with write_session(engine) as session:
-        load_reference(session, ReferenceData.model_validate(data))
+        load_reference(session, ReferenceData.model_validate(data, context=EXACT_INTS))
 
 
 @pytest.fixture()
@@ -301,7 +364,6 @@ async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIte
     with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
         async with build_worker(client, settings, engine, executor) as running:
             yield running
-    await terminate_open_workflows(client, settings.task_queue, engine)
 
 
 @contextlib.asynccontextmanager
@@ -331,59 +393,6 @@ async def time_skipping_worker(
             max_cached_workflows=0,
         ):
             yield
-
-
-def recorded_workflow_ids(engine: Engine) -> set[str]:
-    """Every workflow id the store knows: requests, invitations and removals."""
-    from sqlmodel import select
-
-    from models.names import access_until_workflow_id
-    from models.tables import AccessRemoval, AccessRequest, Invitation, ShopGrant
-
-    with read_session(engine) as session:
-        return {
-            *session.exec(select(AccessRequest.workflow_id)).all(),
-            *session.exec(select(Invitation.workflow_id)).all(),
-            *session.exec(select(AccessRemoval.workflow_id)).all(),
-            # R23: grants with an end date have a timer (access_until_workflow_id).
-            *(
-                access_until_workflow_id(grant_id or 0)
-                for grant_id in session.exec(
-                    select(ShopGrant.id).where(ShopGrant.ends_at != None)  # noqa: E711
-                ).all()
-            ),
-        }
-
-
-async def terminate_open_workflows(
-    client: Client, task_queue: str, engine: Engine | None = None
-) -> None:
-    """End the workflows a test left open on its queue. Pending requests never expire (R9)
-    and their ids are built from business keys (BC id, shop code) that every test's data
-    repeats, so a leftover would make the next test's identical request look already
-    pending (R6).
-
-    The store's ids come first: they need no visibility, which lags behind on a loaded
-    machine. Then whatever visibility still lists as running on the queue, until it
-    lists none.
-    """
-    from temporalio.service import RPCError
-
-    for workflow_id in recorded_workflow_ids(engine) if engine is not None else set():
-        with contextlib.suppress(RPCError):  # closed already
-            await client.get_workflow_handle(workflow_id).terminate(reason="test finished")
-    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Running'"
-
-    async def none_running() -> bool:
-        running = [w async for w in client.list_workflows(query)]
-        for wf in running:
-            with contextlib.suppress(RPCError):  # closed meanwhile
-                await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(
-                    reason="test finished"
-                )
-        return not running
-
-    await wait_until(none_running, interval=0.2, what=f"no workflow running on {task_queue}")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -17,17 +17,16 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
+from client.temporal import connect
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
-from service.temporal import connect
-from service.worker_telemetry import WorkerTelemetry
-from tests.conftest import terminate_open_workflows
+from runtime.worker_telemetry import WorkerTelemetry
 from tests.web.conftest import csrf_in
-from web.app import create_app
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -101,16 +100,13 @@ async def observed_stack(
                 transport=httpx.ASGITransport(app=app), base_url=settings.link_base_url
             ) as http,
         ):
-            try:
-                yield Stack(
-                    client=client,
-                    service=RequestService(client, engine, settings.task_queue, timeout=20),
-                    http=http,
-                    telemetry=telemetry,
-                    settings=settings,
-                )
-            finally:
-                await terminate_open_workflows(client, settings.task_queue)
+            yield Stack(
+                client=client,
+                service=RequestService(client, engine, settings.task_queue, timeout=20),
+                http=http,
+                telemetry=telemetry,
+                settings=settings,
+            )
 
 
 async def submit_and_wait_for_emails(

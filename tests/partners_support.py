@@ -7,11 +7,11 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import func, select
 
+from client.access_requests import RequestService
 from models.enums import RequestMethod
 from models.messages import ApproveRequest
 from models.partner_enums import CampaignStatus
 from models.tables import AuditEvent, Campaign
-from service.requests import RequestService
 from tests.conftest import load_data
 
 OTHER_AGENCY = 7100000000000000009
@@ -173,27 +173,3 @@ def refused_without_change(engine: Engine, fn: object, code: str, *phrases: str)
     for phrase in phrases:
         assert phrase in caught.value.message, caught.value.message
     assert snapshot(engine) == before
-
-
-async def close_partner_workflows(client: object, engine: Engine) -> None:
-    """Workflow ids are business keys and the dev server lives for the whole session:
-    terminate any add-partner invitation or removal a test left open, before its worker
-    stops, so a later test (a fresh database, the same ids) never joins a stale run."""
-    import contextlib
-
-    from temporalio.client import Client
-    from temporalio.service import RPCError
-
-    from models.names import partner_invitation_workflow_id, removal_workflow_id
-    from models.tables import BusinessCenter, ShopGrant
-    from store.db import read_session
-
-    assert isinstance(client, Client)
-    with read_session(engine) as session:
-        bcs = [b for b in session.exec(select(BusinessCenter.id)).all()]
-        grants = [(g.shop_id, g.bc_id, g.id) for g in session.exec(select(ShopGrant)).all()]
-    ids = [partner_invitation_workflow_id(a, b) for a in bcs for b in bcs if a != b]
-    ids += [removal_workflow_id(s, b, g or 0) for s, b, g in grants]
-    for workflow_id in ids:
-        with contextlib.suppress(RPCError):  # never started, or already closed
-            await client.get_workflow_handle(workflow_id).terminate(reason="test finished")

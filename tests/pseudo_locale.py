@@ -17,7 +17,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from service import i18n
+from models import i18n
 
 PSEUDO = "en_XA"
 _ACCENTED = str.maketrans(

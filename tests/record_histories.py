@@ -31,7 +31,7 @@ store with the demo data, and the real worker in this process, then walks:
   ``PartnerInvitation_cancelled``: a share with a BC not yet a partner, its add-partner
   invitation cancelled by the sharer (R17). (Their accepted paths: test_removal_story.py.)
 - ``RequestAccessToShop_approved_until``: approved with an end date (R23): the decision
-  stores it with the grant, then the workflow starts the grant's ``AccessUntil`` through an
+  stores it with the grant, then the workflow starts the grant's ``AccessEnd`` through an
   activity before telling the requester.
 - ``RequestAccessToShop_failed_bad_data``: admission meets bad stored data (the BC's
   timezone edited by hand into one that does not exist) and the request ends ``failed``
@@ -65,17 +65,18 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from client.access_requests import RequestService  # noqa: E402
+from client.partners import PartnerService  # noqa: E402
+from client.webhooks import start_dispatcher  # noqa: E402
+from devtools.devserver import temporal_cli, tuning_args  # noqa: E402
 from models.enums import MemberRole, Permission, RequestMethod  # noqa: E402
 from models.errors import Refusal  # noqa: E402
 from models.messages import ApproveRequest, RequestState  # noqa: E402
 from models.names import Message, request_workflow_id  # noqa: E402
 from models.reference import ReferenceData  # noqa: E402
+from models.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 from models.settings import Settings  # noqa: E402
 from models.tables import utcnow  # noqa: E402
-from service.devserver import temporal_cli, tuning_args  # noqa: E402
-from service.partners import PartnerService  # noqa: E402
-from service.requests import RequestService  # noqa: E402
-from service.webhooks import start_dispatcher  # noqa: E402
 from store import webhooks  # noqa: E402
 from store.audit_export import Scope  # noqa: E402
 from store.db import make_engine, read_session, write_session  # noqa: E402
@@ -83,10 +84,9 @@ from store.migrate import upgrade  # noqa: E402
 from store.people import find_shop_by_code  # noqa: E402
 from store.reference import load_reference  # noqa: E402
 from tests.conftest import wait_until  # noqa: E402
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "histories"
-DEMO = ROOT / "service" / "data" / "demo.json"
+DEMO = ROOT / "devtools" / "data" / "demo.json"
 AGENCY, RAJ_BC = 7100000000000000001, 7100000000000000004
 SUBAGENCY = 7100000000000000002
 ANA, SAM, LEE, OLI, RAJ, NIA, KIM = (

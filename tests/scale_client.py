@@ -19,11 +19,11 @@ import json
 import sys
 from typing import Any
 
+from client.access_requests import RequestService
+from client.temporal import connect
 from models.enums import RequestMethod
 from models.errors import Refusal
 from models.settings import Settings
-from service.requests import RequestService
-from service.temporal import connect
 from store.db import make_engine
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from client.access_requests import RequestService
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
 from models.tables import AccessRequest, AuditEvent, ShopGrant
-from service.requests import RequestService
 from store.db import read_session
 from store.people import find_shop_by_code
 from store.queries import requests_for_shop

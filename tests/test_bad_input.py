@@ -26,17 +26,17 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
-from models.fields import DB_ID_MAX
+from models.fields import DB_ID_MAX, DB_ID_MIN
 from models.messages import ApproveRequest
 from models.names import Message, request_workflow_id
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import AccessRequest, BusinessCenter, Invitation
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from store.people import find_shop_by_code
 from tests.conftest import AGENCY, ANA, DEMO, NIA, S1_SHOP, S2_SHOP, load_demo
@@ -89,8 +89,8 @@ def _demo_with(path: tuple[str, int, str], value: Any) -> dict[str, Any]:
         (("shops", 0, "name"), "Shop\nTwo", "U+000A"),
         (("users", 0, "name"), "Ana\x00", "U+0000"),
         (("shops", 1, "name"), "Store \u202egnp.exe", "U+202E"),
-        (("business_centers", 0, "id"), TOO_BIG, str(DB_ID_MAX)),
-        (("shops", 0, "linked_bc"), 0, "greater than or equal to 1"),
+        (("business_centers", 0, "id"), str(TOO_BIG), str(DB_ID_MAX)),  # R30: ids are text
+        (("shops", 0, "linked_bc"), 0, f"must be an id from {DB_ID_MIN} to"),
     ],
     ids=["bc-crlf", "shop-lf", "user-nul", "shop-rlo", "bc-id-2^64", "linked-bc-0"],
 )

@@ -51,7 +51,7 @@ from models.names import Activity, Message, WorkflowType
 from models.wording import wording
 from tests.conftest import wait_until
 from worker import workflow_runner
-from workflows.request_access import RequestAccessWorkflow
+from workflows.request_access_to_shop import RequestAccessWorkflow
 
 HELD: dict[str, threading.Event] = {}
 """Requests whose notice waits for the test: their workflow stays open after approval."""

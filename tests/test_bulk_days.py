@@ -30,15 +30,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-import service.requests
+import client.access_requests
 import store.admission
 import store.quota
+from client.access_requests import RequestService
+from client.bulk import BulkService, parse_shop_codes
 from models.bulk_messages import BulkProgress
 from models.enums import RequestMethod
 from models.names import BulkMessage, bulk_workflow_id
 from models.settings import Settings
-from service.bulk import BulkService, parse_shop_codes
-from service.requests import RequestService
 from store.db import read_session
 from store.quota import quota_today
 from tests.bulk_support import (
@@ -92,7 +92,7 @@ async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
     monkeypatch.setattr(store.quota, "utcnow", server_clock)
     monkeypatch.setattr(workflow, "upsert_search_attributes", lambda *a, **k: None)
     monkeypatch.setattr(
-        service.requests, "TypedSearchAttributes", lambda _pairs: TypedSearchAttributes.empty
+        client.access_requests, "TypedSearchAttributes", lambda _pairs: TypedSearchAttributes.empty
     )
     settings = Settings(
         database_url=engine.url.render_as_string(hide_password=False),

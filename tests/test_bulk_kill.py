@@ -11,15 +11,14 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
+from client.bulk import BulkService
 from models.enums import RequestMethod
 from models.settings import Settings
-from service.bulk import BulkService
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
 from tests.conftest import (
     WAIT_SECONDS,
     load_data,
     start_worker_process,
-    terminate_open_workflows,
     wait_until,
 )
 
@@ -67,7 +66,6 @@ async def test_r24_bulk_survives_a_killed_worker_and_admits_each_code_once(
             if proc is not None and proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-        await terminate_open_workflows(client, settings.task_queue, engine)
 
     assert (result.admitted, result.refused) == (len(CODES), 0), log.read_text()[-2000:]
     assert admitted_per_shop(engine) == dict.fromkeys(CODES, 1)  # none twice, none skipped

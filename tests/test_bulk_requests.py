@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from client.bulk import MAX_CODES, BulkService, parse_shop_codes
 from models.bulk_messages import BulkProgress
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.names import bulk_workflow_id
 from models.settings import Settings
-from service.bulk import MAX_CODES, BulkService, parse_shop_codes
 from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data, rows
 from tests.conftest import (
     WAIT_SECONDS,

@@ -162,7 +162,7 @@ async def test_r8_r15_request_walked_through_the_cli(
     assert status.code == 0
     assert {k: view[k] for k in ("request_id", "status", "method", "bc_id", "shop_code")} == {
         "request_id": request_id, "status": "pending", "method": "request_access",
-        "bc_id": AGENCY, "shop_code": S1_SHOP,
+        "bc_id": str(AGENCY), "shop_code": S1_SHOP,  # R30: ids as strings
     }  # fmt: skip
     assert view["created_at"] and view["decided_at"] is None and view["superseded_by"] is None
     rows = listing.json["requests"]
@@ -187,7 +187,7 @@ async def test_r8_r15_request_walked_through_the_cli(
     (row,) = history.json["requests"]
     assert row["request_id"] == request_id and row["status"] == "approved"
     assert row["status_label"] == "Approved" and row["decided_by"] == OLI
-    assert row["bc_id"] == AGENCY and row["method"] == "request_access"
+    assert row["bc_id"] == str(AGENCY) and row["method"] == "request_access"
     assert human.code == 1 and human.out == ""
     assert "invalid_input" in human.err and "--shop-code" in human.err
     subjects = [m["Subject"] for m in outbox_messages(settings)]

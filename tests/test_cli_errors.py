@@ -295,6 +295,10 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
     big["business_centers"][0]["id"] = 2**64
     crlf = json.loads(DEMO.read_text())
     crlf["shops"][0]["name"] = "Linked\r\nBrand"
+    # R30: a JSON number beyond 2^53 may already be another id (rounded by the tool that
+    # wrote the file); ids are strings of digits.
+    rounded = json.loads(DEMO.read_text())
+    rounded["shops"][0]["linked_bc"] = 2**53 + 1
     mars = {"business_centers": [{**demo["business_centers"][0], "timezone": "Mars/Base"}]}
     files = {
         "binary.json": (bytes(range(256)) * 8, "not UTF-8"),
@@ -303,6 +307,10 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
         "wrong-type.json": (b'{"users": {"email": 1}}', "users"),
         "big-id.json": (json.dumps(big).encode(), "business_centers.0.id"),
         "crlf-name.json": (json.dumps(crlf).encode(), "control characters"),
+        "rounded-id.json": (
+            json.dumps(rounded).encode(),
+            "shops.0.linked_bc: Value error, is a number beyond 2^53",
+        ),
     }
     for name, (content, _) in files.items():
         (tmp / name).write_bytes(content)
@@ -321,6 +329,7 @@ def _bad_files(tmp: Path) -> list[tuple[str, Path, str]]:
         "wrong-type.json",
         pytest.param("big-id.json", marks=needs_bounded_reference),
         pytest.param("crlf-name.json", marks=needs_bounded_reference),
+        "rounded-id.json",
         "missing",
         "directory",
     ],
@@ -460,7 +469,7 @@ def test_unexpected_error_is_internal_error_with_a_traceback_only_on_request(
     def broken(*_: Any, **__: Any) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("service.reads.queries.request_view", broken)
+    monkeypatch.setattr("client.reads.queries.request_view", broken)
     url = f"sqlite:///{store_file}"
     message = invoke(["status", "R1", "--json"], url).error("internal_error")
     assert "ZeroDivisionError: a bug" in message
@@ -476,7 +485,7 @@ def test_ctrl_c_is_interrupted_with_status_130(
     def interrupted(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("service.reads.queries.request_view", interrupted)
+    monkeypatch.setattr("client.reads.queries.request_view", interrupted)
     outcome = invoke(["status", "R1", "--json"], f"sqlite:///{store_file}")
     assert outcome.error("interrupted", 130) == "Interrupted."
 

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from client.access_requests import RequestService, Submitted
 from models.enums import RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest, DeclineRequest, RequestResult, RequestState
@@ -22,7 +23,6 @@ from models.names import Message
 from models.reasons import REASON_MAX_LENGTH
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, ShopGrant
-from service.requests import RequestService, Submitted
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

@@ -1,4 +1,4 @@
-"""``python -m service.demo links EMAIL``: the quick start's way to a seller's approval link.
+"""``python -m devtools.demo links EMAIL``: the quick start's way to a seller's approval link.
 
 It reads the outbox the real mail code writes (whatever the transfer encoding), lists only
 approval links mailed to that address (R7's personal links), newest first, and refuses
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from activities.delivery import OutboxTransport, build_message
 from activities.emails import approval_request, request_approved
-from service.demo import mailed_links
+from devtools.demo import mailed_links
 
 ROOT = Path(__file__).resolve().parent.parent
 RAJ = "raj@brand-admin.com"
@@ -36,7 +36,7 @@ def mail_approval(outbox: Path, to: str, shop: str, method_label: str, token: st
 def run_links(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "MAIL_OUTBOX_DIR"}
     return subprocess.run(
-        [sys.executable, "-m", "service.demo", "links", *args],
+        [sys.executable, "-m", "devtools.demo", "links", *args],
         cwd=ROOT, env={**env, "DEV_MODE": "1"}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 

@@ -20,8 +20,8 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from service.doctor import report_json, report_text, run_doctor
-from service.health import Readiness
+from runtime.doctor import report_json, report_text, run_doctor
+from runtime.health import Readiness
 from store.db import make_engine
 from tests.test_cli import dump, run
 
@@ -55,7 +55,7 @@ def good_env(
     env = {
         "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": "default",
+        "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
         "SMTP_URL": smtp_url,
         "SECRET_KEY": "a-long-random-production-secret",
         "DEV_MODE": "0",

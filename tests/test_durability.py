@@ -31,11 +31,11 @@ from sqlmodel import col, func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
 from models.enums import RequestMethod, RequestStatus
 from models.errors import Refusal
 from models.messages import ApproveRequest, RequestResult
 from models.tables import AccessRequest, EmailDelivery, ShopGrant
-from service.requests import RequestService, Submitted
 from store.db import read_session
 from tests.conftest import LINKED_BC, OLI, load_data
 from tests.test_mail_smtp import Received, free_port

@@ -1,5 +1,5 @@
 """Temporal Cloud through the SDK's environment configuration: the
-example profiles in docs/temporal-cloud.toml load through ``service.temporal.
+example profiles in docs/temporal-cloud.toml load through ``client.temporal.
 connect_options()`` (what the worker, the link handler and starter.py use) with the
 target, namespace, API key and TLS settings they name, and TEMPORAL_* variables override
 a profile. No network: only the options Client.connect would get."""
@@ -13,7 +13,7 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from service.temporal import connect_options
+from client.temporal import connect_options
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "temporal-cloud.toml"
 CLOUD = "shop-access.a1b2c.tmprl.cloud:7233"

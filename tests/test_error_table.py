@@ -1,5 +1,5 @@
 """docs/errors.md is the one table of error codes, and it is what the code decides
-(service/error_table.py generates it): a code added, a status or exit status changed, or
+(cli/error_table.py generates it): a code added, a status or exit status changed, or
 a sentence reworded without regenerating fails here."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from api.errors import STATUS_OF
+from cli import error_table
 from models.errors import ErrorCode
-from service import error_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def test_docs_errors_md_is_what_the_catalogue_generates() -> None:
 
 def test_every_code_says_when_it_is_answered() -> None:
     missing = [str(code) for code in ErrorCode if code not in error_table.WHEN]
-    assert missing == [], f"add these codes to WHEN in service/error_table.py: {missing}"
+    assert missing == [], f"add these codes to WHEN in cli/error_table.py: {missing}"
     assert set(error_table.WHEN) <= set(ErrorCode), "WHEN names a code that no longer exists"
 
 

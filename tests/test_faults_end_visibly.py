@@ -40,6 +40,8 @@ from temporalio.worker import Worker
 
 from activities import refusals
 from activities.refusals import INTEGRITY_ATTEMPTS, fault_of, refusals_as_errors
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, RequestMethod, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.messages import (
@@ -61,10 +63,8 @@ from models.partner_messages import (
 )
 from models.settings import Settings
 from models.tables import AccessRequest
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session, write_session
-from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, terminate_open_workflows
+from tests.conftest import AGENCY, ANA, OLI, S1_SHOP
 from tests.partners_support import grant_in_store
 
 # --- the classifier, one test per class ------------------------------------------------------
@@ -223,10 +223,7 @@ async def worker_replacing(
             activity_executor=executor,
             workflow_runner=workflow_runner(settings.worker_sandbox),
         ):
-            try:
-                yield
-            finally:
-                await terminate_open_workflows(client, settings.task_queue)
+            yield
 
 
 async def test_r7_a_refused_first_email_is_noted_and_the_request_carries_on(

@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from linkhandler.app import create_app
 from models.settings import Settings
-from service.health_server import serve_health
+from runtime.health_server import serve_health
 from store.db import make_engine
-from web.app import create_app
 from worker import PollingFlag, worker_readiness
 
 
@@ -194,7 +194,7 @@ async def test_the_same_routes_mount_on_a_starlette_app(
     """For the worker's metrics app (one address for /metrics, /healthz and /readyz)."""
     from starlette.applications import Starlette
 
-    from service.health_server import starlette_routes
+    from runtime.health_server import starlette_routes
 
     app = Starlette(routes=starlette_routes(worker_readiness(engine, client, polling)))
     polling.on = False

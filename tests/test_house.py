@@ -5,6 +5,9 @@ modules, and no issue number cited in code, tests or docs.
 
 Read from the AST, not with grep, so that ``click.progressbar(`` or ``report_text(`` is not
 SQL and a docstring mentioning ``select(`` is not a query.
+
+And the package map (docs/architecture.md, "Package map"): every import, deferred or not,
+goes to a package strictly below the importer's, so no two packages import each other.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_FUNCTION_LINES = 60
-OUTSIDE = {"tests", "migrations", ".venv", ".git", "shop_access.egg-info"}
+# docs/examples holds receivers for integrators (their code, not the service).
+OUTSIDE = {"tests", "migrations", "docs", ".venv", ".git", "shop_access.egg-info", "var"}
 SQL_FUNCTIONS = {"select", "text"}
 """Called by name (``select(Shop)``, ``text("SELECT 1")``) or on sqlmodel/sqlalchemy."""
 SQL_METHODS = {"exec", "execute", "exec_driver_sql"}
 """Called on a session or connection (``session.exec(...)``)."""
 SQL_MODULES = {"sqlmodel", "sqlalchemy", "sa"}
+SQL_HOMES = {"store", "bench"}
+"""Where queries live: store/ (the rules) and bench/ (what only the benchmarks measure or
+set up; no rule lives there, and shipping it in store/ would ship bench code)."""
 SCHEMA_MODULES = {"models.tables"}
 """Table definitions: their ``text()`` is a partial index's predicate, schema like the
 migrations', not a query."""
@@ -55,6 +62,24 @@ def long_functions(modules: dict[str, tuple[Path, ast.Module]]) -> list[str]:
     ]
 
 
+LAYERS: list[set[str]] = [
+    {"models"},
+    {"store"},
+    {"client"},
+    {"activities"},
+    {"workflows"},
+    {"runtime"},
+    {"devtools"},
+    {"web", "api"},
+    {"cli"},
+    {"linkhandler", "worker", "starter"},
+    {"bench", "scripts"},
+]
+"""The package map, lowest first: a package imports only packages of lower layers
+(siblings in one layer never import each other)."""
+RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
+
+
 def _calls(tree: ast.Module) -> Iterator[ast.Call]:
     return (node for node in ast.walk(tree) if isinstance(node, ast.Call))
 
@@ -82,7 +107,7 @@ def sql_outside_store(modules: dict[str, tuple[Path, ast.Module]]) -> list[str]:
     return sorted(
         f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)[:60]}"
         for name, (path, tree) in modules.items()
-        if name.split(".")[0] != "store"
+        if name.split(".")[0] not in SQL_HOMES
         for node in _calls(tree)
         if is_sql_call(node) and not _is_schema_text(name, node)
     )
@@ -159,6 +184,46 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def all_imports(modules: dict[str, tuple[Path, ast.Module]]) -> dict[str, set[str]]:
+    """Every project module each module imports anywhere: at import time, in a function
+    body or under ``TYPE_CHECKING`` (a deferred import is still a dependency)."""
+    known = set(modules)
+    return {
+        name: {
+            target
+            for node in ast.walk(tree)
+            if isinstance(node, ast.stmt)
+            for target in _imported(name, node, known)
+            if target != name
+        }
+        for name, (_path, tree) in modules.items()
+    }
+
+
+def _rank(module: str) -> int:
+    return RANK[module.split(".")[0]]
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a package in the same or a higher layer than the importer's."""
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        for target in targets
+        if name.split(".")[0] != target.split(".")[0] and _rank(target) >= _rank(name)
+    )
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        top = name.split(".")[0]
+        packages.setdefault(top, set()).update(
+            t.split(".")[0] for t in targets if t.split(".")[0] != top
+        )
+    return packages
+
+
 # --- the rules -----------------------------------------------------------------------------
 
 
@@ -176,6 +241,21 @@ def test_house_no_sql_outside_store() -> None:
 def test_house_no_import_cycle_among_project_modules() -> None:
     cycle = find_cycle(import_graph(project_modules()))
     assert cycle is None, f"import cycle: {' -> '.join(cycle or [])}"
+
+
+def test_house_every_package_has_its_layer() -> None:
+    tops = {name.split(".")[0] for name in project_modules()}
+    assert tops - set(RANK) == set(), "add these to LAYERS (and docs/architecture.md)"
+
+
+def test_house_no_package_imports_one_above_it_or_beside_it() -> None:
+    found = layer_violations(all_imports(project_modules()))
+    assert not found, "docs/architecture.md, 'Package map':\n" + "\n".join(found)
+
+
+def test_house_no_import_cycle_among_packages() -> None:
+    cycle = find_cycle(package_graph(all_imports(project_modules())))
+    assert cycle is None, f"package cycle: {' -> '.join(cycle or [])}"
 
 
 # --- the checks can fail -------------------------------------------------------------------
@@ -215,9 +295,27 @@ def test_the_sql_check_finds_queries_and_only_queries() -> None:
 
 def test_the_cycle_finder_finds_an_injected_cycle() -> None:
     graph = import_graph(project_modules())
-    assert find_cycle({**graph, "store.db": {*graph["store.db"], "web.app"}}) is not None
+    assert find_cycle({**graph, "store.db": {*graph["store.db"], "linkhandler.app"}}) is not None
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "d": {"a"}}) is None
+
+
+def test_the_layer_check_finds_an_import_upwards_and_one_beside() -> None:
+    graph = all_imports(project_modules())
+    assert layer_violations(graph) == []
+    upwards = {**graph, "store.db": {*graph["store.db"], "client.temporal"}}
+    assert layer_violations(upwards) == ["store.db imports client.temporal"]
+    beside = {**graph, "api.app": {*graph["api.app"], "web.state"}}
+    assert layer_violations(beside) == ["api.app imports web.state"]
+    assert find_cycle(package_graph({"web.a": {"api.b"}, "api.b": {"web.c"}})) is not None
+
+
+def test_the_layer_check_counts_deferred_imports() -> None:
+    deferred = {
+        "web.x": (ROOT / "web" / "x.py", ast.parse("def f() -> None:\n    from cli import y\n")),
+        "cli.y": (ROOT / "cli" / "y.py", ast.parse("")),
+    }
+    assert layer_violations(all_imports(deferred)) == ["web.x imports cli.y"]
 
 
 def test_the_import_graph_reads_every_form_of_import() -> None:

@@ -13,9 +13,9 @@ from types import ModuleType
 import pytest
 from babel.messages.pofile import read_po, write_po
 
+from models import i18n
 from models.errors import ErrorCode, Refusal
 from models.wording import CATALOGUE, wording
-from service import i18n
 from tests.pseudo_locale import pseudo_locale
 
 ROOT = Path(__file__).resolve().parent.parent

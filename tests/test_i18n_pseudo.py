@@ -13,8 +13,8 @@ import pytest
 from activities import emails
 from activities.delivery import RenderedEmail, build_message
 from activities.mailer import PARTNER_LABELS, PERMISSION_LABELS, SHOP_TEAM, permission_label
+from models import i18n
 from models.enums import Permission, RequestMethod
-from service import i18n
 from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 
 SWITCH = "http://127.0.0.1:8000/language"
@@ -136,7 +136,7 @@ def test_r28_labels_are_catalogue_messages() -> None:
     """The labels the mail activities hand templates are English catalogue ids, which the
     pseudo-locale translates (so a label outside the catalogue would show bare)."""
     with pseudo_locale() as xa:
-        from service import i18n
+        from models import i18n
 
         for label in [*PERMISSION_LABELS.values(), *PARTNER_LABELS.values(), SHOP_TEAM]:
             assert i18n.gettext(xa, label).startswith("⟦"), label

@@ -8,14 +8,14 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest
 from models.partner_enums import AdAccountPermission, InvitationStatus
 from models.partner_messages import AdAccountGrant, InvitationResult
 from models.tables import Invitation
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,
@@ -34,7 +34,6 @@ from tests.conftest import (
 from tests.partners_support import (
     AGENCY_ADS,
     approved_partner,
-    close_partner_workflows,
     load_extra,
     snapshot,
 )
@@ -43,12 +42,6 @@ from tests.partners_support import (
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
     return PartnerService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def _subjects(settings) -> list[str]:

@@ -22,17 +22,17 @@ from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 
+from client.links import LinkSigner
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.errors import Refusal
 from models.messages import RequestResult
 from models.settings import Settings
-from service.links import LinkSigner
-from service.logging_setup import configure_logging, scrub
-from service.worker_http import serving
+from runtime.logging_setup import configure_logging, scrub
+from runtime.worker_http import serving
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, S2_SHOP, SAM
 from tests.observability_support import observed_stack, submit_and_wait_for_emails
 from tests.web.conftest import csrf_in
-from web.app import create_app
 from web.security import SESSION_COOKIE
 
 STRANGER = "eve.typed@stranger.example"
@@ -187,7 +187,7 @@ def test_worker_process_with_json_logs_writes_only_json_even_when_it_fails(
 def test_core_logs_go_through_python_logging_only_for_json() -> None:
     from temporalio.runtime import LoggingConfig
 
-    from service.logging_setup import core_logging
+    from runtime.logging_setup import core_logging
 
     assert core_logging("text") is LoggingConfig.default
     forwarded = core_logging("json").forwarding

@@ -35,10 +35,10 @@ from activities.delivery import (
     quoted_copy,
 )
 from activities.mailer import MailActivities
+from client.links import LinkSigner
 from models.enums import RequestMethod
 from models.messages import SendRequestEmails
 from models.tables import EmailDelivery
-from service.links import LinkSigner
 from store.admission import admit_request
 from store.db import read_session, write_session
 from tests.conftest import load_data

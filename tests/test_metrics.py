@@ -27,8 +27,8 @@ from models.messages import DecideApproval, Decision
 from models.names import Activity, PartnerActivity
 from models.partner_messages import PageStopped, PartnerEmailsSent, RemovalFinished
 from models.settings import Settings
-from service.metrics import ServiceMetrics, _count_failure, _count_success
-from service.worker_telemetry import WorkerTelemetry
+from runtime.metrics import ServiceMetrics, _count_failure, _count_success
+from runtime.worker_telemetry import WorkerTelemetry
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, S2_SHOP, SAM
 from tests.observability_support import (
     Samples,
@@ -256,7 +256,7 @@ async def test_worker_page_serves_extra_routes_and_survives_a_missing_sdk_page()
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
-    from service.worker_http import worker_http_app
+    from runtime.worker_http import worker_http_app
 
     registry = CollectorRegistry()
     Counter("shop_access_probe", "a probe", registry=registry).inc()

@@ -15,6 +15,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import Permission, RequestMethod
 from models.messages import ApproveRequest
 from models.names import partner_invitation_workflow_id
@@ -22,8 +24,6 @@ from models.partner_enums import InvitationStatus
 from models.partner_messages import InvitationResult
 from models.settings import Settings
 from models.tables import ShopGrant
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

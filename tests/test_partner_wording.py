@@ -2,7 +2,8 @@
 (models/wording.py) and carry what those words need.
 
 Every refusal the partner side raises is built by one function of
-store/partner_refusals.py; this table calls each of them as its raise sites do and checks
+store/partner_refusals.py, or, when it carries only its code and the id it was given, in
+place at its raise site; these tables build each of them as their raise sites do and check
 that the catalogue has its sentence, that the refusal's details fill every field of it,
 that the details survive the trip through Temporal (JSON), and that no partner-side module
 writes a sentence of its own. The store tests (test_members_store.py,
@@ -81,16 +82,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         "Ad account 7200000000000000009 is not an ad account of Business Center "
         "7100000000000000001 (Agency One).",
     ),
-    "ad_account_listed_twice": (
-        lambda: refusals.ad_account_listed_twice(7200000000000000001),
-        ErrorCode.INVALID_INPUT,
-        "Ad account 7200000000000000001 is listed twice.",
-    ),
-    "unknown_invitation": (
-        lambda: refusals.unknown_invitation("inv_missing"),
-        ErrorCode.UNKNOWN_INVITATION,
-        "There is no invitation inv_missing.",
-    ),
     "invitation_not_pending": (
         lambda: refusals.invitation_not_pending(ACCEPTED),
         ErrorCode.INVITATION_NOT_PENDING,
@@ -102,11 +93,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         ErrorCode.PERMISSION_DENIED,
         "Invitation inv_0123456789abcdef0123 was sent to another e-mail address; only its "
         "recipient can answer it.",
-    ),
-    "unknown_shop": (
-        lambda: refusals.unknown_shop(99),
-        ErrorCode.UNKNOWN_SHOP_CODE,
-        "No such shop.",
     ),
     "shop_not_held": (
         lambda: refusals.shop_not_held(AGENCY, SHOP),
@@ -122,11 +108,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         "Business Center 7100000000000000001 (Agency One) holds ad_promotion permission on "
         "shop SGNEWBC002, so its members get at most that; manager is higher.",
     ),
-    "share_with_itself": (
-        lambda: refusals.share_with_itself(AGENCY.id),
-        ErrorCode.INVALID_INPUT,
-        "A Business Center cannot share with itself.",
-    ),
     "partner_has_shop": (
         lambda: refusals.partner_has_shop(SUB, SHOP),
         ErrorCode.ALREADY_HAS_ACCESS,
@@ -137,16 +118,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         ErrorCode.NOT_A_PARTNER,
         "Business Center 7100000000000000002 (Sub Agency) is not yet a partner of Agency "
         "One; share-shop sends it an add-partner invitation instead.",
-    ),
-    "already_a_partner": (
-        lambda: refusals.already_a_partner(SUB),
-        ErrorCode.INVALID_INPUT,
-        "Business Center 7100000000000000002 is already a partner; the shop is shared at once.",
-    ),
-    "unknown_ad_account": (
-        lambda: refusals.unknown_ad_account(7200000000000000009),
-        ErrorCode.UNKNOWN_AD_ACCOUNT,
-        "There is no ad account 7200000000000000009.",
     ),
     "not_a_member_of_ad_account_bc": (
         lambda: refusals.not_a_member_of_ad_account_bc(
@@ -180,21 +151,6 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
         "Business Center 7100000000000000002 (Sub Agency) is not a partner of shop "
         "SGNEWBC002; there is no access to remove.",
     ),
-    "unknown_removal": (
-        lambda: refusals.unknown_removal("rm_missing"),
-        ErrorCode.INVALID_INPUT,
-        "There is no removal rm_missing.",
-    ),
-    "no_temporal_client": (
-        lambda: refusals.no_temporal_client(),
-        ErrorCode.SERVICE_UNAVAILABLE,
-        "No Temporal client configured.",
-    ),
-    "no_email_given": (
-        lambda: refusals.no_email_given(),
-        ErrorCode.INVALID_INPUT,
-        "Give at least one e-mail address.",
-    ),
     "no_answer": (
         lambda: refusals.no_answer(10.0),
         ErrorCode.SERVICE_UNAVAILABLE,
@@ -208,6 +164,62 @@ RAISED: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
     ),
 }
 
+BUILT_IN_PLACE: dict[str, tuple[Callable[[], Refusal], ErrorCode, str]] = {
+    "ad_account_listed_twice": (
+        lambda: Refusal(
+            ErrorCode.INVALID_INPUT,
+            reason="ad_account_listed_twice",
+            ad_account_id=7200000000000000001,
+        ),
+        ErrorCode.INVALID_INPUT,
+        "Ad account 7200000000000000001 is listed twice.",
+    ),
+    "unknown_invitation": (
+        lambda: Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id="inv_missing"),
+        ErrorCode.UNKNOWN_INVITATION,
+        "There is no invitation inv_missing.",
+    ),
+    "unknown_shop": (
+        lambda: Refusal(ErrorCode.UNKNOWN_SHOP_CODE, reason="by_id", shop_id=99),
+        ErrorCode.UNKNOWN_SHOP_CODE,
+        "No such shop.",
+    ),
+    "share_with_itself": (
+        lambda: Refusal(ErrorCode.INVALID_INPUT, reason="share_with_itself", bc_id=AGENCY.id),
+        ErrorCode.INVALID_INPUT,
+        "A Business Center cannot share with itself.",
+    ),
+    "already_a_partner": (
+        lambda: Refusal(ErrorCode.INVALID_INPUT, reason="already_a_partner", partner_bc_id=SUB.id),
+        ErrorCode.INVALID_INPUT,
+        "Business Center 7100000000000000002 is already a partner; the shop is shared at once.",
+    ),
+    "unknown_ad_account": (
+        lambda: Refusal(ErrorCode.UNKNOWN_AD_ACCOUNT, ad_account_id=7200000000000000009),
+        ErrorCode.UNKNOWN_AD_ACCOUNT,
+        "There is no ad account 7200000000000000009.",
+    ),
+    "unknown_removal": (
+        lambda: Refusal(ErrorCode.INVALID_INPUT, reason="unknown_removal", removal_id="rm_missing"),
+        ErrorCode.INVALID_INPUT,
+        "There is no removal rm_missing.",
+    ),
+    "no_temporal_client": (
+        lambda: Refusal(ErrorCode.SERVICE_UNAVAILABLE, reason="no_client"),
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "No Temporal client configured.",
+    ),
+    "no_email_given": (
+        lambda: Refusal(ErrorCode.INVALID_INPUT, reason="no_email"),
+        ErrorCode.INVALID_INPUT,
+        "Give at least one e-mail address.",
+    ),
+}
+"""Refusals that carry only their code and the id they were given, built where they are
+raised (``raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id=...)``): one row per
+raise site's shape, as the site builds it."""
+EVERY = {**RAISED, **BUILT_IN_PLACE}
+
 
 def test_every_partner_refusal_is_in_the_table() -> None:
     """A new refusal function without a row here fails this test, not a person's page."""
@@ -219,9 +231,9 @@ def test_every_partner_refusal_is_in_the_table() -> None:
     assert defined == set(RAISED)
 
 
-@pytest.mark.parametrize("name", sorted(RAISED))
+@pytest.mark.parametrize("name", sorted(EVERY))
 def test_r16_r19_each_refusal_renders_from_the_catalogue(name: str) -> None:
-    make, code, sentence = RAISED[name]
+    make, code, sentence = EVERY[name]
     refusal = make()
     assert refusal.code == code
     template = template_for(refusal.code, refusal.details)
@@ -230,11 +242,11 @@ def test_r16_r19_each_refusal_renders_from_the_catalogue(name: str) -> None:
     assert refusal.message == sentence
 
 
-@pytest.mark.parametrize("name", sorted(RAISED))
+@pytest.mark.parametrize("name", sorted(EVERY))
 def test_each_refusal_survives_the_trip_through_temporal(name: str) -> None:
     """An activity's refusal reaches the CLI and pages as an ApplicationError's type and
-    details (JSON); rebuilt there, it reads the same (service.requests.refusal_from)."""
-    refusal = RAISED[name][0]()
+    details (JSON); rebuilt there, it reads the same (client.access_requests.refusal_from)."""
+    refusal = EVERY[name][0]()
     details = json.loads(json.dumps(refusal.details))
     rebuilt = Refusal(refusal.code, "words of an older worker", **details)
     assert rebuilt.message == refusal.message
@@ -244,7 +256,7 @@ def test_each_refusal_survives_the_trip_through_temporal(name: str) -> None:
 def test_each_sentence_has_one_template() -> None:
     """No two refusals share a template by accident (each reason names one sentence)."""
     keys: dict[str, str] = {}
-    for name, (make, _code, _sentence) in RAISED.items():
+    for name, (make, _code, _sentence) in EVERY.items():
         refusal = make()
         reason = refusal.details.get("reason")
         key = f"{refusal.code}.{reason}" if reason else refusal.code
@@ -260,22 +272,82 @@ PARTNER_SIDE = [
     "store/removal.py",
     "store/mail_context.py",
     "store/deliveries.py",
-    "service/partners.py",
+    "client/partners.py",
     "activities/partners.py",
     "activities/campaigns.py",
     "activities/mailer.py",
 ]
 
 
+Shape = tuple[str, str | None, frozenset[str]]
+"""A refusal's code, its reason and the names of its details."""
+
+
+def _shape(refusal: Refusal) -> Shape:
+    details = frozenset(refusal.details)
+    return (str(refusal.code), refusal.details.get("reason"), details)
+
+
+def built_in_place(source: str) -> list[tuple[int, Shape | None]]:
+    """Every ``Refusal(ErrorCode.X, reason="...", name=...)`` a module builds, by line; None
+    for one whose code or reason is not written out (it cannot be checked)."""
+    found: list[tuple[int, Shape | None]] = []
+    for node in ast.walk(ast.parse(source)):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "Refusal"
+        ):
+            continue
+        code = node.args[0] if node.args else None
+        reason = next((k.value for k in node.keywords if k.arg == "reason"), None)
+        if (
+            len(node.args) != 1
+            or not isinstance(code, ast.Attribute)
+            or any(k.arg is None for k in node.keywords)
+            or (
+                reason is not None
+                and not (isinstance(reason, ast.Constant) and isinstance(reason.value, str))
+            )
+        ):
+            found.append((node.lineno, None))
+            continue
+        words = (
+            reason.value
+            if isinstance(reason, ast.Constant) and isinstance(reason.value, str)
+            else None
+        )
+        names = frozenset(str(k.arg) for k in node.keywords)
+        found.append((node.lineno, (str(ErrorCode[code.attr]), words, names)))
+    return found
+
+
 @pytest.mark.parametrize("path", PARTNER_SIDE)
-def test_no_partner_module_writes_its_own_refusal(path: str) -> None:
-    """Refusals come from store/partner_refusals.py, whose words are in the catalogue."""
-    tree = ast.parse((ROOT / path).read_text())
-    built = [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "Refusal"
+def test_a_refusal_built_in_place_is_one_of_the_table(path: str) -> None:
+    """A partner module builds a Refusal itself only in a shape BUILT_IN_PLACE renders
+    (so its sentence is in the catalogue with every field filled); anything with details
+    from rows comes from store/partner_refusals.py."""
+    known = {_shape(make()) for make, _code, _sentence in BUILT_IN_PLACE.values()}
+    sites = built_in_place((ROOT / path).read_text())
+    unknown = [line for line, shape in sites if shape not in known]
+    assert unknown == [], f"{path}: a Refusal not in BUILT_IN_PLACE at lines {unknown}"
+
+
+def test_every_row_built_in_place_has_its_raise_site() -> None:
+    shapes = {
+        shape for path in PARTNER_SIDE for _line, shape in built_in_place((ROOT / path).read_text())
+    }
+    stale = [
+        name for name, (make, _c, _s) in BUILT_IN_PLACE.items() if _shape(make()) not in shapes
     ]
-    assert built == [], f"{path} builds a Refusal itself at lines {built}"
+    assert stale == [], f"no partner module raises these any more: {stale}"
+
+
+def test_the_site_check_tells_a_new_refusal_from_a_known_one() -> None:
+    known = 'raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id="x")\n'
+    new = 'raise Refusal(ErrorCode.UNKNOWN_INVITATION, invitation_id="x", bc_name=n)\n'
+    assert built_in_place(known) == [
+        (1, ("unknown_invitation", None, frozenset({"invitation_id"})))
+    ]
+    assert built_in_place(new)[0][1] != built_in_place(known)[0][1]
+    assert built_in_place("raise Refusal(code, **details)\n") == [(1, None)]

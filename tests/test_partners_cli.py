@@ -11,28 +11,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from client.partners import PartnerService
 from models.settings import Settings
-from service.partners import PartnerService
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SAM, SUBAGENCY
 from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     SUB_ADS,
-    close_partner_workflows,
     grant_in_store,
     snapshot,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def _cli(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -211,7 +203,7 @@ async def test_partner_cli_story_and_refusals(
         "--preview",
     )
     assert code == 0 and out["total_delivering_campaigns"] == 2
-    assert [d["bc_id"] for d in out["downstream"]] == [SUBAGENCY]
+    assert [d["bc_id"] for d in out["downstream"]] == [str(SUBAGENCY)]
     code, out = await _cli(
         env,
         "remove-access",

@@ -139,7 +139,7 @@ async def topology(
     env.update(
         {
             "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-            "TEMPORAL_NAMESPACE": "default",
+            "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
             "DATABASE_URL": empty_postgres,
             "SECRET_KEY": "production-like-secret-" + uuid.uuid4().hex,
             "SMTP_URL": smtp[0],
@@ -304,7 +304,7 @@ async def test_production_refuses_a_development_environment(empty_postgres: str)
     }
     for message, env in cases.items():
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "service.production", cwd=ROOT,
+            sys.executable, "-m", "devtools.production", cwd=ROOT,
             env={**{k: v for k, v in base.items() if k not in ("DEV_MODE", "SECRET_KEY",
             "DATABASE_URL")}, **env},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

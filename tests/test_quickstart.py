@@ -50,8 +50,8 @@ def free_port() -> int:
 
 def test_help_answers_before_installing_and_gives_the_defaults(tmp_path: Path) -> None:
     # A fresh clone: the script and the module it asks, no .venv.
-    for part in ("scripts/quickstart", "scripts/bootstrap.sh", "service/__init__.py",
-                 "service/stack.py"):  # fmt: skip
+    for part in ("scripts/quickstart", "scripts/bootstrap.sh", "devtools/__init__.py",
+                 "devtools/quickstart.py"):  # fmt: skip
         (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / part, tmp_path / part)
     env = {**os.environ, "PYTHON": sys.executable}
@@ -72,8 +72,15 @@ def test_help_answers_before_installing_and_gives_the_defaults(tmp_path: Path) -
     assert not (tmp_path / ".venv").exists() and not (tmp_path / "var").exists()
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default. A suite started in the
+    background (``pytest &`` in a script) inherits SIGINT ignored, Python then installs no
+    KeyboardInterrupt handler, and the stack would never hear this test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Stack:
-    """One run of ``python -m service.stack`` on free ports and a given data dir."""
+    """One run of ``python -m devtools.quickstart`` on free ports and a given data dir."""
 
     def __init__(self, tmp_path: Path, data: Path, name: str) -> None:
         self.ports = {
@@ -101,7 +108,7 @@ class Stack:
         log = self.log_path.open("w+")
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "service.stack",
+                sys.executable, "-m", "devtools.quickstart",
                 "--temporal-port", str(self.ports["temporal"]),
                 "--ui-port", str(self.ports["ui"]),
                 "--web-port", str(self.ports["web"]),
@@ -110,6 +117,7 @@ class Stack:
                 *extra,
             ],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )  # fmt: skip
         try:
 
@@ -216,7 +224,7 @@ def test_quickstart_runs_the_demo_reruns_clean_and_resets(tmp_path: Path) -> Non
         wait_until_sync(lambda: len(list(outbox.glob("*.eml"))) >= 5, what="5 e-mails")
         assert len(list(outbox.glob("*.eml"))) == 5
         links = subprocess.run(
-            [sys.executable, "-m", "service.demo", "links", "oli@brand-linked.com"],
+            [sys.executable, "-m", "devtools.demo", "links", "oli@brand-linked.com"],
             cwd=ROOT, env=first.cli_env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         url = re.search(r"http://\S+/approve/\S+", links.stdout)

@@ -1,7 +1,7 @@
 """R23 + R20: an approval's end date is part of the decision, not a step after it.
 
 The ``approve`` update carries the date; the deciding transaction stores it with the grant
-and the request workflow starts the grant's ``AccessUntil`` through an activity. So when
+and the request workflow starts the grant's ``AccessEnd`` through an activity. So when
 the caller's update returns there is nothing left for it to do, a date the caller let
 through is still refused by the decision with nothing changed, and a worker killed between
 the decision and the timer loses nothing: the next worker starts the timer and R19's
@@ -25,14 +25,14 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted, refusal_from
+from models.end_date_messages import AccessEndInput, EndDateResult
 from models.enums import RequestMethod, RequestStatus
 from models.errors import ErrorCode
 from models.messages import ApprovalOutcome, ApproveRequest, RequestState
-from models.names import Message, access_until_workflow_id
+from models.names import Message, access_end_workflow_id
 from models.settings import Settings
 from models.tables import AccessRemoval, AccessRequest, AuditEvent, ShopGrant, utcnow
-from models.until_messages import UntilInput, UntilResult
-from service.requests import RequestService, Submitted, refusal_from
 from store.db import read_session
 from tests.conftest import (
     AGENCY,
@@ -41,7 +41,6 @@ from tests.conftest import (
     S1_SHOP,
     WAIT_SECONDS,
     start_worker_process,
-    terminate_open_workflows,
     wait_until,
 )
 from tests.partners_support import snapshot
@@ -61,12 +60,12 @@ from models.names import PartnerActivity
 MARK = Path(sys.argv[1])
 
 class Stalled:
-    @activity.defn(name=PartnerActivity.ARM_ACCESS_UNTIL)
-    async def arm_access_until(self, input: partners.GrantUntil) -> None:
+    @activity.defn(name=PartnerActivity.ARM_ACCESS_END)
+    async def arm_access_end(self, input: partners.GrantUntil) -> None:
         MARK.write_text(str(input.grant_id))
         await asyncio.Event().wait()
 
-partners.PartnerTimerActivities.arm_access_until = Stalled.arm_access_until
+partners.PartnerTimerActivities.arm_access_end = Stalled.arm_access_end
 import worker
 worker.main([])
 """
@@ -91,7 +90,7 @@ def _dated(engine: Engine, grant_id: int) -> int:
 
 
 async def _timer_run(client: Client, workflow_id: str, ends_at: datetime) -> str | None:
-    """The run id of the ``AccessUntil`` started for this date, if one is (the session's
+    """The run id of the ``AccessEnd`` started for this date, if one is (the session's
     dev server may still know an earlier test's closed run under the same grant id)."""
     try:
         run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
@@ -101,7 +100,7 @@ async def _timer_run(client: Client, workflow_id: str, ends_at: datetime) -> str
             return None
         raise
     started = history.events[0].workflow_execution_started_event_attributes
-    (input,) = await client.data_converter.decode(started.input.payloads, [UntilInput])
+    (input,) = await client.data_converter.decode(started.input.payloads, [AccessEndInput])
     return run_id if input.ends_at == ends_at else None
 
 
@@ -126,8 +125,8 @@ async def test_r23_the_date_is_stored_with_the_decision_and_the_timer_follows(
     (grant,) = _grants(demo)
     assert grant.id is not None and grant.ends_at == ends_at
     await wait_until(
-        lambda: _timer_run(client, access_until_workflow_id(grant.id or 0), ends_at),
-        what="the grant's AccessUntil started by the request workflow",
+        lambda: _timer_run(client, access_end_workflow_id(grant.id or 0), ends_at),
+        what="the grant's AccessEnd started by the request workflow",
     )
     assert _dated(demo, grant.id) == 1
 
@@ -198,16 +197,16 @@ async def test_r20_r23_a_worker_killed_between_decision_and_timer_still_ends_acc
         # Between the two: the decision and its date are stored, no timer exists yet.
         (grant,) = _grants(demo)
         assert grant.id is not None and grant.ends_at == ends_at and grant.revoked_at is None
-        until_id = access_until_workflow_id(grant.id)
+        until_id = access_end_workflow_id(grant.id)
         assert await _timer_run(client, until_id, ends_at) is None
 
         second = await start_worker_process(settings, address, log)
         run_id = await wait_until(
             lambda: _timer_run(client, until_id, ends_at),
             timeout=3 * WAIT_SECONDS,
-            what="the next worker starting the grant's AccessUntil",
+            what="the next worker starting the grant's AccessEnd",
         )
-        until = client.get_workflow_handle(until_id, run_id=run_id, result_type=UntilResult)
+        until = client.get_workflow_handle(until_id, run_id=run_id, result_type=EndDateResult)
         async with asyncio.timeout(3 * WAIT_SECONDS):
             ended = await until.result()
     finally:
@@ -215,7 +214,6 @@ async def test_r20_r23_a_worker_killed_between_decision_and_timer_still_ends_acc
             if proc is not None and proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-        await terminate_open_workflows(client, settings.task_queue, demo)
 
     # R19's removal ran at the end date, once; the date was stored once, with one grant.
     assert ended.status == "removed", log.read_text()[-2000:]

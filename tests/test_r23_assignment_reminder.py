@@ -1,6 +1,6 @@
 """R23: the member holding an assignment with an end date is reminded three days before.
 
-On the time-skipping server, as tests/test_r23_access_until.py: no reminder before day -3,
+On the time-skipping server, as tests/test_r23_access_end.py: no reminder before day -3,
 exactly one to the member (not to the BC's admins) at it, the assignment ends on its date;
 a moved date re-arms and reminds for the new date only; a cleared date sends nothing more.
 The activity alone: once per assignment and date, nothing for a date no longer stored.
@@ -21,23 +21,23 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import OutboxTransport
-from activities.expiry import ExpiryActivities
+from activities.end_date_activities import EndDateActivities
+from client import end_date_operations as end_dates_client
+from client.partners import PartnerService
+from models import i18n
+from models.end_date_messages import EndDateResult, RemindAssignmentEnding
 from models.enums import Permission
-from models.names import UntilName, assignment_until_workflow_id
+from models.names import EndDateName, assignment_end_workflow_id
 from models.settings import Settings
 from models.tables import EmailDelivery, MemberAssignment, utcnow
-from models.until_messages import RemindAssignmentEnding, UntilResult
-from service import i18n
-from service import until as until_service
-from service.partners import PartnerService
-from store import expiry, members
+from store import end_dates, members
 from store.db import read_session, write_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, SAM, outbox_messages, time_skipping_worker
 from tests.partners_support import grant_in_store, load_extra, shop_id_of
-from tests.test_r23_access_until import DAY, HISTORIES, _poll, _record
+from tests.test_r23_access_end import DAY, HISTORIES, _poll, _record
 
 SUBJECT = "Reminder: your permission on the shop"
-RECORDED = "AssignmentUntil_reminded_then_ended"
+RECORDED = "AssignmentEnd_reminded_then_ended"
 
 
 def shown(moment: datetime) -> str:
@@ -90,7 +90,7 @@ async def _assign(
 ) -> int:
     """``assign-member --until``: the first call assigns, a later one moves the date."""
     partners = PartnerService(env.client, engine, settings.task_queue)
-    view = await partners.assign_member_until(
+    view = await partners.assign_member_with_end_date(
         bc_id=AGENCY, shop_code=S1_SHOP, member=SAM, permission=Permission.AD_PROMOTION, by=ANA,
         until=until,
     )  # fmt: skip
@@ -122,7 +122,7 @@ async def test_r23_the_member_is_reminded_three_days_before_once_then_the_assign
         await env.sleep(2 * DAY + timedelta(hours=1))  # past the end date
         await _poll(lambda: _assignment(demo).ended_at is not None, env)
         handle = env.client.get_workflow_handle(
-            assignment_until_workflow_id(assignment_id), result_type=UntilResult
+            assignment_end_workflow_id(assignment_id), result_type=EndDateResult
         )
         assert (await handle.result()).status == "ended"
         await _record(env, handle.id, RECORDED)
@@ -153,10 +153,12 @@ async def test_r23_a_moved_date_reminds_for_the_new_date_only_and_clearing_sends
         with write_session(demo) as session:
             row = session.get(MemberAssignment, assignment_id)
             assert row is not None
-            expiry.set_assignment_end(session, row, None, actor=ANA, now=utcnow())
-        await until_service.follow_assignment(env.client, settings.task_queue, assignment_id, None)
+            end_dates.set_assignment_end(session, row, None, actor=ANA, now=utcnow())
+        await end_dates_client.follow_assignment(
+            env.client, settings.task_queue, assignment_id, None
+        )
         handle = env.client.get_workflow_handle(
-            assignment_until_workflow_id(assignment_id), result_type=UntilResult
+            assignment_end_workflow_id(assignment_id), result_type=EndDateResult
         )
         assert (await handle.result()).status == "cleared"
         await env.sleep(30 * DAY)  # past day 37 and day 40
@@ -175,12 +177,12 @@ def test_r23_the_assignment_reminder_goes_once_per_date_and_never_for_an_old_dat
             session, bc_id=AGENCY, shop_id=shop_id_of(demo, S1_SHOP), member_email=SAM,
             permission=Permission.AD_PROMOTION, by=ANA,
         )  # fmt: skip
-        expiry.set_assignment_end(session, row, ends_at, actor=ANA, now=utcnow())
+        end_dates.set_assignment_end(session, row, ends_at, actor=ANA, now=utcnow())
         session.flush()
         assignment_id = row.id
     assert assignment_id is not None
     outbox = tmp_path / "outbox"
-    until = ExpiryActivities(demo, OutboxTransport(outbox), "Shop Access <no-reply@x.example>")
+    until = EndDateActivities(demo, OutboxTransport(outbox), "Shop Access <no-reply@x.example>")
     remind = RemindAssignmentEnding(assignment_id=assignment_id, ends_at=ends_at)
     assert until.remind_assignment(remind).sent == 1
     until.remind_assignment(remind)  # a retry: the outbox rewrites the same message
@@ -204,4 +206,4 @@ def test_r23_the_recorded_reminder_history_holds_the_reminder_and_the_end() -> N
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert markers == []
-    assert activities == [UntilName.REMIND_ASSIGNMENT, UntilName.END_ASSIGNMENT]
+    assert activities == [EndDateName.REMIND_ASSIGNMENT, EndDateName.END_ASSIGNMENT]

@@ -22,6 +22,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from client.access_requests import RequestService, new_request_id
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
     AdmissionOutcome,
@@ -34,7 +35,6 @@ from models.messages import (
 from models.names import Message, WorkflowType, request_workflow_id
 from models.settings import Settings
 from models.tables import AccessRequest, Shop, ShopGrant
-from service.requests import RequestService, new_request_id
 from store.db import read_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, WAIT_SECONDS
 from worker import WORKFLOWS, activities_for

@@ -30,6 +30,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
+from client.access_requests import RequestService, new_request_id
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
     AdmissionOutcome,
@@ -42,7 +43,6 @@ from models.messages import (
 from models.names import Message, WorkflowType, request_workflow_id
 from models.settings import Settings
 from models.tables import Shop
-from service.requests import RequestService, new_request_id
 from store.db import read_session
 from tests.conftest import (
     AGENCY,

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 from sqlmodel import func, select
 from temporalio.testing import WorkflowEnvironment
 
+from client.partners import PartnerService
 from models.partner_enums import CampaignStatus
 from models.settings import Settings
 from models.tables import AccessRemoval, Campaign
-from service.partners import PartnerService
 from store.campaigns import bulk_insert_delivering
 from store.db import read_session, write_session
 from store.people import find_user

@@ -16,13 +16,13 @@ import pytest
 import pytest_asyncio
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, CampaignStatus
 from models.partner_messages import AdAccountGrant
 from models.tables import AccessRequest, MemberAssignment
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,
@@ -43,7 +43,6 @@ from tests.partners_support import (
     SUB_ADS,
     approved_partner,
     campaign_counts,
-    close_partner_workflows,
     load_extra,
 )
 
@@ -53,12 +52,6 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 @pytest_asyncio.fixture(loop_scope="session")
 async def partners(client, settings, engine, worker) -> PartnerService:
     return PartnerService(client, engine, settings.task_queue, timeout=WAIT_SECONDS)
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def _record(partners: PartnerService, workflow_id: str, name: str) -> None:

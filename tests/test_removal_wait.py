@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
+from client.progress import follow_removal
 from models.errors import ErrorCode, Refusal
 from models.names import PartnerWorkflowType
 from models.partner_messages import RemovalInput
 from models.settings import Settings
-from service.progress import follow_removal
 from store.campaigns import bulk_insert_delivering
 from store.db import write_session
 from store.people import find_user
@@ -60,7 +60,7 @@ def cli_env(settings: Settings, temporal_env: WorkflowEnvironment) -> dict[str, 
         "DATABASE_URL": settings.database_url,
         "TASK_QUEUE": settings.task_queue,
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "TEMPORAL_NAMESPACE": "default",
+        "TEMPORAL_NAMESPACE": temporal_env.client.namespace,
         "DEV_MODE": "1",
     }
 
@@ -99,7 +99,7 @@ async def test_r19_wait_json_prints_each_step_then_the_result(
 
     assert "progress" not in result
     assert (result["status"], result["campaigns_stopped"]) == ("completed", CAMPAIGNS)
-    assert result["lost_bc_ids"] == [AGENCY]
+    assert result["lost_bc_ids"] == [str(AGENCY)]
     assert campaign_counts(partner_with_campaigns, AGENCY) == {
         "delivering": 0,
         "stopped": CAMPAIGNS,

@@ -59,7 +59,7 @@ def test_request_histories_cover_every_way_a_request_ends() -> None:
                 ends.add(json.loads(result.payloads[0].data)["status"])
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 name = event.activity_task_scheduled_event_attributes.activity_type.name
-                armed = armed or name == PartnerActivity.ARM_ACCESS_UNTIL
+                armed = armed or name == PartnerActivity.ARM_ACCESS_END
     assert {"approved", "expired", "cancelled", "declined", "refused", "failed"} <= ends
     assert armed, "no approval with an end date (R23) starting its timer is recorded"
 

@@ -1,4 +1,4 @@
-"""Request workflows through the real worker and dev server (``service``): what the CLI and
+"""Request workflows through the real worker and dev server (``client``): what the CLI and
 the link handler see.
 
 Refusals from submit/resend/cancel/approve come back as :class:`Refusal` with their stable
@@ -19,13 +19,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from client.access_requests import RequestService, Submitted
 from models.enums import RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
 from models.messages import ApproveRequest, RequestResult, RequestState
 from models.names import Message
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, RequestSend, ShopGrant
-from service.requests import RequestService, Submitted
 from store.admission import admit_request
 from store.db import read_session, write_session
 from store.people import find_shop_by_code

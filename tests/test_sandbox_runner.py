@@ -1,4 +1,4 @@
-"""service/sandbox.py: the workers' sandbox compiles its code snippets once on the SDK
+"""runtime/sandbox.py: the workers' sandbox compiles its code snippets once on the SDK
 versions it was checked against, and falls back to the SDK's own sandbox runner on any
 other (temporalio is no longer pinned exactly). A history replays
 through both runners."""
@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from service import sandbox
+from runtime import sandbox
 from worker import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).resolve().parent / "histories"

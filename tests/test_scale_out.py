@@ -2,7 +2,7 @@
 link-handler processes share one PostgreSQL store.
 
 One stack for the module: the session's dev server, a fresh PostgreSQL database, two
-``python worker.py`` processes and two ``python -m web`` processes on their own ports, all
+``python worker.py`` processes and two ``python -m linkhandler`` processes on their own ports, all
 configured only through their environment. Requests start from two client processes
 (``tests/scale_client.py``) released together; approvals are real HTTP POSTs of the
 approval form, one to each link handler at once.
@@ -46,19 +46,19 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
 from models.enums import RequestMethod, RequestStatus
 from models.messages import RequestResult
 from models.tables import AccessRequest, AuditEvent, EmailDelivery, Shop, ShopGrant
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
 from store.db import make_engine, read_session
 from tests.conftest import (
     LINKED_BC,
     OLI,
     PG_ADMIN_URL,
+    fresh_namespace,
     load_data,
     load_demo,
-    terminate_open_workflows,
     wait_until,
 )
 from tests.web.conftest import csrf_in
@@ -163,7 +163,7 @@ async def web_answering(web: Process, url: str) -> bool:
 async def stack(
     postgres_admin: Engine,
     postgres_template: str,
-    temporal_env: WorkflowEnvironment,
+    temporal_server: WorkflowEnvironment,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     name = f"shop_access_scale_{uuid.uuid4().hex[:12]}"
@@ -177,7 +177,7 @@ async def stack(
     logs = tmp_path_factory.mktemp("scale")
     ports = [free_port(), free_port()]
     web_urls = [f"http://127.0.0.1:{port}" for port in ports]
-    client = temporal_env.client
+    client = await fresh_namespace(temporal_server)  # one for the module's stack
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -191,7 +191,7 @@ async def stack(
     }
     workers = [Process(["worker.py"], env, logs / f"worker{i}.log") for i in (1, 2)]
     webs = [
-        Process(["-m", "web"], {**env, "WEB_PORT": str(port)}, logs / f"web{i}.log")
+        Process(["-m", "linkhandler"], {**env, "WEB_PORT": str(port)}, logs / f"web{i}.log")
         for i, port in enumerate(ports, start=1)
     ]
     try:
@@ -210,7 +210,6 @@ async def stack(
     finally:
         for process in [*webs, *workers]:
             process.stop()
-        await terminate_open_workflows(client, env["TASK_QUEUE"])
         engine.dispose()
         with postgres_admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

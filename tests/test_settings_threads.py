@@ -45,7 +45,7 @@ async def test_the_link_handler_renders_pages_in_page_threads(settings: Settings
     from anyio import to_thread
     from temporalio.client import Client
 
-    from web.app import create_app
+    from linkhandler.app import create_app
 
     app = create_app(settings.model_copy(update={"web_threads": 3}), client=cast(Client, object()))
     limiter = to_thread.current_default_thread_limiter()

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus
 from models.messages import ApproveRequest, RequestResult
 from models.tables import ShopGrant
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, outbox_messages
 

@@ -14,7 +14,7 @@ from models.errors import ErrorCode, Refusal
 from store.db import read_session
 from store.quota import quota_today
 from tests.conftest import AGENCY, LEE, SUBAGENCY
-from tests.test_store_requests import (
+from tests.test_store_request_records import (
     BEFORE_SG_MIDNIGHT,
     BULK,
     SG_MIDNIGHT,

@@ -1,7 +1,7 @@
 """One seller's approval read back from an in-memory exporter (R10,
 R12 S1, R14), and tracing off unless the OTEL_* variables ask for it.
 
-One click is one trace (service/temporal_tracing.py, docs/decisions.md): the seller's
+One click is one trace (runtime/temporal_tracing.py, docs/decisions.md): the seller's
 POST, the client's update, the update's handling, the decision activity, and the
 requester's e-mail with its hand-over to the transport, each the child of the one before
 (the decision and the e-mail side by side under the update's handling)."""
@@ -22,8 +22,8 @@ from temporalio.worker import Replayer
 
 from models.messages import RequestResult
 from models.settings import Settings
-from service import tracing
-from service.temporal_tracing import ClickTracingInterceptor
+from runtime import tracing
+from runtime.temporal_tracing import ClickTracingInterceptor
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP
 from tests.observability_support import (
     approve_on_the_page,
@@ -244,7 +244,7 @@ def test_the_click_interceptor_only_on_the_sdk_versions_it_was_read_against() ->
     interceptor, any other version the SDK's own (two traces joined by a link)."""
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
-    from service.temporal_tracing import ClickTracingInterceptor
+    from runtime.temporal_tracing import ClickTracingInterceptor
 
     assert tracing.interceptor_class("1.35.0") is ClickTracingInterceptor
     assert tracing.interceptor_class("1.99.0") is TracingInterceptor

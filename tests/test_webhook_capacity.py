@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.webhooks import start_dispatcher
 from models.enums import RequestMethod
 from models.names import webhook_dispatcher_id
 from models.settings import Settings
-from service.requests import RequestService
-from service.webhooks import start_dispatcher
 from store import webhooks
 from store.audit_export import Scope
 from store.db import write_session
@@ -34,7 +34,6 @@ from tests.conftest import (
     WAIT_SECONDS,
     load_demo,
     outbox_messages,
-    terminate_open_workflows,
     wait_until,
 )
 from tests.test_webhooks import SECRET, Receiver, receiver
@@ -121,7 +120,6 @@ async def test_r26_idle_subscriptions_leave_a_first_email_and_deliveries_their_p
                 with write_session(engine) as session:
                     for sub_id in [*idle, *active]:
                         webhooks.remove_subscription(session, sub_id, "ops")
-                await terminate_open_workflows(client, settings.task_queue, engine)
 
 
 async def test_r26_a_stopping_worker_ends_its_waits_at_once(
@@ -136,19 +134,16 @@ async def test_r26_a_stopping_worker_ends_its_waits_at_once(
 
     sub_id, start = subscribe(demo, Scope(shop_code=S4_SHOP), "http://127.0.0.1:9/h")
     handle = client.get_workflow_handle(webhook_dispatcher_id(sub_id))
-    try:
-        with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
-            async with build_worker(client, settings, demo, executor):
-                await start_dispatcher(
-                    client, settings.task_queue, sub_id, start, max_wait_s=IDLE_WAIT_S
-                )
-                await wait_until(lambda: waits_started(client, [sub_id]), what="the wait")
+    with ThreadPoolExecutor(max_workers=settings.activity_threads) as executor:
+        async with build_worker(client, settings, demo, executor):
+            await start_dispatcher(
+                client, settings.task_queue, sub_id, start, max_wait_s=IDLE_WAIT_S
+            )
+            await wait_until(lambda: waits_started(client, [sub_id]), what="the wait")
 
-        async def wait_completed() -> bool:
-            history = await handle.fetch_history()
-            kinds = [e.event_type for e in history.events]
-            return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in kinds
+    async def wait_completed() -> bool:
+        history = await handle.fetch_history()
+        kinds = [e.event_type for e in history.events]
+        return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in kinds
 
-        assert await wait_completed()  # reported before the worker finished stopping
-    finally:
-        await terminate_open_workflows(client, settings.task_queue, demo)
+    assert await wait_completed()  # reported before the worker finished stopping

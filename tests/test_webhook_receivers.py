@@ -27,8 +27,8 @@ import standardwebhooks
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.webhooks import start_dispatcher
 from models.settings import Settings
-from service.webhooks import start_dispatcher
 from store import webhooks
 from store.audit_export import Scope
 from store.db import write_session

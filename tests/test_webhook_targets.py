@@ -29,12 +29,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.webhooks import WebhookActivities
+from client import webhooks as service
+from client.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from models.errors import Refusal
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription
 from models.webhook_messages import DeliverEvent
-from service import webhooks as service
-from service.safe_targets import TargetPolicy, TargetRefused, parse_networks, policy_from
 from store import webhooks
 from store.audit_export import Scope
 from store.db import read_session, write_session

@@ -31,10 +31,10 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.webhooks import start_dispatcher
 from models.names import webhook_dispatcher_id
 from models.settings import Settings
 from models.webhook_messages import DispatchResult
-from service.webhooks import start_dispatcher
 from store import webhooks
 from store.audit_export import Scope
 from store.db import read_session, write_session
@@ -416,8 +416,8 @@ async def test_r26_idle_waits_share_one_read_of_the_chain_head(demo: Engine) -> 
     from temporalio.testing import ActivityEnvironment
 
     from activities.webhooks import WebhookActivities
+    from client.safe_targets import TargetPolicy
     from models.webhook_messages import EventBatch, WaitForEvents
-    from service.safe_targets import TargetPolicy
 
     waits = 20
     with write_session(demo) as session:

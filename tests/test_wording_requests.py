@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUEST_SIDE = [
     "store/people.py",
     "store/admission.py",
-    "store/requests.py",
+    "store/request_records.py",
     "store/scenarios.py",
     "store/approval.py",
     "store/grants.py",
     "store/queries.py",
     "store/reference.py",
     "activities/store.py",
-    "service/requests.py",
+    "client/access_requests.py",
 ]
 
 SENTENCES: list[tuple[ErrorCode, dict[str, Any], str]] = [

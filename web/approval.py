@@ -24,14 +24,14 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from client.links import LinkClaims
+from models.end_date_parsing import parse_end_date
 from models.enums import Permission, Relationship, RequestMethod, RequestStatus, Scenario
 from models.errors import ErrorCode, Refusal
+from models.i18n import N_
 from models.messages import ApprovalOutcome, ApproveRequest
 from models.reasons import REASON_MAX_LENGTH
-from models.until_dates import parse_until
 from models.views import RequestView
-from service.i18n import N_
-from service.links import LinkClaims
 from store import link_asks, seller_views, sessions
 from store.grants import GRANT_FOR_METHOD
 from web import locale
@@ -244,7 +244,7 @@ def form_answers(values: dict[str, str]) -> tuple[int | None, datetime | None]:
             bc_id = int(values["bc_id"])
         except ValueError:
             raise Refusal(ErrorCode.INVALID_INPUT, "Pick one of your Business Centers.") from None
-    return bc_id, parse_until(values["until"]) if values["until"] else None
+    return bc_id, parse_end_date(values["until"]) if values["until"] else None
 
 
 @router.post("/approve/{token}", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from pydantic import BaseModel, BeforeValidator, StringConstraints
 
-from service.i18n import N_
+from models.i18n import N_
 from store import seller_views
 from web import locale
 from web.security import SESSION_COOKIE, FormClaims, FormRejected

@@ -1,12 +1,12 @@
 """The home page and the probes: ``/`` (who is signed in, if anyone), ``/healthz`` (the
-process answers) and ``/readyz`` (store, schema and Temporal reachable: service/health.py)."""
+process answers) and ``/readyz`` (store, schema and Temporal reachable: runtime/health.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
-from service.health import readiness
+from runtime.health import readiness
 from web.deps import MaybeSignedIn
 from web.rendering import page
 from web.state import State
@@ -26,7 +26,7 @@ async def healthz() -> str:
 
 @router.get("/readyz")
 async def readyz(state: State) -> JSONResponse:
-    # Store reachable, schema current, Temporal reachable (service/health.py); a load
+    # Store reachable, schema current, Temporal reachable (runtime/health.py); a load
     # balancer takes the process out of rotation on 503 and reads the reason.
     client = state.service.client if state.service is not None else None
     result = await readiness(state.engine, client)

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from models.errors import Refusal
+from models.i18n import N_
 from models.partner_enums import InvitationKind, InvitationStatus
-from service.i18n import N_
 from store import partner_views
 from store.partner_views import InvitationDetails
 from web import locale

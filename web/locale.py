@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import i18n
+from models import i18n
 from store.people import page_reader, remember_language
 from web.security import SESSION_COOKIE
 from web.state import PageError, State, WebState
@@ -184,7 +184,7 @@ def _reader(request: Request, state: WebState, back: str) -> str | None:
         claims = state.links.verify(path.removeprefix("/approve/").split("/", 1)[0])
         return claims.email if claims is not None and claims.email else None
     if path.startswith("/language/"):
-        # The e-mail's language link, signed for its recipient (service/language_links.py).
+        # The e-mail's language link, signed for its recipient (client/language_links.py).
         return state.links.language_reader(path.removeprefix("/language/").split("/")[0])
     if path.startswith("/invitations/"):
         invited = state.invitation_links.verify(path.removeprefix("/invitations/").split("/")[0])

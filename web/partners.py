@@ -24,11 +24,11 @@ from starlette.concurrency import run_in_threadpool
 
 from models.enums import Relationship, RequestStatus
 from models.errors import ErrorCode, Refusal
+from models.i18n import N_
 from models.tables import Shop
-from service.i18n import N_
-from store import expiry, partner_views, seller_views, sessions
+from store import end_dates, partner_views, seller_views, sessions
 from store.partner_views import GrantOfShop
-from web import locale, until
+from web import end_date_pages, locale
 from web.deps import OnTeam, RemoveAccessForm, SignedIn, SignOutForm
 from web.rendering import page, said
 from web.security import SESSION_COOKIE
@@ -67,8 +67,10 @@ def partners(email: SignedIn, state: State) -> HTMLResponse:
         signout_csrf=state.forms.issue("signout", email=email),
         remove_csrf=state.forms.issue("remove_access", email=email),
         # R23: each partner's end date, and the token of the forms that change it.
-        ends=expiry.end_dates(state.engine, [h.grant_id for s in shops for h in s.holders]),
-        until_csrf=until.form_token(state, email),
+        ends=end_dates.grant_end_dates(
+            state.engine, [h.grant_id for s in shops for h in s.holders]
+        ),
+        until_csrf=end_date_pages.form_token(state, email),
     )
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from models import i18n
 from models.errors import Refusal
 from models.wording import N_, wording
-from service import i18n
 from web import locale
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"

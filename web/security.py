@@ -2,7 +2,7 @@
 
 Both are itsdangerous signatures with SECRET_KEY (and, to verify only, SECRET_KEYS_OLD),
 each under its own salt, so a link token can never pass as a form token or a session, nor
-the other way round. Only the exact string issued is genuine (service.tokens).
+the other way round. Only the exact string issued is genuine (client.tokens).
 
 A form token binds what the form acts on (purpose, request, e-mail) and a random nonce.
 The nonce doubles as the Temporal update id of an approval, so submitting one form twice
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired
 
-from service.tokens import Keys, StrictTimedSerializer
+from client.tokens import Keys, StrictTimedSerializer
 
 _FORM_SALT = "shop-access.form.v1"
 _SESSION_SALT = "shop-access.session.v1"

@@ -1,8 +1,8 @@
-"""What every route needs, built once per app and reached through ``request.app.state``.
+"""What every page needs, built once per app and reached through ``request.app.state``:
+the shared ``ClientContext`` (client/context.py: settings, engine, link signers, the
+services) plus what only the seller's pages use (form tokens, session cookies).
 
-The services are made once: at ``create_app`` when a client is injected (the tests), else
-in the app's lifespan, which connects to Temporal (``WebState.connect``). Routes never
-build a service per request.
+Routes never build a service per request.
 """
 
 from __future__ import annotations
@@ -11,15 +11,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
-from temporalio.client import Client
 
-from models.settings import Settings
-from service.i18n import N_
-from service.invitation_links import InvitationLinks
-from service.links import LinkSigner
-from service.partners import PartnerService
-from service.requests import RequestService
+from client.context import ClientContext
+from models.i18n import N_
 from store import sessions
 from web.security import FormTokens, SessionCookies
 
@@ -35,42 +29,15 @@ class PageError(Exception):
         self.hint = hint
 
 
-def _starting_up() -> PageError:
+def starting_up() -> PageError:
+    """The page for a request that arrives before the process reached Temporal."""
     return PageError(503, N_("Starting up"), N_("The service is starting; try again shortly."))
 
 
-@dataclass
-class WebState:
-    settings: Settings
-    engine: Engine
-    links: LinkSigner
-    invitation_links: InvitationLinks
+@dataclass(kw_only=True)
+class WebState(ClientContext):
     forms: FormTokens
     sessions: SessionCookies
-    service: RequestService | None = None
-    partner_service: PartnerService | None = None
-
-    def connect(self, client: Client) -> None:
-        """Build the services over ``client``: once, at start-up."""
-        self.service = RequestService(
-            client,
-            self.engine,
-            self.settings.task_queue,
-            reminder_days=self.settings.reminder_days,
-        )
-        self.partner_service = PartnerService(client, self.engine, self.settings.task_queue)
-
-    @property
-    def requests(self) -> RequestService:
-        if self.service is None:  # only before the lifespan has connected
-            raise _starting_up()
-        return self.service
-
-    @property
-    def partners(self) -> PartnerService:
-        if self.partner_service is None:  # only before the lifespan has connected
-            raise _starting_up()
-        return self.partner_service
 
     def signed_in(self, cookie: str | None) -> str | None:
         """The e-mail of the open server-side session the cookie names, else None."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.access_request import AccessRequestLifecycle
+from workflows.request_lifecycle import AccessRequestLifecycle
 
 with workflow.unsafe.imports_passed_through():
     from models.messages import RequestInput, RequestResult

@@ -9,7 +9,7 @@ with no expiry until it is accepted, declined or cancelled.
 - update ``offer_shop`` (:class:`OfferShop`, sent with start; later shares to the same BC
   join the open invitation): adds a shop with its permission and optional end date (R23);
   returns the outcome.
-- on acceptance, each share granted with an end date gets its ``AccessUntil`` timer,
+- on acceptance, each share granted with an end date gets its ``AccessEnd`` timer,
   started as for a share with a partner (the reminder and R19's removal follow, R23).
 
 Both accept:
@@ -141,12 +141,12 @@ class _InvitationLifecycle:
             return out
 
     async def _start_timers(self, out: InvitationOutcome) -> None:
-        """R23: each grant with an end date gets its ``AccessUntil``, started exactly as
+        """R23: each grant with an end date gets its ``AccessEnd``, started exactly as
         for a share with a partner (signal-with-start, by an activity): a workflow of its
         own, not a child, so it outlives this invitation like any other timer."""
         for ending in out.granted_until:
             await workflow.execute_activity_method(
-                PartnerTimerActivities.arm_access_until, ending, **presets.STORE
+                PartnerTimerActivities.arm_access_end, ending, **presets.STORE
             )
 
     async def _wait_for_answer(self, carry: Callable[[], Any], work: Callable[[], bool]) -> None:

@@ -74,7 +74,7 @@ WEBHOOK_WAIT: Final[WaitPreset] = {
     "retry_policy": _FAULT_RETRY,
 }
 
-# One POST: the whole exchange gets 10 s (service/safe_targets.py, R31); the rest of the
+# One POST: the whole exchange gets 10 s (client/safe_targets.py, R31); the rest of the
 # budget is the store's two short transactions.
 WEBHOOK_POST_TIMEOUT = timedelta(seconds=15)
 

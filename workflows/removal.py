@@ -43,9 +43,9 @@ with workflow.unsafe.imports_passed_through():
         StopCampaignPage,
         WaitGrantsEnded,
     )
+    from models.search_attributes import REQUEST_STATUS
     from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
-    from workflows.search_attributes import REQUEST_STATUS
     from workflows.summaries import removal_details
 
 REFUSED = "refused"

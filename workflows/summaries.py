@@ -33,7 +33,7 @@ def request_details(
     superseded_by: str | None = None,
 ) -> str:
     """A request's status line; an expired one names the request that won the race (R11).
-    For workflows/access_request.py's ``_describe`` (its owner wires it in)."""
+    For workflows/request_lifecycle.py's ``_describe`` (its owner wires it in)."""
     details = (
         f"**{status}** · {method_label} · BC {bc_id} → shop {shop_code} · request {request_id}"
     )

@@ -2,7 +2,7 @@
 
 NULL means no saved choice, which is what every existing person has: their pages follow
 the browser, then the shop's market, and their e-mails the shop's market or the BC's
-country (service/i18n.py).
+country (models/i18n.py).
 
 Revision ID: 0010_preferred_language
 Revises: 0009_invitation_until

@@ -20,7 +20,6 @@ from tests.web import conftest as web
 
 # The web tests' fixtures, for these tests too: the app over the real worker and server.
 app = web.app
-close_request_workflows = web.close_request_workflows
 http = web.http
 live_server = web.live_server
 settings = web.settings

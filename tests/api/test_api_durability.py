@@ -13,19 +13,26 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import func, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
+from linkhandler.app import create_app
 from models.settings import Settings
 from models.tables import AccessRequest, ApiIdempotency, Shop
 from store.api_tokens import Scope
-from store.db import read_session
+from store.db import read_session, write_session
 from tests.api.conftest import BASE, Token, error_of, make_token
-from tests.conftest import AGENCY, ANA, S1_SHOP, terminate_open_workflows
-from web.app import create_app
+from tests.bulk_support import BULK_ADMIN, BULK_BC, BULK_SHOPS, admitted_per_shop, bulk_data
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    S1_SHOP,
+    load_data,
+    wait_until,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ASK = {"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA}
+ASK = {"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
 
 
 def requests_for_shop(engine: Engine, code: str) -> int:
@@ -81,9 +88,10 @@ def lonely(settings: Settings) -> Settings:
 async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
     lonely: Settings, demo: Engine, client: Client
 ) -> None:
-    """No worker: the call ends 503 service_unavailable and its key is not kept (a fault is
-    not an answer). The worker comes back; the same call with the same key then finds the
-    request the first attempt started, and names it: one request, not two."""
+    """No worker: the call ends 503 service_unavailable and its answer is not kept (a fault
+    is not an answer). The worker comes back; the same call with the same key then finds
+    the request the first attempt started and answers it as if it had made it (201): one
+    request, not two, and not request_already_pending."""
     from worker import build_worker
 
     app = create_app(lonely, client=client, engine=demo)
@@ -93,17 +101,104 @@ async def test_a_retry_after_the_worker_was_down_meets_the_first_attempt(
         down = await api.post("/requests", json=ASK)
         assert error_of(down) == (503, "service_unavailable")
         with read_session(demo) as session:
-            assert session.get(ApiIdempotency, (token.id, "crm-retry-1")) is None
+            claim = session.get(ApiIdempotency, (token.id, "crm-retry-1"))
+        assert claim is not None and claim.status_code is None  # no answer kept...
+        assert claim.lease_until is None  # ...and the key is free for a retry at once
 
         with ThreadPoolExecutor(max_workers=lonely.activity_threads) as executor:
             async with build_worker(client, lonely, demo, executor):
                 app.state.web.requests.timeout = 60.0
                 again = await api.post("/requests", json=ASK)
                 # The first attempt's request went on once a worker came: the retry is
-                # told so, with its id (R6), and asks nothing again.
-                assert error_of(again) == (409, "request_already_pending")
+                # answered with it, as the first attempt would have been (R6: no second).
+                assert again.status_code == 201, again.text
                 with read_session(demo) as session:
                     rows = session.exec(select(AccessRequest)).all()
-                assert [r.id for r in rows] == [again.json()["error"]["details"]["request_id"]]
+                assert [r.id for r in rows] == [again.json()["request_id"]]
                 assert rows[0].status == "pending"
-            await terminate_open_workflows(client, lonely.task_queue, demo)
+                assert again.json()["status"] == "pending" and again.json()["approval_url"]
+                assert again.headers["location"] == f"/api/v1/requests/{rows[0].id}"
+                replayed = await api.post("/requests", json=ASK)
+                assert replayed.headers["idempotent-replayed"] == "true"
+                assert replayed.content == again.content
+
+
+async def test_another_call_for_a_pending_request_is_still_told_so(
+    api: httpx.AsyncClient, demo: Engine
+) -> None:
+    """Only a retry of the same call (same key) is answered with the pending request: a
+    new call, with another key or none, is told it is pending (R6), and asks nothing."""
+    first = await api.post("/requests", json=ASK, headers={"Idempotency-Key": "crm-a"})
+    assert first.status_code == 201, first.text
+    for headers in ({"Idempotency-Key": "crm-b"}, {}):
+        other = await api.post("/requests", json=ASK, headers=headers)
+        assert error_of(other) == (409, "request_already_pending")
+        assert other.json()["error"]["details"]["request_id"] == first.json()["request_id"]
+    assert requests_for_shop(demo, S1_SHOP) == 1
+
+
+async def test_a_retry_after_the_request_was_decided_answers_it_as_it_is(
+    lonely: Settings, demo: Engine, client: Client
+) -> None:
+    """The first attempt faulted (503) but its request went on and was withdrawn before
+    the retry: the retry answers with that request as it is now (201, cancelled), and
+    starts nothing under its id."""
+    from worker import build_worker
+
+    app = create_app(lonely, client=client, engine=demo)
+    app.state.web.requests.timeout = 2.0
+    token = make_token(demo, Scope.ACT, name="crm")
+    async with client_of(app, lonely, token) as api:
+        assert error_of(await api.post("/requests", json=ASK)) == (503, "service_unavailable")
+        with ThreadPoolExecutor(max_workers=lonely.activity_threads) as executor:
+            async with build_worker(client, lonely, demo, executor):
+                app.state.web.requests.timeout = 60.0
+
+                def admitted() -> list[AccessRequest]:
+                    with read_session(demo) as session:
+                        return list(session.exec(select(AccessRequest)).all())
+
+                [made] = await wait_until(admitted, what="the first attempt's request")
+                cancelled = await api.post(
+                    f"/requests/{made.id}/cancel",
+                    json={"as": ANA},
+                    headers={"Idempotency-Key": "crm-cancel-1"},
+                )
+                assert cancelled.status_code == 200, cancelled.text
+                again = await api.post("/requests", json=ASK)
+                assert again.status_code == 201, again.text
+                assert again.json()["request_id"] == made.id
+                assert again.json()["status"] == "cancelled"
+                assert again.json()["approval_url"].startswith(lonely.link_base_url + "/approve/")
+                assert [r.id for r in admitted()] == [made.id]
+                latest = await client.get_workflow_handle(made.workflow_id).describe()
+                assert latest.status != WorkflowExecutionStatus.RUNNING  # none started again
+
+
+async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
+    api: httpx.AsyncClient, demo: Engine, act_token: Token
+) -> None:
+    """R24 over a retry: the first attempt started the bulk and its link handler died
+    before answering (its claim left unanswered, its lease passed). The retry with the
+    same key answers that bulk (202, the same id) and starts no second one."""
+    load_data(demo, bulk_data())
+    ask = {"as": BULK_ADMIN, "bc_id": BULK_BC, "shop_codes": BULK_SHOPS[:2]}
+    key = {"Idempotency-Key": "crm-bulk-1"}
+    first = await api.post("/bulk-requests", json=ask, headers=key)
+    assert first.status_code == 202, first.text
+    with write_session(demo) as session:  # what a link handler dead mid-call leaves
+        claim = session.get(ApiIdempotency, (act_token.id, "crm-bulk-1"))
+        assert claim is not None
+        claim.status_code = claim.body = claim.location = claim.lease_until = None
+        session.add(claim)
+    again = await api.post("/bulk-requests", json=ask, headers=key)
+    assert again.status_code == 202, again.text
+    assert "idempotent-replayed" not in again.headers  # run again, not replayed...
+    assert again.json()["bulk_id"] == first.json()["bulk_id"]  # ...and met the same bulk
+
+    async def finished() -> bool:
+        done = await api.get(f"/bulk-requests/{first.json()['bulk_id']}")
+        return bool(done.json()["status"] == "completed")
+
+    await wait_until(finished, what="the bulk completed")
+    assert admitted_per_shop(demo) == dict.fromkeys(BULK_SHOPS[:2], 1)

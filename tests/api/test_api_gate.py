@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio.client import Client
 
+from linkhandler.app import create_app
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
@@ -28,13 +29,12 @@ from store.db import read_session, write_session
 from tests.api.conftest import BASE, Token, error_of, make_token
 from tests.conftest import AGENCY, ANA, S1_SHOP, wait_until
 from tests.web.conftest import LiveServer, snapshot
-from tests.web.test_logs import written_lines
-from web.app import create_app
+from tests.web.test_log_redaction import written_lines
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ASK = {"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA}
-UNKNOWN_SHOP = {"bc_id": AGENCY, "shop_code": "NOPE", "as": ANA}
+ASK = {"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
+UNKNOWN_SHOP = {"bc_id": str(AGENCY), "shop_code": "NOPE", "as": ANA}
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -67,7 +67,7 @@ async def test_no_live_token_is_401(
     before = snapshot(demo)
     for answer in (
         await bare.post("/requests", json=ASK, headers=headers),
-        await bare.get("/requests", params={"bc_id": AGENCY}, headers=headers),
+        await bare.get("/requests", params={"bc_id": str(AGENCY)}, headers=headers),
     ):
         assert error_of(answer) == (401, "unauthenticated")
         assert answer.headers["www-authenticate"] == "Bearer"
@@ -83,7 +83,7 @@ async def test_a_read_token_cannot_act(
     assert error_of(answer) == (403, "scope_required")
     assert answer.json()["error"]["message"] == "This token lacks the 'act' scope this call needs."
     assert snapshot(demo) == before
-    read = await bare.get("/requests", params={"bc_id": AGENCY}, headers=read_token.headers)
+    read = await bare.get("/requests", params={"bc_id": str(AGENCY)}, headers=read_token.headers)
     assert read.status_code == 200
 
 

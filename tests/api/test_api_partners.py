@@ -5,33 +5,22 @@ over HTTP."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
-from temporalio.client import Client
 
 from tests.api.conftest import Token, error_of
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SAM, SUBAGENCY
-from tests.partners_support import AGENCY_ADS, NEW_MEMBER, close_partner_workflows, grant_in_store
+from tests.partners_support import AGENCY_ADS, NEW_MEMBER, grant_in_store
 from tests.web.conftest import StoreSnapshot, snapshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DECLINER = "no-thanks@agency-one.com"
 WITHDRAWN = "not-after-all@agency-one.com"
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(
-    client: Client, demo: Engine, worker: Any
-) -> AsyncIterator[None]:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def settled(engine: Engine) -> StoreSnapshot:
@@ -51,10 +40,10 @@ async def test_r16_r17_r18_r23_walk(api: httpx.AsyncClient, demo: Engine) -> Non
     invited = await api.post(
         "/invitations",
         json={
-            "bc_id": AGENCY,
+            "bc_id": str(AGENCY),
             "emails": [NEW_MEMBER, DECLINER, WITHDRAWN],
             "role": "standard",
-            "ad_accounts": [{"ad_account_id": AGENCY_ADS, "permission": "operator"}],
+            "ad_accounts": [{"ad_account_id": str(AGENCY_ADS), "permission": "operator"}],
             "as": ANA,
         },
     )
@@ -82,7 +71,7 @@ async def test_r16_r17_r18_r23_walk(api: httpx.AsyncClient, demo: Engine) -> Non
 
     assigned = await api.post(
         f"/shops/{S1_SHOP}/members",
-        json={"bc_id": AGENCY, "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA},
+        json={"bc_id": str(AGENCY), "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA},
     )
     assert assigned.status_code == 200, assigned.text
     assert (assigned.json()["member"], assigned.json()["permission"]) == (
@@ -92,7 +81,12 @@ async def test_r16_r17_r18_r23_walk(api: httpx.AsyncClient, demo: Engine) -> Non
 
     shared = await api.post(
         f"/shops/{S1_SHOP}/shares",
-        json={"bc_id": AGENCY, "partner_bc_id": SUBAGENCY, "permission": "ad_promotion", "as": ANA},
+        json={
+            "bc_id": str(AGENCY),
+            "partner_bc_id": str(SUBAGENCY),
+            "permission": "ad_promotion",
+            "as": ANA,
+        },
     )
     assert (shared.status_code, shared.json()["status"]) == (200, "invited"), shared.text
     joined = await api.post(
@@ -101,20 +95,20 @@ async def test_r16_r17_r18_r23_walk(api: httpx.AsyncClient, demo: Engine) -> Non
     assert len(joined.json()["granted_shop_ids"]) == 1, joined.text
     sub_held = (await api.get(f"/bcs/{SUBAGENCY}/shops")).json()["shops"]
     assert [(s["shop_code"], s["via"], s["granted_by_bc_id"]) for s in sub_held] == [
-        (S1_SHOP, "share", AGENCY)
+        (S1_SHOP, "share", str(AGENCY))
     ]
 
     made = await api.post(
         "/campaigns",
         json={
-            "ad_account_id": AGENCY_ADS,
+            "ad_account_id": str(AGENCY_ADS),
             "shop_code": S1_SHOP,
             "name": "Member sale",
             "as": NEW_MEMBER,
         },
     )
     assert (made.status_code, made.json()["status"]) == (201, "delivering"), made.text
-    for query in ({"shop_code": S1_SHOP}, {"bc_id": AGENCY}):
+    for query in ({"shop_code": S1_SHOP}, {"bc_id": str(AGENCY)}):
         listed = await api.get("/campaigns", params=query)
         assert [(c["name"], c["created_by"]) for c in listed.json()["campaigns"]] == [
             ("Member sale", NEW_MEMBER)
@@ -136,7 +130,7 @@ async def _end_dates(api: httpx.AsyncClient) -> None:
     assert own["ends_at"].startswith(after)
 
     sooner = (day - timedelta(days=5)).isoformat()
-    member = {"bc_id": AGENCY, "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA}
+    member = {"bc_id": str(AGENCY), "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA}
     assigned = await api.post(f"/shops/{S1_SHOP}/members", json={**member, "until": sooner})
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["ends_at"].startswith((day - timedelta(days=4)).isoformat())
@@ -153,14 +147,14 @@ async def test_each_call_refuses_with_the_cli_code_and_changes_nothing(
     """One refusal per call (R5, R16-R18, R23): status, code and message, store unmoved."""
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     past = (date.today() - timedelta(days=1)).isoformat()
-    share = {"bc_id": AGENCY, "partner_bc_id": SUBAGENCY, "as": ANA}
+    share = {"bc_id": str(AGENCY), "partner_bc_id": str(SUBAGENCY), "as": ANA}
     until_path = f"/shops/{S1_SHOP}/partners/{AGENCY}/access-until"
     calls: list[tuple[str, str, dict[str, Any] | None, int, str, str]] = [
         ("GET", "/bcs/7100000000000000999/shops", None, 404, "unknown_bc", "does not exist"),
         (
             "POST",
             f"/shops/{S1_SHOP}/members",
-            {"bc_id": AGENCY, "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA},
+            {"bc_id": str(AGENCY), "member": NEW_MEMBER, "permission": "ad_promotion", "as": ANA},
             403,
             "not_a_member",
             "invite them first",
@@ -168,7 +162,7 @@ async def test_each_call_refuses_with_the_cli_code_and_changes_nothing(
         (
             "POST",
             "/invitations",
-            {"bc_id": AGENCY, "emails": [NEW_MEMBER], "role": "standard", "as": SAM},
+            {"bc_id": str(AGENCY), "emails": [NEW_MEMBER], "role": "standard", "as": SAM},
             403,
             "not_bc_admin",
             "is a standard member of Business Center",
@@ -226,7 +220,7 @@ async def test_each_call_refuses_with_the_cli_code_and_changes_nothing(
         (
             "POST",
             "/campaigns",
-            {"ad_account_id": 7200000000000000999, "shop_code": S1_SHOP, "name": "X", "as": ANA},
+            {"ad_account_id": "7200000000000000999", "shop_code": S1_SHOP, "name": "X", "as": ANA},
             404,
             "unknown_ad_account",
             "There is no ad account 7200000000000000999.",
@@ -247,12 +241,12 @@ async def test_a_read_token_reads_but_may_not_act(
     grant_in_store(demo, bc_id=AGENCY, shop_code=S1_SHOP, admin=ANA, seller=OLI)
     shops = await api.get(f"/bcs/{AGENCY}/shops", headers=read_token.headers)
     assert shops.status_code == 200 and len(shops.json()["shops"]) == 1, shops.text
-    listed = await api.get("/campaigns", params={"bc_id": AGENCY}, headers=read_token.headers)
+    listed = await api.get("/campaigns", params={"bc_id": str(AGENCY)}, headers=read_token.headers)
     assert listed.json() == {"campaigns": []}
     before = snapshot(demo)
     answer = await api.post(
         "/campaigns",
-        json={"ad_account_id": AGENCY_ADS, "shop_code": S1_SHOP, "name": "Sale", "as": ANA},
+        json={"ad_account_id": str(AGENCY_ADS), "shop_code": S1_SHOP, "name": "Sale", "as": ANA},
         headers=read_token.headers,
     )
     assert error_of(answer) == (403, "scope_required")

@@ -3,6 +3,7 @@ rules and codes over HTTP, refusals that move nothing, and the token's scope."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlmodel import col, func, select
 
+from client.audit import export_text
 from models.settings import Settings
 from models.tables import AuditEvent, WebhookSubscription
-from service.audit import export_text
 from store import audit as chain
 from store.audit_export import Scope
 from store.db import read_session
@@ -127,7 +128,7 @@ async def test_r26_subscribe_deliver_replay_and_remove_over_http(
     [
         ({"url": "https://crm.example/h"}, 400, "invalid_input", "exactly one"),
         (
-            {"shop_code": S1_SHOP, "bc_id": AGENCY, "url": "https://crm.example/h"},
+            {"shop_code": S1_SHOP, "bc_id": str(AGENCY), "url": "https://crm.example/h"},
             400,
             "invalid_input",
             "exactly one",
@@ -181,7 +182,7 @@ async def test_r26_unknown_subscription_and_event_are_named(
 async def test_r26_replaying_an_event_the_log_lacks_is_refused(
     api: httpx.AsyncClient, demo: Engine
 ) -> None:
-    added = await api.post("/webhooks", json={"bc_id": AGENCY, "url": "http://127.0.0.1:9/h"})
+    added = await api.post("/webhooks", json={"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/h"})
     sub_id = added.json()["id"]
     try:
         before = moved(demo)
@@ -196,20 +197,20 @@ async def test_r26_replaying_an_event_the_log_lacks_is_refused(
 async def test_a_read_token_reads_and_cannot_change(
     reader: httpx.AsyncClient, api: httpx.AsyncClient, demo: Engine
 ) -> None:
-    added = await api.post("/webhooks", json={"bc_id": AGENCY, "url": "http://127.0.0.1:9/h"})
+    added = await api.post("/webhooks", json={"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/h"})
     sub_id = added.json()["id"]
     try:
         before = moved(demo)
         assert (await reader.get("/webhooks")).status_code == 200
         assert (await reader.get(f"/webhooks/{sub_id}")).status_code == 200
         assert (await reader.get(f"/webhooks/{sub_id}/deliveries")).status_code == 200
-        exported = await reader.get("/audit/export", params={"bc_id": AGENCY})
+        exported = await reader.get("/audit/export", params={"bc_id": str(AGENCY)})
         assert exported.status_code == 200
         # Verifying reads only: a read token may check what it may export.
         checked = await reader.post("/audit/verify", content=exported.content)
         assert checked.status_code == 200 and checked.json()["ok"] is True
         for answer in (
-            await reader.post("/webhooks", json={"bc_id": AGENCY, "url": "http://x.example"}),
+            await reader.post("/webhooks", json={"bc_id": str(AGENCY), "url": "http://x.example"}),
             await reader.delete(f"/webhooks/{sub_id}"),
             await reader.post(f"/webhooks/{sub_id}/deliveries/evt_1/replay"),
         ):
@@ -232,7 +233,8 @@ async def test_r27_export_is_the_cli_file_and_verify_names_the_bad_line(
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/x-ndjson"
     made = export_text(demo, Scope(shop_code=S1_SHOP))  # what `audit export` writes
-    assert answer.text == made.text
+    # The same file but for the trailer's time of export and so its signature (R32).
+    assert answer.text.splitlines()[:-1] == made.text.splitlines()[:-1]
     assert answer.headers["audit-export-lines"] == str(made.lines)
     assert answer.headers["audit-export-head"] == made.head
 
@@ -243,6 +245,7 @@ async def test_r27_export_is_the_cli_file_and_verify_names_the_bad_line(
         "lines": made.lines,
         "head": made.head,
         "against_store": True,
+        "signed_by": json.loads(made.text.splitlines()[-1])["key_id"],
     }
     later = await api.get("/audit/export", params={"shop_code": S1_SHOP, "since": "2999-01-01"})
     assert later.headers["audit-export-lines"] == "0"
@@ -268,10 +271,10 @@ async def test_r27_export_is_the_cli_file_and_verify_names_the_bad_line(
     ("params", "status", "code", "words"),
     [
         ({}, 400, "invalid_input", "exactly one"),
-        ({"shop_code": S1_SHOP, "bc_id": AGENCY}, 400, "invalid_input", "exactly one"),
+        ({"shop_code": S1_SHOP, "bc_id": str(AGENCY)}, 400, "invalid_input", "exactly one"),
         ({"shop_code": "NOPE"}, 404, "unknown_shop_code", "code"),
         ({"bc_id": 42}, 404, "unknown_bc", "42"),
-        ({"bc_id": AGENCY, "since": "yesterday"}, 400, "invalid_input", "since"),
+        ({"bc_id": str(AGENCY), "since": "yesterday"}, 400, "invalid_input", "since"),
     ],
 )
 async def test_r27_refused_exports(
@@ -299,7 +302,7 @@ async def test_r27_head_is_what_the_cli_prints_and_export_ends_with(
         "lines": made.lines,
         "head": made.head,
     }
-    since = await reader.get("/audit/head", params={"bc_id": AGENCY, "since": "2999-01-01"})
+    since = await reader.get("/audit/head", params={"bc_id": str(AGENCY), "since": "2999-01-01"})
     assert since.json()["lines"] == 0
     with read_session(demo) as session:
         top = chain.head(session)
@@ -308,7 +311,7 @@ async def test_r27_head_is_what_the_cli_prints_and_export_ends_with(
 
     before = moved(demo)
     refused: list[tuple[dict[str, Any], int, str, str]] = [
-        ({"shop_code": S1_SHOP, "bc_id": AGENCY}, 400, "invalid_input", "exactly one"),
+        ({"shop_code": S1_SHOP, "bc_id": str(AGENCY)}, 400, "invalid_input", "exactly one"),
         ({"since": "2026-12-01"}, 400, "invalid_input", "since needs a shop or a BC"),
         ({"shop_code": "NOPE"}, 404, "unknown_shop_code", "code"),
         ({"bc_id": 42}, 404, "unknown_bc", "42"),

@@ -31,7 +31,7 @@ SMALL: dict[str, Any] = {
     "users": [{"email": "Zoe@New-Brand.example", "name": "Zoe"}],
     "business_centers": [
         {
-            "id": NEW_BC,
+            "id": str(NEW_BC),
             "name": "New Brand BC",
             "type": "regular",
             "country": "GB",
@@ -44,7 +44,7 @@ SMALL: dict[str, Any] = {
             "code": "gbnewbrand9",
             "name": "New Brand",
             "location": "GB",
-            "linked_bc": NEW_BC,
+            "linked_bc": str(NEW_BC),
             "team": [{"email": "zoe@new-brand.example", "role": "owner"}],
         }
     ],

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 async def test_request_then_approve_then_read(api: httpx.AsyncClient, demo: Engine) -> None:
     """R1-R7 then R10-R14 S1: asked by API, approved by API, read back by API."""
-    asked = await api.post("/requests", json={"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA})
+    asked = await api.post(
+        "/requests", json={"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
+    )
     assert asked.status_code == 201, asked.text
     request_id = asked.json()["request_id"]
     assert asked.headers["location"] == f"/api/v1/requests/{request_id}"
@@ -29,9 +31,9 @@ async def test_request_then_approve_then_read(api: httpx.AsyncClient, demo: Engi
     one = await api.get(f"/requests/{request_id}")
     assert one.json()["status"] == "approved"
     assert [(t["action"], t["actor"]) for t in one.json()["transitions"]][-1] == ("approved", OLI)
-    listed = await api.get("/requests", params={"bc_id": AGENCY})
+    listed = await api.get("/requests", params={"bc_id": str(AGENCY)})
     assert request_id in [r["request_id"] for r in listed.json()["requests"]]
-    assert listed.json()["quota"]["bc_id"] == AGENCY
+    assert listed.json()["quota"]["bc_id"] == str(AGENCY)
 
 
 async def test_refusal_is_the_cli_code_and_changes_nothing(
@@ -39,7 +41,9 @@ async def test_refusal_is_the_cli_code_and_changes_nothing(
 ) -> None:
     """R5: an unknown shop code is refused with the CLI's code; nothing moved."""
     before = snapshot(demo)
-    answer = await api.post("/requests", json={"bc_id": AGENCY, "shop_code": "NOPE", "as": ANA})
+    answer = await api.post(
+        "/requests", json={"bc_id": str(AGENCY), "shop_code": "NOPE", "as": ANA}
+    )
     assert error_of(answer) == (404, "unknown_shop_code")
     assert answer.json()["error"]["message"].startswith("No shop can be requested with that code")
     assert snapshot(demo) == before

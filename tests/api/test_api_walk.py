@@ -25,8 +25,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, wait_until
 from tests.test_cli import refused, run
 from tests.test_webhooks import signature_ok
@@ -117,7 +117,7 @@ async def test_r26_the_api_walk(
         await cleanup.enter_async_context(api)
 
         # 2. The quick start's own request is pending: cancel it, so the walk can ask.
-        pending = await api.get("/requests", params={"bc_id": AGENCY})
+        pending = await api.get("/requests", params={"bc_id": str(AGENCY)})
         (row,) = [r for r in pending.json()["requests"] if r["status"] == "pending"]
         assert row["request_id"] == quickstart.request_id
         cancelled = await api.post(f"/requests/{row['request_id']}/cancel", json={"as": ANA})
@@ -130,7 +130,9 @@ async def test_r26_the_api_walk(
         cleanup.push_async_callback(api.delete, f"/webhooks/{hook_id}")
 
         # 4. Request access through the API; the receiver gets the signed event.
-        asked = await api.post("/requests", json={"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA})
+        asked = await api.post(
+            "/requests", json={"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
+        )
         assert asked.status_code == 201, asked.text
         request_id = asked.json()["request_id"]
         requested = await received(inbox, secret, "access_request.requested", request_id)

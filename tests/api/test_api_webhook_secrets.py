@@ -36,7 +36,7 @@ def state(engine: Engine, sub_id: str) -> tuple[Any, ...]:
 async def test_r30_a_rotated_secret_is_shown_once_and_the_old_one_signs_for_the_overlap(
     api: httpx.AsyncClient, reader: httpx.AsyncClient, demo: Engine
 ) -> None:
-    added = await api.post("/webhooks", json={"bc_id": AGENCY, "url": "http://127.0.0.1:9/h"})
+    added = await api.post("/webhooks", json={"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/h"})
     assert added.status_code == 201, added.text
     sub_id, first = added.json()["id"], added.json()["secret"]
     assert len(webhooks.secret_key(first)) == 32  # whsec_ and 32 random bytes

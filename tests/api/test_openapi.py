@@ -14,6 +14,7 @@ import pytest
 from api.errors import EXAMPLES, STATUS_OF, example_of
 from api.openapi import COMMITTED, REGENERATE, schema
 from models.errors import ErrorCode
+from models.fields import ID_PATTERN
 from tests.api.conftest import BASE
 
 DOCS = COMMITTED.parent / "api.md"
@@ -76,7 +77,7 @@ def test_every_error_code_is_in_the_docs_table() -> None:
     rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", table, flags=re.M))
     missing = sorted(set(STATUS_OF) - set(rows))
     assert missing == [], (
-        f"regenerate docs/errors.md (python -m service.error_table --write): {missing}"
+        f"regenerate docs/errors.md (python -m cli.error_table --write): {missing}"
     )
     assert {c: int(s) for c, s in rows.items() if c in STATUS_OF} == STATUS_OF
 
@@ -88,3 +89,52 @@ def test_every_error_example_reads_as_a_real_refusal() -> None:
         body = example_of(code)["error"]
         assert body["code"] == code
         assert "?" not in body["message"], (code, body["message"])
+
+
+def _walk(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema object in the document, with where it is."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        found.append((where, node))
+        for key, value in node.items():
+            found.extend(_walk(value, f"{where}/{key}"))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_walk(value, f"{where}[{i}]"))
+    return found
+
+
+def _is_id_name(name: str) -> bool:
+    return name in {"id", "linked_bc"} or name.endswith(("_id", "_ids"))
+
+
+def test_r30_every_id_is_a_string_of_digits_and_every_bound_an_integer() -> None:
+    """JSON numbers beyond 2^53 are rounded by JavaScript clients (and jq before 1.7): the
+    schema types every id as a string with a digits pattern, and writes bounds as
+    integers (once they were floats: "maximum": 9.223372036854776e+18)."""
+    found = schema()
+    ids: list[str] = []
+    for where, node in _walk(found):
+        for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            if bound in node:
+                assert type(node[bound]) is int, (where, bound, node[bound])
+        named: dict[str, Any] = dict(node.get("properties", {}))
+        if node.get("in") in {"path", "query"}:
+            named[node["name"]] = node["schema"]
+        for name, prop in named.items():
+            if not _is_id_name(name) or name in {"subscription_id", "event_id"}:
+                continue
+            kinds = [k for k in prop.get("anyOf", [prop]) if k.get("type") != "null"]
+            for kind in kinds:
+                if name.endswith("_ids"):
+                    kind = kind["items"]
+                if kind.get("type") == "string" and "pattern" not in kind:
+                    continue  # a textual id (req_…, inv_…, whk_…): never a number
+                assert kind.get("type") == "string", (where, name, kind)
+                assert kind["pattern"] == ID_PATTERN, (where, name, kind)
+                ids.append(f"{where}/{name}")
+    # R30's ids are among them: a BC in a body, an answer and a path; an ad account.
+    assert any(i.endswith("NewRequest/bc_id") for i in ids), ids
+    assert any(i.endswith("RequestView/bc_id") for i in ids), ids
+    assert any("/bcs/{bc_id}/shops" in i for i in ids), ids
+    assert any(i.endswith("CampaignView/ad_account_id") for i in ids), ids

@@ -9,7 +9,6 @@ REQUIRE_BROWSER=1 (CI), where they fail instead. Playwright never downloads a br
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import socket
@@ -30,16 +29,16 @@ from sqlmodel import func, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from client.access_requests import RequestService, Submitted
+from client.links import LinkSigner
+from client.temporal import connect
+from linkhandler.app import create_app
 from models.enums import RequestMethod
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, BusinessCenter, EmailDelivery, ShopGrant
-from service.links import LinkSigner
-from service.requests import RequestService, Submitted
-from service.temporal import connect
+from runtime.log_redaction import uvicorn_log_config
 from store.db import read_session
-from tests.conftest import AGENCY, ANA
-from web.app import create_app
-from web.logs import uvicorn_log_config
+from tests.conftest import AGENCY, ANA, WAIT_SECONDS, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
@@ -86,28 +85,6 @@ async def http(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncCli
         yield http_client
 
 
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def close_request_workflows(client: Client, demo: Engine, worker: Any) -> AsyncIterator[None]:
-    """Workflow ids are business keys (method, BC, shop) and the dev server lives for the
-    whole session: end every request workflow a test left open, before its worker stops,
-    so the next test can ask again."""
-    yield
-    from temporalio.service import RPCError
-
-    from models.names import request_workflow_id
-    from models.tables import Shop
-
-    with read_session(demo) as session:
-        shop_codes = list(session.exec(select(Shop.code)).all())
-        bc_ids = list(session.exec(select(BusinessCenter.id)).all())
-    for method in RequestMethod:
-        for bc_id in bc_ids:
-            for code in shop_codes:
-                handle = client.get_workflow_handle(request_workflow_id(method, bc_id, code))
-                with contextlib.suppress(RPCError):  # never started, or already closed
-                    await handle.terminate(reason="test finished")
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -138,12 +115,13 @@ async def submit(
 
     submitted = await service.submit(method=method, bc_id=bc_id, shop_code=shop_code, by=by)
     handle = service.client.get_workflow_handle(submitted.workflow_id)
-    for _ in range(200):
+
+    async def first_email_sent() -> bool:
         state = await handle.query(Message.STATE, result_type=RequestState)
-        if state.first_email_sent:
-            return submitted
-        await asyncio.sleep(0.05)
-    raise AssertionError("the request's first e-mails were not sent within 10 s")
+        return state.first_email_sent
+
+    await wait_until(first_email_sent, what="the request's first e-mails sent")
+    return submitted
 
 
 def csrf_in(html: str, kind: str = "approve") -> str:
@@ -227,14 +205,15 @@ class LiveServer:
 
     def start(self) -> None:
         self._thread.start()
-        deadline = time.monotonic() + 20
+        # A bound on a loaded machine, not a speed requirement: it returns once started.
+        deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
             if self._error is not None:
                 raise RuntimeError("the live server failed to start") from self._error
             if self._server is not None and self._server.started:
                 return
             time.sleep(0.05)
-        raise RuntimeError("the live server did not start within 20 s")
+        raise RuntimeError(f"the live server did not start within {WAIT_SECONDS:.0f} s")
 
     def stop(self) -> None:
         if self._server is not None:

@@ -32,13 +32,13 @@ from axe_playwright_python.base import AxeResults
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
+from models import i18n
 from models.enums import MemberRole, Permission, RequestMethod
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
-from service import i18n
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import (
     AGENCY,
     ANA,
@@ -57,7 +57,6 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
 )
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit
 from tests.web.test_invitations_web import emailed_invitation
@@ -202,12 +201,6 @@ async def tab(browser: Any, live_server: LiveServer, lang: str) -> AsyncIterator
         yield page
     finally:
         await context.close()
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def test_r29_the_four_approval_pages_pass_axe_in_every_language(

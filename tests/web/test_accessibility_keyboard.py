@@ -18,12 +18,12 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import Permission
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, SUBAGENCY
-from tests.partners_support import approved_partner, close_partner_workflows
+from tests.partners_support import approved_partner
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit
 from tests.web.test_browser import grants
 from tests.web.test_invitations_web import emailed_invitation
@@ -134,12 +134,6 @@ async def walker(browser: Any) -> AsyncIterator[Walker]:
         yield Walker(page)
     finally:
         await context.close()
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def test_r29_s1_approved_by_keyboard(

@@ -14,13 +14,11 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import Engine
-from temporalio.client import Client
 
+from client.access_requests import RequestService
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, SUBAGENCY
-from tests.partners_support import approved_partner, close_partner_workflows
+from tests.partners_support import approved_partner
 from tests.web.conftest import LiveServer, personal_path, screenshot, submit
 from tests.web.test_accessibility import OVERFLOWING
 
@@ -75,12 +73,6 @@ async def tab(browser: Any) -> AsyncIterator[Any]:
         yield page
     finally:
         await context.close()
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def test_r29_form_controls_share_one_look_and_size(

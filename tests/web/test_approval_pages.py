@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.enums import MemberRole, RequestMethod, RequestStatus
 from models.settings import Settings
 from models.tables import AccessRequest, AuditEvent, BCMember, BusinessCenter, Shop, ShopGrant
-from service.requests import RequestService
 from store.db import read_session
 from store.people import find_user
 from tests.conftest import (

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.enums import RequestMethod
 from models.settings import Settings
 from models.tables import ShopGrant
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     KIM,

@@ -14,11 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
+from client.invitation_links import InvitationLinks
+from client.links import LinkSigner
+from client.tokens import is_canonical
 from models.settings import Settings
-from service.invitation_links import InvitationLinks
-from service.links import LinkSigner
-from service.requests import RequestService
-from service.tokens import is_canonical
 from tests.conftest import OLI, S1_SHOP
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 from web.security import FormRejected, FormTokens, SessionCookies

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.enums import RequestStatus
 from models.settings import Settings
 from models.tables import AccessRequest
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import ANA, OLI, S1_SHOP, outbox_messages, wait_until
 from tests.web.conftest import LiveServer, screenshot, submit

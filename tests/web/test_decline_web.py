@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.enums import RequestStatus
 from models.settings import Settings
 from models.tables import AccessRequest, EmailDelivery, ShopGrant
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import KIM, OLI, S1_SHOP, S4_SHOP, wait_until_sync
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit

@@ -8,9 +8,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.enums import RequestStatus
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import OLI, RAJ, RAJ_BC, S1_SHOP, S3_SHOP
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 

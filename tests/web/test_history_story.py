@@ -12,19 +12,17 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import RequestMethod
 from models.messages import ApproveRequest
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.history import label
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, wait_until
-from tests.partners_support import close_partner_workflows
 from tests.test_cli import Run, run
 from tests.web.conftest import csrf_in, personal_path, submit
 from web.rendering import when
@@ -40,12 +38,6 @@ STATUS_AFTER = {
     "cancelled": "cancelled",
     "revoked": "revoked",
 }
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 def _cli_env(settings: Settings, client: Client) -> dict[str, str]:

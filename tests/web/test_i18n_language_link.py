@@ -1,6 +1,6 @@
 """R28: the language link in every e-mail is signed for its recipient, so a language picked
 there is saved on them and the next e-mail follows it, with no sign-in; a forged or altered
-link is refused and saves nothing (service/language_links.py)."""
+link is refused and saves nothing (client/language_links.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.settings import Settings
 from models.tables import User
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import ANA, KIM, S4_SHOP, outbox_messages, wait_until
 from tests.web.conftest import links, submit

@@ -18,14 +18,14 @@ from sqlalchemy import Engine
 from sqlmodel import select
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
+from models import i18n
 from models.enums import MemberRole, Permission
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import User
-from service import i18n
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import (
     AGENCY,
@@ -46,7 +46,6 @@ from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
 )
 from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 from tests.web.conftest import copy_path, csrf_in, personal_path, submit
@@ -87,7 +86,6 @@ def _bare(html: str, *extra: str) -> list[str]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def close_partners(client: Client, demo: Engine, worker: Any) -> AsyncIterator[None]:
     yield
-    await close_partner_workflows(client, demo)
 
 
 @pytest.fixture()

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
+from models import i18n
 from models.settings import Settings
-from service import i18n
-from service.requests import RequestService
 from store.people import remember_language
 from tests.conftest import (
     AGENCY,

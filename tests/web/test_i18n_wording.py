@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from client.access_requests import RequestService
 from models.errors import ErrorCode, Refusal
 from models.reasons import require_reason
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import LEE, OLI, S1_SHOP, SUBAGENCY
 from tests.web.conftest import submit
 from tests.web.test_partners import sign_in

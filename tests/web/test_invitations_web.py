@@ -8,33 +8,25 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import MemberRole, Permission
 from models.partner_enums import AdAccountPermission
 from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import BCMember, User
-from service.partners import PartnerService
-from service.requests import RequestService
 from store.db import read_session
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, outbox_messages
 from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
     approved_partner,
-    close_partner_workflows,
     snapshot,
 )
 from tests.web import conftest as web
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def emailed_invitation(settings: Settings, to: str) -> str:

@@ -12,13 +12,13 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.invitation_links import InvitationLinks
+from client.links import LinkSigner
+from linkhandler.app import create_app
 from models.settings import Settings
-from service.invitation_links import InvitationLinks
-from service.links import LinkSigner
-from service.requests import RequestService
 from tests.conftest import OLI, S1_SHOP
 from tests.web.conftest import csrf_in, snapshot, submit
-from web.app import create_app
 from web.security import SESSION_COOKIE
 
 OLD = "the-key-mailed-links-were-signed-with"

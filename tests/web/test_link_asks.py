@@ -11,10 +11,10 @@ import httpx
 from sqlalchemy import Engine
 from temporalio.api.enums.v1 import EventType
 
+from client.access_requests import RequestService, Submitted
 from models.enums import RequestMethod
 from models.settings import Settings
 from models.tables import utcnow
-from service.requests import RequestService, Submitted
 from store import link_asks
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, outbox_messages
 from tests.web.conftest import LiveServer, copy_path, csrf_in, snapshot, submit

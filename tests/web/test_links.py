@@ -11,12 +11,23 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.enums import RequestStatus
 from models.messages import RequestState
 from models.names import Message
 from models.settings import Settings
-from service.requests import RequestService
-from tests.conftest import ANA, KIM, NIA, OLI, RAJ, S1_SHOP, S2_SHOP, S3_SHOP, outbox_messages
+from tests.conftest import (
+    ANA,
+    KIM,
+    NIA,
+    OLI,
+    RAJ,
+    S1_SHOP,
+    S2_SHOP,
+    S3_SHOP,
+    outbox_messages,
+    wait_until,
+)
 from tests.web.conftest import copy_path, csrf_in, personal_path, snapshot, submit
 from web.security import FormTokens
 
@@ -142,6 +153,17 @@ async def _mail_to(settings: Settings, address: str, *, wait: float) -> list:
     return found
 
 
+async def _personal_links_sent(service: RequestService, workflow_id: str) -> None:
+    """Wait until the workflow's queue of personal links to mail is empty."""
+    handle = service.client.get_workflow_handle(workflow_id)
+
+    async def queue_empty() -> bool:
+        state = await handle.query(Message.STATE, result_type=RequestState)
+        return not state.personal_links
+
+    await wait_until(queue_empty, what="every personal link asked for mailed")
+
+
 async def test_r7_personal_link_same_answer_for_anyone_only_the_team_gets_mail(
     http: httpx.AsyncClient, service: RequestService, settings: Settings, demo: Engine
 ) -> None:
@@ -166,8 +188,9 @@ async def test_r7_personal_link_same_answer_for_anyone_only_the_team_gets_mail(
     assert link.removeprefix(settings.link_base_url) == personal_path(settings, sub.request_id, OLI)
     opened = await http.get(link.removeprefix(settings.link_base_url))
     assert 'data-scenario="S1"' in opened.text  # the personal link can approve
-    # The run loop sends in order: once Oli's mail is out, the others were looked at too.
-    await asyncio.sleep(0.5)
+    # Every ask was answered (the updates completed) and only a team member's is queued:
+    # once the queue is empty, nothing more will be mailed.
+    await _personal_links_sent(service, sub.workflow_id)
     recipients = {m["To"] for m in outbox_messages(settings) if "Your link" in m["Subject"]}
     assert recipients == {OLI}
     # Whatever someone typed stays out of the durable history: the ask carries only the
@@ -215,7 +238,7 @@ async def test_r7_asking_twice_for_a_personal_link_sends_one_mail(
     form = {"csrf": csrf_in((await http.get(path)).text, "personal-link"), "email": OLI}
     await asyncio.gather(*(http.post(path + "/personal-link", data=form) for _ in range(3)))
     assert len(await _mail_to(settings, OLI, wait=10)) == 1
-    await asyncio.sleep(0.5)
+    await _personal_links_sent(service, sub.workflow_id)
     assert len(await _mail_to(settings, OLI, wait=0.1)) == 1
 
 

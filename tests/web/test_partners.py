@@ -7,9 +7,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.enums import RequestMethod, RequestStatus
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import LEE, OLI, RAJ, S1_SHOP, S3_SHOP, SUBAGENCY
 from tests.web.conftest import copy_path, csrf_in, personal_path, submit
 from web.security import SESSION_COOKIE, SessionCookies

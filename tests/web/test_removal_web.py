@@ -9,29 +9,21 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import Permission
 from models.partner_enums import CampaignStatus
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY
 from tests.partners_support import (
     AGENCY_ADS,
     SUB_ADS,
     approved_partner,
-    close_partner_workflows,
     snapshot,
 )
 from tests.web import conftest as web
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client, demo, worker):
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def _story(service: RequestService, client: Any, demo: Engine, queue: str) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
+from client.access_requests import RequestService
 from models.settings import Settings
-from service.requests import RequestService
 from tests.conftest import NIA, S2_SHOP
 from tests.web.conftest import csrf_in, personal_path, snapshot, submit
 

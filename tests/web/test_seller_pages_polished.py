@@ -21,12 +21,12 @@ import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from client.access_requests import RequestService
+from client.partners import PartnerService
 from models.enums import RequestMethod
 from models.settings import Settings
-from service.partners import PartnerService
-from service.requests import RequestService
 from tests.conftest import AGENCY, ANA, KIM, NIA, OLI, S1_SHOP, S2_SHOP, S4_SHOP
-from tests.partners_support import AGENCY_ADS, approved_partner, close_partner_workflows
+from tests.partners_support import AGENCY_ADS, approved_partner
 from tests.web.conftest import SCREENSHOTS, LiveServer, personal_path, screenshot, submit
 from tests.web.test_browser import grants
 
@@ -64,12 +64,6 @@ async def tab(request: pytest.FixtureRequest, browser: Any) -> AsyncIterator[Tab
         yield Tab(page, request.param)
     finally:
         await context.close()
-
-
-@pytest_asyncio.fixture(autouse=True, loop_scope="session")
-async def _close_partner_workflows(client: Client, demo: Engine, worker: Any) -> Any:
-    yield
-    await close_partner_workflows(client, demo)
 
 
 async def _in_view(tab: Tab, selector: str) -> bool:

@@ -10,9 +10,9 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from client.access_requests import RequestService
 from models.settings import Settings
 from models.tables import WebSession, utcnow
-from service.requests import RequestService
 from store import sessions
 from store.db import read_session, write_session
 from tests.conftest import OLI, S1_SHOP
