@@ -156,7 +156,7 @@ def _reminders(settings: Settings) -> list[Any]:
     (Lee's BC is in Malaysia, R28)."""
     return [
         m for m in outbox_messages(settings)
-        if str(m["X-Shop-Access-Key"]).startswith("until:grant-")
+        if str(m["X-Shop-Access-Key"]).strip().startswith("until:grant-")
     ]  # fmt: skip
 
 
