@@ -189,6 +189,11 @@ class Workers:
         self.workers = workers
         self._stack = contextlib.AsyncExitStack()
 
+    @property
+    def client(self) -> Client:
+        """The client both workers poll with (as ``Worker.client``)."""
+        return self.workers[0].client
+
     async def __aenter__(self) -> Workers:
         for worker in self.workers:
             await self._stack.enter_async_context(worker)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from bench.harness import (
     stop_process,
     workdir,
 )
-from bench.lifecycle import Driver, Kind, run_phase, summary
+from bench.lifecycle import Driver, Histories, Kind, run_phase, summary
 
 DYN = "--dynamic-config-value"
 
@@ -111,9 +112,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 stack.callback(stop_process, worker.proc)
                 driver = Driver(await client_for(server), None, queue, outbox)
-                kinds.append((Kind(config.name, worker, driver.bare), server))
+                kinds.append((Kind(config.name, [worker], driver.bare), server))
                 log(f"{config.name}: {server.address} {' '.join(server.flags)} {config.env}")
-            async with sampling([kind.worker for kind, _ in kinds]):
+            async with sampling([w for kind, _ in kinds for w in kind.workers]):
                 for kind, server in kinds:
                     await run_phase(
                         kind, pairs[:warmup], 0, args.concurrency, server, measure=False
@@ -127,8 +128,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     for kind, server in order:
                         await run_phase(kind, chunk, warmup + r * size, args.concurrency, server)
             for kind, _ in kinds:
-                results[kind.name] = summary(kind, 0.0)
-                del results[kind.name]["history_events_per_lifecycle"]
+                results[kind.name] = summary(kind, Histories(0.0, {}, Counter()))
+                for unread in ("history_events_per_lifecycle", "temporal_actions_per_lifecycle"):
+                    del results[kind.name][unread]
     base = results.get("untuned", {}).get("lifecycles_per_s")
     for name, result in results.items():
         if base:

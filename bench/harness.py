@@ -26,6 +26,7 @@ import psutil
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from bench.scratch_database import create_database, drop_database
 from client.temporal import connect
 from devtools.devserver import start_dev_command, tuning_args
 from models.fields import EXACT_INTS
@@ -263,10 +264,11 @@ def _requesting_bcs(count: int) -> tuple[list[dict[str, str]], list[dict[str, An
 
 
 def _seller_shops(
-    count: int,
+    count: int, s3: bool = False
 ) -> tuple[list[dict[str, str]], list[dict[str, Any]], list[dict[str, Any]]]:
     """``count`` shops (GB: R3), each with an owner and a linked seller BC (S1): users,
-    BCs and shops."""
+    BCs and shops. With ``s3``, every odd shop has no linked BC and its owner administers
+    the seller BC (registered, unlinked): R12's S3."""
     users: list[dict[str, str]] = []
     business_centers: list[dict[str, Any]] = []
     shop_rows: list[dict[str, Any]] = []
@@ -288,14 +290,16 @@ def _seller_shops(
                 "code": f"BENCH{s:05d}",
                 "name": f"Bench shop {s}",
                 "location": "GB",
-                "linked_bc": SELLER_BC_BASE + s,
+                "linked_bc": None if s3 and s % 2 else SELLER_BC_BASE + s,
                 "team": [{"email": owner, "role": "owner"}],
             }
         )
     return users, business_centers, shop_rows
 
 
-def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[Pair]]:
+def reference_data(
+    requests: int, shops: int = 20, s3: bool = False
+) -> tuple[ReferenceData, list[Pair]]:
     """Requesting BCs (agency, SG: eligible under R2) with one admin each, and shops (GB:
     R3) with an owner and a linked seller BC, so each approval is S1's one click.
 
@@ -306,7 +310,7 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
         raise ValueError("need at least as many shops as requests per BC")
     bcs = -(-requests // REQUESTS_PER_BC)
     admins, business_centers = _requesting_bcs(bcs)
-    owners, seller_bcs, shop_rows = _seller_shops(shops)
+    owners, seller_bcs, shop_rows = _seller_shops(shops, s3)
     users = [*admins, *owners]
     business_centers += seller_bcs
     data = ReferenceData.model_validate(
@@ -325,15 +329,38 @@ def reference_data(requests: int, shops: int = 20) -> tuple[ReferenceData, list[
     return data, pairs
 
 
-def prepare_store(directory: Path, requests: int) -> tuple[Engine, str, list[Pair]]:
-    """A fresh, migrated SQLite store holding reference data for ``requests`` requests."""
-    url = f"sqlite:///{directory / 'store.db'}"
+def prepare_store(
+    directory: Path, requests: int, database_url: str | None = None, shops: int = 20
+) -> tuple[Engine, str, list[Pair]]:
+    """A fresh, migrated store holding reference data for ``requests`` requests over
+    ``shops`` shops: a SQLite file in ``directory``, or the empty database at
+    ``database_url`` (see postgres_store)."""
+    url = database_url or f"sqlite:///{directory / 'store.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    data, pairs = reference_data(requests)
+    data, pairs = reference_data(requests, shops)
     with write_session(engine) as session:
         load_reference(session, data, actor="bench")
     return engine, url, pairs
+
+
+DEFAULT_POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextlib.contextmanager
+def postgres_store(admin_url: str | None, prefix: str = "bench_") -> Iterator[str | None]:
+    """A scratch PostgreSQL database for one run (its URL), dropped when the run ends,
+    connections and all; None (the SQLite file) when ``admin_url`` is None."""
+    if admin_url is None:
+        yield None
+        return
+    url = create_database(admin_url, prefix)
+    try:
+        yield url
+    finally:
+        drop_database(admin_url, url)
 
 
 def worker_env(

@@ -1,6 +1,7 @@
 """N full access-request lifecycles through the real worker, against a bare baseline.
 
     .venv/bin/python bench/lifecycle.py --n 300 --concurrency 50 [--untuned]
+    .venv/bin/python bench/lifecycle.py --store postgresql --workers 2   # production shape
 
 Starts its own dev server (fresh SQLite file, headless, free port, tuned as the quick start
 runs it unless --untuned), migrates a fresh SQLite store with generated reference data,
@@ -12,6 +13,14 @@ and runs two worker processes: the real one (``python worker.py``) and the bare 
 
 Ours and bare run in alternating rounds in the same run, so their ratio is fair even on a
 shared, noisy machine. Prints progress lines, then one JSON object as the last line.
+
+``--store postgresql`` puts the store on a scratch PostgreSQL database (created on the
+server at ``--postgres-admin-url``, dropped at the end) and ``--workers N`` runs N worker
+processes per side on one task queue each: the production shape (docs/operations.md,
+Sizing). Besides rates, CPU and latency, the summary gives per lifecycle the Temporal
+Cloud actions read from a sample of histories (bench/temporal_actions.py) and the time
+ours' workers waited on the audit chain head's lock, timed inside the transactions
+(bench/timed_worker.py).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from temporalio.common import (
 
 from bench.bare_workflow import BARE_WORKFLOW_TYPE, sent_marker
 from bench.harness import (
+    DEFAULT_POSTGRES_ADMIN_URL,
     DevServer,
     Pair,
     WorkerProcess,
@@ -47,6 +57,7 @@ from bench.harness import (
     log,
     outbox_file,
     percentile,
+    postgres_store,
     prepare_store,
     sampling,
     server_cpu_seconds,
@@ -57,6 +68,8 @@ from bench.harness import (
     worker_env,
 )
 from bench.store_queries import user_ids
+from bench.temporal_actions import per_lifecycle
+from bench.timed_worker import FLUSH_EVERY, read_timings
 from client.access_requests import RequestService
 from models.enums import RequestMethod, RequestStatus
 from models.messages import (
@@ -85,7 +98,7 @@ class Kind:
     """One side of the comparison: its worker, how to run one lifecycle, what it measured."""
 
     name: str
-    worker: WorkerProcess
+    workers: list[WorkerProcess]
     lifecycle: Callable[[Pair, int], Awaitable[tuple[str, float]]]
     seconds: float = 0.0
     done: int = 0
@@ -95,9 +108,34 @@ class Kind:
     worker_cpu: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0  # this process: RequestService (ours) or the bare client calls
+    # The audit head's takes in the measured phases (ours only: bench/timed_worker.py).
+    timing_files: list[Path] = field(default_factory=list)
+    audit_takes: int = 0
+    audit_wait: float = 0.0
+    audit_hold: float = 0.0
+    audit_rolled_back: int = 0
+    audit_waits: list[float] = field(default_factory=list)
 
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
+
+    def cpu_seconds(self) -> float:
+        return sum(worker.cpu_seconds() for worker in self.workers)
+
+    def peak_rss(self) -> int:
+        """The largest peak of any one worker (each is its own process and budget)."""
+        return max(worker.peak_rss for worker in self.workers)
+
+    def audit_timings(self) -> list[dict[str, Any]]:
+        return [read_timings(path) for path in self.timing_files]
+
+    def add_audit(self, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+        for old, new in zip(before, after, strict=True):
+            self.audit_takes += new["takes"] - old["takes"]
+            self.audit_wait += new["wait_s"] - old["wait_s"]
+            self.audit_hold += new["hold_s"] - old["hold_s"]
+            self.audit_rolled_back += new.get("rolled_back", 0) - old.get("rolled_back", 0)
+            self.audit_waits.extend(new["waits_s"][len(old["waits_s"]) :])
 
 
 class Driver:
@@ -217,10 +255,14 @@ async def run_phase(
             kind.latencies.append(latency)
             kind.workflow_ids.append(workflow_id)
 
-    cpu_before = kind.worker.cpu_seconds(), server_cpu_seconds(server), time.process_time()
+    cpu_before = kind.cpu_seconds(), server_cpu_seconds(server), time.process_time()
+    audit_before = kind.audit_timings()
     started = time.perf_counter()
     await asyncio.gather(*(one(i, pair) for i, pair in enumerate(pairs)))
     elapsed = time.perf_counter() - started
+    if kind.timing_files:
+        # Every lifecycle has ended; let the workers' next write of their totals land.
+        await asyncio.sleep(2 * FLUSH_EVERY)
     if errors:
         log(f"{kind.name}: {len(errors)} lifecycles failed; first: {errors[0]!r}")
     if not measure:
@@ -228,7 +270,8 @@ async def run_phase(
     kind.seconds += elapsed
     kind.done += len(pairs) - len(errors)
     kind.failures += len(errors)
-    kind.worker_cpu += kind.worker.cpu_seconds() - cpu_before[0]
+    kind.worker_cpu += kind.cpu_seconds() - cpu_before[0]
+    kind.add_audit(audit_before, kind.audit_timings())
     kind.server_cpu += server_cpu_seconds(server) - cpu_before[1]
     kind.client_cpu += time.process_time() - cpu_before[2]
     log(
@@ -237,22 +280,57 @@ async def run_phase(
     )
 
 
-async def history_events(client: Client, workflow_ids: Sequence[str]) -> tuple[float, Counter[str]]:
-    """Mean events per lifecycle over a sample, and the event types of the first one."""
+@dataclass
+class Histories:
+    """What a sample of one side's histories says per lifecycle."""
+
+    events: float
+    actions: dict[str, float]
+    types: Counter[str]
+
+
+async def history_events(client: Client, workflow_ids: Sequence[str]) -> Histories:
+    """Mean events and Temporal Cloud actions per lifecycle over a sample, and the event
+    types of the first history."""
+    from temporalio.api.enums.v1 import EventType
+
     sample = list(workflow_ids)[:HISTORY_SAMPLE]
-    counts: list[int] = []
+    histories = [
+        (await client.get_workflow_handle(workflow_id).fetch_history()).events
+        for workflow_id in sample
+    ]
+    counts = [len(events) for events in histories]
     types: Counter[str] = Counter()
-    for workflow_id in sample:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        counts.append(len(history.events))
-        if not types:
-            from temporalio.api.enums.v1 import EventType
+    if histories:
+        types.update(EventType.Name(e.event_type) for e in histories[0])
+    return Histories(
+        events=sum(counts) / len(counts) if counts else 0.0,
+        actions=per_lifecycle(histories),
+        types=types,
+    )
 
-            types.update(EventType.Name(e.event_type) for e in history.events)
-    return (sum(counts) / len(counts) if counts else 0.0), types
+
+def audit_summary(kind: Kind) -> dict[str, Any] | None:
+    """The audit head's lock per lifecycle (None for bare, which writes no audit)."""
+    if not kind.timing_files:
+        return None
+    done = max(kind.done, 1)
+    return {
+        "takes_per_lifecycle": round(kind.audit_takes / done, 2),
+        "lock_wait_ms_per_lifecycle": round(kind.audit_wait / done * 1000, 3),
+        "lock_wait_ms_per_take": {
+            "p50": round(percentile(kind.audit_waits, 50) * 1000, 3),
+            "p99": round(percentile(kind.audit_waits, 99) * 1000, 3),
+            "max": round(max(kind.audit_waits, default=0.0) * 1000, 3),
+        },
+        # How long each take held the lock to its commit: what the others queue behind.
+        "lock_hold_ms_per_lifecycle": round(kind.audit_hold / done * 1000, 3),
+        # Takes whose transaction rolled back (on PostgreSQL, a deadlock broken): retried.
+        "takes_rolled_back": kind.audit_rolled_back,
+    }
 
 
-def summary(kind: Kind, events: float) -> dict[str, Any]:
+def summary(kind: Kind, histories: Histories) -> dict[str, Any]:
     done = max(kind.done, 1)
     return {
         "lifecycles_per_s": round(kind.rate(), 2),
@@ -260,11 +338,14 @@ def summary(kind: Kind, events: float) -> dict[str, Any]:
             "p50": round(percentile(kind.latencies, 50) * 1000, 1),
             "p99": round(percentile(kind.latencies, 99) * 1000, 1),
         },
-        "history_events_per_lifecycle": round(events, 1),
-        "worker_peak_rss_mb": round(kind.worker.peak_rss / 2**20, 1),
+        "history_events_per_lifecycle": round(histories.events, 1),
+        "temporal_actions_per_lifecycle": histories.actions,
+        "worker_peak_rss_mb": round(kind.peak_rss() / 2**20, 1),
+        # All of this side's worker processes together.
         "worker_cpu_ms_per_lifecycle": round(kind.worker_cpu / done * 1000, 1),
         "server_cpu_ms_per_lifecycle": round(kind.server_cpu / done * 1000, 1),
         "client_cpu_ms_per_lifecycle": round(kind.client_cpu / done * 1000, 1),
+        "audit_head": audit_summary(kind),
         "failures": kind.failures,
     }
 
@@ -292,63 +373,95 @@ async def run_phases(
             await run_phase(kind, chunk, first, args.concurrency, server)
 
 
-async def events_per_lifecycle(client: Client, ours: Kind, bare: Kind) -> tuple[float, float]:
-    """Both sides' history events per lifecycle, from a sample of histories."""
+async def events_per_lifecycle(
+    client: Client, ours: Kind, bare: Kind
+) -> tuple[Histories, Histories]:
+    """Both sides' history events and actions per lifecycle, from a sample of histories."""
     log("fetching a sample of histories")
-    ours_events, ours_types = await history_events(client, ours.workflow_ids)
-    bare_events, bare_types = await history_events(client, bare.workflow_ids)
-    log(f"ours' history: {dict(ours_types)}")
-    log(f"bare history: {dict(bare_types)}")
-    return ours_events, bare_events
+    ours_histories = await history_events(client, ours.workflow_ids)
+    bare_histories = await history_events(client, bare.workflow_ids)
+    log(f"ours' history: {dict(ours_histories.types)}")
+    log(f"bare history: {dict(bare_histories.types)}")
+    return ours_histories, bare_histories
+
+
+@dataclass
+class Workers:
+    """Both sides' worker processes, each side on its own fresh queue."""
+
+    ours: list[WorkerProcess]
+    bare: list[WorkerProcess]
+    ours_queue: str
+    bare_queue: str
+    timing_files: list[Path]
+
+    @property
+    def all(self) -> list[WorkerProcess]:
+        return [*self.ours, *self.bare]
 
 
 def start_workers(
     server: DevServer, url: str, outbox: Path, directory: Path, args: argparse.Namespace
-) -> tuple[WorkerProcess, WorkerProcess, str, str]:
-    """Our worker and the bare one, each on its own fresh queue."""
+) -> Workers:
+    """``--workers`` of ours (the real worker, its audit head's lock timed) and as many
+    bare ones."""
     ours_queue = f"bench-ours-{uuid.uuid4().hex[:8]}"
     bare_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     env = worker_env(server, url, ours_queue, outbox)
     env.update(dict(item.split("=", 1) for item in args.worker_env))
-    ours_worker = start_worker("worker", ["worker.py"], env, directory)
-    bare_worker = start_worker(
-        "bare-worker",
-        ["bench/bare_worker.py"],
-        {**env, "TASK_QUEUE": bare_queue},
-        directory,
-    )
-    return ours_worker, bare_worker, ours_queue, bare_queue
+    workers = Workers([], [], ours_queue, bare_queue, [])
+    # Appended as they start, so a failure part-way still stops the ones started.
+    for i in range(args.workers):
+        timings = directory / f"audit-head-{i}.json"
+        workers.timing_files.append(timings)
+        workers.ours.append(
+            start_worker(
+                f"worker-{i}",
+                ["bench/timed_worker.py"],
+                {**env, "BENCH_AUDIT_TIMINGS": str(timings)},
+                directory,
+            )
+        )
+        workers.bare.append(
+            start_worker(
+                f"bare-worker-{i}",
+                ["bench/bare_worker.py"],
+                {**env, "TASK_QUEUE": bare_queue},
+                directory,
+            )
+        )
+    return workers
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     warmup = min(20, args.n)
-    with workdir(keep=args.keep) as directory:
-        log(f"work directory {directory}")
-        engine, url, pairs = prepare_store(directory, args.n + warmup)
+    admin_url = args.postgres_admin_url if args.store == "postgresql" else None
+    with workdir(keep=args.keep) as directory, postgres_store(admin_url) as database_url:
+        log(f"work directory {directory}; store {database_url or 'SQLite'}")
+        engine, url, pairs = prepare_store(directory, args.n + warmup, database_url)
         outbox = directory / "outbox"
         outbox.mkdir()
         async with dev_server(directory, tuned=not args.untuned, extra=args.server_flag) as server:
             log(f"dev server on {server.address}, flags: {' '.join(server.flags) or 'none'}")
             client = await client_for(server)
-            ours_worker, bare_worker, ours_queue, bare_queue = start_workers(
-                server, url, outbox, directory, args
-            )
+            workers = Workers([], [], "", "", [])
             try:
-                service = RequestService(client, engine, ours_queue, timeout=120)
-                driver = Driver(client, service, bare_queue, outbox, args.read_ms / 1000)
-                ours = Kind("ours", ours_worker, driver.ours)
-                bare = Kind("bare", bare_worker, driver.bare)
-                async with sampling([ours_worker, bare_worker]):
+                workers = start_workers(server, url, outbox, directory, args)
+                service = RequestService(client, engine, workers.ours_queue, timeout=120)
+                driver = Driver(client, service, workers.bare_queue, outbox, args.read_ms / 1000)
+                ours = Kind("ours", workers.ours, driver.ours, timing_files=workers.timing_files)
+                bare = Kind("bare", workers.bare, driver.bare)
+                async with sampling(workers.all):
                     await run_phases(ours, bare, pairs, warmup, args, server)
-                ours_events, bare_events = await events_per_lifecycle(client, ours, bare)
+                histories = await events_per_lifecycle(client, ours, bare)
                 emails = len(list(outbox.glob("*.eml"))) if outbox.exists() else 0
                 expected = 2 * (ours.done + warmup)  # the shop owner's, then the requester's
                 log(f"outbox: {emails} e-mails (expected {expected})")
             finally:
-                for worker in (ours_worker, bare_worker):
+                for worker in workers.all:
                     stop_process(worker.proc)
             engine.dispose()
-    return report(args, server, ours, bare, (ours_events, bare_events), (emails, expected))
+    return report(args, server, ours, bare, histories, (emails, expected))
 
 
 def report(
@@ -356,14 +469,17 @@ def report(
     server: DevServer,
     ours: Kind,
     bare: Kind,
-    events: tuple[float, float],
+    histories: tuple[Histories, Histories],
     mail: tuple[int, int],
 ) -> dict[str, Any]:
     """The JSON summary that ends the output."""
-    (ours_events, bare_events), (emails, expected) = events, mail
-    ours_worker = ours.worker
+    (ours_histories, bare_histories), (emails, expected) = histories, mail
+    ours_events = ours_histories.events
     ratio = ours.rate() / bare.rate() if bare.rate() else 0.0
+    ours_summary = summary(ours, ours_histories)
     return {
+        "store": args.store,
+        "workers": args.workers,
         "n": args.n,
         "concurrency": args.concurrency,
         "rounds": args.rounds,
@@ -371,14 +487,16 @@ def report(
         "devserver_flags": server.flags,
         "worker_env": args.worker_env,
         "read_ms": args.read_ms,
-        "ours": summary(ours, ours_events),
-        "bare": summary(bare, bare_events),
+        "ours": ours_summary,
+        "bare": summary(bare, bare_histories),
         "ours_lifecycles_per_s": round(ours.rate(), 2),
         "bare_lifecycles_per_s": round(bare.rate(), 2),
         "ratio": round(ratio, 3),
-        "approval_to_granted_ms": summary(ours, ours_events)["approval_to_granted_ms"],
+        "approval_to_granted_ms": ours_summary["approval_to_granted_ms"],
         "history_events_per_lifecycle": round(ours_events, 1),
-        "worker_peak_rss_mb": round(ours_worker.peak_rss / 2**20, 1),
+        "temporal_actions_per_lifecycle": ours_summary["temporal_actions_per_lifecycle"],
+        "audit_head": ours_summary["audit_head"],
+        "worker_peak_rss_mb": round(ours.peak_rss() / 2**20, 1),
         "emails_in_outbox": emails,
         "emails_expected": expected,
         "targets": {
@@ -419,8 +537,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the simulated seller's pause between the e-mail arriving and the click, both "
         "sides (0: click at once; see docs/performance.md)",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the store: a SQLite file (the embedded stack) or a scratch PostgreSQL database "
+        "(the production shape)",
+    )
+    parser.add_argument(
+        "--postgres-admin-url",
+        default=DEFAULT_POSTGRES_ADMIN_URL,
+        help="a PostgreSQL server's admin URL, where --store postgresql creates (and drops) "
+        "its scratch database (default: TEST_POSTGRES_ADMIN_URL, else the local server)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes per side, one queue each"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("n", "concurrency", "rounds", "workers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    return args
 
 
 def main() -> None:

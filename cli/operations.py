@@ -17,14 +17,23 @@ from cli.context import Context, command
     show_default=True,
     help="Seconds each network check may take.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 10_000),
+    default=4,
+    show_default=True,
+    help="Worker and link-handler processes that will share the store (scripts/production "
+    "runs 2 + 2); PostgreSQL's max_connections should allow 30 each.",
+)
 @command
-async def doctor(ctx: Context, timeout: float) -> None:
-    """Check this set-up: configuration, store and schema, Temporal (server, namespace,
-    search attributes), SMTP if configured. One PASS/FAIL line each, with a hint; exits 1
-    if any check fails. Changes nothing."""
+async def doctor(ctx: Context, timeout: float, processes: int) -> None:
+    """Check this set-up: configuration, store, schema and PostgreSQL's connection limit,
+    Temporal (server, namespace, search attributes), SMTP if configured. One PASS/WARN/FAIL
+    line each, with a hint; exits 1 if any check fails (a warning passes). Changes
+    nothing."""
     from runtime.doctor import report_json, report_text, run_doctor
 
-    report = await run_doctor(timeout=timeout)
+    report = await run_doctor(timeout=timeout, processes=processes)
     ctx.emit(report_json(report), report_text(report))
     if not report.ready:
         sys.exit(1)

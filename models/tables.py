@@ -226,7 +226,7 @@ class EmailDelivery(SQLModel, table=True):
     message_id: str = Field(max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
-    # A 5xx refusal, kept so ops see it and the key is never retried (0004_mail_claims).
+    # A 5xx refusal, kept so ops see it and the key is never retried .
     # A row with neither sent_at nor rejected is claimed: being sent, or cut off mid-send.
     rejected: str | None = Field(default=None, max_length=300)
 

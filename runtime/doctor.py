@@ -2,10 +2,12 @@
 
 Checks, in order, each a pass/fail line with a hint (runtime/health.py):
 configuration (the settings object and Temporal's environment configuration), the store,
-its schema, Temporal's frontend, the namespace, its search attributes, and SMTP when
-SMTP_URL is set. A broken part does not hide the others: when the settings are invalid,
-the store and SMTP are still checked with the raw DATABASE_URL and SMTP_URL. Doctor only
-reads: it never migrates, registers or sends, and it does not create a SQLite file.
+its schema, PostgreSQL's max_connections against the processes to run (a warning when
+short, docs/operations.md Sizing), Temporal's frontend, the namespace, its search
+attributes, and SMTP when SMTP_URL is set. A broken part does not hide the others: when
+the settings are invalid, the store and SMTP are still checked with the raw DATABASE_URL
+and SMTP_URL. Doctor only reads: it never migrates, registers or sends, and it does not
+create a SQLite file.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from runtime.health import (
     DEFAULT_TIMEOUT,
     Check,
     Readiness,
+    check_connections,
     check_namespace,
     check_schema,
     check_search_attributes,
@@ -37,6 +40,8 @@ from runtime.health import (
 from store.db import make_engine
 
 DEFAULT_DATABASE_URL = str(Settings.model_fields["database_url"].default)
+# scripts/production's default shape: two workers and two link handlers.
+DEFAULT_PROCESSES = 4
 
 
 def _config_errors(err: ValidationError) -> str:
@@ -102,8 +107,8 @@ def _engine(url: str, timeout: float) -> Engine:
     return make_engine(url)
 
 
-def store_checks(url: str, timeout: float) -> list[Check]:
-    """The store and its schema, without creating anything."""
+def store_checks(url: str, timeout: float, processes: int = DEFAULT_PROCESSES) -> list[Check]:
+    """The store, its schema and its connection limit, without creating anything."""
     try:
         missing = _missing_sqlite_file(url)
     except Exception as err:
@@ -137,7 +142,9 @@ def store_checks(url: str, timeout: float) -> list[Check]:
         ]
     try:
         store = check_store(engine)
-        return [store, check_schema(engine)] if store.ok else [store]
+        if not store.ok:
+            return [store]
+        return [store, check_schema(engine), check_connections(engine, processes)]
     finally:
         engine.dispose()
 
@@ -184,9 +191,12 @@ async def temporal_checks(timeout: float) -> list[Check]:
 
 
 async def run_doctor(
-    timeout: float = DEFAULT_TIMEOUT, environ: Mapping[str, str] | None = None
+    timeout: float = DEFAULT_TIMEOUT,
+    environ: Mapping[str, str] | None = None,
+    processes: int = DEFAULT_PROCESSES,
 ) -> Readiness:
-    """Every check, in order; ``ready`` only if all passed."""
+    """Every check, in order; ``ready`` only if all passed (warnings pass). ``processes``:
+    how many worker and link-handler processes will share the store."""
     environ = os.environ if environ is None else environ
     configuration, settings = check_configuration(environ)
     database_url = (
@@ -196,7 +206,8 @@ async def run_doctor(
     )
     smtp_url = settings.smtp_url if settings else environ.get("SMTP_URL") or None
     store, temporal = await asyncio.gather(
-        asyncio.to_thread(store_checks, database_url, timeout), temporal_checks(timeout)
+        asyncio.to_thread(store_checks, database_url, timeout, processes),
+        temporal_checks(timeout),
     )
     smtp = await asyncio.to_thread(check_smtp, smtp_url, timeout)
     return Readiness.of([configuration, *store, *temporal, smtp])
@@ -215,14 +226,19 @@ def report_json(report: Readiness) -> dict[str, Any]:
 
 
 def report_text(report: Readiness) -> str:
-    """``doctor``: one PASS/FAIL line per check, a hint under each failure."""
+    """``doctor``: one PASS/WARN/FAIL line per check, a hint under each failure or
+    warning."""
     width = max(len(c.name) for c in report.checks)
     lines: list[str] = []
     for check in report.checks:
-        lines.append(f"{'PASS' if check.ok else 'FAIL'}  {check.name:<{width}}  {check.detail}")
-        if not check.ok and check.hint:
+        verdict = "FAIL" if not check.ok else "WARN" if check.warning else "PASS"
+        lines.append(f"{verdict}  {check.name:<{width}}  {check.detail}")
+        if (not check.ok or check.warning) and check.hint:
             lines.append(f"      {'':<{width}}  hint: {check.hint}")
-    if report.ready:
+    warnings = [c.name for c in report.checks if c.warning]
+    if report.ready and warnings:
+        lines.append(f"All checks passed, with {len(warnings)} warning(s): {', '.join(warnings)}.")
+    elif report.ready:
         lines.append("All checks passed.")
     else:
         lines.append(f"{len(report.failed)} of {len(report.checks)} checks failed.")

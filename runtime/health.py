@@ -24,7 +24,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from models.search_attributes import ALL as SEARCH_ATTRIBUTES
-from store.db import ping
+from store.db import max_connections, ping
 from store.migrate import current_revision, head_revision
 
 DEFAULT_TIMEOUT = 5.0
@@ -38,6 +38,8 @@ class Check(BaseModel):
     ok: bool
     detail: str
     hint: str = ""
+    # Passed, but something to act on before it bites (doctor prints WARN; still ready).
+    warning: bool = False
 
 
 class Readiness(BaseModel):
@@ -113,6 +115,42 @@ def check_schema(engine: Engine) -> Check:
             "run `python starter.py migrate` against this DATABASE_URL",
         )
     return _passed("schema", f"at revision {head}")
+
+
+# The sizing guide's figure (docs/operations.md, Sizing): each process's engine keeps up to
+# 10 PostgreSQL connections and opens up to 20 more under load (store/db.py).
+CONNECTIONS_PER_PROCESS = 30
+
+
+def check_connections(engine: Engine, processes: int) -> Check:
+    """PostgreSQL's ``max_connections`` leaves room for ``processes`` service processes at
+    the sizing guide's 30 each; short of it is a warning, not a failure: the set-up runs,
+    and refuses connections only under load."""
+    try:
+        allowed = max_connections(engine)
+    except Exception as err:
+        return _failed(
+            "connections",
+            f"cannot read max_connections ({_why(err)})",
+            "fix the store first (see the store check)",
+        )
+    if allowed is None:
+        return _passed("connections", f"{engine.dialect.name}: no server connections to size")
+    needed = CONNECTIONS_PER_PROCESS * processes
+    detail = (
+        f"max_connections is {allowed}; {processes} processes at "
+        f"{CONNECTIONS_PER_PROCESS} each need {needed}"
+    )
+    if allowed < needed:
+        return Check(
+            name="connections",
+            ok=True,
+            warning=True,
+            detail=detail,
+            hint=f"raise PostgreSQL's max_connections to at least {needed}, or put PgBouncer "
+            "(transaction pooling) in front (docs/operations.md, Sizing)",
+        )
+    return _passed("connections", detail)
 
 
 # --- Temporal ----------------------------------------------------------------------------

@@ -102,6 +102,14 @@ def ping(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
+def max_connections(engine: Engine) -> int | None:
+    """PostgreSQL's ``max_connections`` setting (read, never changed); None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        return int(conn.execute(text("SHOW max_connections")).scalar_one())
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL; None for other databases and in-memory SQLite."""
     parsed = make_url(url)

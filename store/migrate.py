@@ -37,6 +37,33 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def known_revisions(url: str) -> set[str]:
+    return {
+        script.revision
+        for script in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+    }
+
+
+def refuse_unknown_revision(engine: Engine) -> None:
+    """Refuse, changing nothing, a store whose schema revision this build does not know.
+
+    1.0.0 squashed the pre-release migrations into one baseline (docs/decisions.md, "One
+    baseline migration at 1.0.0"), so a store made by an earlier build names a revision
+    that no longer exists: migrating it would have to guess, and a half-migrated store is
+    worse than a clear refusal.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    with store_errors(url):
+        current = current_revision(engine)
+    if current is not None and current not in known_revisions(url):
+        raise StoreUnavailable(
+            f"This store's schema is at revision {current}, which this build does not know: "
+            "it was made by a build before 1.0.0 (or a newer one), and nothing was changed. "
+            "Start a new store: `scripts/quickstart --reset` for the embedded stack, or point "
+            "DATABASE_URL at an empty database and run `python starter.py migrate`."
+        )
+
+
 def upgrade(engine: Engine) -> str | None:
     """Bring the schema to the newest revision; returns it.
 
@@ -47,6 +74,7 @@ def upgrade(engine: Engine) -> str | None:
     path = sqlite_path(url)
     if path is not None:
         _prepare_sqlite_file(path)
+    refuse_unknown_revision(engine)
     config = alembic_config(url)
     with store_errors(url), engine.begin() as conn:
         config.attributes["connection"] = conn
@@ -104,6 +132,10 @@ class SchemaBehind(RuntimeError):
 
 def require_current(engine: Engine) -> None:
     """Refuse to run on a schema older than the code (the worker checks this at start)."""
+    try:
+        refuse_unknown_revision(engine)
+    except StoreUnavailable as err:
+        raise SchemaBehind(str(err)) from None
     url = engine.url.render_as_string(hide_password=False)
     head, current = head_revision(url), current_revision(engine)
     if current != head:

@@ -21,7 +21,11 @@ def normalise_email(email: str) -> str:
 # much CPU as running it on SQLite (docs/performance.md).
 _USER_BY_EMAIL = select(User).where(User.email == bindparam("email"))
 _BC_BY_ID = select(BusinessCenter).where(BusinessCenter.id == bindparam("bc_id"))
-_BC_BY_ID_LOCKED = _BC_BY_ID.with_for_update()
+# FOR NO KEY UPDATE: admissions for one BC queue on its row (R4's count), but rows that
+# only reference the BC (a grant's foreign key takes KEY SHARE) do not wait for it. With
+# FOR UPDATE an admission (BC row, then the audit head) and an approval for the same BC
+# (audit head, then the grant's key check) deadlocked on PostgreSQL (docs/performance.md).
+_BC_BY_ID_LOCKED = _BC_BY_ID.with_for_update(key_share=True)
 _SHOP_BY_CODE = select(Shop).where(Shop.code == bindparam("code"))
 _TEAM = (
     select(User, ShopTeamMember)

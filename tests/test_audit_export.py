@@ -17,7 +17,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from alembic import command as alembic
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
@@ -30,8 +29,7 @@ from store import audit
 from store.admission import admit_request
 from store.approval import decide_approval
 from store.audit_export import Scope, export, verify_lines
-from store.db import make_engine, read_session, write_session
-from store.migrate import alembic_config
+from store.db import read_session, write_session
 from tests.conftest import AGENCY, ANA, OLI, S1_SHOP, S2_SHOP, load_demo
 
 SHOP = Scope(shop_code=S1_SHOP)
@@ -256,32 +254,6 @@ def test_r27_a_row_altered_in_the_store_breaks_the_chain(store: Engine) -> None:
 def _head(engine: Engine) -> audit.ChainHead:
     with read_session(engine) as session:
         return audit.head(session)
-
-
-def test_migration_chains_rows_written_before_it(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
-    config = alembic_config(url)
-    alembic.upgrade(config, "0004_mail_claims")
-    with engine.begin() as conn:
-        for n in range(3):
-            conn.execute(
-                text(
-                    "INSERT INTO audit_event (at, actor, entity, entity_id, action, detail) "
-                    "VALUES (:at, 'ops', 'shop', 'OLD1', :action, :detail)"
-                ),
-                {"at": datetime(2026, 1, 1, n, tzinfo=UTC), "action": f"a{n}",
-                 "detail": '{"b": 1,"a": 2}'},
-            )  # fmt: skip
-    alembic.upgrade(config, "head")
-    with read_session(engine) as session:
-        assert audit.first_broken_seq(session) is None
-        assert audit.head(session).seq == 3
-    with write_session(engine) as session:
-        audit.record(session, actor="ops", entity="shop", entity_id="OLD1", action="new")
-    with read_session(engine) as session:
-        assert audit.first_broken_seq(session) is None
-    engine.dispose()
 
 
 # --- the CLI: the error contract ------------------------------------------------------------

@@ -124,6 +124,28 @@ async def test_worker_refuses_to_start_on_a_schema_that_is_behind(tmp_path: Path
     assert "polling" not in result.err
 
 
+async def test_a_store_made_before_1_0_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """1.0.0 squashed the pre-release migrations: a store stamped with one of their
+    revisions is refused by `migrate` and by the worker, with what to do, and unchanged."""
+    url = f"sqlite:///{tmp_path / 'pre-1.0.db'}"
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            conn.execute(text("INSERT INTO alembic_version VALUES ('0009_invitation_until')"))
+        before = dump(engine)
+        env = {"DATABASE_URL": url, "DEV_MODE": "1"}
+        migrated = await run("starter.py", "migrate", "--json", env=env)
+        message = refused(migrated, "store_unavailable")
+        assert "0009_invitation_until" in message and "before 1.0.0" in message
+        assert "--reset" in message and "starter.py migrate" in message
+        worker = await run("worker.py", env={**env, "TEMPORAL_ADDRESS": "127.0.0.1:1"})
+        assert worker.code != 0 and "before 1.0.0" in worker.err, worker.err
+        assert dump(engine) == before
+    finally:
+        engine.dispose()
+
+
 # --- request commands against Temporal -------------------------------------------------------
 
 

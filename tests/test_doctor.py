@@ -1,7 +1,8 @@
 """``starter.py doctor``: every check passes on a good set-up (a migrated
 store, the dev server with its search attributes, a loopback SMTP server), and each kind
 of broken part fails its own line with a hint while the others still run: configuration,
-store, schema, Temporal, namespace, search attributes, SMTP. Doctor changes nothing."""
+store, schema, Temporal, namespace, search attributes, SMTP. PostgreSQL's max_connections
+short of the sizing guide's 30 per process is a warning. Doctor changes nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from google.protobuf.duration_pb2 import Duration
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -82,6 +83,7 @@ ALL_PASS = {
     "configuration": True,
     "store": True,
     "schema": True,
+    "connections": True,
     "temporal": True,
     "namespace": True,
     "search_attributes": True,
@@ -120,7 +122,8 @@ async def test_a_configuration_error_is_named_and_the_rest_still_checked(
     assert named in check.detail
     if variable == "TEMPORAL_PROFILE":  # no way to reach Temporal without its configuration
         assert lines(report) == {
-            "configuration": False, "store": True, "schema": True, "smtp": True
+            "configuration": False, "store": True, "schema": True, "connections": True,
+            "smtp": True,
         }  # fmt: skip
         return
     assert "docs/operations.md" in check.hint
@@ -247,8 +250,67 @@ async def test_the_command_exits_0_when_all_pass_and_1_naming_what_failed(
     )
     assert bad.code == 1, (bad.out, bad.err)
     assert bad.json["ok"] is False
-    assert bad.json["error"] == {"code": "checks_failed", "message": "1 of 7 checks failed: smtp"}
+    assert bad.json["error"] == {"code": "checks_failed", "message": "1 of 8 checks failed: smtp"}
     assert human.code == 1
     assert "FAIL  smtp" in human.out and "hint: check SMTP_URL" in human.out
-    assert human.out.strip().endswith("1 of 7 checks failed.")
+    assert human.out.strip().endswith("1 of 8 checks failed.")
     assert dump(engine) == before  # doctor only reads
+
+
+# --- PostgreSQL's connection limit (docs/operations.md, Sizing) ---------------------------
+
+
+def server_max_connections(engine: Engine) -> int:
+    """The test server's setting, read (never changed) to pick process counts around it."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SHOW max_connections")).scalar_one())
+
+
+@pytest.mark.postgres
+async def test_max_connections_short_of_30_per_process_is_a_warning_that_passes(
+    good_env: dict[str, str], postgres_engine: Engine, monkeypatch: Any
+) -> None:
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    allowed = server_max_connections(postgres_engine)
+    before = dump(postgres_engine)
+    short = allowed // 30 + 1  # the fewest processes whose 30 connections each exceed it
+
+    report = await run_doctor(timeout=5, processes=short)
+    assert report.ready, report_text(report)
+    check = next(c for c in report.checks if c.name == "connections")
+    assert check.ok and check.warning
+    assert check.detail == (
+        f"max_connections is {allowed}; {short} processes at 30 each need {30 * short}"
+    )
+    assert f"raise PostgreSQL's max_connections to at least {30 * short}" in check.hint
+    human = report_text(report)
+    assert "WARN  connections" in human and "PgBouncer" in human
+    assert human.endswith("All checks passed, with 1 warning(s): connections.")
+
+    enough = await run_doctor(timeout=5, processes=max(1, allowed // 30))
+    check = next(c for c in enough.checks if c.name == "connections")
+    assert check.ok and not check.warning, check
+    assert "WARN" not in report_text(enough)
+
+    # The command: a warning exits 0, and --json says which line warned.
+    command = await run(
+        "starter.py", "doctor", "--json", "--processes", str(short),
+        env={**good_env, "DATABASE_URL": url},
+    )  # fmt: skip
+    assert command.code == 0, (command.out, command.err)
+    warned = [c["name"] for c in command.json["checks"] if c["warning"]]
+    assert command.json["ok"] is True and warned == ["connections"]
+    assert dump(postgres_engine) == before  # doctor only reads
+
+
+@pytest.mark.parametrize("processes", ["0", "-3", "two"])
+async def test_a_bad_process_count_is_refused_and_nothing_is_checked(
+    good_env: dict[str, str], engine: Engine, processes: str
+) -> None:
+    before = dump(engine)
+    bad = await run("starter.py", "doctor", "--json", "--processes", processes, env=good_env)
+    assert bad.code == 1, (bad.out, bad.err)
+    assert set(bad.json) == {"error"} and bad.json["error"]["code"] == "invalid_input"
+    assert "Invalid value for '--processes'" in bad.json["error"]["message"]
+    assert dump(engine) == before

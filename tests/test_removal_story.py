@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -18,6 +19,7 @@ from sqlmodel import select
 
 from client.access_requests import RequestService
 from client.partners import PartnerService
+from models import i18n
 from models.enums import MemberRole, Permission, RequestStatus
 from models.errors import ErrorCode, Refusal
 from models.partner_enums import AdAccountPermission, CampaignStatus
@@ -160,10 +162,16 @@ async def test_r19_done_when_story(
     assert all(
         c.status is CampaignStatus.DELIVERING for c in partners.campaigns(bc_id=OTHER_AGENCY)
     )
-    removed = [
-        m for m in outbox_messages(settings) if m["Subject"].strip().startswith("Access removed")
-    ]
-    assert sorted(m["To"] for m in removed) == [ANA, LEE]
+    # R19's notice, each in its reader's language (R28): Sub-agency is in Malaysia.
+    subject = "Access removed: %(bc_name)s no longer has access to %(shop_name)s"
+
+    def notice_in(message: Any) -> bool:
+        language = message["Content-Language"].replace("-", "_")
+        prefix = i18n.gettext(language, subject).split("%(")[0]
+        return str(message["Subject"]).strip().startswith(prefix)
+
+    removed = {m["To"]: m["Content-Language"] for m in outbox_messages(settings) if notice_in(m)}
+    assert removed == {ANA: "en", LEE: "ms"}
 
     await _record(partners, invitation.workflow_id or "", "MemberInvitation")
     await _record(partners, answer.workflow_id or "", "PartnerInvitation")
