@@ -41,6 +41,7 @@ from activities.partners import PartnerActivities, PartnerMailActivities, Partne
 from activities.store import RequestStoreActivities
 from activities.webhooks import WebhookActivities
 from client.invitation_links import InvitationLinks
+from client.language_links import LanguageLinks
 from client.links import LinkSigner
 from client.safe_targets import policy_from
 from client.temporal import connect, ensure_search_attributes
@@ -125,7 +126,7 @@ def end_date_activities(settings: Settings, engine: Engine, transport: Transport
         engine,
         transport,
         settings.mail_from,
-        language_url=f"{settings.link_base_url.rstrip('/')}/language",
+        languages=LanguageLinks(settings.secret_key.get_secret_value(), settings.link_base_url),
     )
     return [ends.remind, ends.end_grant, ends.end_assignment, ends.remind_assignment]
 

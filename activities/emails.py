@@ -8,11 +8,14 @@ R28: each builder takes the recipient's ``locale`` (models/i18n.py; the mail act
 pick it: their saved choice, else the shop's market or the BC's country) and renders with
 that catalogue through jinja2's i18n extension; the subject is a catalogue message too.
 ``switch_url`` is the page where they change their language, on one line of every e-mail.
+End dates come in as moments and are written here, in the recipient's language and the
+BC's ``timezone`` (Babel, ``models.i18n.when``): a date is wording, so it is made at the edge.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -258,13 +261,14 @@ def partner_invitation(
     partner_bc_name: str,
     partner_bc_id: int,
     invited_by: str,
-    shops: list[tuple[str, str, str, str | None]],
+    shops: list[tuple[str, str, str, datetime | None]],
     link: str,
+    timezone: str | None = None,
     locale: str = i18n.DEFAULT,
     switch_url: str = "",
 ) -> RenderedEmail:
     """R17: to each admin of the invited BC; shops are (name, code, permission, when the
-    share ends once accepted or None, R23)."""
+    share ends once accepted or None, R23), the end shown in ``timezone`` (the invited BC's)."""
     return render(
         "partner_invitation",
         subject_in(
@@ -273,7 +277,13 @@ def partner_invitation(
             bc_name=bc_name,
             partner_bc_name=partner_bc_name,
         ),
-        **locals(),
+        **{
+            **locals(),
+            "shops": [
+                (name, code, permission, i18n.when(ends, locale, timezone) if ends else None)
+                for name, code, permission, ends in shops
+            ],
+        },
     )
 
 
@@ -309,11 +319,14 @@ def access_ending(
     bc_id: int,
     shop_name: str,
     shop_code: str,
-    ends_at: str,
+    ends_at: datetime,
+    timezone: str | None = None,
     locale: str = i18n.DEFAULT,
     switch_url: str = "",
 ) -> RenderedEmail:
-    """R23: three days before a grant's end date, to each admin of the BC holding it."""
+    """R23: three days before a grant's end date, to each admin of the BC holding it; the
+    date in ``timezone`` (that BC's)."""
+    shown = i18n.when(ends_at, locale, timezone)
     return render(
         "access_ending",
         subject_in(
@@ -321,9 +334,9 @@ def access_ending(
             N_("Reminder: %(bc_name)s's access to %(shop_name)s ends on %(ends_at)s"),
             bc_name=bc_name,
             shop_name=shop_name,
-            ends_at=ends_at,
+            ends_at=shown,
         ),
-        **locals(),
+        **{**locals(), "ends_at": shown},
     )
 
 
@@ -335,13 +348,16 @@ def assignment_ending(
     shop_name: str,
     shop_code: str,
     permission_label: str,
-    ends_at: str,
+    ends_at: datetime,
     admins: list[tuple[str, str]],
+    timezone: str | None = None,
     locale: str = i18n.DEFAULT,
     switch_url: str = "",
 ) -> RenderedEmail:
     """R23: three days before a member assignment's end date, to the member holding it;
-    ``admins`` are the BC's admins (name, address), who can change or clear the date."""
+    ``admins`` are the BC's admins (name, address), who can change or clear the date; the
+    date in ``timezone`` (the BC's)."""
+    shown = i18n.when(ends_at, locale, timezone)
     return render(
         "assignment_ending",
         subject_in(
@@ -352,7 +368,7 @@ def assignment_ending(
             ),
             shop_name=shop_name,
             bc_name=bc_name,
-            ends_at=ends_at,
+            ends_at=shown,
         ),
-        **locals(),
+        **{**locals(), "ends_at": shown},
     )

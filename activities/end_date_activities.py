@@ -12,6 +12,7 @@ from activities import emails
 from activities.delivery import Transport, build_message, deliver_once
 from activities.mailer import PERMISSION_LABELS
 from activities.refusals import refusals_as_errors
+from client.language_links import LanguageLinks
 from models import i18n
 from models.end_date_messages import (
     EndAssignment,
@@ -30,13 +31,22 @@ from store.people import bc_admin_emails, find_user
 
 class EndDateActivities:
     def __init__(
-        self, engine: Engine, transport: Transport, sender: str, *, language_url: str = ""
+        self,
+        engine: Engine,
+        transport: Transport,
+        sender: str,
+        *,
+        languages: LanguageLinks | None = None,
     ) -> None:
         self._engine = engine
         self._transport = transport
         self._sender = sender
-        # R28: the page where a reader picks their language, on one line of each e-mail.
-        self._language_url = language_url
+        # R28: the page where a reader picks their language, on one line of each e-mail,
+        # signed for its recipient (client/language_links.py).
+        self._languages = languages
+
+    def _language_url(self, email: str) -> str:
+        return self._languages.link(email) if self._languages is not None else ""
 
     @activity.defn(name=EndDateName.REMIND)
     @refusals_as_errors
@@ -59,12 +69,13 @@ class EndDateActivities:
                     bc_id=bc.id,
                     shop_name=shop.name,
                     shop_code=shop.code,
-                    ends_at=end_dates.shown(input.ends_at),
+                    ends_at=input.ends_at,
+                    timezone=bc.timezone,
                     # R28: the admin's saved language, else the BC's country.
                     locale=i18n.negotiate(
                         saved=user.preferred_language if user else None, market=bc.country
                     ),
-                    switch_url=self._language_url,
+                    switch_url=self._language_url(address),
                 )
                 key = f"until:grant-{grant.id}:{int(input.ends_at.timestamp())}:to:{address}"
                 jobs.append((key, address, rendered))
@@ -90,10 +101,11 @@ class EndDateActivities:
             shop_name=ending.shop_name,
             shop_code=ending.shop_code,
             permission_label=PERMISSION_LABELS[ending.permission],
-            ends_at=end_dates.shown(input.ends_at),
+            ends_at=input.ends_at,
             admins=ending.admins,
+            timezone=ending.timezone,
             locale=i18n.negotiate(saved=ending.language, market=ending.country),
-            switch_url=self._language_url,
+            switch_url=self._language_url(ending.member_email),
         )
         to = ending.member_email
         key = f"until:assignment-{ending.assignment_id}:{int(input.ends_at.timestamp())}:to:{to}"

@@ -84,7 +84,7 @@ class MailActivities:
                 link=self._links.personal_link(context.request.id, user.email),
                 resend=input.seq > 1,
                 locale=reader_language(user, context.shop.location),
-                switch_url=self._links.language_link(),
+                switch_url=self._links.language_link(user.email),
                 **_approval_fields(context),
             )
             sent += int(self._deliver(key, user.email, rendered))
@@ -104,7 +104,7 @@ class MailActivities:
             recipient_name=member.name,
             link=self._links.personal_link(context.request.id, member.email),
             locale=reader_language(member, context.shop.location),
-            switch_url=self._links.language_link(),
+            switch_url=self._links.language_link(member.email),
             **_approval_fields(context),
         )
         key = f"access_request:{context.request.id}:personal_link:{input.window}:to:{member.id}"
@@ -136,7 +136,7 @@ class MailActivities:
             permission_label=PERMISSION_LABELS[granted.permission],
             approved_by=granted.approved_by or SHOP_TEAM,
             locale=reader_language(requester, context.bc.country),
-            switch_url=self._links.language_link(),
+            switch_url=self._links.language_link(requester.email),
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))
@@ -167,7 +167,7 @@ class MailActivities:
                 link=self._links.personal_link(context.request.id, user.email),
                 waited_days=input.waited_days,
                 locale=reader_language(user, context.shop.location),
-                switch_url=self._links.language_link(),
+                switch_url=self._links.language_link(user.email),
                 **_approval_fields(context),
             )
             sent += int(self._deliver(key, user.email, rendered))
@@ -196,7 +196,7 @@ class MailActivities:
             declined_by=decider or SHOP_TEAM,
             reason=request.decline_reason,
             locale=reader_language(requester, context.bc.country),
-            switch_url=self._links.language_link(),
+            switch_url=self._links.language_link(requester.email),
         )
         sent = self._deliver(key, requester.email, rendered)
         return EmailsSent(sent=int(sent), skipped=int(not sent))

@@ -15,7 +15,6 @@ from activities.refusals import refusals_as_errors
 from client import end_date_operations as end_dates_client
 from client.invitation_links import InvitationLinks
 from models import i18n
-from models.end_date_parsing import shown
 from models.names import PartnerActivity
 from models.partner_messages import (
     CreateMemberInvitation,
@@ -228,7 +227,7 @@ class PartnerMailActivities:
             link=self._links.link(invitation.id, invitation.email),
             # R28: the invitee's saved language if they have one, else the BC's country.
             locale=i18n.negotiate(saved=language, market=details.bc.country),
-            switch_url=self._links.language_link(),
+            switch_url=self._links.language_link(invitation.email),
         )
         return (f"invitation:{invitation.id}:to:{invitation.email}", invitation.email, rendered)
 
@@ -237,10 +236,7 @@ class PartnerMailActivities:
     ) -> list[_Job]:
         invitation, partner = details.invitation, details.partner
         assert partner is not None
-        shops = [
-            (s.name, s.code, s.permission.value, shown(s.ends_at) if s.ends_at else None)
-            for s in details.shops
-        ]
+        shops = [(s.name, s.code, s.permission.value, s.ends_at) for s in details.shops]
         jobs = []
         for recipient in recipients:
             rendered = emails.partner_invitation(
@@ -251,10 +247,11 @@ class PartnerMailActivities:
                 partner_bc_id=partner.id,
                 invited_by=details.invited_by.email,
                 shops=shops,
+                timezone=partner.timezone,
                 link=self._links.link(invitation.id, recipient.email),
                 # R28: the admin's saved language, else the invited BC's country.
                 locale=i18n.negotiate(saved=recipient.language, market=partner.country),
-                switch_url=self._links.language_link(),
+                switch_url=self._links.language_link(recipient.email),
             )
             key = f"invitation:{invitation.id}:shop-{shop_id}:to:{recipient.email}"
             jobs.append((key, recipient.email, rendered))
@@ -282,7 +279,7 @@ class PartnerMailActivities:
                     direct=lost.direct,
                     # R28: the admin's saved language, else their BC's country.
                     locale=i18n.negotiate(saved=recipient.language, market=lost.bc.country),
-                    switch_url=self._links.language_link(),
+                    switch_url=self._links.language_link(recipient.email),
                 ),
             )
             for lost in context.lost

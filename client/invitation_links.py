@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature
 
+from client.language_links import LanguageLinks
 from client.tokens import Keys, StrictSerializer
 
 _SALT = "shop-access.invitation-link.v1"
@@ -28,10 +29,12 @@ class InvitationLinks:
     def __init__(self, secret: Keys, base_url: str) -> None:
         self._serializer = StrictSerializer(secret, salt=_SALT)
         self._base = base_url.rstrip("/")
+        self._languages = LanguageLinks(secret, base_url)
 
-    def language_link(self) -> str:
-        """The page where a reader picks the language of pages and e-mails (R28)."""
-        return f"{self._base}/language"
+    def language_link(self, email: str | None = None) -> str:
+        """The page where a reader picks the language of pages and e-mails (R28), signed
+        for ``email`` so the choice is saved on them (client/language_links.py)."""
+        return self._languages.link(email)
 
     def token(self, invitation_id: str, email: str | None = None) -> str:
         payload: dict[str, str] = {"i": invitation_id}

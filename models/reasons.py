@@ -8,6 +8,7 @@ overrides, which could fake a line or disguise words; only longer. Blank means n
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from models.errors import ErrorCode, Refusal
 from models.fields import _BIDI_CONTROLS, _REFUSED_CATEGORIES
@@ -15,13 +16,23 @@ from models.fields import _BIDI_CONTROLS, _REFUSED_CATEGORIES
 REASON_MAX_LENGTH = 500
 
 
-def reason_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a decline reason, or None if it can."""
+def reason_problem(value: str) -> dict[str, Any] | None:
+    """Why ``value`` cannot be a decline reason, as the details of an ``invalid_input``
+    refusal (one ``reason`` per problem, so each is one whole sentence in models/wording.py,
+    translated whole, R28), or None if it can be."""
     if len(value.strip()) > REASON_MAX_LENGTH:
-        return f"must be at most {REASON_MAX_LENGTH} characters"
+        return {
+            "reason": "decline_reason_too_long",
+            "field": "reason",
+            "max_length": REASON_MAX_LENGTH,
+        }
     for char in value:
         if char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES:
-            return f"must not contain control characters (found U+{ord(char):04X})"
+            return {
+                "reason": "decline_reason_control_character",
+                "field": "reason",
+                "character": f"U+{ord(char):04X}",
+            }
     return None
 
 
@@ -31,7 +42,5 @@ def require_reason(value: str | None) -> str | None:
         return None
     problem = reason_problem(value)
     if problem is not None:
-        raise Refusal(
-            ErrorCode.INVALID_INPUT, reason="decline_reason", field="reason", problem=problem
-        )
+        raise Refusal(ErrorCode.INVALID_INPUT, **problem)
     return value.strip()

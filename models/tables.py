@@ -55,7 +55,7 @@ class User(SQLModel, table=True):
     # Stored lower-cased so uniqueness is case-insensitive on every engine.
     email: str = Field(max_length=320, unique=True, index=True)
     name: str = Field(max_length=200)
-    # R28: the language this person chose for pages and e-mails (service/i18n.KNOWN);
+    # R28: the language this person chose for pages and e-mails (models/i18n.KNOWN);
     # None: no choice saved, so the browser's or the market's applies.
     preferred_language: str | None = Field(default=None, max_length=16)
 

@@ -26,6 +26,7 @@ class TransitionView(BaseModel):
     at: datetime
     actor: str  # an e-mail, or "system" for changes no person made (R11, R23)
     superseded_by: str | None = None  # R11: the winner, on an expiry
+    reason: str | None = None  # R22: the seller's reason, on a decline that gave one
 
 
 class RequestView(BaseModel):

@@ -117,6 +117,11 @@ CATALOGUE: dict[str, str] = {
         "{email} is not a member of Business Center {bc_id} ({bc_name}); invite them first "
         "(invite-member), and assign them once they accept."
     ),
+    # "<key>.page": the same refusal on a seller's page, which names no CLI command.
+    "not_a_member.assign.page": (
+        "{email} is not a member of Business Center {bc_id} ({bc_name}); invite them to it "
+        "first, and give them the permission once they accept."
+    ),
     "already_a_member": "{email} is already a member of Business Center {bc_id} ({bc_name}).",
     "invitation_already_pending": (
         "{email} already has a pending invitation ({invitation_id}) to Business Center "
@@ -156,6 +161,10 @@ CATALOGUE: dict[str, str] = {
         "Business Center {partner_bc_id} ({partner_bc_name}) is not yet a partner of "
         "{bc_name}; share-shop sends it an add-partner invitation instead."
     ),
+    "not_a_partner.not_yet.page": (
+        "Business Center {partner_bc_id} ({partner_bc_name}) is not yet a partner of "
+        "{bc_name}; sharing the shop with it sends it an add-partner invitation instead."
+    ),
     "invalid_input.already_a_partner": (
         "Business Center {partner_bc_id} is already a partner; the shop is shared at once."
     ),
@@ -167,6 +176,10 @@ CATALOGUE: dict[str, str] = {
     "permission_denied.no_shop_permission": (
         "{email} holds no permission on shop {shop_code}; an admin of {bc_name} can assign "
         "them ad_promotion or manager (assign-member)."
+    ),
+    "permission_denied.no_shop_permission.page": (
+        "{email} holds no permission on shop {shop_code}; an admin of {bc_name} can give "
+        "them the Ad promotion or Manager permission."
     ),
     "permission_denied.no_campaign_permission": (
         "{email} may not create campaigns in ad account {ad_account_id}; it needs the admin "
@@ -243,7 +256,10 @@ CATALOGUE: dict[str, str] = {
     "unknown_bulk": "There is no bulk request {bulk_id}.",
     "bulk_not_running": "Bulk request {bulk_id} is {status}; only a running one can be cancelled.",
     # --- decline (R22) and reminders (R25) -------------------------------------------
-    "invalid_input.decline_reason": "The reason {problem}.",
+    "invalid_input.decline_reason_too_long": "The reason must be at most {max_length} characters.",
+    "invalid_input.decline_reason_control_character": (
+        "The reason must not contain control characters (found {character})."
+    ),
     "invalid_input.bc_or_shop": (
         "Give exactly one of a Business Center (--bc on the CLI, bc_id in the API) or a "
         "shop code (--shop-code, shop_code)."
@@ -296,12 +312,17 @@ def key_for(code: str, details: Mapping[str, Any]) -> str | None:
     return str(code) if str(code) in CATALOGUE else None
 
 
-def template_for(code: str, details: Mapping[str, Any], locale: str | None = None) -> str | None:
+def template_for(
+    code: str, details: Mapping[str, Any], locale: str | None = None, *, page: bool = False
+) -> str | None:
     """The catalogue's template for ``code``, picked by the ``reason`` detail if any, in
-    ``locale`` when given (an untranslated entry stays English)."""
+    ``locale`` when given (an untranslated entry stays English); on a ``page``, its
+    "<key>.page" wording when it has one (no CLI command named)."""
     key = key_for(code, details)
     if key is None:
         return None
+    if page and f"{key}.page" in CATALOGUE:
+        key = f"{key}.page"
     if locale is None:
         return CATALOGUE[key]
     # Imported here: the CLI and the API never load a catalogue.
@@ -320,9 +341,12 @@ def wording(
     details: Mapping[str, Any],
     fallback: str | None = None,
     locale: str | None = None,
+    *,
+    page: bool = False,
 ) -> str:
-    """The sentence for ``code`` with ``details`` filled in, in ``locale`` if given."""
-    template = template_for(str(code), details, locale)
+    """The sentence for ``code`` with ``details`` filled in, in ``locale`` if given (on a
+    ``page``: its page wording, see ``template_for``)."""
+    template = template_for(str(code), details, locale, page=page)
     if template is None:
         return fallback if fallback is not None else str(code).replace("_", " ").capitalize()
     if fallback is not None and not fields_of(template) <= details.keys():

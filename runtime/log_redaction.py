@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 TOKEN_PARAMS = ("token",)
 """Path parameters that carry a bearer token."""
 
-DEFAULT_PREFIXES = ("/approve/", "/invitations/")
+DEFAULT_PREFIXES = ("/approve/", "/invitations/", "/language/")
 """The token routes this app has; the app's own routes add any new one (token_prefixes)."""
 
 TOKEN_QUERY_PARAMS = ("token", "t", "csrf", "session", "sig", "signature", "key", "code")

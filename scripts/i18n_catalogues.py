@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "locale"
 POT = LOCALE / "messages.pot"
 PYBABEL = str(Path(sys.executable).with_name("pybabel"))
-# The shipped languages besides English, the source (service/i18n.KNOWN).
+# The shipped languages besides English, the source (models/i18n.KNOWN).
 LANGUAGES = ("id", "ms", "th", "vi", "zh_Hans")
 
 

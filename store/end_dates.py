@@ -273,6 +273,7 @@ class AssignmentEnding:
     # R28: the member's saved language, else the BC's country.
     language: str | None = None
     country: str | None = None
+    timezone: str | None = None  # the BC's: where the end date is shown
 
 
 def ending_assignment(
@@ -303,6 +304,7 @@ def ending_assignment(
         admins=admins,
         language=member.preferred_language,
         country=bc.country,
+        timezone=bc.timezone,
     )
 
 

@@ -27,7 +27,9 @@ END_DATE_KEYS = ("until", "end_date", "ends_at", "access_until")
 
 
 def label(action: str, actor: str, detail: dict[str, Any]) -> str:
-    """A seller's words for one audited action on a request."""
+    """One audited action on a request in English, for the ops CLI and API (R28: they stay
+    English). Pages word a transition themselves from its action and data (``superseded_by``,
+    ``reason``), so the two labels that carry data never reach a catalogue half-English."""
     if action == "requested":
         return N_("requested")
     if action == "resent":
@@ -81,6 +83,7 @@ def transitions(session: Session, request_ids: Iterable[str]) -> dict[str, list[
                 at=row.at,
                 actor=actor,
                 superseded_by=detail.get("superseded_by"),
+                reason=detail.get("reason") if row.action == "declined" else None,
             )
         )
     return found

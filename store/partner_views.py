@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from models.end_date_parsing import shown
 from models.tables import AccessRemoval, BusinessCenter, Invitation, Shop, ShopGrant, utcnow
 from store.db import read_session
 from store.invitations import OfferedShop, find_invitation_details
@@ -65,7 +65,7 @@ class ShopOnOffer(NamedTuple):
     name: str
     code: str
     permission: str  # in words
-    ends_at: str | None  # when the share ends once accepted (shown), None: no end
+    ends_at: datetime | None  # when the share ends once accepted, None: no end
     ended: bool  # that moment has passed: accepting no longer gives this shop
 
 
@@ -74,7 +74,7 @@ def shop_on_offer(shop: OfferedShop) -> ShopOnOffer:
         shop.name,
         shop.code,
         shop.permission.value.replace("_", " "),
-        shown(shop.ends_at) if shop.ends_at else None,
+        shop.ends_at,
         shop.ends_at is not None and shop.ends_at <= utcnow(),
     )
 

@@ -157,6 +157,9 @@ class SellerShop:
     cannot_approve: bool = False
     member_bcs: list[BusinessCenter] = field(default_factory=list)
     bc_admins: list[str] = field(default_factory=list)
+    # R28: the shop's times are shown in its linked BC's timezone, as its approval page
+    # shows them (web.locale.refine); None: UTC.
+    timezone: str | None = None
 
 
 def seller_shops(engine: Engine, email: str) -> list[SellerShop]:
@@ -181,11 +184,17 @@ def seller_shops(engine: Engine, email: str) -> list[SellerShop]:
                     session, queries.requests_for_shop(session, shop.id)
                 ),
                 holders=_holders(session, shop.id),
+                timezone=_shop_timezone(session, shop),
             )
             if any(r.status is RequestStatus.PENDING for r in found.requests):
                 _who_may_approve(session, found, user.id or 0)
             shops.append(found)
         return shops
+
+
+def _shop_timezone(session: Session, shop: Shop) -> str | None:
+    linked = session.get(BusinessCenter, shop.linked_bc_id) if shop.linked_bc_id else None
+    return linked.timezone if linked is not None else None
 
 
 def _who_may_approve(session: Session, found: SellerShop, user_id: int) -> None:

@@ -5,6 +5,7 @@ says which language it is in (Content-Language, <html lang>)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from activities import emails
 from activities.delivery import RenderedEmail, build_message
 from activities.mailer import PARTNER_LABELS, PERMISSION_LABELS, SHOP_TEAM, permission_label
+from models import i18n
 from models.enums import Permission, RequestMethod
 from tests.pseudo_locale import bare_english, pseudo_locale, visible_text
 
@@ -24,9 +26,10 @@ CODE = "JKQ1"
 PERSON = "Ana Qzv"
 ADDRESS = "ana@qzv.example"
 LINK = "http://127.0.0.1:8000/approve/Tok3n"
-ENDS = "2026-12-24"
-DATA = [BC, PARTNER, SHOP, CODE, PERSON, ADDRESS, LINK, SWITCH, ENDS, "Bo Qzv", "bo@qzv.example",
-        "Qzv Ads", "We do not work with Qzv"]  # fmt: skip
+ENDS = datetime(2026, 12, 24, tzinfo=UTC)
+# The end date as the pseudo-locale formats it (English CLDR data): data, not wording.
+DATA = [BC, PARTNER, SHOP, CODE, PERSON, ADDRESS, LINK, SWITCH, i18n.when(ENDS, i18n.DEFAULT),
+        "Bo Qzv", "bo@qzv.example", "Qzv Ads", "We do not work with Qzv"]  # fmt: skip
 
 REQUEST: dict[str, Any] = {
     "recipient_name": PERSON, "bc_name": BC, "bc_id": 7001, "requester": ADDRESS,

@@ -14,6 +14,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -118,7 +119,12 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "partner_bc_id": 2,
                 "invited_by": "ana@agency-one.com",
                 "shops": [
-                    ("Linked Shop", "GBLINKED01", "ad_promotion", "2027-01-31 00:00 UTC"),
+                    (
+                        "Linked Shop",
+                        "GBLINKED01",
+                        "ad_promotion",
+                        datetime(2027, 1, 31, tzinfo=UTC),
+                    ),
                     ("Other Shop", "USADMIN003", "manager", None),
                 ],
                 "link": LINK,
@@ -144,7 +150,7 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "bc_id": 1,
                 "shop_name": "Linked Shop",
                 "shop_code": "GBLINKED01",
-                "ends_at": "2027-02-01 00:00 UTC",
+                "ends_at": datetime(2027, 2, 1, tzinfo=UTC),
             },
         ),
         "assignment_ending": (  # R23: the member holding an assignment
@@ -156,7 +162,7 @@ def _builders() -> dict[str, tuple[Callable[..., RenderedEmail], dict[str, Any]]
                 "shop_name": "Linked Shop",
                 "shop_code": "GBLINKED01",
                 "permission_label": "Manager permission",
-                "ends_at": "2027-02-01 00:00 UTC",
+                "ends_at": datetime(2027, 2, 1, tzinfo=UTC),
                 "admins": [("Ana", "ana@agency-one.com")],
             },
         ),

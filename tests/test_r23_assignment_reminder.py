@@ -24,8 +24,8 @@ from activities.delivery import OutboxTransport
 from activities.end_date_activities import EndDateActivities
 from client import end_date_operations as end_dates_client
 from client.partners import PartnerService
+from models import i18n
 from models.end_date_messages import EndDateResult, RemindAssignmentEnding
-from models.end_date_parsing import shown
 from models.enums import Permission
 from models.names import EndDateName, assignment_end_workflow_id
 from models.settings import Settings
@@ -38,6 +38,12 @@ from tests.test_r23_access_end import DAY, HISTORIES, _poll, _record
 
 SUBJECT = "Reminder: your permission on the shop"
 RECORDED = "AssignmentEnd_reminded_then_ended"
+
+
+def shown(moment: datetime) -> str:
+    """An end date as the member reads it (R28): Agency One is in Singapore, so English and
+    Singapore time, written by Babel."""
+    return i18n.when(moment, "en", "Asia/Singapore")
 
 
 @pytest.fixture()

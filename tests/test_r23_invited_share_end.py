@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from client.partners import PartnerService, new_id
+from models import i18n
 from models.end_date_messages import EndDateResult, EndDateState
 from models.enums import Permission
 from models.errors import ErrorCode
@@ -59,7 +60,6 @@ from tests.partners_support import (
 from tests.test_r23_access_end import (
     DAY,
     _grants,
-    _mails,
     _poll,
     ts_settings,  # noqa: F401 (a fixture)
 )
@@ -123,7 +123,9 @@ def test_r23_acceptance_gives_the_offered_date(store: Engine) -> None:
         _offer(session, store, S1_SHOP, ends_at)
     [offered] = _page(store)
     assert (offered.code, offered.ended) == (S1_SHOP, False)
-    assert offered.ends_at is not None and offered.ends_at.startswith(f"{ends_at:%Y-%m-%d}")
+    assert offered.ends_at is not None and offered.ends_at.isoformat().startswith(
+        f"{ends_at:%Y-%m-%d}"
+    )
     with write_session(store) as session:
         _, granted = invitations.accept_invitation(session, invitation_id="inv_u", by=LEE)
     assert [(g.shop_id, g.ends_at) for g in granted] == [(shop_id_of(store, S1_SHOP), ends_at)]
@@ -147,6 +149,15 @@ def test_r23_a_date_passed_by_acceptance_skips_that_shop_but_makes_the_partner(
         skipped = session.exec(select(AuditEvent).where(AuditEvent.action == "shop_skipped")).all()
     assert held == []
     assert [json.loads(e.detail)["reason"] for e in skipped] == ["end_date_passed"]
+
+
+def _reminders(settings: Settings) -> list[Any]:
+    """The end-date reminders sent, by their key: their subject is in the reader's language
+    (Lee's BC is in Malaysia, R28)."""
+    return [
+        m for m in outbox_messages(settings)
+        if str(m["X-Shop-Access-Key"]).strip().startswith("until:grant-")
+    ]  # fmt: skip
 
 
 def _page(engine: Engine) -> list[partner_views.ShopOnOffer]:
@@ -220,10 +231,12 @@ async def test_r23_cli_shares_with_a_date_to_a_non_partner_and_acceptance_arms_t
 
     await wait_until(lambda: len(invited_mail()) == 1, what="the invitation e-mail")
     body = invited_mail()[0].get_body(("plain",)).get_content()
-    assert f"access ends on {after}" in body, body
+    # In Lee's language (his BC is in Malaysia, R28) and his BC's timezone: Babel's words.
+    ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+    assert i18n.when(ends, "ms", "Asia/Kuala_Lumpur") in body, body
     page = partner_views.invitation_details(demo, invitation_id)
     assert page is not None and page.shops[0].ends_at is not None
-    assert page.shops[0].ends_at.startswith(after) and not page.shops[0].ended
+    assert page.shops[0].ends_at.isoformat().startswith(after) and not page.shops[0].ended
 
     code, out = await _cli(env, "accept-invitation", invitation_id, "--as", LEE)
     assert code == 0 and out["status"] == "accepted", out
@@ -280,10 +293,10 @@ async def test_r23_an_invited_share_with_a_date_is_reminded_then_removed_on_time
             access_end_workflow_id(ending.grant_id), result_type=EndDateResult
         )
         await env.sleep(DAY)
-        assert _mails(settings, "Reminder") == []  # four days left: not yet
+        assert _reminders(settings) == []  # four days left: not yet
         await env.sleep(DAY + timedelta(hours=1))  # under three days left: reminded
-        await _poll(lambda: len(_mails(settings, "Reminder")) == 1, env)
-        assert {m["To"] for m in _mails(settings, "Reminder")} == {LEE}
+        await _poll(lambda: len(_reminders(settings)) == 1, env)
+        assert {m["To"] for m in _reminders(settings)} == {LEE}
         assert _grants(demo, SUBAGENCY)[0].revoked_at is None
         await env.sleep(3 * DAY)
         await _poll(lambda: _grants(demo, SUBAGENCY)[0].revoked_at is not None, env)

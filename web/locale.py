@@ -8,7 +8,8 @@ first, the shop's market after the browser). Every page answers with
 it stays English with stable codes.
 
 ``POST /language`` saves a choice: in a cookie always, and on the person when the page it
-came from names them (a signed-in session, or the personal link being read).
+came from names them (a signed-in session, the personal link being read, or the e-mail's
+language link ``/language/<token>``, signed for its recipient).
 """
 
 from __future__ import annotations
@@ -182,6 +183,9 @@ def _reader(request: Request, state: WebState, back: str) -> str | None:
         # A bad link names nobody (the cookie still applies); a copied link, no person.
         claims = state.links.verify(path.removeprefix("/approve/").split("/", 1)[0])
         return claims.email if claims is not None and claims.email else None
+    if path.startswith("/language/"):
+        # The e-mail's language link, signed for its recipient (client/language_links.py).
+        return state.links.language_reader(path.removeprefix("/language/").split("/")[0])
     if path.startswith("/invitations/"):
         invited = state.invitation_links.verify(path.removeprefix("/invitations/").split("/")[0])
         return invited.email if invited is not None and invited.email else None
@@ -193,6 +197,24 @@ def language_page() -> HTMLResponse:
     """The switcher on its own page: e-mails link here (GET shows, POST acts)."""
     from web.rendering import page
 
+    return page("language.html")
+
+
+@router.get("/language/{token}", response_class=HTMLResponse)
+def language_page_for(token: str, state: State) -> HTMLResponse:
+    """The switcher from an e-mail's language link: a choice made here is saved on the
+    recipient it names (R28). A forged or altered link is refused and shows no switcher."""
+    from web.rendering import page
+
+    if state.links.language_reader(token) is None:
+        raise PageError(
+            400,
+            i18n.N_("This link is not valid"),
+            i18n.N_(
+                "The link is incomplete or has been changed, so it cannot be used. Nothing was "
+                "changed."
+            ),
+        )
     return page("language.html")
 
 

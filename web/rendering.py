@@ -101,9 +101,28 @@ def error_page(status_code: int, title: str, message: str, *, hint: str = "") ->
     return page("error.html", status_code, title=title, message=message, hint=hint, here="/")
 
 
+# Refusal details that carry a code (a BC's type, a relationship, a shop permission): a
+# page shows the reader's words for them; the CLI and the ops API keep the code (R28).
+CODE_WORDS: dict[str, dict[str, str]] = {
+    # Translators: a Business Center's type, in "is a direct Business Center".
+    "bc_type": {"direct": N_("direct"), "agency": N_("agency"), "regular": N_("regular")},
+    "relationship": {"owner": N_("owner"), "partner": N_("partner")},
+    "permission": {"ad_promotion": N_("Ad promotion"), "manager": N_("Manager")},
+    "held": {"ad_promotion": N_("Ad promotion"), "manager": N_("Manager")},
+}
+
+
 def said(refusal: Refusal) -> str:
-    """A refusal's sentence in the page's language (R28); its code stays the same."""
-    return wording(refusal.code, refusal.details, fallback=refusal.message, locale=locale.current())
+    """A refusal's sentence in the page's language (R28), its coded details in words; its
+    code stays the same."""
+    language = locale.current()
+    details = {
+        name: i18n.gettext(language, CODE_WORDS[name][str(value)])
+        if name in CODE_WORDS and str(value) in CODE_WORDS[name]
+        else value
+        for name, value in refusal.details.items()
+    }
+    return wording(refusal.code, details, fallback=refusal.message, locale=language, page=True)
 
 
 # Words the store hands pages and e-mails as data (a role, a permission) and templates
@@ -115,8 +134,8 @@ DATA_WORDS = (
     N_("partner"),
     N_("main admin"),
     N_("ad manager"),
-    N_("ad promotion"),
-    N_("manager"),
+    N_("Ad promotion"),
+    N_("Manager"),
     N_("admin"),
     N_("standard"),
     # Translators: permissions in an ad account.

@@ -360,9 +360,8 @@ class AccessRequestLifecycle:
     def _validate_decline(self, command: DeclineRequest) -> None:
         self._require_pending()
         # Refused before history: the reason is mailed and shown on pages (models/reasons.py).
-        problem = reason_problem(command.reason) if command.reason else None
-        if problem is not None:
-            details = {"reason": "decline_reason", "field": "reason", "problem": problem}
+        details = reason_problem(command.reason) if command.reason else None
+        if details is not None:
             raise ApplicationError(
                 wording(ErrorCode.INVALID_INPUT, details),
                 details,

@@ -45,8 +45,10 @@ FOCUSED = """() => {
     order: all.indexOf(el),
     top: box.top + window.scrollY, bottom: box.bottom + window.scrollY,
     left: box.left, right: box.right,
-    inView: box.top >= 0 && box.bottom <= window.innerHeight && box.left >= 0
-            && box.right <= window.innerWidth,
+    // Within a pixel: scrolling a focused control into view leaves sub-pixel edges where
+    // line heights are fractional (Thai's 1.7), a fraction past the viewport's edge.
+    inView: box.top >= -1 && box.bottom <= window.innerHeight + 1 && box.left >= -1
+            && box.right <= window.innerWidth + 1,
     ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
     role: el.getAttribute('role') || '',
   };

@@ -158,7 +158,8 @@ async def test_r15_r21_one_shop_through_every_transition_tells_one_story(
         shown = on_page[request_id]
         assert [a for a, _ in shown] == [a for a, *_ in steps]
         for (_a, text), (_action, step_label, actor, at) in zip(shown, steps, strict=True):
-            moment = when(datetime.fromisoformat(at))
+            # In the shop's linked BC's timezone (R28), as the shop's approval page shows it.
+            moment = when(datetime.fromisoformat(at), "Europe/London")
             who = "automatically" if actor == "system" else f"by {actor}"
             assert _text(text) == f"{moment} {step_label} {who}"
     assert 'data-status="revoked"' in page and 'data-status="expired"' in page
