@@ -169,7 +169,7 @@ async def audit_chain(_caller: Reader, store: Store) -> StoreChecked:
         200: {
             "description": "The public key (SubjectPublicKeyInfo PEM) that checks exports' "
             f"signed trailers offline (R32); header `{KEY_ID_HEADER}` names it.",
-            "content": {PEM: {"schema": {"type": "string"}}},
+            "content": {PEM: {"schema": {"type": "string"}}, **_FILE_BYTES},
         },
         **documented(*CALLER, E.UNKNOWN_AUDIT_KEY),
     },

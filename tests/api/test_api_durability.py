@@ -182,7 +182,7 @@ async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
     before answering (its claim left unanswered, its lease passed). The retry with the
     same key answers that bulk (202, the same id) and starts no second one."""
     load_data(demo, bulk_data())
-    ask = {"as": BULK_ADMIN, "bc_id": BULK_BC, "shop_codes": BULK_SHOPS[:2]}
+    ask = {"as": BULK_ADMIN, "bc_id": str(BULK_BC), "shop_codes": BULK_SHOPS[:2]}
     key = {"Idempotency-Key": "crm-bulk-1"}
     first = await api.post("/bulk-requests", json=ask, headers=key)
     assert first.status_code == 202, first.text

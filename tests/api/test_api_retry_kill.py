@@ -35,7 +35,7 @@ from tests.conftest import AGENCY, ANA, S1_SHOP, wait_until
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-ASK = {"bc_id": AGENCY, "shop_code": S1_SHOP, "as": ANA}
+ASK = {"bc_id": str(AGENCY), "shop_code": S1_SHOP, "as": ANA}
 KEY = "crm-killed-1"
 # Process start-up imports temporalio, SQLAlchemy and FastAPI: seconds of CPU each, many
 # more on a busy machine.
