@@ -101,9 +101,6 @@ def activities_for(settings: Settings, engine: Engine) -> list[Any]:
         store.decline_request,  # R22
         mail.send_reminder,  # R25
         *partner_activities(settings, engine, transport),
-        # Also here, on the main queue, so a wait or POST scheduled there by a dispatcher
-        # from before the webhook queue existed still finishes; new ones go to that queue.
-        *webhook_activities(settings, engine),
         *end_date_activities(settings, engine, transport),
     ]
 

@@ -1,10 +1,11 @@
 """Record the histories that tests/test_replay.py replays, for both request workflow types.
 
-Before 1.0.0 no deployment runs these workflows: after a change to workflow code, re-run it
-and replace the files (no ``workflow.patched``, no frozen histories of older shapes). From
-1.0.0 on, a change is patched and the old files are kept beside new ones
-(docs/operations.md, "Upgrades"). The other workflow types' histories are written by their
-tests with ``RECORD_HISTORIES=1`` (``BULK_HISTORY_OUT=tests/histories`` for R24's):
+Every history here was recorded afresh at 1.0.0. From 1.0.0 on, a change to workflow code
+is patched (``workflow.patched``) and its new histories are recorded next to the old ones,
+never instead of them: the old files are what running workflows look like
+(docs/operations.md, "Upgrades"; record into a scratch directory with ``--out``). The
+other workflow types' histories are written by their tests with ``RECORD_HISTORIES=1``
+(``BULK_HISTORY_OUT=tests/histories`` for R24's):
 
     .venv/bin/python tests/record_histories.py            # writes tests/histories/*.json
     .venv/bin/python tests/record_histories.py --out DIR  # somewhere else

@@ -1,11 +1,10 @@
 """Replay every committed history in tests/histories/ against today's workflow code.
 
-Before 1.0.0 no deployment runs these workflows, so a change to workflow code re-records
-the histories it touches (tests/record_histories.py for the request workflows and the
-webhook dispatcher, ``RECORD_HISTORIES=1`` on the tests that write the others) instead of
-adding ``workflow.patched``; no history of an older shape is kept. From 1.0.0 on, a change
-that breaks a replay here would break running workflows: patch it and keep the old files
-(docs/operations.md, "Upgrades").
+The histories were recorded afresh at 1.0.0 (tests/record_histories.py for the request
+workflows and the webhook dispatcher, ``RECORD_HISTORIES=1`` on the tests that write the
+others). From 1.0.0 on, a change that breaks a replay here would break running workflows:
+patch it (``workflow.patched``) and keep the old files beside new ones (docs/operations.md,
+"Upgrades").
 """
 
 from __future__ import annotations

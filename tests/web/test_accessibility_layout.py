@@ -1,9 +1,10 @@
 """R29 layout in headless Debian chromium: the form controls share one look and size (the
 end-date fields too, beside the styled ones); a reader's own text spacing loses nothing
 (WCAG 1.4.12); and Thai and Simplified Chinese text (R28's languages, with no spaces
-between words) wraps inside a 390 px screen without anything running off it. The
-translated pages do not exist yet, so the test replaces every text of a real page with
-sample text half again as long as the English and marks the page's language;
+between words) wraps inside a 390 px screen without anything running off it. Beside the
+real translations (test_accessibility.py's tour), this test replaces every text of a page
+with sample text half again as long as the English, the worst case a translation could
+be, and marks the page's language;
 screenshots: test-artifacts/screenshots/a11y-<lang>-<page>.png.
 """
 

@@ -1,6 +1,6 @@
 """Partner management (R15, R10): personal-link sign-in, every request with its story,
 the Business Centers holding the shop, and approving from there. Removing access (R19) is
-tested with its workflow in tests/test_removal_web.py."""
+tested with its workflow in tests/web/test_removal_web.py."""
 
 from __future__ import annotations
 
