@@ -171,8 +171,16 @@ async def test_a_retry_after_the_request_was_decided_answers_it_as_it_is(
                 assert again.json()["status"] == "cancelled"
                 assert again.json()["approval_url"].startswith(lonely.link_base_url + "/approve/")
                 assert [r.id for r in admitted()] == [made.id]
-                latest = await client.get_workflow_handle(made.workflow_id).describe()
-                assert latest.status != WorkflowExecutionStatus.RUNNING  # none started again
+                # The cancelled run ends on its own (a moment after the update answered, on
+                # a loaded machine); had the retry started another run, it would still run.
+                handle = client.get_workflow_handle(made.workflow_id)
+
+                async def closed() -> bool:
+                    found = await handle.describe()
+                    return found.status != WorkflowExecutionStatus.RUNNING
+
+                await wait_until(closed, what="the cancelled request's run closed, none new")
+                assert [r.id for r in admitted()] == [made.id]
 
 
 async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
