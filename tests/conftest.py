@@ -82,6 +82,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first. ``scripts/test`` spreads the suite over several processes
+    (pytest-xdist); a kill test started last would keep one process busy after the others
+    are done, so the longest start first and the many short ones fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def deep(request: pytest.FixtureRequest) -> bool:
     """True under ``--deep``: budgeted checks run in full (``scripts/test --deep``)."""

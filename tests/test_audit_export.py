@@ -284,6 +284,7 @@ async def test_r27_cli_exports_verifies_and_names_the_bad_line(
     assert bad.json["error"]["details"] == {"line": 3}
 
 
+@pytest.mark.slow
 async def test_r27_cli_refuses_bad_input_and_writes_nothing(demo: Engine, tmp_path: Path) -> None:
     from tests.test_cli import refused, run
 

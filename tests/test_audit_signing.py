@@ -389,6 +389,7 @@ async def test_r32_cli_gives_the_key_and_verifies_offline_with_no_store(
     assert not (tmp_path / "absent.db").exists()
 
 
+@pytest.mark.slow
 async def test_r32_cli_rotates_and_refuses_bad_keys(demo: Engine, tmp_path: Path) -> None:
     from tests.test_cli import refused as cli_refused
     from tests.test_cli import run

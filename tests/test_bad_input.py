@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,8 @@ from models.tables import AccessRequest, BusinessCenter, Invitation
 from store.db import read_session
 from store.people import find_shop_by_code
 from tests.conftest import AGENCY, ANA, DEMO, NIA, S1_SHOP, S2_SHOP, load_demo
+from tests.starter_process import run_starter
 
-ROOT = Path(__file__).resolve().parent.parent
 TOO_BIG = 2**64  # the reported 99999999999999999999 is larger still; both overflow BIGINT
 
 
@@ -106,14 +105,12 @@ async def test_load_refuses_bad_names_and_ids_and_stores_nothing(
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_demo_with(path, value)))
     url = sqlite_engine.url.render_as_string(hide_password=False)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "starter.py", "load", str(bad), "--json", cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url, "DEV_MODE": "1"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    done = await asyncio.to_thread(
+        run_starter, ["load", str(bad), "--json"],
+        {**os.environ, "DATABASE_URL": url, "DEV_MODE": "1"},
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1, (out, err)
-    body = json.loads(out.decode().strip().splitlines()[-1])
+    assert done.code == 1, (done.out, done.err)
+    body = json.loads(done.out.strip().splitlines()[-1])
     assert body["error"]["code"] == ErrorCode.INVALID_INPUT
     message = body["error"]["message"]
     assert f"{path[0]}.{path[1]}.{path[2]}" in message and words in message, message

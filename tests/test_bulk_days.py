@@ -73,6 +73,7 @@ async def wait_status(bulk: BulkService, bulk_id: str, status: str, admitted: in
     return found
 
 
+@pytest.mark.slow
 async def test_r24_fifty_codes_walk_across_two_days_at_the_bcs_midnight(
     time_skipping_env: WorkflowEnvironment,
     engine: Engine,

@@ -81,6 +81,7 @@ def test_r24_an_empty_or_oversized_file_is_refused(text: str) -> None:
 # --- the CLI -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_r24_bulk_through_the_cli_with_wait_status_quota_and_refusals(
     engine: Engine, worker: Any, cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from models.enums import RequestStatus
@@ -24,6 +25,7 @@ def status_of(engine: Engine, request_id: str) -> RequestStatus:
         return row.status
 
 
+@pytest.mark.slow
 async def test_r22_decline_through_the_cli(
     demo: Engine, worker: Any, cli_env: dict[str, str]
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
@@ -109,6 +110,7 @@ async def test_r17_partner_invitation_survives_continue_as_new_and_grants_once(
     assert len(invites) == 2
 
 
+@pytest.mark.slow
 async def test_r19_removal_pages_through_continue_as_new_and_stops_each_campaign_once(
     demo: Engine, settings: Settings
 ) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,7 @@ from sqlmodel import func, select
 
 from models.tables import Shop
 from store.db import make_engine, read_session
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.starter_process import Finished, run_starter
 
 
 def unused_port() -> int:
@@ -29,17 +26,14 @@ def unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def starter(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def starter(tmp_path: Path, *args: str) -> Finished:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DATABASE_"))},
         "DEV_MODE": "1",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
         "TEMPORAL_ADDRESS": f"127.0.0.1:{unused_port()}",  # nothing listens there
     }
-    return subprocess.run(
-        [sys.executable, "starter.py", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    return run_starter(list(args), env)
 
 
 def shops(tmp_path: Path) -> int:
@@ -48,14 +42,14 @@ def shops(tmp_path: Path) -> int:
         return int(session.exec(select(func.count()).select_from(Shop)).one())
 
 
-def out(done: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(done.stdout)
+def out(done: Finished) -> Any:
+    return json.loads(done.out)
 
 
 def test_seed_demo_refuses_without_temporal_and_writes_nothing(tmp_path: Path) -> None:
-    assert starter(tmp_path, "migrate").returncode == 0
+    assert starter(tmp_path, "migrate").code == 0
     refused = starter(tmp_path, "seed-demo", "--json")
-    assert refused.returncode == 1
+    assert refused.code == 1
     error = out(refused)["error"]
     assert error["code"] == "service_unavailable"
     assert "Cannot reach Temporal" in error["message"]
@@ -63,15 +57,15 @@ def test_seed_demo_refuses_without_temporal_and_writes_nothing(tmp_path: Path) -
 
 
 def test_seed_demo_loads_the_data_once_and_then_keeps_it(tmp_path: Path) -> None:
-    assert starter(tmp_path, "migrate").returncode == 0
+    assert starter(tmp_path, "migrate").code == 0
     first = starter(tmp_path, "seed-demo", "--no-requests", "--json")
-    assert first.returncode == 0, first.stderr
+    assert first.code == 0, first.err
     assert out(first) == {
         "loaded": {"users": 8, "business_centers": 5, "shops": 4},
         "data_kept": False,
         "requests": [],
     }
     again = starter(tmp_path, "seed-demo", "--no-requests")
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "Demo data already loaded; kept as it is."
+    assert again.code == 0, again.err
+    assert again.out.strip() == "Demo data already loaded; kept as it is."
     assert shops(tmp_path) == 4

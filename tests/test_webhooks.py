@@ -300,6 +300,7 @@ async def test_r30_a_rotated_secret_signs_beside_the_previous_one_during_the_ove
 # --- the CLI: refusals change nothing ------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_r26_cli_refuses_bad_input_and_adds_nothing(demo: Engine) -> None:
     from tests.test_cli import dump, refused, run
 

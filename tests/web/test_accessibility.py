@@ -223,6 +223,7 @@ async def test_r29_the_four_approval_pages_pass_axe_in_every_language(
     audit.assert_clean(["s1-approve", "s2-approve", "s3-approve", "s4-needs-admin"])
 
 
+@pytest.mark.slow
 async def test_r29_approval_pages_and_their_states_pass_axe_at_both_sizes(
     live_server: LiveServer, tab: Any, service: RequestService, settings: Settings,
     lang: str, words: Words, request: pytest.FixtureRequest,
@@ -314,6 +315,7 @@ async def test_r29_approval_pages_and_their_states_pass_axe_at_both_sizes(
     ])  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_r29_partner_management_and_removal_pass_axe_at_both_sizes(
     live_server: LiveServer, tab: Any, service: RequestService, settings: Settings,
     demo: Engine, client: Client, lang: str, words: Words, request: pytest.FixtureRequest,

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 from sqlmodel import select
 
 from client.access_requests import RequestService
@@ -19,7 +19,16 @@ from models.partner_messages import AdAccountGrant
 from models.settings import Settings
 from models.tables import BCMember, User
 from store.db import read_session
-from tests.conftest import AGENCY, ANA, LEE, OLI, S1_SHOP, SUBAGENCY, outbox_messages
+from tests.conftest import (
+    AGENCY,
+    ANA,
+    LEE,
+    OLI,
+    S1_SHOP,
+    SUBAGENCY,
+    outbox_messages,
+    wait_until,
+)
 from tests.partners_support import (
     AGENCY_ADS,
     NEW_MEMBER,
@@ -30,16 +39,32 @@ from tests.web import conftest as web
 
 
 async def emailed_invitation(settings: Settings, to: str) -> str:
-    """The accept link in the invitation e-mail ``to`` received (sent by the workflow)."""
-    import asyncio
+    """The accept link in the invitation e-mail ``to`` received (sent by the workflow), once
+    the store also records it sent: the outbox file is written before its delivery row
+    commits, and a test that snapshots the store next must see that row already there."""
+    engine = create_engine(settings.database_url)
 
-    for _ in range(200):
+    def sent_link() -> str:
         for message in outbox_messages(settings):
             body = message.get_body(preferencelist=("plain",)).get_content()
-            if message["To"] == to and "/invitations/" in body:
+            if message["To"] != to or "/invitations/" not in body:
+                continue
+            with engine.connect() as conn:
+                recorded = conn.execute(
+                    text(
+                        "SELECT 1 FROM email_delivery WHERE message_id = :m AND sent_at IS NOT NULL"
+                    ),
+                    {"m": message["Message-ID"]},
+                ).first()
+            if recorded:
                 return next(line.strip() for line in body.splitlines() if "/invitations/" in line)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no invitation e-mail to {to}")
+        return ""
+
+    try:
+        link: str = await wait_until(sent_link, what=f"an invitation e-mail to {to}, recorded sent")
+    finally:
+        engine.dispose()
+    return link
 
 
 def _path(link: str) -> str:
