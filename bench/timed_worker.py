@@ -14,6 +14,10 @@ transaction ends. Two intervals are timed per take, on the connection that runs 
   back (PostgreSQL broke a deadlock, say, and the activity will retry) is counted too,
   and so is a take that itself failed (its wait up to the error counts as a wait).
 
+And, for scale, **transaction**: from the begin to the commit or rollback of each
+transaction that took the head (admission, decision, the audited steps), waits included:
+the share of it spent waiting is what the head costs a writer.
+
 The totals go to the file every 200 ms from a daemon thread (worker.py leaves with
 ``os._exit``, so nothing at exit would run); the bench reads them at phase boundaries,
 once the phase's lifecycles have all ended. Nothing in the worker's code changes: the
@@ -47,6 +51,7 @@ class AuditHeadTimings:
         self.takes = 0
         self.wait = 0.0
         self.hold = 0.0
+        self.transaction = 0.0  # begin to end of the transactions that took the head
         self.rolled_back = 0  # takes whose transaction then rolled back (a deadlock, say)
         self.waits: list[float] = []
 
@@ -56,9 +61,10 @@ class AuditHeadTimings:
             self.wait += waited
             self.waits.append(waited)
 
-    def held(self, seconds: float, committed: bool = True) -> None:
+    def held(self, seconds: float, transaction: float, committed: bool = True) -> None:
         with self.lock:
             self.hold += seconds
+            self.transaction += transaction
             self.rolled_back += not committed
 
     def snapshot(self) -> dict[str, Any]:
@@ -67,6 +73,7 @@ class AuditHeadTimings:
                 "takes": self.takes,
                 "wait_s": self.wait,
                 "hold_s": self.hold,
+                "transaction_s": self.transaction,
                 "rolled_back": self.rolled_back,
                 "waits_s": list(self.waits),
             }
@@ -85,6 +92,10 @@ def is_take(statement: str) -> bool:
 
 def install(timings: AuditHeadTimings) -> None:
     """Time every take of the head on every engine made from now on."""
+
+    @event.listens_for(Engine, "begin")
+    def began(conn: Connection) -> None:
+        conn.info["transaction_started"] = time.perf_counter()
 
     @event.listens_for(Engine, "before_cursor_execute")
     def before(
@@ -111,13 +122,17 @@ def install(timings: AuditHeadTimings) -> None:
         conn = context.connection
         started = conn.info.pop("audit_take_started", None) if conn is not None else None
         if started is not None:
-            timings.took(time.perf_counter() - started)
-            timings.held(0.0, committed=False)
+            now = time.perf_counter()
+            timings.took(now - started)
+            begun = conn.info.pop("transaction_started", started)
+            timings.held(0.0, now - begun, committed=False)
 
     def ended(conn: Connection, committed: bool) -> None:
         held_from = conn.info.pop("audit_held_from", None)
+        begun = conn.info.pop("transaction_started", None)
         if held_from is not None:
-            timings.held(time.perf_counter() - held_from, committed)
+            now = time.perf_counter()
+            timings.held(now - held_from, now - (begun or held_from), committed)
 
     event.listen(Engine, "commit", lambda conn: ended(conn, True))
     event.listen(Engine, "rollback", lambda conn: ended(conn, False))
@@ -136,7 +151,10 @@ def read_timings(path: Path) -> dict[str, Any]:
     try:
         return dict(json.loads(path.read_text()))
     except FileNotFoundError:
-        return {"takes": 0, "wait_s": 0.0, "hold_s": 0.0, "rolled_back": 0, "waits_s": []}
+        return {
+            "takes": 0, "wait_s": 0.0, "hold_s": 0.0, "transaction_s": 0.0, "rolled_back": 0,
+            "waits_s": [],
+        }  # fmt: skip
 
 
 def main() -> None:

@@ -98,10 +98,11 @@ def test_timings_add_up_across_takes() -> None:
     timings = AuditHeadTimings()
     timings.took(0.002)
     timings.took(0.010)
-    timings.held(0.005)
-    timings.held(0.001, committed=False)
+    timings.held(0.005, 0.020)
+    timings.held(0.001, 0.004, committed=False)
     snapshot = timings.snapshot()
     assert snapshot["takes"] == 2 and snapshot["waits_s"] == [0.002, 0.010]
     assert snapshot["rolled_back"] == 1
     assert snapshot["wait_s"] == pytest.approx(0.012)
     assert snapshot["hold_s"] == pytest.approx(0.006)
+    assert snapshot["transaction_s"] == pytest.approx(0.024)
