@@ -7,13 +7,6 @@ and the previous hash come from the one-row ``audit_chain_head``, taken with an 
 that locks the row on PostgreSQL until commit, and SQLite's write transactions already
 hold the database's writer lock (store/db.py), so two writers can never take the same
 previous hash.
-
-Every audited change in the system queues on that one row, so it is taken as late as
-possible: :func:`record_many` only collects a transaction's changes, and
-:func:`write_pending` (called by ``store.db.write_session`` just before it commits)
-takes the head, appends them and lets the commit release it. The head is then held for
-its own rows and the commit, not for the transaction's other work (docs/decisions.md,
-"The audit chain's head is taken at commit").
 """
 
 from __future__ import annotations
@@ -111,22 +104,9 @@ def record(
     record_many(session, [Change(actor, entity, entity_id, action, at, detail)])
 
 
-_PENDING = "shop_access.audit_pending"
-
-
 def record_many(session: Session, changes: Iterable[Change]) -> None:
-    """Append ``changes`` to the chain, in order, when the caller's transaction commits
-    (:func:`write_pending`); a transaction that rolls back records nothing."""
-    pending: list[Change] = session.info.setdefault(_PENDING, [])
-    pending.extend(changes)
-
-
-def write_pending(session: Session) -> None:
-    """Take the chain's head and append the changes this transaction recorded, in order.
-
-    ``store.db.write_session`` calls this last, right before its commit, so the head's
-    row lock (PostgreSQL) is held only from here to the commit."""
-    batch: list[Change] = session.info.pop(_PENDING, [])
+    """Append ``changes`` to the chain, in order, in the caller's transaction."""
+    batch = list(changes)
     if not batch:
         return
     # One UPDATE takes the head's lock and the next seqs (3 statements a batch in all).

@@ -31,8 +31,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from store import audit
-
 _BEGIN_OPTION = "shop_access_sqlite_begin"
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -90,8 +88,6 @@ def write_session(engine: Engine) -> Iterator[Session]:
     writer = _SQLITE_WRITERS.get(engine) or nullcontext()
     with writer, Session(bound, expire_on_commit=False) as session, session.begin():
         yield session
-        # R27: the audit chain's head is taken last, so it is held only until the commit.
-        audit.write_pending(session)
 
 
 @contextmanager
