@@ -2,9 +2,9 @@
 the same JSON Lines file ``audit export`` writes, the check ``audit verify`` makes, the
 head ``audit head`` prints and the store's chain checked as ``audit check-store`` does.
 
-The export answers ``application/x-ndjson`` whose body is the file itself: saved as it
-comes (``curl -o``), it is what ``starter.py audit verify`` and ``POST /audit/verify``
-take, unchanged."""
+The export answers ``application/x-ndjson`` whose body is the file itself, streamed as
+its rows are read (R27): saved as it comes (``curl -o``), it is what ``starter.py audit
+verify`` and ``POST /audit/verify`` take, unchanged."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from api.access_request_routes import CALLER
 from api.deps import Reader, Store
@@ -101,7 +102,9 @@ async def audit_export(
     start = parse_since(since) if since is not None else None
     made = await to_thread.run_sync(export_text, store, scope, start)
     headers = {LINES_HEADER: str(made.lines), HEAD_HEADER: made.head}
-    return Response(made.text, media_type=NDJSON, headers=headers)
+    # Refusals came above, before the status line; the body is read from the store as it
+    # is sent (R27: memory does not grow with the scope), on the thread pool.
+    return StreamingResponse(made.body, media_type=NDJSON, headers=headers)
 
 
 @router.post(

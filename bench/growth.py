@@ -135,12 +135,13 @@ def measure_audit(url: str, step: str, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     if step == "export":
         made = export_text(engine, pick_scope(SHOP, None))
-        file.write_text(made.text)
+        with file.open("w", encoding="utf-8") as out:  # as `audit export -o` writes it
+            out.writelines(made.body)
         lines = made.lines
     elif step == "verify_file":
-        lines = verify_export(file.read_bytes(), None).lines
+        lines = verify_export(file, None).lines  # as `audit verify` reads it
     elif step == "verify_store":
-        lines = verify_export(file.read_bytes(), engine).lines
+        lines = verify_export(file, engine).lines
     else:
         lines = check_store(engine).seq
     seconds = time.perf_counter() - started

@@ -6,6 +6,7 @@ needs no store at all."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,11 +69,23 @@ def export_cmd(
         )
     made = export_text(ctx.engine, scope, since.replace(tzinfo=UTC) if since else None)
     if to_stdout:
-        sys.stdout.write(made.text)
+        sys.stdout.writelines(made.body)
         return
-    output.write_text(made.text, encoding="utf-8")
+    _write(output, made.body)
     summary = {"file": str(output), "lines": made.lines, "head": made.head}
     ctx.emit(summary, f"Wrote {made.lines} changes to {output}; head {made.head}.")
+
+
+def _write(output: Path, body: Iterable[str]) -> None:
+    """The export into ``output`` as it is read (R27: flat memory). A failure part way
+    (the store gone) removes the partial file: a file there is a whole export."""
+    try:
+        with output.open("w", encoding="utf-8") as out:
+            out.writelines(body)
+    except BaseException:
+        if output.is_file():
+            output.unlink()
+        raise
 
 
 @audit.command("verify")
@@ -99,7 +112,7 @@ def verify(ctx: Context, file: Path, file_only: bool, public_key_file: Path | No
     if public_key_file is not None:
         pem = public_key_file.read_bytes()
         public_key_from_pem(pem, str(public_key_file))  # a bad key's refusal names the file
-    checked = verify_export(file.read_bytes(), None if offline else ctx.engine, pem)
+    checked = verify_export(file, None if offline else ctx.engine, pem)
     where = checked.scope
     if not offline:
         how = ", as the store recorded them"

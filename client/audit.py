@@ -6,8 +6,13 @@ export makes it, ``rotate_key`` makes the next."""
 
 from __future__ import annotations
 
+import codecs
+import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
@@ -19,7 +24,7 @@ from models.tables import utcnow
 from models.views import ScopeView
 from store import audit as chain
 from store import audit_keys
-from store.audit_export import Scope, export, verify_lines
+from store.audit_export import Scope, changes, export, verify_lines
 from store.db import read_session
 
 
@@ -42,22 +47,44 @@ def parse_since(text: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+PIECE = 1 << 16
+"""Characters of an export's body per piece: one write, or one HTTP chunk (and one hop
+to a worker thread in the API), per piece rather than per line."""
+
+
 @dataclass(frozen=True)
 class ExportText:
-    """An export as the file holds it: JSON Lines, each ending with a newline."""
+    """An export as the file holds it, JSON Lines each ending with a newline, made as it
+    is read (R27): ``body`` yields it in pieces of about PIECE characters, once. ``lines``
+    and ``head`` are known before the first piece (the API answers them as headers)."""
 
-    text: str
     lines: int
     head: str
+    body: Iterator[str]
 
 
 def export_text(engine: Engine, scope: Scope, since: datetime | None = None) -> ExportText:
-    """The scope's export, its trailer signed with the store's current key (R32)."""
+    """The scope's export, its trailer signed with the store's current key (R32). The
+    scope is checked and the key made (on first use) here, before any line is read."""
     with read_session(engine) as session:
         made = export(session, scope, since)
     key = audit_keys.signing_key(engine)
-    text = "".join(line + "\n" for line in made.lines(key, utcnow()))
-    return ExportText(text, len(made.changes), made.head)
+    lines = made.lines(changes(engine, made), key, utcnow())
+    return ExportText(made.count, made.head, _pieces(lines))
+
+
+def _pieces(lines: Iterable[str]) -> Iterator[str]:
+    """The lines with their newlines, joined a PIECE at a time."""
+    piece: list[str] = []
+    size = 0
+    for line in lines:
+        piece.append(line + "\n")
+        size += len(line) + 1
+        if size >= PIECE:
+            yield "".join(piece)
+            piece, size = [], 0
+    if piece:
+        yield "".join(piece)
 
 
 class VerifyResult(BaseModel):
@@ -76,24 +103,23 @@ class VerifyResult(BaseModel):
 
 
 def verify_export(
-    data: bytes, engine: Engine | None, public_key_pem: bytes | None = None
+    source: bytes | Path, engine: Engine | None, public_key_pem: bytes | None = None
 ) -> VerifyResult:
-    """Check an export's bytes, against the store unless ``engine`` is None; offline, a
-    ``public_key_pem`` checks the signed trailer too (R32). A Refusal names the first
-    bad line (docs/audit.md)."""
+    """Check an export, given as its bytes (an upload) or its file, against the store
+    unless ``engine`` is None; offline, a ``public_key_pem`` checks the signed trailer too
+    (R32). A Refusal names the first bad line (docs/audit.md). The file is read a line at
+    a time (R27): memory does not grow with its size."""
     keys = None
     if public_key_pem is not None:
         key = public_key_from_pem(public_key_pem)
         keys = {audit_keys.key_id_of(key): key}
-    try:
-        texts = data.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1) from None
-    if engine is None:
-        checked = verify_lines(texts, keys=keys)
-    else:
-        with read_session(engine) as session:
-            checked = verify_lines(texts, session, keys)
+    with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as raw:
+        texts = _text_lines(raw)
+        if engine is None:
+            checked = verify_lines(texts, keys=keys)
+        else:
+            with read_session(engine) as session:
+                checked = verify_lines(texts, session, keys)
     return VerifyResult(
         scope=ScopeView.model_validate(checked.scope.as_json()),
         lines=checked.lines,
@@ -101,6 +127,36 @@ def verify_export(
         against_store=engine is not None,
         signed_by=checked.signed_by,
     )
+
+
+def _text_lines(raw: BinaryIO) -> Iterator[str]:
+    """The file's lines as ``str.splitlines`` gave them from the whole decoded text (so
+    numbered the same), one at a time: each binary line ends at a newline, which always
+    ends a line, and keeps a ``\\r\\n`` whole, so splitting each one alike adds up to the
+    same lines. A file that is not UTF-8 is refused at line 1 (not an export), as when it
+    was decoded whole: a seekable one is checked through first, so whatever its lines
+    hold; a pipe (``<(curl …)``) cannot be read twice, so there at its first bad line."""
+    if raw.seekable():
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for block in iter(lambda: raw.read(PIECE), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _not_utf8() from None
+        raw.seek(0)
+    return (text for line in raw for text in _decoded(line))
+
+
+def _decoded(line: bytes) -> list[str]:
+    try:
+        return line.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise _not_utf8() from None
+
+
+def _not_utf8() -> Refusal:
+    return Refusal(ErrorCode.AUDIT_NOT_AN_EXPORT, None, line=1)
 
 
 def public_key_from_pem(pem: bytes, path: str = "the public key") -> Ed25519PublicKey:
@@ -197,7 +253,7 @@ def audit_head(
     with read_session(engine) as session:
         made = export(session, scope, since)
     return ScopeHead(
-        scope=ScopeView.model_validate(scope.as_json()), lines=len(made.changes), head=made.head
+        scope=ScopeView.model_validate(scope.as_json()), lines=made.count, head=made.head
     )
 
 

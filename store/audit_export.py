@@ -21,6 +21,11 @@ holder of the public key alone tells a complete file from one cut short or rewri
 it carries ids beyond 2^53 as strings (``detail``), with the hashed text beside them
 (``detail_json``). Format 1 files (unsigned, ``detail`` as hashed) still verify against
 the store.
+
+Both directions stream (R27; docs/decisions.md, "Exports and verification stream"): an
+export is written as its rows are read, its trailer's count and digest taken on the way,
+and a file is checked a line at a time against the store's run read in step with it, so
+memory stays a batch of rows whatever the scope's size.
 """
 
 from __future__ import annotations
@@ -29,16 +34,16 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import ColumnElement, String, and_, cast, or_, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, func, or_, select
 from sqlmodel import Session, col
-from sqlmodel import select as sm_select
 
 from models.errors import ErrorCode, Refusal
 from models.tables import (
@@ -52,6 +57,7 @@ from models.tables import (
 )
 from store.audit import GENESIS, canonical_time, row_hash
 from store.audit_keys import SigningKey, verifying_keys
+from store.db import read_session
 from store.people import require_bc, require_shop_by_code
 
 FORMAT = 2
@@ -163,37 +169,63 @@ def scope_filter(session: Session, scope: Scope) -> ColumnElement[bool]:
     )
 
 
+BATCH = 1000
+"""Rows fetched at a time from the store: what an export or a check holds of the run."""
+
+_COLUMNS = (
+    col(AuditEvent.seq),
+    col(AuditEvent.at),
+    col(AuditEvent.actor),
+    col(AuditEvent.entity),
+    col(AuditEvent.entity_id),
+    col(AuditEvent.action),
+    col(AuditEvent.detail),
+    col(AuditEvent.prev_hash),
+    col(AuditEvent.hash),
+)
+
+
 @dataclass(frozen=True)
 class Export:
-    """One export: the header's fields and the change lines, ready to write."""
+    """One export's bounds, read before any of its lines: the scope's rows after
+    ``after_seq`` up to ``last_seq``, ``count`` of them ending with ``head`` (the API
+    answers both as headers before the body). :func:`changes` reads the lines."""
 
     scope: Scope
     since: datetime | None
     prev_line: str
-    changes: list[dict[str, Any]]
+    after_seq: int
+    last_seq: int
+    count: int
+    head: str
+    where: ColumnElement[bool] = field(repr=False, compare=False)
 
-    @property
-    def head(self) -> str:
-        return self.changes[-1]["hash"] if self.changes else self.prev_line
-
-    def lines(self, key: SigningKey, exported_at: datetime) -> Iterator[str]:
-        """The file's lines (without newlines): header, changes, the signed trailer."""
+    def lines(
+        self, changes: Iterable[Mapping[str, Any]], key: SigningKey, exported_at: datetime
+    ) -> Iterator[str]:
+        """The file's lines (without newlines): header, ``changes``, the signed trailer.
+        The trailer's count, last hash and digest are taken as the lines go by, so they
+        describe what was written, and nothing but the current line is held (R27)."""
         header = {
             "audit_export": FORMAT,
             "scope": self.scope.in_file(),
             "since": self.since.isoformat() if self.since else None,
             "prev_line": self.prev_line,
         }
-        digest = hashlib.sha256()
-        for line in (header, *self.changes):
-            text = json.dumps(line, sort_keys=True)
+        text = json.dumps(header, sort_keys=True)
+        digest = hashlib.sha256(text.encode() + b"\n")
+        yield text
+        count, head = 0, self.prev_line
+        for change in changes:
+            text = json.dumps(change, sort_keys=True)
             digest.update(text.encode() + b"\n")
+            count, head = count + 1, str(change["hash"])
             yield text
         trailer = {
             "end": True,
             "scope": self.scope.in_file(),
-            "lines": len(self.changes),
-            "head": self.head,
+            "lines": count,
+            "head": head,
             "digest": digest.hexdigest(),
             "exported_at": canonical_time(exported_at),
             "key_id": key.key_id,
@@ -212,25 +244,90 @@ def signed_text(trailer: Mapping[str, Any]) -> bytes:
     return json.dumps(unsigned, sort_keys=True).encode()
 
 
-def export(session: Session, scope: Scope, since: datetime | None = None) -> Export:
-    """The scope's rows from the first one at or after ``since`` to the end of the chain."""
+@dataclass(frozen=True)
+class _Start:
+    """Where a scope's run begins: after the row ``after_seq``, whose hash is ``prev_line``
+    (0 and GENESIS when the run starts with the scope's first row)."""
+
+    where: ColumnElement[bool]
+    after_seq: int
+    prev_line: str
+
+
+def _utc(at: datetime) -> datetime:
+    """``at`` in UTC, naive meaning UTC as :func:`canonical_time` reads it: the column binds
+    aware times only (UTCDateTime), compared as instants on PostgreSQL and as UTC text on
+    SQLite, so the database picks the row the comparison of canonical times would."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _start(session: Session, scope: Scope, since: datetime | None) -> _Start:
+    """The scope's run from its first row at or after ``since`` (by ``seq``, as rows are
+    ordered in the chain), found by the database rather than by reading the rows before."""
     where = scope_filter(session, scope)
-    rows = list(
-        session.exec(sm_select(AuditEvent).where(where).order_by(col(AuditEvent.seq))).all()
-    )
-    start = 0
-    if since is not None:
-        cutoff = canonical_time(since)
-        start = next((i for i, r in enumerate(rows) if canonical_time(r.at) >= cutoff), len(rows))
-    prev = rows[start - 1].hash if start > 0 else GENESIS
-    changes = []
-    for row in rows[start:]:
-        changes.append(_line(row, prev))
-        prev = row.hash
-    return Export(scope, since, rows[start - 1].hash if start > 0 else GENESIS, changes)
+    if since is None:
+        return _Start(where, 0, GENESIS)
+    seq = col(AuditEvent.seq)
+    at_or_after = and_(where, col(AuditEvent.at) >= _utc(since))
+    first = session.execute(select(func.min(seq)).where(at_or_after)).scalar()
+    before = select(seq, col(AuditEvent.hash)).where(where)
+    if first is not None:  # else every row is before ``since``: the run starts after them
+        before = before.where(seq < first)
+    row = session.execute(before.order_by(seq.desc()).limit(1)).first()
+    return _Start(where, int(row[0]), str(row[1])) if row else _Start(where, 0, GENESIS)
 
 
-def _line(row: AuditEvent, prev_line: str) -> dict[str, Any]:
+def export(session: Session, scope: Scope, since: datetime | None = None) -> Export:
+    """The bounds of the scope's run from the first row at or after ``since`` to the end
+    of the chain as it is now; later rows are left to a later export."""
+    start = _start(session, scope, since)
+    seq = col(AuditEvent.seq)
+    counted = select(func.count(), func.max(seq)).where(start.where, seq > start.after_seq)
+    count, last = session.execute(counted).one()
+    if last is None:
+        return Export(scope, since, start.prev_line, start.after_seq, start.after_seq, 0,
+                      start.prev_line, start.where)  # fmt: skip
+    head = session.execute(select(col(AuditEvent.hash)).where(seq == last)).scalar_one()
+    return Export(scope, since, start.prev_line, start.after_seq, int(last), int(count),
+                  str(head), start.where)  # fmt: skip
+
+
+def _rows(
+    session: Session, where: ColumnElement[bool], after: int, upto: int | None = None
+) -> Generator[Row[Any]]:
+    """The scope's rows after seq ``after`` (to ``upto``), in chain order, fetched BATCH
+    at a time (R27: memory is a batch, whatever the run's size). One query, streamed
+    (``yield_per``: a server-side cursor on PostgreSQL, SQLite's own stepping), not a query
+    per batch: SQLite plans a keyset page (``seq > ? ORDER BY seq LIMIT ?``) as it plans
+    the whole read, by the entities' index and a sort, so each page would sort every
+    remaining row of the scope again."""
+    seq = col(AuditEvent.seq)
+    query = select(*_COLUMNS).where(where, seq > after)
+    if upto is not None:
+        query = query.where(seq <= upto)
+    result = session.execute(query.order_by(seq).execution_options(yield_per=BATCH))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def changes(engine: Engine, made: Export) -> Iterator[dict[str, Any]]:
+    """The export's change lines, read as they are asked for, in a read session of their
+    own that ends with them (or when the reader stops: closing the generator closes the
+    cursor, then the session). Rows up to ``made.last_seq`` never change (R27), so the
+    lines are the run ``made`` counted, whatever was appended since."""
+    with (
+        read_session(engine) as session,
+        closing(_rows(session, made.where, made.after_seq, made.last_seq)) as rows,
+    ):
+        prev = made.prev_line
+        for row in rows:
+            yield _line(row, prev)
+            prev = row.hash
+
+
+def _line(row: Row[Any], prev_line: str) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "at": canonical_time(row.at),
@@ -351,16 +448,18 @@ def _header(number: int, text: str) -> _Header:
     return _Header(number, int(version), scope, since, str(header.get("prev_line")))
 
 
-def _stored_run(store: Session, header: _Header) -> Export:
-    """The scope's run in the store from the header's start; the header must link to it."""
+def _stored_run(store: Session, header: _Header) -> Generator[Row[Any]]:
+    """The scope's run in the store from the header's start, read in step with the file's
+    lines (R27: a batch held, whatever the run's size); the header must link to it. Its
+    checks raise here, before any line is read; the caller closes the run."""
     try:
         start = datetime.fromisoformat(header.since) if header.since else None
     except (TypeError, ValueError):
         raise _broken(ErrorCode.AUDIT_LINE_ALTERED, header.number) from None
-    stored = export(store, header.scope, start)
-    if stored.prev_line != header.prev_line:
+    begun = _start(store, header.scope, start)
+    if begun.prev_line != header.prev_line:
         raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, header.number)
-    return stored
+    return _rows(store, begun.where, begun.after_seq)
 
 
 def _ended(
@@ -410,36 +509,63 @@ def verify_lines(
     happened to the first bad line: altered (content vs. its hash), out of chain (removed
     or moved), not in the store (rewritten with fresh hashes); then the trailer: lines
     missing (count or last hash), then its signature.
+
+    ``texts`` is read once, a line at a time, and the store's run in step with it: what
+    is held is the current line and a batch of stored rows, not the file (R27).
     """
-    numbered = [(n, t) for n, t in enumerate(texts, start=1) if t.strip()]
-    if not numbered:
+    numbered = ((n, t) for n, t in enumerate(texts, start=1) if t.strip())
+    first = next(numbered, None)
+    if first is None:
         raise _broken(ErrorCode.AUDIT_NOT_AN_EXPORT, 1)
-    header = _header(*numbered[0])
+    header = _header(*first)
     stored = _stored_run(store, header) if store is not None else None
     if store is not None and keys is None:
         keys = verifying_keys(store)
-    prev = header.prev_line
-    digest = hashlib.sha256(numbered[0][1].encode() + b"\n")
-    seen: set[str] = set()
-    for number, text in numbered[1:]:
+    digest = hashlib.sha256(first[1].encode() + b"\n")
+    try:
+        return _lines_checked(header, digest, numbered, stored, keys, store is None)
+    finally:
+        if stored is not None:
+            stored.close()  # its cursor, now: the caller's session ends next
+
+
+def _lines_checked(
+    header: _Header,
+    digest: Any,
+    numbered: Iterator[tuple[int, str]],
+    stored: Iterator[Row[Any]] | None,
+    keys: Keys | None,
+    offline: bool,
+) -> Verified:
+    """The lines after the header, in :func:`verify_lines`' order of checks; ``digest``
+    has the header in it."""
+    prev, count, number = header.prev_line, 0, header.number
+    for number, text in numbered:
         line = _parse(number, text)
         if line.get("end") is True:
-            verified = _ended(
-                line, number, header, len(seen), prev, digest.hexdigest(), keys, store is None
-            )
-            if number != numbered[-1][0]:  # lines after the trailer
-                raise _broken(ErrorCode.AUDIT_LINE_ALTERED, numbered[-1][0])
+            verified = _ended(line, number, header, count, prev, digest.hexdigest(), keys, offline)
+            _nothing_after(number, numbered)
             return verified
         digest.update(text.encode() + b"\n")
         recomputed = _recomputed(line, header.version)
         if recomputed is None or recomputed != line.get("hash"):
             raise _broken(ErrorCode.AUDIT_LINE_ALTERED, number)
-        if line.get("prev_line") != prev or recomputed in seen:
+        # A line repeated or moved breaks this link (its own, or the next line's): the
+        # chain needs no memory of the hashes already seen.
+        if line.get("prev_line") != prev:
             raise _broken(ErrorCode.AUDIT_LINE_OUT_OF_CHAIN, number)
         if stored is not None:
-            index = len(seen)
-            if index >= len(stored.changes) or stored.changes[index]["hash"] != recomputed:
+            row = next(stored, None)
+            if row is None or row.hash != recomputed:
                 raise _broken(ErrorCode.AUDIT_STORE_MISMATCH, number)
-        seen.add(recomputed)
-        prev = recomputed
-    raise _broken(ErrorCode.AUDIT_LINES_MISSING, numbered[-1][0] + 1)
+        prev, count = recomputed, count + 1
+    raise _broken(ErrorCode.AUDIT_LINES_MISSING, number + 1)
+
+
+def _nothing_after(trailer: int, rest: Iterator[tuple[int, str]]) -> None:
+    """Lines after the trailer are refused, naming the file's last non-empty line."""
+    last = trailer
+    for number, _text in rest:
+        last = number
+    if last != trailer:
+        raise _broken(ErrorCode.AUDIT_LINE_ALTERED, last)

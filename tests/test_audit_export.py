@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
-from client.audit import export_text
+from client.audit import export_text, verify_export
 from models.enums import RequestMethod
 from models.errors import ErrorCode, Refusal
 from models.names import request_workflow_id
@@ -76,7 +77,7 @@ def request_and_approve(
 
 def lines_of(engine: Engine, scope: Scope = SHOP, since: datetime | None = None) -> list[str]:
     """The export's lines as a file holds them, signed with the store's key."""
-    return export_text(engine, scope, since).text.splitlines()
+    return "".join(export_text(engine, scope, since).body).splitlines()
 
 
 def verify(engine: Engine, lines: list[str]) -> int:
@@ -213,6 +214,60 @@ def test_r27_unknown_scopes_are_refused(store: Engine) -> None:
     with read_session(store) as session, pytest.raises(Refusal) as err:
         export(session, Scope(bc_id=12345))
     assert err.value.code == ErrorCode.UNKNOWN_BC
+
+
+# --- memory (R27) ---------------------------------------------------------------------------
+
+
+def _fill(engine: Engine, rows: int, batch: int = 2000) -> None:
+    """``rows`` changes in the shop's scope through the chain's own writer, as
+    bench/growth.py's ``fill_chain`` writes them."""
+    for start in range(0, rows, batch):
+        names = range(start, min(start + batch, rows))
+        with write_session(engine) as session:
+            audit.record_many(
+                session,
+                [audit.Change(ANA, "shop", S1_SHOP, "renamed", detail={"name": f"Shop {n}"})
+                 for n in names],
+            )  # fmt: skip
+
+
+def _peaks(engine: Engine, file: Path) -> list[tuple[int, int]]:
+    """The shop's export written to ``file``, then checked against the store: per step,
+    the lines it covered and the peak of the memory Python allocated meanwhile."""
+
+    def export_to_file() -> int:
+        made = export_text(engine, SHOP)
+        with file.open("w", encoding="utf-8") as out:
+            out.writelines(made.body)
+        return made.lines
+
+    measured = []
+    for step in (export_to_file, lambda: verify_export(file, engine).lines):
+        tracemalloc.start()
+        try:
+            lines = step()
+            measured.append((lines, tracemalloc.get_traced_memory()[1]))
+        finally:
+            tracemalloc.stop()
+    return measured
+
+
+def test_r27_export_and_its_check_against_the_store_run_in_flat_memory(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """A scope of a million rows must not need gigabytes (docs/decisions.md, "Exports and
+    verification stream"): the export is written as its rows are read, and the check reads
+    the file and the store's run a line at a time, so four times the rows peak no higher."""
+    load_demo(sqlite_engine)
+    _fill(sqlite_engine, 2000)
+    _peaks(sqlite_engine, tmp_path / "warm.jsonl")  # first-use caches (compiled SQL) apart
+    small = _peaks(sqlite_engine, tmp_path / "small.jsonl")
+    _fill(sqlite_engine, 6000)
+    large = _peaks(sqlite_engine, tmp_path / "large.jsonl")
+    for (few, low), (many, high) in zip(small, large, strict=True):
+        assert few >= 2000 and many == few + 6000
+        assert high < 1.5 * low, (small, large)
 
 
 # --- the chain in the store ---------------------------------------------------------------

@@ -40,7 +40,7 @@ def store(store_engine: Engine) -> Engine:
 
 
 def exported(engine: Engine, scope: Scope = SHOP) -> list[str]:
-    return export_text(engine, scope).text.splitlines()
+    return "".join(export_text(engine, scope).body).splitlines()
 
 
 def pem(engine: Engine, key_id: str | None = None) -> bytes:
@@ -87,7 +87,8 @@ def test_r32_a_whole_export_verifies_offline_and_names_its_key(store: Engine) ->
     assert trailer["scope"] == {"shop_code": S1_SHOP}
     assert offline(lines, pem(store)) == key.key_id
     # Against the store, the store's own key is checked too.
-    assert verify_export(export_text(store, SHOP).text.encode(), store).signed_by == key.key_id
+    whole = "".join(export_text(store, SHOP).body).encode()
+    assert verify_export(whole, store).signed_by == key.key_id
 
 
 def test_r32_a_file_cut_short_with_a_recomputed_trailer_fails_offline(store: Engine) -> None:
@@ -191,7 +192,8 @@ def test_r32_the_private_key_never_leaves_the_store(store: Engine) -> None:
     with read_session(store) as session:
         row = session.exec(select(AuditSigningKey)).first()
     assert row is not None and "PRIVATE" not in repr(row)
-    said = [export_text(store, SHOP).text, *(k.model_dump_json() for k in public_keys(store).keys)]
+    said = ["".join(export_text(store, SHOP).body),
+            *(k.model_dump_json() for k in public_keys(store).keys)]  # fmt: skip
     assert all("PRIVATE" not in s for s in said)
 
 
@@ -421,7 +423,7 @@ async def test_r32_cli_rotates_and_refuses_bad_keys(demo: Engine, tmp_path: Path
                      env=env)  # fmt: skip
     cli_refused(both, ErrorCode.INVALID_INPUT)
     export = tmp_path / "e.jsonl"
-    export.write_text(export_text(demo, SHOP).text)
+    export.write_text("".join(export_text(demo, SHOP).body))
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key\n")
     bad = await run("starter.py", "audit", "verify", str(export), "--public-key", str(junk),
