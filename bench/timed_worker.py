@@ -18,7 +18,8 @@ And, for scale, **transaction**: from the begin to the commit or rollback of eac
 transaction that took the head (admission, decision, the audited steps), waits included:
 the share of it spent waiting is what the head costs a writer.
 
-The totals go to the file every 200 ms from a daemon thread (worker.py leaves with
+The totals go to the file every 200 ms, the waits since the last write appended to a
+sibling file, from a daemon thread (worker.py leaves with
 ``os._exit``, so nothing at exit would run); the bench reads them at phase boundaries,
 once the phase's lifecycles have all ended. Nothing in the worker's code changes: the
 timing hangs on SQLAlchemy's engine events, for every engine the worker makes.
@@ -67,7 +68,8 @@ class AuditHeadTimings:
             self.transaction += transaction
             self.rolled_back += not committed
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, waits_from: int = 0) -> dict[str, Any]:
+        """The totals, and the waits from index ``waits_from`` on (all by default)."""
         with self.lock:
             return {
                 "takes": self.takes,
@@ -75,7 +77,7 @@ class AuditHeadTimings:
                 "hold_s": self.hold,
                 "transaction_s": self.transaction,
                 "rolled_back": self.rolled_back,
-                "waits_s": list(self.waits),
+                "waits_s": self.waits[waits_from:],
             }
 
 
@@ -139,22 +141,42 @@ def install(timings: AuditHeadTimings) -> None:
 
 
 def flush_forever(timings: AuditHeadTimings, path: Path) -> None:
-    partial = path.with_suffix(".tmp")
-    while True:
-        partial.write_text(json.dumps(timings.snapshot()))
-        partial.replace(path)  # the bench never reads half a file
-        time.sleep(FLUSH_EVERY)
+    """Every FLUSH_EVERY: append the waits since the last write to ``<path>.waits``, one
+    per line, then replace ``path`` with the totals and how many waits they cover. Only
+    what is new is written, so the flushes cost the measured worker no more late in a run
+    than early (dumping the whole list each time grew with the run, up to a few per cent
+    of the worker's samples)."""
+    partial, waits_file = path.with_suffix(".tmp"), path.with_suffix(".waits")
+    written, last = 0, None
+    with waits_file.open("a") as waits:
+        while True:
+            totals = timings.snapshot(waits_from=written)
+            new = totals.pop("waits_s")
+            if new:
+                waits.write("".join(f"{w!r}\n" for w in new))
+                waits.flush()
+                written += len(new)
+            totals["waits_written"] = written
+            if totals != last:
+                partial.write_text(json.dumps(totals))
+                partial.replace(path)  # the bench never reads half a file
+                last = totals
+            time.sleep(FLUSH_EVERY)
 
 
 def read_timings(path: Path) -> dict[str, Any]:
-    """What a timed worker wrote last (zeros before its first write)."""
+    """What a timed worker wrote last (zeros before its first write), with its waits."""
     try:
-        return dict(json.loads(path.read_text()))
+        totals = dict(json.loads(path.read_text()))
     except FileNotFoundError:
         return {
             "takes": 0, "wait_s": 0.0, "hold_s": 0.0, "transaction_s": 0.0, "rolled_back": 0,
             "waits_s": [],
         }  # fmt: skip
+    # The waits are appended before the totals name them: the file holds at least these.
+    lines = path.with_suffix(".waits").read_text().splitlines()
+    totals["waits_s"] = [float(w) for w in lines[: totals.pop("waits_written")]]
+    return totals
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ the figures themselves live in the benches (docs/performance.md)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from temporalio.api.history.v1 import (
 from temporalio.client import WorkflowHistory
 
 from bench.temporal_actions import count_actions, per_lifecycle
-from bench.timed_worker import AuditHeadTimings, is_take
+from bench.timed_worker import AuditHeadTimings, flush_forever, is_take, read_timings
 from store import audit
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -106,3 +108,26 @@ def test_timings_add_up_across_takes() -> None:
     assert snapshot["wait_s"] == pytest.approx(0.012)
     assert snapshot["hold_s"] == pytest.approx(0.006)
     assert snapshot["transaction_s"] == pytest.approx(0.024)
+
+
+def test_the_bench_reads_back_every_wait_the_worker_flushed(tmp_path: Path) -> None:
+    """The worker appends only new waits per flush; the bench must still see all of them,
+    in order, with the totals they belong to."""
+    timings = AuditHeadTimings()
+    out = tmp_path / "timings.json"
+    assert read_timings(out)["takes"] == 0  # before the first write
+    threading.Thread(target=flush_forever, args=(timings, out), daemon=True).start()
+    timings.took(0.25)
+    deadline = time.monotonic() + 30
+    while read_timings(out)["takes"] < 1:
+        assert time.monotonic() < deadline, "the first wait was never flushed"
+        time.sleep(0.05)
+    timings.held(0.125, 1.0)
+    timings.took(0.5)  # after the hold: the write naming two takes has both
+    while read_timings(out)["takes"] < 2:
+        assert time.monotonic() < deadline, "the second wait was never flushed"
+        time.sleep(0.05)
+    read = read_timings(out)
+    assert read["waits_s"] == [0.25, 0.5]
+    assert read["wait_s"] == pytest.approx(0.75)
+    assert read["hold_s"] == pytest.approx(0.125) and read["transaction_s"] == pytest.approx(1.0)

@@ -78,7 +78,7 @@ async def test_r26_idle_subscriptions_leave_a_first_email_and_deliveries_their_p
         mail_outbox_dir=tmp_path / "outbox",
         dev_mode=True,
     )
-    slots = settings.activity_threads  # 2 on SQLite, 8 on PostgreSQL
+    slots = settings.activity_threads  # 2 on SQLite, 4 on PostgreSQL
     idle: list[str] = []
     active: list[str] = []
     with ThreadPoolExecutor(max_workers=slots) as executor:
