@@ -198,6 +198,11 @@ def quoted_copy(message: Message) -> Message:
 # --- transports ----------------------------------------------------------------------------
 
 
+# An international address is written as UTF-8, as SMTPUTF8 carries it, not mangled by
+# RFC 2047. Made once: cloning a policy per message showed in the worker's profile.
+_OUTBOX_POLICY = email_policy.SMTPUTF8.clone(linesep="\n", max_line_length=RFC_LINE_LIMIT)
+
+
 class OutboxTransport:
     """Writes one ``.eml`` per message. The file name comes from the business key and the
     file appears whole (written aside, then renamed), so a repeated write replaces the same
@@ -213,11 +218,9 @@ class OutboxTransport:
         return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".eml")
 
     def send(self, message: Message, key: str, record: Record) -> None:
-        # Serialised before any file exists: a failure here leaves none. An international
-        # address is written as UTF-8, as SMTPUTF8 carries it, not mangled by RFC 2047.
-        outbox = email_policy.SMTPUTF8.clone(linesep="\n", max_line_length=RFC_LINE_LIMIT)
+        # Serialised before any file exists: a failure here leaves none.
         data = (
-            message.as_bytes(policy=outbox)
+            message.as_bytes(policy=_OUTBOX_POLICY)
             if isinstance(message, EmailMessage)
             else message.as_bytes()
         )
@@ -381,14 +384,13 @@ def deliver_once(engine: Engine, transport: Transport, message: Message, key: st
 @contextmanager
 def _claiming_sent(engine: Engine, key: str, message: Message) -> Iterator[None]:
     with write_session(engine) as session:
-        deliveries.claim(
+        deliveries.claim_sent(
             session,
             key=key,
             to_addr=str(message["To"]),
             subject=str(message["Subject"]),
             message_id=str(message["Message-ID"]),
         )
-        deliveries.mark_sent(session, key)
         yield
 
 

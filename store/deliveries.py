@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -16,10 +17,28 @@ from sqlmodel import Session, col, or_, select
 
 from models.tables import EmailDelivery, utcnow
 
+# On the table, not the mapped class: an insert on the class takes the ORM's bulk path,
+# which costs more CPU than the statement itself (docs/performance.md).
+_TABLE = EmailDelivery.__table__  # type: ignore[attr-defined]
+
 # A claim never overwrites: the first claim's time stays the message's Date on a repeat.
 _CLAIM = {
-    "sqlite": sqlite_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
-    "postgresql": postgresql_insert(EmailDelivery).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite_insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql_insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]),
+}
+
+
+def _claimed_and_sent(insert: Any) -> Any:
+    statement = insert(_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["key"], set_={"sent_at": statement.excluded.sent_at}
+    )
+
+
+# Claim and mark sent in one statement, for a transport whose repeat is harmless.
+_CLAIM_SENT = {
+    "sqlite": _claimed_and_sent(sqlite_insert),
+    "postgresql": _claimed_and_sent(postgresql_insert),
 }
 _STATE = select(EmailDelivery.created_at, EmailDelivery.sent_at, EmailDelivery.rejected).where(
     EmailDelivery.key == bindparam("key")
@@ -43,6 +62,24 @@ def claim(
     )
     created_at, sent_at, rejected = session.exec(_STATE, params={"key": key}).one()
     return created_at if sent_at is None and rejected is None else None
+
+
+def claim_sent(session: Session, *, key: str, to_addr: str, subject: str, message_id: str) -> None:
+    """Record ``key`` as sent now, claimed now unless claimed before (the first claim's
+    time stays): :func:`claim` then :func:`mark_sent` in one statement, for the outbox,
+    whose repeat rewrites the same file and so needs no claim before the write."""
+    now = utcnow()
+    session.exec(  # type: ignore[call-overload]
+        _CLAIM_SENT[session.get_bind().dialect.name],
+        params={
+            "key": key,
+            "to_addr": to_addr[:320],
+            "subject": subject[:300],
+            "message_id": message_id,
+            "created_at": now,
+            "sent_at": now,
+        },
+    )
 
 
 # Built once with bound parameters: building a statement costs as much as running it
