@@ -27,6 +27,7 @@ from typing import Any
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
     from models.enums import Permission, Relationship, RequestStatus, Scenario
     from models.messages import (
         Admission,
@@ -47,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.names import Activity, Message
     from models.search_attributes import REQUEST_STATUS
-    from workflows import presets
 
 BARE_WORKFLOW_TYPE = "BenchBareAccessRequest"
 

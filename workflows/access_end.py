@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
     from activities.end_date_activities import EndDateActivities
     from models.end_date_messages import (
         AccessEndInput,
@@ -50,7 +51,6 @@ with workflow.unsafe.imports_passed_through():
     from models.errors import ErrorCode
     from models.names import EndDateName
     from models.partner_messages import RemovalInput
-    from workflows import presets
     from workflows.removal import RemovePartnerAccessWorkflow
 
 REMINDER_LEAD = timedelta(days=3)

@@ -24,6 +24,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
     from activities.bulk import BulkActivities
     from models.bulk_messages import (
         BulkAdmit,
@@ -35,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.errors import ErrorCode
     from models.names import BulkMessage, BulkWorkflowType
-    from workflows import presets
 
 # The store's clock and the workflow's agree in production; if they ever do not, a wait
 # that computes to nothing must still not spin against a limit that has not reset yet.

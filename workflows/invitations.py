@@ -31,6 +31,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
+
     # Activity definitions, for typed calls; only their names reach history.
     from activities.partners import (
         PartnerActivities,
@@ -55,7 +57,6 @@ with workflow.unsafe.imports_passed_through():
         WaitInvitationAdmission,
     )
     from models.wording import wording
-    from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
 
 REFUSED = "refused"

@@ -26,6 +26,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
+
     # Activity definitions, for typed calls; only their names reach history.
     from activities.campaigns import CampaignActivities
     from activities.partners import PartnerActivities, PartnerMailActivities
@@ -44,7 +46,6 @@ with workflow.unsafe.imports_passed_through():
         WaitGrantsEnded,
     )
     from models.search_attributes import REQUEST_STATUS
-    from workflows import presets
     from workflows.refusals import failed_for_good, refusal_of
     from workflows.summaries import removal_details
 

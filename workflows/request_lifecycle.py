@@ -48,6 +48,8 @@ from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
+
     # Activity definitions, for typed calls (arguments and results checked by mypy); only
     # their names reach history, so they run wherever the worker registered them.
     from activities.mailer import MailActivities
@@ -87,7 +89,6 @@ with workflow.unsafe.imports_passed_through():
     from models.reasons import reason_problem
     from models.search_attributes import REQUEST_STATUS
     from models.wording import wording
-    from workflows import presets
     from workflows.refusals import ACTIVITY_FAILURES, failed_for_good, refusal_of
     from workflows.summaries import request_details
 

@@ -29,6 +29,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presets as presets  # by its full name: see its docstring
     from activities.webhooks import WebhookActivities
     from models.names import WebhookWorkflowType, webhook_task_queue
     from models.webhook_messages import (
@@ -40,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         GiveUpEvent,
         WaitForEvents,
     )
-    from workflows import presets
 
 
 @workflow.defn(name=WebhookWorkflowType.DISPATCHER)
