@@ -46,6 +46,9 @@ def environment(locale: str = i18n.DEFAULT) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        # The templates ship with the code: no stat of the file on every render (the
+        # check showed in the worker's profile); a process renders what it started with.
+        auto_reload=False,
     )
     # Whitespace inside {% trans %} collapses: one message per sentence, shared by the
     # text and HTML parts.

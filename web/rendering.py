@@ -62,6 +62,7 @@ def environment(language: str = i18n.DEFAULT) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,  # shipped with the code, as the e-mails' (activities/emails.py)
     )
     # Whitespace inside {% trans %} collapses: translators see one line per sentence.
     env.policies["ext.i18n.trimmed"] = True
