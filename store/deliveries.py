@@ -50,16 +50,8 @@ def claim(
 ) -> datetime | None:
     """Claim ``key`` (a row with no ``sent_at``) unless claimed already; the claim's time if
     the message still needs sending, None if it was sent or rejected for good."""
-    session.exec(
-        _CLAIM[session.get_bind().dialect.name],
-        params={
-            "key": key,
-            "to_addr": to_addr[:320],
-            "subject": subject[:300],
-            "message_id": message_id,
-            "created_at": utcnow(),
-        },
-    )
+    row = _row(key, to_addr, subject, message_id, utcnow())
+    session.exec(_CLAIM[session.get_bind().dialect.name], params=row)
     created_at, sent_at, rejected = session.exec(_STATE, params={"key": key}).one()
     return created_at if sent_at is None and rejected is None else None
 
@@ -69,17 +61,19 @@ def claim_sent(session: Session, *, key: str, to_addr: str, subject: str, messag
     time stays): :func:`claim` then :func:`mark_sent` in one statement, for the outbox,
     whose repeat rewrites the same file and so needs no claim before the write."""
     now = utcnow()
-    session.exec(  # type: ignore[call-overload]
-        _CLAIM_SENT[session.get_bind().dialect.name],
-        params={
-            "key": key,
-            "to_addr": to_addr[:320],
-            "subject": subject[:300],
-            "message_id": message_id,
-            "created_at": now,
-            "sent_at": now,
-        },
-    )
+    row = {**_row(key, to_addr, subject, message_id, now), "sent_at": now}
+    session.exec(_CLAIM_SENT[session.get_bind().dialect.name], params=row)  # type: ignore[call-overload]
+
+
+def _row(key: str, to_addr: str, subject: str, message_id: str, now: datetime) -> dict[str, Any]:
+    """A claim's columns, cut to what they hold."""
+    return {
+        "key": key,
+        "to_addr": to_addr[:320],
+        "subject": subject[:300],
+        "message_id": message_id,
+        "created_at": now,
+    }
 
 
 # Built once with bound parameters: building a statement costs as much as running it

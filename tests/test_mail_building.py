@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import subprocess
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -39,6 +40,7 @@ from client.links import LinkSigner
 from models.enums import RequestMethod
 from models.messages import SendRequestEmails
 from models.tables import EmailDelivery
+from store import deliveries
 from store.admission import admit_request
 from store.db import read_session, write_session
 from tests.conftest import load_data
@@ -350,6 +352,28 @@ def test_names_stored_by_hand_still_mail_once(sqlite_engine: Engine, tmp_path: P
     with read_session(sqlite_engine) as session:
         rows = session.exec(select(EmailDelivery)).all()
     assert len(rows) == 2 and all(r.sent_at and not r.rejected for r in rows)
+
+
+def test_r20_an_outbox_send_keeps_one_row_and_the_first_claims_time(store_engine: Engine) -> None:
+    """The outbox records a key as claimed and sent in one statement (store/deliveries.py):
+    on either engine, sending again, or after a claim an SMTP attempt left (the transport
+    changed in between), keeps one row, the first claim's time and a sent mark."""
+    key = f"test:outbox:{uuid.uuid4().hex}"
+    fields = {"to_addr": "owner@x.example", "subject": "S", "message_id": f"<{key}@x.example>"}
+    with write_session(store_engine) as session:
+        claimed_at = deliveries.claim(session, key=key, **fields)
+    assert claimed_at is not None
+    for _ in range(2):
+        with write_session(store_engine) as session:
+            deliveries.claim_sent(session, key=key, **fields)
+    with write_session(store_engine) as session:
+        again = deliveries.claim(session, key=key, **fields)
+    with read_session(store_engine) as session:
+        rows = session.exec(select(EmailDelivery).where(EmailDelivery.key == key)).all()
+    assert len(rows) == 1
+    assert rows[0].created_at == claimed_at and rows[0].sent_at is not None
+    assert rows[0].rejected is None
+    assert again is None  # sent: a later SMTP attempt would skip it
 
 
 def _shop_id(session: Any) -> int:
