@@ -250,14 +250,20 @@ async def pending_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
         "pending": n,
         "worker_rss_mb": round(rss_pending / MB, 1),
         "worker_peak_rss_mb": round(worker.peak_rss / MB, 1),
-        "approval_p99_ms": round(percentile(latencies, 99) * 1000, 1),
-        # With p50 and the slowest beside it, a p99 that grows says whether every approval
-        # got slower or one did: over 100 approvals the p99 is the slowest, and one slow
-        # approval at one size and not the other read as growth on its own.
-        "approval_p50_ms": round(percentile(latencies, 50) * 1000, 1),
-        "approval_max_ms": round(max(latencies) * 1000, 1),
+        **approval_times(latencies),
         "history_rows": len(history.requests),
         "history_ms": round(history_s * 1000, 1),
+    }
+
+
+def approval_times(latencies: list[float]) -> dict[str, float]:
+    """p99 with p50 and the slowest beside it, which say whether every approval got slower
+    or one did: over 100 approvals the p99 is the slowest, and one slow approval at one
+    size and not the other read as growth on its own."""
+    return {
+        "approval_p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "approval_p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "approval_max_ms": round(max(latencies) * 1000, 1),
     }
 
 

@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="Activity threads per worker; unset: 2 with a SQLite store and the "
-        "outbox, else 4 (see activity_threads)",
+        "outbox, 8 with SQLite and SMTP, 4 with PostgreSQL (see activity_threads)",
     )
     worker_max_cached_workflows: int = Field(
         default=500,
@@ -186,15 +186,17 @@ class Settings(BaseSettings):
         event loop for the GIL, which made approvals slower at equal throughput
         (docs/performance.md). Two keep a long activity (a page of campaign stops) from
         holding up the rest. PostgreSQL and SMTP make activities wait on the network,
-        where threads pay, but only up to a point: every thread back from a round trip
-        queues for the GIL, and a transaction queued there holds the audit chain's head
-        (R27) for every other writer. Four against eight cut the head's waits to a third
-        and approval latency by half at the same throughput (docs/performance.md).
+        where threads pay, but only up to a point: on PostgreSQL every thread back from a
+        round trip queues for the GIL, and a transaction queued there holds the audit
+        chain's head (R27) for every other writer. Four against eight cut the head's waits
+        to a third and approval latency by half at the same throughput
+        (docs/performance.md).
         """
         if self.worker_activity_threads is not None:
             return self.worker_activity_threads
-        embedded = self.database_url.startswith("sqlite") and not self.smtp_url
-        return 2 if embedded else 4
+        if not self.database_url.startswith("sqlite"):
+            return 4
+        return 8 if self.smtp_url else 2  # SMTP sends wait on a relay, whatever the store
 
     @property
     def page_threads(self) -> int:

@@ -13,7 +13,7 @@ from models.settings import Settings
     ("database_url", "smtp_url", "threads"),
     [
         ("sqlite:///var/shop_access.db", None, 2),  # the embedded defaults: CPU-bound work
-        ("sqlite:///var/shop_access.db", "smtp://127.0.0.1:25", 4),  # sends wait on a relay
+        ("sqlite:///var/shop_access.db", "smtp://127.0.0.1:25", 8),  # sends wait on a relay
         ("postgresql+psycopg://u@db/shop_access", None, 4),  # queries wait on the network
     ],
 )
