@@ -1,7 +1,9 @@
 """R20: the worker is killed (SIGKILL) twice while 30 requests are being approved; each
 time a new worker process takes over, and every request reaches its right state, with one
 grant per approved request and one e-mail per (request, send, recipient) RECEIVED by a
-real SMTP server on loopback: nothing lost, nothing done twice.
+real SMTP server on loopback: nothing lost, nothing done twice but what SMTP itself cannot
+avoid (a message the relay took in the milliseconds before a kill, sent again after it
+as the same message: see ``assert_received_once``).
 
 Counting what the server receives, per business key and per Message-ID, is what can see
 a double: the outbox names each file after its key, so a second write hides the first.
@@ -21,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +168,7 @@ async def wait_approved(engine: Engine, at_least: int, timeout: float = 60) -> i
     return count
 
 
-async def test_r20_sigkill_twice_loses_nothing_and_repeats_nothing(
+async def test_r20_sigkill_twice_loses_nothing_and_repeats_only_across_a_kill(
     demo: Engine, client: Client, worker_env: dict[str, str], workers: list[WorkerProcess],
     tmp_path: Path, smtp_server: tuple[str, Received],
 ) -> None:  # fmt: skip
@@ -188,14 +191,19 @@ async def test_r20_sigkill_twice_loses_nothing_and_repeats_nothing(
     assert all(s.status == "pending" for s in subs)
 
     approvals = asyncio.gather(*(approve_until_decided(service, s) for s in subs))
-    killed_at = []
+    killed_at: list[int] = []
+    received_by_kill: list[tuple[int, int]] = []
     for kill, threshold in enumerate((N // 4, N // 2), start=1):
         # Kill while approvals, grants and their e-mails are in flight, then take over.
         await wait_approved(demo, threshold)
         workers[-1].kill()
         killed_at.append(approved_count(demo))
+        at_kill = len(received.messages)
         workers.append(WorkerProcess(worker_env, tmp_path / f"worker-{kill}.log"))
         await workers[-1].polling()
+        # What the server had at the kill, and once the new worker polls (by then it has
+        # answered whatever the dead worker sent before dying).
+        received_by_kill.append((at_kill, len(received.messages)))
 
     async with asyncio.timeout(150):
         outcomes = await approvals
@@ -226,9 +234,34 @@ async def test_r20_sigkill_twice_loses_nothing_and_repeats_nothing(
     assert len(keys) == 2 * N and len(set(keys)) == 2 * N
     assert {k.rsplit(":", 1)[0] + ":" for k in keys} == expected
     assert all(d.sent_at is not None and d.rejected is None for d in deliveries)
-    # ...and RECEIVED once by the SMTP server: per key and per Message-ID.
-    by_key = Counter(m["X-Shop-Access-Key"] for _, m in received.messages)
-    by_id = Counter(m["Message-ID"] for _, m in received.messages)
-    assert by_key == Counter(keys), {k: n for k, n in by_key.items() if n != 1}
-    assert len(by_id) == 2 * N and set(by_id.values()) == {1}
+    # ...and RECEIVED by the SMTP server once, or twice only across a kill.
+    assert_received_once(received, keys, received_by_kill)
     assert not (tmp_path / "outbox").exists()  # SMTP, not the outbox
+
+
+def assert_received_once(
+    received: Received, keys: list[str], received_by_kill: list[tuple[int, int]]
+) -> None:
+    """Every key arrived, under one Message-ID; a key arrived twice only where R20's SMTP
+    guarantee allows it (docs/operations.md, "E-mail: what is guaranteed").
+
+    SMTP has no way to ask whether a message was taken: a worker killed after the relay's
+    250 and before its mark's commit sends again on the next attempt. That repeat must be
+    the same message (Message-ID and Date from the claim), and the first copy must have
+    arrived before a kill and the second after it. Two copies between the same kills, or a
+    repeat that differs, is a double the kill does not explain."""
+    copies: dict[str, list[tuple[int, EmailMessage]]] = {}
+    for index, (_, message) in enumerate(received.messages):
+        copies.setdefault(str(message["X-Shop-Access-Key"]), []).append((index, message))
+    assert sorted(copies) == sorted(keys), "lost or unknown keys at the SMTP server"
+    by_id = Counter(str(m["Message-ID"]) for _, m in received.messages)
+    assert len(by_id) == len(keys), "one Message-ID per key"
+    repeated = {k: c for k, c in copies.items() if len(c) > 1}
+    for key, [(first, one), *rest] in repeated.items():
+        assert len(rest) == 1, f"{key} arrived {1 + len(rest)} times"
+        second, again = rest[0]
+        assert any(
+            first < taken_over and second >= at_kill for at_kill, taken_over in received_by_kill
+        ), f"{key} arrived twice with no kill between ({first}, {second}; {received_by_kill})"
+        same = ("Message-ID", "Date", "To", "Subject")
+        assert [again[h] for h in same] == [one[h] for h in same], f"{key} repeated otherwise"
