@@ -11,9 +11,12 @@
   export verified as a file alone and against the store (``verify_export``), and the
   whole chain checked (``check_store``). Time and the process's peak RSS of each.
 - **pending**: N requests left pending on the real worker (bench/pending_rss.py's load),
-  then the worker's RSS, the p99 of approving a sample of them (RequestService.approve,
-  the update's round trip) and the seller's history of one shop holding a share of them
-  (the API's and page's read, ``client.reads.request_list`` by shop code), timed.
+  then, once the worker is quiet (``settle_s``: how long it kept working after the last
+  e-mail, runs taking their activity's result and replaying first where the cache had
+  evicted them), the worker's RSS, the p99 of approving a sample of them
+  (RequestService.approve, the update's round trip) and the seller's history of one shop
+  holding a share of them (the API's and page's read, ``client.reads.request_list`` by
+  shop code), timed.
 
 - **webhooks**: N subscriptions on one shop (R26), each to its own path of a receiver
   on 127.0.0.1 (R31: the worker allows 127.0.0.0/8 only), then ``--lifecycles`` requests
@@ -58,6 +61,7 @@ from bench.harness import (
     percentile,
     postgres_store,
     prepare_store,
+    quiet,
     sampling,
     start_worker,
     stop_process,
@@ -200,7 +204,6 @@ async def pending_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
     from client.access_requests import RequestService
     from client.reads import request_list
     from models.enums import RequestMethod
-    from models.messages import ApproveRequest
 
     admin = args.postgres_admin_url if args.store == "postgresql" else None
     with workdir(keep=args.keep) as directory, postgres_store(admin, "bench_growth_") as pg:
@@ -230,6 +233,7 @@ async def pending_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
                     await asyncio.gather(*(submit(i) for i in range(n)))
                     while count_emails(outbox) < n:
                         await asyncio.sleep(0.5)
+                    settle_s = await quiet(worker)
                     rss_pending = worker.sample()
                     # The seller's history of one shop (R15), holding n / 20 requests.
                     started = time.perf_counter()
@@ -237,12 +241,7 @@ async def pending_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
                         request_list, engine, bc_id=None, shop_code=pairs[0].shop_code
                     )
                     history_s = time.perf_counter() - started
-                    # Approving a sample, one at a time (S1): the update's round trip.
-                    latencies: list[float] = []
-                    for i, request_id in submitted[: args.approvals]:
-                        began = time.perf_counter()
-                        await service.approve(request_id, ApproveRequest(by=pairs[i].owner))
-                        latencies.append(time.perf_counter() - began)
+                    latencies = await time_approvals(service, pairs, submitted[: args.approvals])
             finally:
                 stop_process(worker.proc)
             engine.dispose()
@@ -250,10 +249,23 @@ async def pending_size(args: argparse.Namespace, n: int) -> dict[str, Any]:
         "pending": n,
         "worker_rss_mb": round(rss_pending / MB, 1),
         "worker_peak_rss_mb": round(worker.peak_rss / MB, 1),
+        "settle_s": round(settle_s, 1),
         **approval_times(latencies),
         "history_rows": len(history.requests),
         "history_ms": round(history_s * 1000, 1),
     }
+
+
+async def time_approvals(service: Any, pairs: Any, sample: list[tuple[int, str]]) -> list[float]:
+    """Approve ``sample`` one at a time (S1): each update's round trip, in seconds."""
+    from models.messages import ApproveRequest
+
+    latencies: list[float] = []
+    for i, request_id in sample:
+        began = time.perf_counter()
+        await service.approve(request_id, ApproveRequest(by=pairs[i].owner))
+        latencies.append(time.perf_counter() - began)
+    return latencies
 
 
 def approval_times(latencies: list[float]) -> dict[str, float]:
@@ -268,7 +280,10 @@ def approval_times(latencies: list[float]) -> dict[str, float]:
 
 
 async def pending_growth(args: argparse.Namespace) -> dict[str, Any]:
-    runs = [await pending_size(args, n) for n in args.sizes]
+    runs = []
+    for n in args.sizes:
+        runs.append(await pending_size(args, n))
+        log(f"pending {n}: {json.dumps(runs[-1])}")  # kept if a larger size is cut short
     growth = {
         key: figures(args.sizes, runs, key, memory=key.endswith("rss_mb"))
         for key in ("worker_rss_mb", "approval_p99_ms", "history_ms")

@@ -177,6 +177,25 @@ class WorkerProcess:
         return float(times.user + times.system)
 
 
+async def quiet(worker: WorkerProcess, share: float = 0.05, window: float = 1.0,
+                timeout: float = 1800) -> float:  # fmt: skip
+    """Wait until ``worker`` uses under ``share`` of a core over ``window`` seconds; return
+    how long that took. Work counted as done elsewhere (e-mails in the outbox, rows in the
+    store) can still leave the worker busy: each run must take the activity's result,
+    replaying first if the workflow cache had evicted it, and a timing started then
+    measures that backlog, not the operation."""
+    began = time.monotonic()
+    used = worker.cpu_seconds()
+    while True:
+        await asyncio.sleep(window)
+        now = worker.cpu_seconds()
+        if now - used < share * window:
+            return time.monotonic() - began - window
+        if time.monotonic() - began > timeout:
+            raise RuntimeError(f"worker {worker.name} still busy after {timeout:.0f} s")
+        used = now
+
+
 def worker_base_env() -> dict[str, str]:
     """This environment, less PYTHONDONTWRITEBYTECODE (set on this machine).
 
