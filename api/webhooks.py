@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from api.access_request_routes import ACTING_KEYED, CALLER, ShopCode
-from api.deps import Actor, Body, Reader, Remover, State, Store
+from api.deps import Actor, Body, Reader, Remover, State, Store, keyed_id
 from api.errors import documented
 from api.gate import Caller
 from client import webhooks
@@ -105,6 +105,7 @@ async def add_webhook(
         secret=body.secret,
         by=actor_of(caller),
         targets=policy_from(state.settings),
+        subscription_id=keyed_id(caller, "whk_"),
     )
     response.headers["Location"] = f"/api/v1/webhooks/{added.id}"
     return added

@@ -125,10 +125,12 @@ async def add_subscription(
     secret: str | None,
     by: str,
     targets: TargetPolicy,
+    subscription_id: str | None = None,
 ) -> AddedSubscription:
     """Check, connect to Temporal, write, then start the dispatcher: no subscription is
-    written while Temporal is out of reach, and none without its dispatcher started.
-    Every delivery checks the target again (activities/webhooks.py)."""
+    written while Temporal is out of reach. Should the start fail after the write, a
+    retry naming the same ``subscription_id`` (a keyed API call) finds the row and starts
+    its dispatcher. Every delivery checks the target again (activities/webhooks.py)."""
 
     def check() -> None:
         with read_session(engine) as session:
@@ -138,8 +140,9 @@ async def add_subscription(
     def write() -> WebhookSubscription:
         with write_session(engine) as session:
             return webhooks.add_subscription(
-                session, scope=scope, url=url, created_by=by, secret=secret
-            )
+                session, scope=scope, url=url, created_by=by, secret=secret,
+                subscription_id=subscription_id,
+            )  # fmt: skip
 
     await to_thread.run_sync(check)
     client = await connect()

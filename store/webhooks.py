@@ -114,13 +114,25 @@ def check_subscription(
 
 
 def add_subscription(
-    session: Session, *, scope: Scope, url: str, created_by: str, secret: str | None = None
+    session: Session,
+    *,
+    scope: Scope,
+    url: str,
+    created_by: str,
+    secret: str | None = None,
+    subscription_id: str | None = None,
 ) -> WebhookSubscription:
-    """A new subscription, receiving the scope's changes made from now on."""
+    """A new subscription, receiving the scope's changes made from now on.
+
+    ``subscription_id``: the id a keyed API call names for every attempt (R30); a retry
+    whose first attempt wrote the row before failing finds it and answers it, where a
+    second subscription would send every event twice."""
+    if subscription_id is not None and (done := session.get(WebhookSubscription, subscription_id)):
+        return done
     url = check_subscription(session, scope=scope, url=url, secret=secret)
     head = session.get(AuditChainHead, 1)
     sub = WebhookSubscription(
-        id="whk_" + uuid.uuid4().hex[:20],
+        id=subscription_id or "whk_" + uuid.uuid4().hex[:20],
         shop_code=scope.shop_code,
         bc_id=scope.bc_id,
         url=url,

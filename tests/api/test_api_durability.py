@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import func, select
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+import client.webhooks as client_webhooks
 from linkhandler.app import create_app
 from models.settings import Settings
-from models.tables import AccessRequest, ApiIdempotency, Shop
+from models.tables import AccessRequest, ApiIdempotency, AuditEvent, Shop, WebhookSubscription
 from store.api_tokens import Scope
 from store.db import read_session, write_session
 from tests.api.conftest import BASE, Token, error_of, make_token
@@ -210,3 +213,49 @@ async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
 
     await wait_until(finished, what="the bulk completed")
     assert admitted_per_shop(demo) == dict.fromkeys(BULK_SHOPS[:2], 1)
+
+
+async def test_r30_a_subscription_whose_start_failed_is_the_retry_s_own(
+    api: httpx.AsyncClient, demo: Engine, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyed POST /webhooks wrote its subscription, then Temporal failed to start the
+    dispatcher (503). The retry with the same key answers that subscription (201, the same
+    id and secret) and starts its dispatcher: one subscription, so no event sent twice.
+    Another key still subscribes anew."""
+    real_start = client_webhooks.start_dispatcher
+    starts: list[str] = []
+
+    async def down_once(*args: Any, **kwargs: Any) -> str:
+        starts.append(args[2])  # the subscription id
+        if len(starts) == 1:
+            raise RPCError("Temporal is down", RPCStatusCode.UNAVAILABLE, b"")
+        return await real_start(*args, **kwargs)
+
+    monkeypatch.setattr(client_webhooks, "start_dispatcher", down_once)
+    ask = {"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/hook"}
+
+    def written() -> list[WebhookSubscription]:
+        with read_session(demo) as session:
+            return list(session.exec(select(WebhookSubscription)).all())
+
+    key = {"Idempotency-Key": "crm-hook-1"}
+    assert error_of(await api.post("/webhooks", json=ask, headers=key)) == (
+        503, "service_unavailable",
+    )  # fmt: skip
+    [first] = written()  # the first attempt's row, no dispatcher behind it yet
+    again = await api.post("/webhooks", json=ask, headers=key)
+    assert again.status_code == 201, again.text
+    assert (again.json()["id"], again.json()["secret"]) == (first.id, first.secret)
+    assert again.headers["location"] == f"/api/v1/webhooks/{first.id}"
+    assert starts == [first.id, first.id]
+    running = await client.get_workflow_handle(again.json()["workflow_id"]).describe()
+    assert running.status == WorkflowExecutionStatus.RUNNING
+    with read_session(demo) as session:
+        added = session.exec(select(AuditEvent.entity_id).where(AuditEvent.action == "added")).all()
+    assert added == [first.id]  # recorded once
+
+    other = await api.post("/webhooks", json=ask, headers={"Idempotency-Key": "crm-hook-2"})
+    assert other.status_code == 201, other.text
+    assert other.json()["id"] != first.id and len(written()) == 2
+    for sub in (first.id, other.json()["id"]):
+        assert (await api.delete(f"/webhooks/{sub}")).status_code == 200
