@@ -4,6 +4,7 @@ starting a subscription's dispatcher workflow, secret rotation, and the public v
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -130,7 +131,9 @@ async def add_subscription(
     """Check, connect to Temporal, write, then start the dispatcher: no subscription is
     written while Temporal is out of reach. Should the start fail after the write, a
     retry naming the same ``subscription_id`` (a keyed API call) finds the row and starts
-    its dispatcher. Every delivery checks the target again (activities/webhooks.py)."""
+    its dispatcher; with no such id no retry can, so the row is marked removed rather
+    than listed as active with nothing sending. Every delivery checks the target again
+    (activities/webhooks.py)."""
 
     def check() -> None:
         with read_session(engine) as session:
@@ -147,7 +150,14 @@ async def add_subscription(
     await to_thread.run_sync(check)
     client = await connect()
     sub = await to_thread.run_sync(write)
-    workflow_id = await start_dispatcher(client, task_queue, sub.id, sub.start_seq)
+    try:
+        workflow_id = await start_dispatcher(client, task_queue, sub.id, sub.start_seq)
+    except Exception:
+        if subscription_id is None:
+            # Best effort: the start's own error is what the caller must see.
+            with contextlib.suppress(Exception):
+                await to_thread.run_sync(remove_subscription, engine, sub.id, by)
+        raise
     return AddedSubscription(
         **subscription_view(sub).model_dump(), secret=sub.secret, workflow_id=workflow_id
     )

@@ -215,13 +215,10 @@ async def test_a_bulk_whose_link_handler_died_is_answered_not_started_twice(
     assert admitted_per_shop(demo) == dict.fromkeys(BULK_SHOPS[:2], 1)
 
 
-async def test_r30_a_subscription_whose_start_failed_is_the_retry_s_own(
-    api: httpx.AsyncClient, demo: Engine, client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A keyed POST /webhooks wrote its subscription, then Temporal failed to start the
-    dispatcher (503). The retry with the same key answers that subscription (201, the same
-    id and secret) and starts its dispatcher: one subscription, so no event sent twice.
-    Another key still subscribes anew."""
+@pytest.fixture()
+def dispatcher_down_once(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Temporal refuses the first dispatcher start after the subscription's write; the
+    subscription ids of every start are listed."""
     real_start = client_webhooks.start_dispatcher
     starts: list[str] = []
 
@@ -232,17 +229,30 @@ async def test_r30_a_subscription_whose_start_failed_is_the_retry_s_own(
         return await real_start(*args, **kwargs)
 
     monkeypatch.setattr(client_webhooks, "start_dispatcher", down_once)
-    ask = {"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/hook"}
+    return starts
 
-    def written() -> list[WebhookSubscription]:
-        with read_session(demo) as session:
-            return list(session.exec(select(WebhookSubscription)).all())
 
+HOOK = {"bc_id": str(AGENCY), "url": "http://127.0.0.1:9/hook"}
+
+
+def subscriptions_written(engine: Engine) -> list[WebhookSubscription]:
+    with read_session(engine) as session:
+        return list(session.exec(select(WebhookSubscription)).all())
+
+
+async def test_r30_a_subscription_whose_start_failed_is_the_retry_s_own(
+    api: httpx.AsyncClient, demo: Engine, client: Client, dispatcher_down_once: list[str]
+) -> None:
+    """A keyed POST /webhooks wrote its subscription, then Temporal failed to start the
+    dispatcher (503). The retry with the same key answers that subscription (201, the same
+    id and secret) and starts its dispatcher: one subscription, so no event sent twice.
+    Another key still subscribes anew."""
+    starts, ask = dispatcher_down_once, HOOK
     key = {"Idempotency-Key": "crm-hook-1"}
     assert error_of(await api.post("/webhooks", json=ask, headers=key)) == (
         503, "service_unavailable",
     )  # fmt: skip
-    [first] = written()  # the first attempt's row, no dispatcher behind it yet
+    [first] = subscriptions_written(demo)  # the first attempt's row, no dispatcher behind it yet
     again = await api.post("/webhooks", json=ask, headers=key)
     assert again.status_code == 201, again.text
     assert (again.json()["id"], again.json()["secret"]) == (first.id, first.secret)
@@ -256,6 +266,25 @@ async def test_r30_a_subscription_whose_start_failed_is_the_retry_s_own(
 
     other = await api.post("/webhooks", json=ask, headers={"Idempotency-Key": "crm-hook-2"})
     assert other.status_code == 201, other.text
-    assert other.json()["id"] != first.id and len(written()) == 2
+    assert other.json()["id"] != first.id and len(subscriptions_written(demo)) == 2
     for sub in (first.id, other.json()["id"]):
         assert (await api.delete(f"/webhooks/{sub}")).status_code == 200
+
+
+async def test_r30_a_keyless_subscription_whose_start_failed_is_left_removed(
+    api: httpx.AsyncClient, demo: Engine, dispatcher_down_once: list[str]
+) -> None:
+    """Without a key no retry can name the subscription the failed call wrote: it is
+    marked removed (and audited so), not listed as active with nothing sending."""
+    down = await api.post("/webhooks", json=HOOK)
+    assert error_of(down) == (503, "service_unavailable")
+    assert "UNAVAILABLE" in down.json()["error"]["message"]
+    [left] = subscriptions_written(demo)
+    assert left.removed_at is not None
+    shown = await api.get(f"/webhooks/{left.id}")
+    assert shown.json()["removed_at"] is not None
+    with read_session(demo) as session:
+        actions = session.exec(
+            select(AuditEvent.action).where(AuditEvent.entity_id == left.id)
+        ).all()
+    assert sorted(actions) == ["added", "removed"]
